@@ -1,0 +1,7 @@
+"""Entry point of ``python -m medlib``."""
+
+import sys
+
+from medlib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,144 @@
+"""The in-memory data set: images with class labels or masks, and their splits."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from medlib.errors import DatasetError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Dataset:
+    """Images of one size, with labels (classification) and/or masks (segmentation).
+
+    ``images`` is (N, H, W, C) float32 with the values as read (C is 1 or 3);
+    ``labels`` (N,) int64 indexes ``class_names``; ``masks`` and ``fov`` are
+    (N, H, W) uint8 in {0, 1}; ``split`` holds ``train``/``val``/``test`` per image.
+    """
+
+    name: str
+    images: np.ndarray
+    split: np.ndarray
+    ids: list[str]
+    labels: np.ndarray | None = None
+    class_names: list[str] = field(default_factory=list)
+    masks: np.ndarray | None = None
+    fov: np.ndarray | None = None
+    groups: list[str] | None = None
+    notes: list[str] = field(default_factory=list)
+    synthetic: bool = False
+    source_format: str = ""
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if self.images.ndim != 4 or self.images.shape[-1] not in (1, 3):
+            raise DatasetError(f"images must be (N, H, W, 1|3), got shape {self.images.shape}")
+        checks = {"split": self.split, "ids": self.ids, "labels": self.labels, "masks": self.masks, "fov": self.fov}
+        for what, values in checks.items():
+            if values is not None and len(values) != n:
+                raise DatasetError(f"{what} has {len(values)} entries for {n} images")
+        if self.labels is None and self.masks is None:
+            raise DatasetError("a data set needs class labels or masks; found neither")
+        if self.labels is not None and len(self.class_names) < 2:
+            raise DatasetError(
+                f"only one class found ({self.class_names}): a classifier needs at least two; "
+                "add images of another class"
+            )
+        unknown = set(np.unique(self.split).tolist()) - set(SPLITS)
+        if unknown:
+            raise DatasetError(f"unknown split names {sorted(unknown)}; use train, val and test")
+
+    @property
+    def task(self) -> str:
+        """``classification`` when there are labels, else ``segmentation``."""
+        return "classification" if self.labels is not None else "segmentation"
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.images.shape[1]), int(self.images.shape[2])
+
+    @property
+    def channels(self) -> int:
+        return int(self.images.shape[3])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def indices(self, split: str) -> np.ndarray:
+        """Positions of the images in ``split``."""
+        if split not in SPLITS:
+            raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        return np.flatnonzero(self.split == split)
+
+    def subset(self, split: str) -> Dataset:
+        """A new data set holding only ``split`` (arrays are copied)."""
+        index = self.indices(split)
+        if index.size == 0:
+            raise DatasetError(f"the {split} split of {self.name!r} is empty")
+        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        return Dataset(
+            name=f"{self.name} [{split}]",
+            images=self.images[index],
+            split=self.split[index],
+            ids=[self.ids[i] for i in index],
+            labels=pick(self.labels),
+            class_names=list(self.class_names),
+            masks=pick(self.masks),
+            fov=pick(self.fov),
+            groups=None if self.groups is None else [self.groups[i] for i in index],
+            notes=list(self.notes),
+            synthetic=self.synthetic,
+            source_format=self.source_format,
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        """A content hash (16 hex digits) of images, labels, masks and splits."""
+        digest = hashlib.sha256()
+        digest.update(repr((self.images.shape, self.class_names)).encode())
+        for part in (self.images, self.labels, self.masks, self.fov):
+            if part is not None:
+                digest.update(np.ascontiguousarray(part).tobytes())
+        digest.update("\n".join(self.split.tolist()).encode())
+        return digest.hexdigest()[:16]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Images per split and class (for segmentation: images whose mask is empty or not)."""
+        out: dict[str, dict[str, int]] = {}
+        for split in SPLITS:
+            index = self.indices(split)
+            if self.labels is not None:
+                tally = Counter(self.labels[index].tolist())
+                out[split] = {name: int(tally.get(k, 0)) for k, name in enumerate(self.class_names)}
+            else:
+                assert self.masks is not None
+                positive = int(self.masks[index].any(axis=(1, 2)).sum())
+                out[split] = {"mask not empty": positive, "mask empty": int(len(index) - positive)}
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """What ``python -m medlib info`` prints."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "synthetic": self.synthetic,
+            "format": self.source_format,
+            "images": len(self),
+            "splits": {s: int(self.indices(s).size) for s in SPLITS},
+            "counts": self.counts(),
+            "classes": list(self.class_names),
+            "image_size": list(self.image_size),
+            "channels": self.channels,
+            "masks": self.masks is not None,
+            "fov_masks": self.fov is not None,
+            "value_range": [float(self.images.min()), float(self.images.max())] if len(self) else [0.0, 0.0],
+            "fingerprint": self.fingerprint,
+            "notes": list(self.notes),
+        }

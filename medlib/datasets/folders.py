@@ -1,0 +1,259 @@
+"""Data sets laid out as folders: class sub-folders, image/mask folders, or a CSV manifest."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medlib.datasets.assemble import read_frame, read_mask, stack_images
+from medlib.datasets.dataset import Dataset
+from medlib.datasets.split import assign_splits
+from medlib.errors import DatasetError
+from medlib.readers.sniff import sniff_format
+
+_SPLIT_NAMES = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val",
+    "test": "test", "testing": "test",
+}  # fmt: skip
+_IMAGE_DIRS = ("images", "image", "imgs", "img")
+_MASK_DIRS = ("masks", "labels", "label", "1st_manual", "manual", "annotations", "gt", "groundtruth", "mask")
+_FOV_DIRS = ("fov", "roi")
+_MANIFEST_PATH_COLUMNS = ("path", "image", "file", "filename")
+
+
+def is_image_file(path: Path) -> bool:
+    """Whether a file is an image that the readers know, judged by its first bytes."""
+    if not path.is_file() or path.name.startswith("."):
+        return False
+    with open(path, "rb") as handle:
+        return sniff_format(handle.read(512), path.name) not in (None, "npy")
+
+
+def _children(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX")))
+
+
+def unwrap(root: Path) -> Path:
+    """Step into a lone top-level folder (a ZIP of ``data/`` holds only ``data``)."""
+    while True:
+        children = _children(root)
+        if len(children) == 1 and children[0].is_dir():
+            root = children[0]
+        else:
+            return root
+
+
+def _images_in(folder: Path, skipped: list[str]) -> list[Path]:
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if is_image_file(path):
+            found.append(path)
+        elif not path.name.startswith("."):
+            skipped.append(path.name)
+    return found
+
+
+def _number_key(stem: str) -> str | None:
+    match = re.match(r"\D*(\d+)", stem)
+    return str(int(match.group(1))) if match else None
+
+
+def _match(images: list[Path], candidates: list[Path], what: str) -> list[Path]:
+    """For each image, the candidate with the same stem, else the same first number."""
+    by_stem = {p.stem.lower(): p for p in candidates}
+    by_number: dict[str, Path] = {}
+    for p in candidates:
+        key = _number_key(p.stem)
+        if key is not None:
+            by_number.setdefault(key, p)
+    matched = []
+    for image in images:
+        found = by_stem.get(image.stem.lower())
+        if found is None and (key := _number_key(image.stem)) is not None:
+            found = by_number.get(key)
+        if found is None:
+            raise DatasetError(f"no {what} found for image {image.name}; name it like the image (same stem or number)")
+        matched.append(found)
+    return matched
+
+
+def _segmentation_dirs(folder: Path) -> tuple[Path, Path, Path | None] | None:
+    """(images, masks, field-of-view) sub-folders of ``folder``, if it is laid out that way."""
+    names = {p.name.lower(): p for p in _children(folder) if p.is_dir()}
+    image_dir = next((names[n] for n in _IMAGE_DIRS if n in names), None)
+    mask_names = [n for n in _MASK_DIRS if n in names]
+    if image_dir is None or not mask_names:
+        return None
+    fov_dir = next((names[n] for n in _FOV_DIRS if n in names), None)
+    if fov_dir is None and len(mask_names) > 1 and "mask" in mask_names:
+        fov_dir = names["mask"]  # DRIVE: 1st_manual holds the vessels, mask the field of view
+    return image_dir, names[mask_names[0]], fov_dir
+
+
+def _split_dirs(root: Path) -> dict[str, Path]:
+    return {_SPLIT_NAMES[p.name.lower()]: p for p in _children(root) if p.is_dir() and p.name.lower() in _SPLIT_NAMES}
+
+
+@dataclass
+class Entry:
+    """One image of a data set before it is read: where it is and what is known of it."""
+
+    image: Path
+    label: str | None = None
+    mask: Path | None = None
+    fov: Path | None = None
+    split: str | None = None
+    group: str | None = None
+
+
+def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None) -> Dataset:
+    """Read the files of ``entries`` and make a :class:`Dataset` of them."""
+    if not entries:
+        raise DatasetError(
+            "no images were found: use one sub-folder per class, images/ and masks/ folders, "
+            "or a CSV manifest with a path column"
+        )
+    notes: list[str] = []
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        notes.append(f"skipped {len(skipped)} non-image file(s): {shown}")
+    frames, stacks = [], 0
+    for entry in entries:
+        frame, more = read_frame(entry.image)
+        frames.append(frame)
+        stacks += more
+    if stacks:
+        notes.append(f"{stacks} multi-frame file(s): the first frame of each was used")
+    ids = [e.image.stem for e in entries]
+
+    labels, class_names = None, []
+    if any(e.label is not None for e in entries):
+        unlabeled = [e.image.name for e in entries if e.label in (None, "")]
+        if unlabeled:
+            raise DatasetError(f"{len(unlabeled)} image(s) have no label, e.g. {unlabeled[0]}; label every image")
+        class_names = sorted({str(e.label) for e in entries})
+        labels = np.array([class_names.index(str(e.label)) for e in entries], dtype=np.int64)
+
+    has_masks = any(e.mask is not None for e in entries)
+    masks = [read_mask(e.mask) if e.mask else None for e in entries] if has_masks else None
+    images, mask_array, stack_notes = stack_images(frames, masks, ids)
+    fov_array = None
+    if any(e.fov is not None for e in entries):
+        _, fov_array, _ = stack_images(frames, [read_mask(e.fov) if e.fov else None for e in entries], ids)
+
+    groups = [e.group for e in entries] if all(e.group for e in entries) else None
+    given = {e.split for e in entries}
+    if None in given and len(given) > 1:
+        raise DatasetError("some images have a split and some do not; give a split for all or for none")
+    if given <= {None, "train"}:
+        split = assign_splits(len(entries), labels, groups, seed)
+        notes.append(
+            "no validation or test split was given: a seeded stratified 70/15/15 split was made"
+            + (", grouped by patient" if groups is not None else "")
+        )
+    else:
+        split = np.array([e.split for e in entries], dtype=str)
+        if "val" not in given:
+            notes.append("no validation split was given; training holds out part of train")
+    return Dataset(
+        name=name,
+        images=images,
+        split=split,
+        ids=ids,
+        labels=labels,
+        class_names=class_names,
+        masks=mask_array,
+        fov=fov_array,
+        groups=groups,
+        notes=notes + stack_notes,
+    )
+
+
+def _entries_from_layout(folder: Path, split: str | None, skipped: list[str]) -> list[Entry]:
+    seg = _segmentation_dirs(folder)
+    if seg is not None:
+        image_dir, mask_dir, fov_dir = seg
+        images = _images_in(image_dir, skipped)
+        masks = _match(images, _images_in(mask_dir, []), "mask")
+        fovs = _match(images, _images_in(fov_dir, []), "field-of-view mask") if fov_dir else [None] * len(images)
+        return [Entry(i, mask=m, fov=f, split=split) for i, m, f in zip(images, masks, fovs, strict=True)]
+    entries = []
+    for class_dir in (p for p in _children(folder) if p.is_dir()):
+        entries += [Entry(i, label=class_dir.name, split=split) for i in _images_in(class_dir, skipped)]
+    skipped += [p.name for p in _children(folder) if p.is_file()]
+    return entries
+
+
+def _find_manifest(root: Path) -> Path | None:
+    for candidate in sorted(root.glob("*.csv")):
+        with open(candidate, newline="", encoding="utf-8", errors="replace") as handle:
+            header = [h.strip().lower() for h in next(csv.reader(handle), [])]
+        if any(c in header for c in _MANIFEST_PATH_COLUMNS):
+            return candidate
+    return None
+
+
+def _entries_from_manifest(manifest: Path) -> list[Entry]:
+    base = manifest.parent.resolve()
+    with open(manifest, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
+    if not rows:
+        raise DatasetError(f"the manifest {manifest.name} has no rows")
+    path_column = next(c for c in _MANIFEST_PATH_COLUMNS if c in rows[0])
+    if "label" not in rows[0] and "mask" not in rows[0]:
+        raise DatasetError(f"the manifest {manifest.name} needs a label or a mask column next to {path_column!r}")
+
+    def resolve(value: str, line: int) -> Path:
+        path = (base / value).resolve()
+        if base not in path.parents:
+            raise DatasetError(f"{manifest.name} line {line}: {value!r} points outside the data set folder")
+        return path
+
+    entries, missing = [], []
+    for line, row in enumerate(rows, start=2):
+        image = resolve(row[path_column], line)
+        mask = resolve(row["mask"], line) if row.get("mask") else None
+        for path in (image, mask):
+            if path is not None and not path.is_file():
+                missing.append(f"{path.relative_to(base)} (line {line})")
+        split = row.get("split") or None
+        if split is not None:
+            if split.lower() not in _SPLIT_NAMES:
+                raise DatasetError(f"{manifest.name} line {line}: unknown split {split!r}; use train, val or test")
+            split = _SPLIT_NAMES[split.lower()]
+        label = row.get("label") if "label" in row else None
+        entries.append(Entry(image, label=label, mask=mask, split=split, group=row.get("patient_id") or None))
+    if missing:
+        shown = "; ".join(missing[:5]) + (f"; and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise DatasetError(f"the manifest {manifest.name} names {len(missing)} missing file(s): {shown}")
+    return entries
+
+
+def load_folder(folder: Path, name: str | None = None, seed: int = 0) -> Dataset:
+    """Load a data set folder: a CSV manifest, image/mask folders or class folders, with or without split folders."""
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is not a folder")
+    root = unwrap(folder)
+    skipped: list[str] = []
+    manifest = _find_manifest(root)
+    if manifest is not None:
+        entries = _entries_from_manifest(manifest)
+        layout = "csv manifest"
+    else:
+        splits = _split_dirs(root)
+        if splits:
+            entries = []
+            for split_name, split_dir in splits.items():
+                entries += _entries_from_layout(split_dir, split_name, skipped)
+        else:
+            entries = _entries_from_layout(root, None, skipped)
+        layout = "image/mask folders" if entries and entries[0].mask is not None else "class folders"
+    dataset = build_dataset(entries, name or folder.name, seed, skipped)
+    dataset.source_format = layout
+    return dataset

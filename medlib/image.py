@@ -1,0 +1,118 @@
+"""The image object every reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    """A display window: values ``center - width/2 .. center + width/2`` map to black..white."""
+
+    center: float
+    width: float
+
+    @property
+    def low(self) -> float:
+        return self.center - self.width / 2.0
+
+    @property
+    def high(self) -> float:
+        return self.center + self.width / 2.0
+
+
+@dataclass
+class MedImage:
+    """Pixels and the few facts about them that are safe to show.
+
+    ``data`` always has shape ``(frames, height, width, channels)`` and dtype
+    float32; the values are as the file stores them after the modality
+    transform (Hounsfield units for CT). ``metadata`` holds only de-identified
+    technical tags.
+
+    >>> img = MedImage(np.zeros((1, 4, 5, 1), np.float32), format="png")
+    >>> img.pixels.shape
+    (4, 5)
+    """
+
+    data: np.ndarray
+    format: str
+    modality: str | None = None
+    spacing: tuple[float, float] | None = None
+    photometric: str | None = None
+    window: Window | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    slice_spacing: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != 4:
+            raise ValueError(f"MedImage.data must be (frames, H, W, C), got shape {self.data.shape}")
+        self.data = np.ascontiguousarray(self.data, dtype=np.float32)
+
+    @property
+    def frames(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.data.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.data.shape[2])
+
+    @property
+    def channels(self) -> int:
+        return int(self.data.shape[3])
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """The data without its length-one axes: H×W, H×W×C, F×H×W or F×H×W×C."""
+        out = self.data
+        if self.channels == 1:
+            out = out[..., 0]
+        return out[0] if self.frames == 1 else out
+
+    def frame(self, index: int = 0) -> np.ndarray:
+        """One frame or slice as H×W (gray) or H×W×C (colour)."""
+        if not 0 <= index < self.frames:
+            raise IndexError(f"frame {index} is out of range: the image has {self.frames} frame(s)")
+        out = self.data[index]
+        return out[..., 0] if self.channels == 1 else out
+
+    def value_range(self) -> tuple[float, float]:
+        """Smallest and largest finite value over all frames."""
+        finite = self.data[np.isfinite(self.data)]
+        if finite.size == 0:
+            return 0.0, 0.0
+        return float(finite.min()), float(finite.max())
+
+    def default_window(self) -> Window:
+        """The file's own window, or the full value range where it has none."""
+        if self.window is not None:
+            return self.window
+        low, high = self.value_range()
+        return Window(center=(low + high) / 2.0, width=max(high - low, 1e-6))
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description (what ``python -m medlib inspect`` prints)."""
+        low, high = self.value_range()
+        return {
+            "format": self.format,
+            "modality": self.modality,
+            "shape": list(self.pixels.shape),
+            "dtype": str(self.data.dtype),
+            "frames": self.frames,
+            "height": self.height,
+            "width": self.width,
+            "channels": self.channels,
+            "min": low,
+            "max": high,
+            "spacing": list(self.spacing) if self.spacing else None,
+            "photometric": self.photometric,
+            "window": [self.window.center, self.window.width] if self.window else None,
+            "metadata": self.metadata,
+        }

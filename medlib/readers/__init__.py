@@ -1,0 +1,97 @@
+"""One entry point for every image format: :func:`read_image`.
+
+>>> import numpy as np, io
+>>> buf = io.BytesIO(); np.save(buf, np.eye(4)); img = read_image(buf.getvalue(), name="eye.npy")
+>>> img.format, img.pixels.shape
+('npy', (4, 4))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from medlib.errors import EmptyFileError, ImageTooLargeError, NotAnImageError
+from medlib.image import MedImage
+from medlib.limits import MAX_FILE_BYTES
+from medlib.readers.dicom import read_dicom, read_dicom_series
+from medlib.readers.nifti import read_nifti
+from medlib.readers.npy import read_npy
+from medlib.readers.raster import read_pillow, read_tiff
+from medlib.readers.sniff import sniff_format
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
+
+__all__ = ["MedImage", "read_bytes", "read_image", "read_dicom_series", "sniff_format"]
+
+#: The extensions a file picker may offer (DICOM files may also have none).
+IMAGE_EXTENSIONS = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".dcm",
+    ".dicom",
+    ".nii",
+    ".nii.gz",
+    ".npy",
+)
+
+
+def read_bytes(source: Source, limit: int = MAX_FILE_BYTES) -> tuple[bytes, str]:
+    """The bytes and the name of a path, a bytes object or a binary file."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, name = bytes(source), ""
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise NotAnImageError(f"{path} is not a file; check the path")
+        if path.stat().st_size > limit:
+            raise ImageTooLargeError(f"{path.name} is {path.stat().st_size:,} bytes, over the {limit:,} limit")
+        data, name = path.read_bytes(), path.name
+    else:
+        data = source.read(limit + 1)
+        name = str(getattr(source, "name", ""))
+    if len(data) > limit:
+        raise ImageTooLargeError(f"the file is over the {limit:,}-byte limit; downscale or split it")
+    return data, name
+
+
+def read_image(source: Source, name: str | None = None) -> MedImage:
+    """Read one image file (path, bytes or binary file) whatever its format.
+
+    ``name`` is the original file name of uploaded bytes; it only helps when
+    the bytes alone do not tell the format (``.dcm`` without a preamble,
+    ``.nii.gz``).
+    """
+    data, own_name = read_bytes(source)
+    name = name or own_name
+    if not data:
+        raise EmptyFileError(f"{name or 'the file'} is empty (0 bytes); upload the file again")
+    fmt = sniff_format(data[:512], name)
+    if fmt is None:
+        raise NotAnImageError(
+            f"{name or 'the file'} is not an image format medlib reads "
+            "(DICOM, PNG, JPEG, BMP, GIF, TIFF, NIfTI .nii/.nii.gz, NumPy .npy)"
+        )
+    if fmt == "dicom":
+        return read_dicom(data)
+    if fmt == "tiff":
+        return read_tiff(data)
+    if fmt in ("nifti", "nifti-gz"):
+        return read_nifti(data, gzipped=fmt == "nifti-gz")
+    if fmt == "npy":
+        return read_npy(data)
+    return read_pillow(data, fmt)
+
+
+def read_series(sources: Sequence[Source]) -> MedImage:
+    """Read several DICOM files of one series as one stack, or one file of any format."""
+    if len(sources) == 1:
+        return read_image(sources[0])
+    return read_dicom_series([read_bytes(s)[0] for s in sources])
