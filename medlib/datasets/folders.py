@@ -39,10 +39,13 @@ def _children(folder: Path) -> list[Path]:
 
 
 def unwrap(root: Path) -> Path:
-    """Step into a lone top-level folder (a ZIP of ``data/`` holds only ``data``)."""
+    """Step into a lone top-level folder (a ZIP of ``data/`` holds only ``data``).
+
+    A lone folder that holds no sub-folder is a class or image folder itself, so it is kept.
+    """
     while True:
         children = _children(root)
-        if len(children) == 1 and children[0].is_dir():
+        if len(children) == 1 and children[0].is_dir() and any(p.is_dir() for p in _children(children[0])):
             root = children[0]
         else:
             return root

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from medlib.errors import EmptyFileError, ImageTooLargeError, NotAnImageError
+from medlib.errors import CorruptFileError, EmptyFileError, ImageTooLargeError, MedlibError, NotAnImageError
 from medlib.image import MedImage
 from medlib.limits import MAX_FILE_BYTES
 from medlib.readers.dicom import read_dicom, read_dicom_series
@@ -79,19 +79,30 @@ def read_image(source: Source, name: str | None = None) -> MedImage:
             f"{name or 'the file'} is not an image format medlib reads "
             "(DICOM, PNG, JPEG, BMP, GIF, TIFF, NIfTI .nii/.nii.gz, NumPy .npy)"
         )
-    if fmt == "dicom":
-        return read_dicom(data)
-    if fmt == "tiff":
-        return read_tiff(data)
-    if fmt in ("nifti", "nifti-gz"):
-        return read_nifti(data, gzipped=fmt == "nifti-gz")
-    if fmt == "npy":
-        return read_npy(data)
-    return read_pillow(data, fmt)
+    try:
+        if fmt == "dicom":
+            return read_dicom(data)
+        if fmt == "tiff":
+            return read_tiff(data)
+        if fmt in ("nifti", "nifti-gz"):
+            return read_nifti(data, gzipped=fmt == "nifti-gz")
+        if fmt == "npy":
+            return read_npy(data)
+        return read_pillow(data, fmt)
+    except MedlibError:
+        raise
+    except Exception as exc:  # a decoder library failing on damaged bytes in a way not caught above
+        raise CorruptFileError(
+            f"{name or 'the file'} looks like {fmt.upper()} but could not be decoded "
+            f"({type(exc).__name__}: {exc}); it is probably damaged, export it again"
+        ) from exc
 
 
-def read_series(sources: Sequence[Source]) -> MedImage:
-    """Read several DICOM files of one series as one stack, or one file of any format."""
+def read_series(sources: Sequence[Source], names: Sequence[str] | None = None) -> MedImage:
+    """Read several DICOM files of one series as one stack, or one file of any format.
+
+    ``names`` are the uploaded files' names, in the order of ``sources``.
+    """
     if len(sources) == 1:
-        return read_image(sources[0])
+        return read_image(sources[0], name=names[0] if names else None)
     return read_dicom_series([read_bytes(s)[0] for s in sources])

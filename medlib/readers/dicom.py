@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pydicom
+from pydicom.datadict import dictionary_has_tag
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
@@ -36,7 +37,8 @@ def _parse(data: bytes) -> pydicom.Dataset:
     truncated = any("end of file" in str(w.message).lower() for w in caught)
     if truncated:
         raise CorruptFileError("the DICOM file ends before its last element: it is truncated; copy or export it again")
-    if len(ds) == 0 or not any(tag.group >= 0x0008 for tag in ds.keys()):
+    standard = [tag for tag in ds.keys() if tag.group >= 0x0008 and dictionary_has_tag(tag)]
+    if not standard or (data[128:132] != b"DICM" and len(standard) < 3):
         raise NotAnImageError("the file is not DICOM (no DICOM elements found); check that you chose the right file")
     return ds
 

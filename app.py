@@ -1,0 +1,15 @@
+"""The dashboard: `streamlit run app.py`. Pages follow the pipeline; each is a thin layer over medlib."""
+
+import streamlit as st
+
+from ui.sidebar import render_sidebar
+
+st.set_page_config(page_title="MedLab dashboard", page_icon="ui/favicon.png", layout="wide")
+
+PAGES = [
+    st.Page("pages/upload.py", title="Upload", icon=":material/upload_file:", default=True),
+]
+
+navigation = st.navigation(PAGES)
+render_sidebar()
+navigation.run()

@@ -1,0 +1,189 @@
+"""Upload: one image (any format, with window/level) or a data set that becomes active for every page."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from medlib.datasets import SPLITS, Dataset, load_upload
+from medlib.errors import MedlibError
+from medlib.image import MedImage, Window
+from medlib.phantom import make_phantom
+from medlib.phantom_export import dicom_bytes
+from medlib.readers import read_series
+from medlib.visualize import draw_outline, enlarge, scale_to_uint8
+from medlib.windowing import WINDOW_PRESETS, to_display
+from ui import state
+from ui.plots import class_balance, histogram
+
+SAMPLE_NAME = "built-in synthetic chest film (DICOM)"
+
+
+@st.cache_resource
+def sample_image() -> MedImage:
+    """A synthetic film written as DICOM and read back through the real reader."""
+    film = make_phantom(3, size=256, seed=7).images[1, ..., 0]
+    return read_series([dicom_bytes(film, "sample")])
+
+
+def _read_uploaded_image(files: list) -> None:
+    """Decode new uploads into session state; on error keep the previous image and remember the message."""
+    upload_id = tuple(f.file_id for f in files)
+    if st.session_state.get(state.IMAGE_UPLOAD_ID) == upload_id:
+        return
+    st.session_state[state.IMAGE_UPLOAD_ID] = upload_id
+    try:
+        with st.spinner(f"Reading {len(files)} file(s)…"):
+            image = read_series([f.getvalue() for f in files], [f.name for f in files])
+    except MedlibError as exc:
+        st.session_state[state.IMAGE_ERROR] = f"{', '.join(f.name for f in files)}: {exc}"
+        return
+    st.session_state[state.IMAGE] = image
+    st.session_state[state.IMAGE_NAME] = files[0].name if len(files) == 1 else f"{len(files)} DICOM files"
+    st.session_state.pop(state.IMAGE_ERROR, None)
+
+
+def _window_controls(image: MedImage) -> Window:
+    low, high = image.value_range()
+    choices = (["File window"] if image.window else []) + ["Full range", *[p.title() for p in WINDOW_PRESETS], "Custom"]
+    preset = st.selectbox("Window preset", choices, key="window_preset", help="CT presets are in Hounsfield units")
+    if preset == "File window":
+        return image.default_window()
+    if preset == "Full range":
+        return Window((low + high) / 2.0, max(high - low, 1e-6))
+    if preset.lower() in WINDOW_PRESETS:
+        return WINDOW_PRESETS[preset.lower()]
+    base = image.default_window()
+    span = max(high - low, 1.0)
+    center = st.slider("Level (centre)", low - span / 2, high + span / 2, float(base.center), key="window_center")
+    width = st.slider("Width", span / 1000.0, 2.0 * span, float(base.width), key="window_width")
+    return Window(center, width)
+
+
+def image_section() -> None:
+    files = st.file_uploader(
+        "Image file(s)",
+        accept_multiple_files=True,
+        key="image_files",
+        help="DICOM (with or without extension), PNG, JPEG, BMP, GIF, TIFF (8/16-bit, multi-page), "
+        "NIfTI (.nii, .nii.gz) or NumPy .npy. Several DICOM files of one series are stacked into slices.",
+    )
+    if files:
+        _read_uploaded_image(files)
+    if error := st.session_state.get(state.IMAGE_ERROR):
+        st.error(error, icon=":material/error:")
+        if state.IMAGE in st.session_state:
+            st.caption("Still showing the previous image.")
+    image: MedImage = st.session_state.get(state.IMAGE) or sample_image()
+    name = st.session_state.get(state.IMAGE_NAME, SAMPLE_NAME)
+    if state.IMAGE not in st.session_state:
+        st.info("Showing a built-in **synthetic** film. Upload your own file above.", icon=":material/info:")
+
+    view, controls = st.columns([3, 2])
+    with controls:
+        window = _window_controls(image)
+        frame = 0
+        if image.frames > 1:
+            frame = st.slider("Frame / slice", 1, image.frames, 1, key="frame_index") - 1
+        st.plotly_chart(histogram(image.frame(frame), window), key="image_histogram")
+    with view:
+        shown = enlarge(to_display(image, frame, window), 384)
+        caption = f"{name} — frame {frame + 1}/{image.frames}, window {window.center:.4g}/{window.width:.4g}"
+        st.image(shown, caption=caption, width="stretch", clamp=True)
+
+    size, spacing, kind = st.columns(3)
+    low, high = image.value_range()
+    size.metric("Size (W × H)", f"{image.width} × {image.height}")
+    size.caption(f"{image.frames} frame(s) · {image.channels} channel(s)")
+    spacing.metric(
+        "Pixel spacing", f"{image.spacing[0]:.3g} × {image.spacing[1]:.3g} mm" if image.spacing else "unknown"
+    )
+    if image.slice_spacing:
+        spacing.caption(f"slice spacing {image.slice_spacing:.3g} mm")
+    kind.metric("Format · modality", f"{image.format.upper()} · {image.modality or '—'}")
+    kind.caption(f"values {low:.4g} … {high:.4g} ({image.photometric or 'unknown'})")
+    st.markdown("**Metadata** (de-identified: technical tags only)")
+    rows = [{"tag": k, "value": str(v)} for k, v in image.metadata.items()] or [{"tag": "—", "value": "none"}]
+    st.table(pd.DataFrame(rows).set_index("tag"))
+
+
+def _choose_dataset() -> None:
+    source = st.radio(
+        "Source", ["Built-in synthetic chest films", "Upload a data set"], horizontal=True, key="dataset_source"
+    )
+    if source == "Built-in synthetic chest films":
+        a, b, c = st.columns(3)
+        n = a.number_input("Images", 30, 3000, state.DEFAULT_PHANTOM["n"], step=30, key="phantom_n")
+        size = b.selectbox("Size", [64, 128, 256], index=1, key="phantom_size")
+        seed = c.number_input("Seed", 0, 10_000, 0, key="phantom_seed")
+        if st.button("Use the synthetic set", key="use_phantom", type="primary"):
+            state.set_active_dataset(state.phantom(int(n), int(size), int(seed)))
+            st.session_state.pop(state.DATASET_ERROR, None)
+        return
+    upload = st.file_uploader(
+        "Data set (.zip or .npz)",
+        type=["zip", "npz"],
+        key="dataset_file",
+        help="ZIP: one folder per class (optionally inside train/ val/ test/), images/ and masks/ folders, "
+        "or a CSV manifest (path,label[,mask][,patient_id][,split]). NPZ: MedMNIST-style arrays.",
+    )
+    if upload is None or st.session_state.get(state.DATASET_UPLOAD_ID) == upload.file_id:
+        return
+    st.session_state[state.DATASET_UPLOAD_ID] = upload.file_id
+    try:
+        with st.spinner(f"Reading {upload.name}…"):
+            dataset = load_upload(upload.getvalue(), upload.name)
+    except MedlibError as exc:
+        st.session_state[state.DATASET_ERROR] = f"{upload.name}: {exc}"
+        return
+    state.set_active_dataset(dataset)
+    st.session_state.pop(state.DATASET_ERROR, None)
+
+
+def _sample_grid(dataset: Dataset) -> None:
+    split = st.selectbox("Samples from", [s for s in SPLITS if dataset.indices(s).size], key="sample_split")
+    index = dataset.indices(split)
+    count = min(12, index.size)
+    picks = index[np.linspace(0, index.size - 1, count).astype(int)]
+    low, high = np.percentile(dataset.images[picks], [0.5, 99.5])
+    columns = st.columns(6)
+    for slot, i in enumerate(picks):
+        image = enlarge(scale_to_uint8(dataset.images[i], float(low), float(high)), 192)
+        if dataset.masks is not None:
+            image = draw_outline(image, enlarge(dataset.masks[i], 192))
+        label = dataset.class_names[int(dataset.labels[i])] if dataset.labels is not None else "mask outlined"
+        columns[slot % 6].image(image, caption=f"{label} · {dataset.ids[i]}", width="stretch")
+
+
+def dataset_section() -> None:
+    _choose_dataset()
+    if error := st.session_state.get(state.DATASET_ERROR):
+        st.error(error, icon=":material/error:")
+        st.caption("The previous data set stays active.")
+    dataset = state.active_dataset()
+    st.subheader(dataset.name)
+    if dataset.synthetic:
+        st.warning("SYNTHETIC data generated by medlib — for trying the tool, not for clinical use.")
+    facts = st.columns(3)
+    facts[0].metric("Images", f"{len(dataset):,}")
+    facts[1].metric("Task", dataset.task)
+    facts[2].metric("Size · channels", f"{dataset.image_size[1]}×{dataset.image_size[0]} · {dataset.channels}")
+    st.caption(f"Format: {dataset.source_format or 'unknown'} · content fingerprint `{dataset.fingerprint}`")
+    counts = dataset.counts()
+    table = pd.DataFrame(counts).T.reindex(list(SPLITS))
+    table["total"] = table.sum(axis=1)
+    left, right = st.columns([2, 3])
+    left.dataframe(table, width="stretch")
+    right.plotly_chart(class_balance(dataset), key="class_balance")
+    for note in dataset.notes:
+        st.caption(f"• {note}")
+    _sample_grid(dataset)
+
+
+st.title("Upload")
+image_tab, dataset_tab = st.tabs(["Image", "Data set"])
+with image_tab:
+    image_section()
+with dataset_tab:
+    dataset_section()

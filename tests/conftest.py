@@ -1,0 +1,103 @@
+"""Shared fixtures: real DICOM test files, a bad-input corpus, and the app served for browser tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+CHROMIUM = os.environ.get("MEDLIB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+
+def dicom_file(name: str) -> Path:
+    """A real DICOM file from pydicom's own test files or the pydicom-data package (never downloaded)."""
+    import pydicom.data
+
+    for folder in (Path(pydicom.data.__file__).parent / "test_files",):
+        if (folder / name).is_file():
+            return folder / name
+    try:
+        import data_store
+    except ImportError:
+        pytest.skip("install pydicom-data (requirements-dev.txt) for the real DICOM files")
+    path = Path(data_store.__file__).parent / "data" / name
+    if not path.is_file():
+        pytest.skip(f"{name} is not in the installed pydicom-data")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data``, or a skip that says why."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the shared real data sets are not here ({SHARED_DATA} is absent)")
+    return SHARED_DATA
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """``streamlit run app.py`` on a free localhost port, for as long as the tests need it."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    port = _free_port()
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    log = open(ROOT / "artifacts" / "streamlit.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not start within 90 s; see artifacts/streamlit.log")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

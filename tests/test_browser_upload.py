@@ -1,0 +1,54 @@
+"""The Upload page in a real browser: streamlit run, headless Chromium, a real DICOM upload."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import SCREENSHOTS, dicom_file
+
+pytestmark = pytest.mark.browser
+
+EXCEPTION = "[data-testid='stException']"
+
+
+def _open(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.get_by_role("heading", name="Upload").wait_for(timeout=60_000)
+    return page, errors
+
+
+def _settle(page) -> None:
+    page.wait_for_timeout(500)
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
+
+
+def test_upload_page_opens_on_the_synthetic_sample(browser, app_url):
+    page, errors = _open(browser, app_url)
+    _settle(page)
+    assert page.get_by_text("Upload your own file above").first.is_visible()
+    assert page.locator("[data-testid='stSidebar']").get_by_text("Synthetic chest films").first.is_visible()
+    assert page.locator(EXCEPTION).count() == 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "upload-start.png"), full_page=True)
+    assert not errors, errors
+    page.close()
+
+
+def test_uploading_a_dicom_shows_image_and_metadata(browser, app_url):
+    page, errors = _open(browser, app_url)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(dicom_file("CT_small.dcm")))
+    page.get_by_text("CT_small.dcm").first.wait_for(timeout=60_000)
+    _settle(page)
+    page.get_by_text("DICOM · CT").first.wait_for(timeout=30_000)
+    assert page.get_by_text("RescaleIntercept").first.is_visible()
+    assert page.locator("[data-testid='stImage'] img").count() >= 1
+    assert page.locator(EXCEPTION).count() == 0
+    body = page.inner_text("body")
+    assert "CompressedSamples" not in body and "PatientName" not in body
+    page.screenshot(path=str(SCREENSHOTS / "upload-dicom.png"), full_page=True)
+    assert not errors, errors
+    page.close()

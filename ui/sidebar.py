@@ -1,0 +1,22 @@
+"""The sidebar every page shows: the active data set and model."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.state import active_dataset, active_model
+
+
+def render_sidebar() -> None:
+    """Show what the pages work on, kept across pages in session state."""
+    dataset = active_dataset()
+    with st.sidebar:
+        st.markdown("**Active data set**")
+        label = f"{dataset.name}  \n{len(dataset):,} images · {dataset.task} · `{dataset.fingerprint}`"
+        st.caption(label)
+        if dataset.synthetic:
+            st.caption(":orange-badge[SYNTHETIC] generated data, not for clinical use")
+        st.markdown("**Active model**")
+        st.caption(active_model() or "none yet")
+        st.divider()
+        st.caption("Research tool, not a medical device.")

@@ -1,0 +1,46 @@
+"""Every session-state key of the app, in one place, with typed accessors.
+
+Session state is per browser session: one user's data set or upload is never
+seen by another.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from medlib.datasets import Dataset
+from medlib.phantom import make_phantom
+
+ACTIVE_DATASET = "active_dataset"
+ACTIVE_MODEL = "active_model"
+DATASET_UPLOAD_ID = "dataset_upload_id"
+DATASET_ERROR = "dataset_error"
+IMAGE_UPLOAD_ID = "image_upload_id"
+IMAGE = "image"
+IMAGE_NAME = "image_name"
+IMAGE_ERROR = "image_error"
+
+#: The built-in data set a new session starts with.
+DEFAULT_PHANTOM = {"n": 300, "size": 128, "seed": 0}
+
+
+@st.cache_resource(show_spinner="Generating the synthetic chest films…")
+def phantom(n: int, size: int, seed: int) -> Dataset:
+    """The synthetic set, shared read-only by every session (it holds no user data)."""
+    return make_phantom(n=n, size=size, seed=seed)
+
+
+def active_dataset() -> Dataset:
+    """The data set the pages work on; the built-in phantom until the user picks another."""
+    if ACTIVE_DATASET not in st.session_state:
+        st.session_state[ACTIVE_DATASET] = phantom(**DEFAULT_PHANTOM)
+    return st.session_state[ACTIVE_DATASET]
+
+
+def set_active_dataset(dataset: Dataset) -> None:
+    st.session_state[ACTIVE_DATASET] = dataset
+
+
+def active_model() -> str | None:
+    """The name of the active model in the store, if one was chosen."""
+    return st.session_state.get(ACTIVE_MODEL)
