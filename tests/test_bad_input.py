@@ -69,10 +69,13 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+_NOISE_PNG = _png(np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8))
+_GRAY_JPEG = cv2.imencode(".jpg", np.full((64, 64), 99, np.uint8))[1].tobytes()
+
 IMAGE_CORPUS = {
     "empty file": (b"", "empty.png", EmptyFileError),
-    "truncated PNG": (_png(np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8))[:300], "cut.png", CorruptFileError),
-    "truncated JPEG": (cv2.imencode(".jpg", np.full((64, 64), 99, np.uint8))[1].tobytes()[:200], "cut.jpg", CorruptFileError),
+    "truncated PNG": (_NOISE_PNG[:300], "cut.png", CorruptFileError),
+    "truncated JPEG": (_GRAY_JPEG[:200], "cut.jpg", CorruptFileError),
     "PNG declaring 10^10 pixels": (_huge_png_header(), "bomb.png", ImageTooLargeError),
     "text named .dcm": (b"patient: nobody\n" * 20, "notes.dcm", NotAnImageError),
     "text named .png": (b"just some text\n", "fake.png", NotAnImageError),

@@ -18,8 +18,10 @@ def histogram(values: np.ndarray, window: Window | None = None, bins: int = 128)
         go.Bar(x=centers, y=counts, marker_color="#4c78a8", hovertemplate="%{x:.4g}: %{y}<extra></extra>")
     )
     if window is not None:
-        for x, name in ((window.low, "window low"), (window.high, "window high")):
-            figure.add_vline(x=x, line_dash="dash", line_color="#e45756", annotation_text=name)
+        for x, name, side in ((window.low, "low", "top left"), (window.high, "high", "top right")):
+            figure.add_vline(
+                x=x, line_dash="dash", line_color="#e45756", annotation_text=name, annotation_position=side
+            )
     figure.update_layout(
         height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0, xaxis_title="value", yaxis_title="pixels"
     )

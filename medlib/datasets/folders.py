@@ -251,6 +251,7 @@ def load_folder(folder: Path, name: str | None = None, seed: int = 0) -> Dataset
     else:
         splits = _split_dirs(root)
         if splits:
+            skipped += [p.name for p in _children(root) if p.is_file()]
             entries = []
             for split_name, split_dir in splits.items():
                 entries += _entries_from_layout(split_dir, split_name, skipped)
