@@ -1,0 +1,329 @@
+"""Preprocessing: a declarative pipeline of steps applied alike in the preview, in training and at inference.
+
+Every step takes an H×W×C float32 image (and, for geometric steps, its H×W
+mask) and returns the same kinds. Intensity steps map to 0..1; a constant
+image never yields NaN (no step divides by a range that can be zero).
+
+>>> pipeline = default_pipeline(64)
+>>> out, _ = pipeline.apply(np.random.default_rng(0).integers(0, 4096, (300, 200)).astype(np.uint16))
+>>> out.shape, out.dtype, float(out.min()) >= 0.0, float(out.max()) <= 1.0
+((64, 64, 1), dtype('float32'), True, True)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from skimage import exposure
+
+from medlib.image import Window
+from medlib.spec import Param, Spec, SpecError, StepKind, parse_spec
+from medlib.windowing import WINDOW_PRESETS, apply_window
+
+FAMILY = "preprocess"
+Mask = np.ndarray | None
+
+_INTERPOLATION = {
+    "area": cv2.INTER_AREA,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "nearest": cv2.INTER_NEAREST,
+}
+_SAMPLE = 512  # percentiles are taken on at most about 512×512 values (a strided view)
+
+
+def _as_hwc(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3):
+        raise SpecError(f"preprocessing takes an H×W or H×W×(1|3) image, got shape {image.shape} ({image.dtype})")
+    return image.astype(np.float32, copy=False)
+
+
+def _percentiles(image: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    stride = max(1, max(image.shape[:2]) // _SAMPLE)
+    sample = image[::stride, ::stride].ravel()
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return 0.0, 0.0
+    lo, hi = np.percentile(sample, [low, high])
+    return float(lo), float(hi)
+
+
+def _unit_range(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Map low..high to 0..1 and clip; a zero range gives zeros."""
+    if not high > low:
+        return np.zeros_like(image, dtype=np.float32)
+    return np.clip((image - np.float32(low)) / np.float32(high - low), 0.0, 1.0).astype(np.float32)
+
+
+def _window(image: np.ndarray, mask: Mask, p: dict, file_window: Window | None):
+    preset = p["preset"]
+    if preset == "custom":
+        window = Window(p["center"], p["width"])
+    elif preset in WINDOW_PRESETS:
+        window = WINDOW_PRESETS[preset]
+    elif preset == "file" and file_window is not None:
+        window = file_window
+    else:  # auto, or the file has no window: a robust range of the image itself
+        low, high = _percentiles(image, p["low_percentile"], p["high_percentile"])
+        return _unit_range(image, low, high), mask
+    return apply_window(image, window), mask
+
+
+def _resize(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
+    height, width = p["height"], p["width"] or p["height"]
+    h, w = image.shape[:2]
+    interpolation = _INTERPOLATION[p["interpolation"]]
+    if p["mode"] == "stretch":
+        box = (height, width)
+    else:  # keep the aspect ratio and pad the rest with the image's darkest value
+        scale = min(height / h, width / w)
+        box = (max(1, round(h * scale)), max(1, round(w * scale)))
+    resized = cv2.resize(image, (box[1], box[0]), interpolation=interpolation).reshape(*box, image.shape[-1])
+    small_mask = None if mask is None else cv2.resize(mask, (box[1], box[0]), interpolation=cv2.INTER_NEAREST)
+    if box == (height, width):
+        return resized, small_mask
+    top, left = (height - box[0]) // 2, (width - box[1]) // 2
+    fill = float(resized.min()) if resized.size else 0.0
+    out = np.full((height, width, image.shape[-1]), fill, np.float32)
+    out[top : top + box[0], left : left + box[1]] = resized
+    if small_mask is None:
+        return out, None
+    out_mask = np.zeros((height, width), small_mask.dtype)
+    out_mask[top : top + box[0], left : left + box[1]] = small_mask
+    return out, out_mask
+
+
+def _crop_box(shape: tuple[int, ...], top: float, left: float, height: float, width: float) -> tuple[slice, slice]:
+    h, w = shape[:2]
+    y0, x0 = min(int(round(top * h)), h - 1), min(int(round(left * w)), w - 1)
+    y1, x1 = max(y0 + 1, min(h, int(round((top + height) * h)))), max(x0 + 1, min(w, int(round((left + width) * w))))
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _crop(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
+    if p["mode"] == "center":
+        margin = (1.0 - p["fraction"]) / 2.0
+        rows, cols = _crop_box(image.shape, margin, margin, p["fraction"], p["fraction"])
+    else:
+        rows, cols = _crop_box(image.shape, p["top"], p["left"], p["height"], p["width"])
+    return np.ascontiguousarray(image[rows, cols]), None if mask is None else np.ascontiguousarray(mask[rows, cols])
+
+
+def _normalize(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
+    if p["method"] == "minmax":
+        finite = image[np.isfinite(image)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        return _unit_range(image, low, high), mask
+    if p["method"] == "percentile":
+        return _unit_range(image, *_percentiles(image, p["low_percentile"], p["high_percentile"])), mask
+    mean, std = float(np.nanmean(image)), float(np.nanstd(image))
+    centred = np.nan_to_num(image - np.float32(mean))
+    return (centred / np.float32(std) if std > 1e-12 else centred).astype(np.float32), mask
+
+
+def _per_channel(image: np.ndarray, fn) -> np.ndarray:
+    return np.stack([fn(image[..., c]) for c in range(image.shape[-1])], axis=-1).astype(np.float32)
+
+
+def _to_unit(image: np.ndarray) -> np.ndarray:
+    """0..1 as it is, or min-max scaled when the values leave that range."""
+    low, high = float(image.min()), float(image.max())
+    return image if 0.0 <= low and high <= 1.0 else _unit_range(image, low, high)
+
+
+def _equalize(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
+    unit = _to_unit(image)
+    if p["method"] == "histogram":
+        if float(unit.max()) == float(unit.min()):
+            return unit.astype(np.float32), mask
+        return _per_channel(unit, lambda ch: exposure.equalize_hist(ch, nbins=p["bins"])), mask
+    clahe = cv2.createCLAHE(clipLimit=p["clip_limit"], tileGridSize=(p["tiles"], p["tiles"]))
+    as16 = np.round(unit * 65535.0).astype(np.uint16)
+    return _per_channel(as16, lambda ch: clahe.apply(ch) / np.float32(65535.0)), mask
+
+
+def _denoise(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
+    method, strength = p["method"], p["strength"]
+    if method == "gaussian":
+        out = cv2.GaussianBlur(image, (0, 0), sigmaX=strength)
+    elif method == "median":
+        size = 3 if strength <= 1.5 else 5
+        out = cv2.medianBlur(np.ascontiguousarray(image), size)
+    elif method == "bilateral":
+        spread = float(image.max() - image.min()) or 1.0
+        out = cv2.bilateralFilter(image, d=5, sigmaColor=0.1 * strength * spread, sigmaSpace=2.0 * strength)
+    else:  # non-local means works on 8 bits: scale there and back
+        low, high = float(image.min()), float(image.max())
+        if high <= low:
+            return image.copy(), mask
+        as8 = np.round(_unit_range(image, low, high) * 255).astype(np.uint8)
+        h = 5.0 * strength
+        denoised = (
+            cv2.fastNlMeansDenoising(as8[..., 0], None, h, 7, 21)[..., None]
+            if image.shape[-1] == 1
+            else cv2.fastNlMeansDenoisingColored(as8, None, h, h, 7, 21)
+        )
+        out = denoised.astype(np.float32) / 255.0 * (high - low) + low
+    return out.reshape(image.shape).astype(np.float32), mask
+
+
+def _color(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
+    if p["mode"] == "gray":
+        return (image if image.shape[-1] == 1 else image.mean(axis=-1, keepdims=True)).astype(np.float32), mask
+    return (image if image.shape[-1] == 3 else np.repeat(image, 3, axis=-1)).astype(np.float32), mask
+
+
+def _percentiles_params(when: tuple[str, ...], on: str = "preset") -> tuple[Param, Param]:
+    return (
+        Param("low_percentile", "float", 0.5, 0.0, 49.0, help="values below this percentile become black",
+              step=0.5, shown_if=(on, when)),
+        Param("high_percentile", "float", 99.5, 51.0, 100.0, help="values above this percentile become white",
+              step=0.5, shown_if=(on, when)),
+    )  # fmt: skip
+
+
+STEPS: dict[str, StepKind] = {
+    s.name: s
+    for s in (
+        StepKind(
+            "window", "Window (level/width)",
+            (
+                Param("preset", "choice", "auto", choices=("auto", "file", *WINDOW_PRESETS, "custom"),
+                      help="auto: robust percentiles; file: the DICOM's own window; CT presets in HU"),
+                Param("center", "float", 40.0, -5000.0, 70000.0, help="custom window centre",
+                      shown_if=("preset", ("custom",))),
+                Param("width", "float", 400.0, 1e-3, 140000.0, help="custom window width",
+                      shown_if=("preset", ("custom",))),
+                *_percentiles_params(("auto", "file")),
+            ),
+            _window, "Map a value range to 0..1 (CT in Hounsfield units).", "intensity",
+        ),
+        StepKind(
+            "resize", "Resize",
+            (
+                Param("height", "int", 256, 8, 4096, help="output height in pixels"),
+                Param("width", "int", 0, 0, 4096, help="output width; 0 means the same as the height"),
+                Param("mode", "choice", "pad", choices=("pad", "stretch"),
+                      help="pad: keep the aspect ratio and pad; stretch: fill the box"),
+                Param("interpolation", "choice", "area", choices=tuple(_INTERPOLATION)),
+            ),
+            _resize, "Bring every image to the model's input size.", "geometry",
+        ),
+        StepKind(
+            "crop", "Crop (centre or region)",
+            (
+                Param("mode", "choice", "center", choices=("center", "roi")),
+                Param("fraction", "float", 0.9, 0.05, 1.0, help="the part of each side kept", step=0.01,
+                      shown_if=("mode", ("center",))),
+                Param("top", "float", 0.0, 0.0, 0.95, help="top edge, as a fraction of the height", step=0.01,
+                      shown_if=("mode", ("roi",))),
+                Param("left", "float", 0.0, 0.0, 0.95, help="left edge, as a fraction of the width", step=0.01,
+                      shown_if=("mode", ("roi",))),
+                Param("height", "float", 1.0, 0.05, 1.0, help="height, as a fraction", step=0.01,
+                      shown_if=("mode", ("roi",))),
+                Param("width", "float", 1.0, 0.05, 1.0, help="width, as a fraction", step=0.01,
+                      shown_if=("mode", ("roi",))),
+            ),
+            _crop, "Keep the centre or a region of interest.", "geometry",
+        ),
+        StepKind(
+            "normalize", "Normalise intensity",
+            (
+                Param("method", "choice", "minmax", choices=("minmax", "zscore", "percentile")),
+                *_percentiles_params(("percentile",), "method"),
+            ),
+            _normalize, "Min-max to 0..1, z-score, or a percentile clip to 0..1.", "intensity",
+        ),
+        StepKind(
+            "equalize", "Histogram equalisation / CLAHE",
+            (
+                Param("method", "choice", "clahe", choices=("clahe", "histogram")),
+                Param("clip_limit", "float", 2.0, 0.1, 40.0, help="contrast limit", step=0.1,
+                      shown_if=("method", ("clahe",))),
+                Param("tiles", "int", 8, 1, 64, help="tiles per side", shown_if=("method", ("clahe",))),
+                Param("bins", "int", 256, 16, 4096, help="histogram bins", shown_if=("method", ("histogram",))),
+            ),
+            _equalize, "Spread the contrast; CLAHE does it locally.", "intensity",
+        ),
+        StepKind(
+            "denoise", "Denoise",
+            (
+                Param("method", "choice", "gaussian", choices=("gaussian", "median", "bilateral", "nlmeans")),
+                Param("strength", "float", 1.0, 0.1, 10.0, help="sigma in pixels, or the filter's strength", step=0.1),
+            ),
+            _denoise, "Gaussian, median, bilateral or non-local means filtering.", "intensity",
+        ),
+        StepKind(
+            "color", "Gray / RGB",
+            (Param("mode", "choice", "gray", choices=("gray", "rgb")),),
+            _color, "Convert to one gray channel or three RGB channels.", "channels",
+        ),
+    )
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The image after one step, with the step's name and the seconds it took."""
+
+    name: str
+    image: np.ndarray
+    mask: np.ndarray | None
+    seconds: float
+
+
+class Pipeline(Spec):
+    """An ordered list of preprocessing steps; build with :func:`make_pipeline` or :func:`load_pipeline`."""
+
+    def __init__(self, steps: list[tuple[str, dict[str, Any]]] | None = None) -> None:
+        super().__init__(FAMILY, STEPS, list(steps or []))
+
+    def trace(self, image: np.ndarray, mask: Mask = None, file_window: Window | None = None) -> list[Stage]:
+        """Every stage from the input to the model input, with each step's time."""
+        current, current_mask = _as_hwc(image), mask
+        stages = [Stage("input", current, current_mask, 0.0)]
+        for name, params in self.steps:
+            start = time.perf_counter()
+            with np.errstate(all="ignore"):
+                current, current_mask = STEPS[name].build(current, current_mask, params, file_window)
+            stages.append(Stage(name, current, current_mask, time.perf_counter() - start))
+        return stages
+
+    def apply(
+        self, image: np.ndarray, mask: Mask = None, file_window: Window | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The model input (H×W×C float32) and the mask brought along with it."""
+        current, current_mask = _as_hwc(image), mask
+        with np.errstate(all="ignore"):
+            for name, params in self.steps:
+                current, current_mask = STEPS[name].build(current, current_mask, params, file_window)
+        if not np.isfinite(current).all():
+            raise SpecError("preprocessing produced NaN or infinite values; check the steps' parameters")
+        return current, current_mask
+
+
+def make_pipeline(*steps: tuple[str, Mapping[str, Any]] | str) -> Pipeline:
+    """A pipeline from step names or (name, params) pairs.
+
+    >>> make_pipeline("window", ("resize", {"height": 128})).steps[1][1]["height"]
+    128
+    """
+    return Pipeline([(s, {}) if isinstance(s, str) else (s[0], dict(s[1])) for s in steps])
+
+
+def load_pipeline(data: str | bytes | Mapping[str, Any]) -> Pipeline:
+    """A pipeline from its JSON text or dict (as :meth:`Pipeline.to_json` writes it)."""
+    return Pipeline(parse_spec(data, FAMILY, STEPS).steps)
+
+
+def default_pipeline(size: int = 256) -> Pipeline:
+    """Resize (keeping the aspect ratio), a robust auto window, and mild CLAHE: good for radiographs."""
+    return make_pipeline(("resize", {"height": size}), "window", ("equalize", {"method": "clahe", "clip_limit": 1.5}))
