@@ -7,7 +7,8 @@ from ui.sidebar import render_sidebar
 st.set_page_config(page_title="MedLab dashboard", page_icon="ui/favicon.png", layout="wide")
 
 PAGES = [
-    st.Page("pages/upload.py", title="Upload", icon=":material/upload_file:", default=True),
+    st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:", default=True),
+    st.Page("app_pages/preprocess.py", title="Preprocessing", icon=":material/tune:"),
 ]
 
 navigation = st.navigation(PAGES)

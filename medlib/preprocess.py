@@ -325,5 +325,5 @@ def load_pipeline(data: str | bytes | Mapping[str, Any]) -> Pipeline:
 
 
 def default_pipeline(size: int = 256) -> Pipeline:
-    """Resize (keeping the aspect ratio), a robust auto window, and mild CLAHE: good for radiographs."""
-    return make_pipeline(("resize", {"height": size}), "window", ("equalize", {"method": "clahe", "clip_limit": 1.5}))
+    """Resize (keeping the aspect ratio) and a robust auto window to 0..1: right for any modality."""
+    return make_pipeline(("resize", {"height": size}), "window")

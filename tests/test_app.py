@@ -17,7 +17,7 @@ TIMEOUT = 60
 
 @pytest.fixture
 def upload_page() -> AppTest:
-    app = AppTest.from_file(str(ROOT / "pages" / "upload.py"), default_timeout=TIMEOUT)
+    app = AppTest.from_file(str(ROOT / "app_pages" / "upload.py"), default_timeout=TIMEOUT)
     app.run()
     assert not app.exception
     return app
@@ -108,3 +108,10 @@ def test_choosing_another_synthetic_set(upload_page):
     assert not upload_page.exception
     dataset = upload_page.session_state["active_dataset"]
     assert len(dataset) == 60 and dataset.image_size == (64, 64)
+
+
+def test_page_files_are_not_in_a_legacy_pages_folder():
+    # Streamlit runs files in a `pages/` folder beside app.py as a legacy multipage app on a fresh
+    # server's first deep link, skipping app.py's navigation and sidebar.
+    assert not (ROOT / "pages").exists()
+    assert (ROOT / "app_pages" / "upload.py").is_file()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.state import active_dataset, active_model
+from ui.state import active_augmenter, active_dataset, active_model, active_pipeline
 
 
 def render_sidebar() -> None:
@@ -16,6 +16,9 @@ def render_sidebar() -> None:
         st.caption(label)
         if dataset.synthetic:
             st.caption(":orange-badge[SYNTHETIC] generated data, not for clinical use")
+        st.markdown("**Preprocessing · augmentation**")
+        steps = " → ".join(name for name, _ in active_pipeline().steps) or "none"
+        st.caption(f"{steps}  \n{len(active_augmenter().steps)} augmentation transform(s)")
         st.markdown("**Active model**")
         st.caption(active_model() or "none yet")
         st.divider()

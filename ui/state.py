@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from medlib.augment import Augmenter, default_augmenter, load_augmenter
 from medlib.datasets import Dataset
 from medlib.phantom import make_phantom
+from medlib.preprocess import Pipeline, default_pipeline, load_pipeline
 
 ACTIVE_DATASET = "active_dataset"
 ACTIVE_MODEL = "active_model"
@@ -19,6 +21,8 @@ IMAGE_UPLOAD_ID = "image_upload_id"
 IMAGE = "image"
 IMAGE_NAME = "image_name"
 IMAGE_ERROR = "image_error"
+ACTIVE_PREPROCESS = "active_preprocess"
+ACTIVE_AUGMENT = "active_augment"
 
 #: The built-in data set a new session starts with.
 DEFAULT_PHANTOM = {"n": 300, "size": 128, "seed": 0}
@@ -39,6 +43,38 @@ def active_dataset() -> Dataset:
 
 def set_active_dataset(dataset: Dataset) -> None:
     st.session_state[ACTIVE_DATASET] = dataset
+
+
+def dataset_default_pipeline(dataset: Dataset) -> Pipeline:
+    """The default preprocessing for a data set: its own size up to 256 pixels."""
+    return default_pipeline(min(256, max(dataset.image_size)))
+
+
+def dataset_default_augmenter(dataset: Dataset) -> Augmenter:
+    """The default augmentation: chest films for gray sets, fundus-style for colour sets."""
+    return default_augmenter("fundus" if dataset.channels == 3 else "chest")
+
+
+def active_pipeline() -> Pipeline:
+    """The preprocessing used for training and inference (JSON in session state)."""
+    if ACTIVE_PREPROCESS not in st.session_state:
+        st.session_state[ACTIVE_PREPROCESS] = dataset_default_pipeline(active_dataset()).to_dict()
+    return load_pipeline(st.session_state[ACTIVE_PREPROCESS])
+
+
+def set_active_pipeline(pipeline: Pipeline) -> None:
+    st.session_state[ACTIVE_PREPROCESS] = pipeline.to_dict()
+
+
+def active_augmenter() -> Augmenter:
+    """The augmentation used for training (JSON in session state)."""
+    if ACTIVE_AUGMENT not in st.session_state:
+        st.session_state[ACTIVE_AUGMENT] = dataset_default_augmenter(active_dataset()).to_dict()
+    return load_augmenter(st.session_state[ACTIVE_AUGMENT])
+
+
+def set_active_augmenter(augmenter: Augmenter) -> None:
+    st.session_state[ACTIVE_AUGMENT] = augmenter.to_dict()
 
 
 def active_model() -> str | None:

@@ -1,0 +1,110 @@
+"""Preprocessing: build the pipeline step by step and see every stage, its histogram and its time."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from medlib.errors import MedlibError
+from medlib.preprocess import STEPS, Pipeline, load_pipeline
+from medlib.visualize import draw_outline, enlarge, scale_to_uint8
+from ui import state
+from ui.pick import pick_image
+from ui.plots import histogram
+from ui.spec_editor import edit_steps, set_steps
+
+EDITOR = "preprocess_editor"
+COLUMNS = 4
+
+
+def _display(image: np.ndarray) -> np.ndarray:
+    """8-bit view: 0..1 images as they are (what the model gets), other ranges scaled to their min..max."""
+    low, high = float(image.min()), float(image.max())
+    if 0.0 <= low and high <= 1.0:
+        return scale_to_uint8(image, 0.0, 1.0)
+    return scale_to_uint8(image)
+
+
+def _show_stages(pipeline: Pipeline, picked) -> np.ndarray | None:
+    try:
+        stages = pipeline.trace(picked.image, picked.mask, picked.window)
+        final, _ = pipeline.apply(picked.image, picked.mask, picked.window)
+    except MedlibError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+    total = sum(s.seconds for s in stages) * 1000
+    st.caption(f"{len(stages) - 1} step(s) in {total:.1f} ms on this image")
+    for row in range(0, len(stages), COLUMNS):
+        for column, stage in zip(st.columns(COLUMNS), stages[row : row + COLUMNS], strict=False):
+            with column:
+                view = enlarge(_display(stage.image), 192)
+                if stage.mask is not None:
+                    view = draw_outline(view, enlarge(stage.mask, 192))
+                h, w, c = stage.image.shape
+                timing = "" if stage.name == "input" else f" · {stage.seconds * 1000:.1f} ms"
+                st.image(view, caption=f"{stage.name}: {w}×{h}×{c}{timing}", width="stretch")
+                figure = histogram(stage.image)
+                figure.update_layout(height=150, xaxis_title=None, yaxis_title=None, margin=dict(t=5, b=5))
+                st.plotly_chart(figure, key=f"stage_hist_{row}_{stage.name}_{column}")
+    return final
+
+
+def _spec_box(pipeline: Pipeline) -> None:
+    active = state.active_pipeline()
+    changes = active.diff(pipeline)
+    left, right = st.columns(2)
+    if left.button("Use for training and inference", type="primary", key="pp_use", disabled=not changes):
+        state.set_active_pipeline(pipeline)
+        st.toast("This pipeline is now the active preprocessing.")
+        changes = []
+    if right.button("Revert to the active pipeline", key="pp_revert", disabled=not changes):
+        set_steps(EDITOR, active.steps)
+        st.rerun()
+    if changes:
+        st.caption("Not yet active. Changes from the active pipeline: " + "; ".join(changes))
+    else:
+        st.caption("This is the active pipeline.")
+    st.download_button(
+        "Download JSON", pipeline.to_json(), "preprocess.json", "application/json", key="pp_download",
+        icon=":material/download:",
+    )  # fmt: skip
+    uploaded = st.file_uploader("Load a pipeline (JSON)", type=["json"], key="pp_load")
+    if uploaded is not None and st.session_state.get("pp_loaded_id") != uploaded.file_id:
+        st.session_state["pp_loaded_id"] = uploaded.file_id
+        try:
+            set_steps(EDITOR, load_pipeline(uploaded.getvalue()).steps)
+            st.rerun()
+        except MedlibError as exc:
+            st.error(f"{uploaded.name}: {exc}", icon=":material/error:")
+    with st.expander("Pipeline JSON"):
+        st.code(pipeline.to_json(), language="json")
+
+
+st.title("Preprocessing")
+dataset = state.active_dataset()
+st.caption("The same pipeline runs here, in training and at inference: what you see is what the model gets.")
+controls, stages_area = st.columns([1, 2])
+with controls:
+    picked = pick_image(dataset, "pp_pick")
+    st.subheader("Steps")
+    steps = edit_steps(EDITOR, STEPS, state.active_pipeline().steps)
+    if st.button("Reset to the default pipeline", key="pp_reset"):
+        set_steps(EDITOR, state.dataset_default_pipeline(dataset).steps)
+        st.rerun()
+try:
+    pipeline = Pipeline(steps)
+except MedlibError as exc:
+    pipeline = None
+    controls.error(str(exc), icon=":material/error:")
+with stages_area:
+    if pipeline is not None and picked is not None:
+        st.markdown(f"**{picked.label}**")
+        final = _show_stages(pipeline, picked)
+        if final is not None:
+            h, w, c = final.shape
+            st.markdown(
+                f"**Model input at its real size** — {w}×{h}×{c} float32, values {final.min():.3g} … {final.max():.3g}"
+            )
+            st.image(_display(final), width=w)
+    if pipeline is not None:
+        _spec_box(pipeline)

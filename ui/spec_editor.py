@@ -1,0 +1,82 @@
+"""An editor for any medlib spec (preprocessing or augmentation), with widgets made from its parameter declarations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from medlib.spec import Param, StepKind
+
+
+def _items_key(key: str) -> str:
+    return f"{key}.items"
+
+
+def set_steps(key: str, steps: list[tuple[str, dict[str, Any]]]) -> None:
+    """Replace the edited steps (after a load, reset or revert); widgets start again from the new values."""
+    counter = st.session_state.get(f"{key}.next_uid", 0)
+    st.session_state[_items_key(key)] = [
+        {"uid": counter + i, "step": name, "params": dict(params)} for i, (name, params) in enumerate(steps)
+    ]
+    st.session_state[f"{key}.next_uid"] = counter + len(steps)
+
+
+def _move(key: str, index: int, offset: int) -> None:
+    items = st.session_state[_items_key(key)]
+    target = index + offset
+    if 0 <= target < len(items):
+        items[index], items[target] = items[target], items[index]
+
+
+def _remove(key: str, index: int) -> None:
+    del st.session_state[_items_key(key)][index]
+
+
+def _add(key: str, registry: Mapping[str, StepKind]) -> None:
+    name = st.session_state[f"{key}.add_choice"]
+    uid = st.session_state[f"{key}.next_uid"]
+    st.session_state[f"{key}.next_uid"] = uid + 1
+    st.session_state[_items_key(key)].append({"uid": uid, "step": name, "params": registry[name].defaults()})
+
+
+def _widget(param: Param, value: Any, key: str) -> Any:
+    label, help_text = param.name.replace("_", " "), param.help or None
+    if param.kind == "choice":
+        return st.selectbox(label, param.choices, index=param.choices.index(value), key=key, help=help_text)
+    if param.kind == "bool":
+        return st.checkbox(label, value=bool(value), key=key, help=help_text)
+    if param.kind == "int":
+        return st.number_input(label, int(param.low), int(param.high), int(value), step=1, key=key, help=help_text)
+    if param.low is not None and param.high is not None and param.high - param.low <= 1000:
+        step = param.step or (param.high - param.low) / 100
+        return st.slider(label, float(param.low), float(param.high), float(value), step=step, key=key, help=help_text)
+    return st.number_input(label, float(param.low), float(param.high), float(value), key=key, help=help_text)
+
+
+def edit_steps(key: str, registry: Mapping[str, StepKind], initial: list[tuple[str, dict[str, Any]]]) -> list:
+    """Show the steps with their widgets, move/remove buttons and an add box; return the edited steps."""
+    if _items_key(key) not in st.session_state:
+        set_steps(key, initial)
+    items = st.session_state[_items_key(key)]
+    for index, item in enumerate(items):
+        kind = registry[item["step"]]
+        with st.container(border=True):
+            head, up, down, remove = st.columns([6, 1, 1, 1], vertical_alignment="center")
+            head.markdown(f"**{index + 1}. {kind.title}**", help=kind.help or None)
+            up.button("↑", key=f"{key}.{item['uid']}.up", on_click=_move,
+                      args=(key, index, -1), disabled=index == 0, help="move up")  # fmt: skip
+            down.button("↓", key=f"{key}.{item['uid']}.down", on_click=_move,
+                        args=(key, index, 1), disabled=index == len(items) - 1, help="move down")  # fmt: skip
+            remove.button("✕", key=f"{key}.{item['uid']}.remove", on_click=_remove,
+                          args=(key, index), help="remove this step")  # fmt: skip
+            for param in kind.params:
+                if param.shown_if and item["params"].get(param.shown_if[0]) not in param.shown_if[1]:
+                    continue
+                widget_key = f"{key}.{item['uid']}.{param.name}"
+                item["params"][param.name] = _widget(param, item["params"][param.name], widget_key)
+    add, button = st.columns([3, 1], vertical_alignment="bottom")
+    add.selectbox("Add a step", list(registry), format_func=lambda n: registry[n].title, key=f"{key}.add_choice")
+    button.button("Add", key=f"{key}.add", on_click=_add, args=(key, registry), icon=":material/add:")
+    return [(i["step"], dict(i["params"])) for i in items]
