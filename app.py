@@ -9,6 +9,7 @@ st.set_page_config(page_title="MedLab dashboard", page_icon="ui/favicon.png", la
 PAGES = [
     st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:", default=True),
     st.Page("app_pages/preprocess.py", title="Preprocessing", icon=":material/tune:"),
+    st.Page("app_pages/augment.py", title="Augmentation", icon=":material/auto_awesome_motion:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -30,11 +30,16 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(gray[..., None], 3, axis=-1)
 
 
-def draw_outline(image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = OUTLINE_COLOR) -> np.ndarray:
-    """The uint8 image in RGB with the outline of ``mask`` (non-zero pixels) drawn on it."""
+def draw_outline(
+    image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = OUTLINE_COLOR, thickness: int = 0
+) -> np.ndarray:
+    """The uint8 image in RGB with the outline of ``mask`` (non-zero pixels) drawn on it.
+
+    ``thickness`` 0 picks one pixel per 256 of the image's long side.
+    """
     out = as_rgb(image).copy()
     contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    thickness = max(1, round(max(mask.shape) / 256))
+    thickness = thickness or max(1, round(max(mask.shape) / 256))
     cv2.drawContours(out, contours, -1, color, thickness)
     return out
 

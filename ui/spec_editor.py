@@ -63,14 +63,14 @@ def edit_steps(key: str, registry: Mapping[str, StepKind], initial: list[tuple[s
     for index, item in enumerate(items):
         kind = registry[item["step"]]
         with st.container(border=True):
-            head, up, down, remove = st.columns([6, 1, 1, 1], vertical_alignment="center")
-            head.markdown(f"**{index + 1}. {kind.title}**", help=kind.help or None)
-            up.button("↑", key=f"{key}.{item['uid']}.up", on_click=_move,
-                      args=(key, index, -1), disabled=index == 0, help="move up")  # fmt: skip
-            down.button("↓", key=f"{key}.{item['uid']}.down", on_click=_move,
-                        args=(key, index, 1), disabled=index == len(items) - 1, help="move down")  # fmt: skip
-            remove.button("✕", key=f"{key}.{item['uid']}.remove", on_click=_remove,
-                          args=(key, index), help="remove this step")  # fmt: skip
+            with st.container(horizontal=True, vertical_alignment="center", wrap=False):
+                st.markdown(f"**{index + 1}. {kind.title}**", help=kind.help or None, width="stretch")
+                st.button("↑", key=f"{key}.{item['uid']}.up", on_click=_move, args=(key, index, -1),
+                          disabled=index == 0, help="move up")  # fmt: skip
+                st.button("↓", key=f"{key}.{item['uid']}.down", on_click=_move, args=(key, index, 1),
+                          disabled=index == len(items) - 1, help="move down")  # fmt: skip
+                st.button("✕", key=f"{key}.{item['uid']}.remove", on_click=_remove, args=(key, index),
+                          help="remove this step")  # fmt: skip
             for param in kind.params:
                 if param.shown_if and item["params"].get(param.shown_if[0]) not in param.shown_if[1]:
                     continue

@@ -1,0 +1,125 @@
+"""Augmentation playground: compose transforms, see many variants of real images with their masks."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from medlib.augment import TRANSFORMS, Augmenter, default_augmenter, load_augmenter
+from medlib.errors import MedlibError
+from medlib.visualize import draw_outline, enlarge, scale_to_uint8
+from ui import state
+from ui.spec_editor import edit_steps, set_steps
+
+EDITOR = "augment_editor"
+PER_ROW = 6
+
+
+def _view(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    view = enlarge(scale_to_uint8(image, 0.0, 1.0), 192)
+    return view if mask is None else draw_outline(view, enlarge(mask, 192), thickness=2)
+
+
+def _pick_images(dataset) -> list[int]:
+    split = st.selectbox("Split", [s for s in ("train", "val", "test") if dataset.indices(s).size], key="aug_split")
+    positions = dataset.indices(split)
+    labels = {
+        int(i): f"{dataset.ids[i]} · "
+        + (dataset.class_names[int(dataset.labels[i])] if dataset.labels is not None else "mask")
+        for i in positions[:300]
+    }
+    default = list(labels)[:1]
+    if dataset.labels is not None:  # start on an image with a finding where there is one
+        default = [i for i in labels if int(dataset.labels[i]) != 0][:1] or default
+    return st.multiselect("Images", list(labels), default=default, format_func=labels.get, key="aug_images",
+                          max_selections=4)  # fmt: skip
+
+
+def _reroll() -> None:
+    st.session_state["aug_seed"] = int(st.session_state.get("aug_seed", 0)) + 1
+
+
+def _spec_box(augmenter: Augmenter, dataset) -> None:
+    active = state.active_augmenter()
+    changes = active.diff(augmenter)
+    use, revert = st.columns(2)
+    if use.button("Use for training", type="primary", key="aug_use", disabled=not changes):
+        state.set_active_augmenter(augmenter)
+        st.toast("This augmentation is now the active one for training.")
+        changes = []
+    if revert.button("Revert to the active spec", key="aug_revert", disabled=not changes):
+        set_steps(EDITOR, active.steps)
+        st.rerun()
+    st.caption("Not yet active. Changes: " + "; ".join(changes) if changes else "This is the active augmentation.")
+    chest, fundus = st.columns(2)
+    for column, kind in ((chest, "chest"), (fundus, "fundus")):
+        if column.button(f"Default for {kind} images", key=f"aug_default_{kind}"):
+            set_steps(EDITOR, default_augmenter(kind).steps)
+            st.rerun()
+    st.download_button(
+        "Download JSON", augmenter.to_json(), "augment.json", "application/json", key="aug_download",
+        icon=":material/download:",
+    )  # fmt: skip
+    uploaded = st.file_uploader("Load a spec (JSON)", type=["json"], key="aug_load")
+    if uploaded is not None and st.session_state.get("aug_loaded_id") != uploaded.file_id:
+        st.session_state["aug_loaded_id"] = uploaded.file_id
+        try:
+            set_steps(EDITOR, load_augmenter(uploaded.getvalue()).steps)
+            st.rerun()
+        except MedlibError as exc:
+            st.error(f"{uploaded.name}: {exc}", icon=":material/error:")
+
+
+st.title("Augmentation")
+dataset = state.active_dataset()
+pipeline = state.active_pipeline()
+st.caption(
+    "Variants of the active data set's images after the active preprocessing "
+    f"({' → '.join(n for n, _ in pipeline.steps) or 'none'}). Masks move with their images."
+)
+controls, grid = st.columns([1, 2])
+with controls:
+    chosen = _pick_images(dataset)
+    seed_col, n_col = st.columns(2)
+    seed = seed_col.number_input("Seed", 0, 1_000_000, 0, key="aug_seed")
+    count = n_col.slider("Variants", 4, 32, 16, step=4, key="aug_count")
+    st.button("Re-roll", key="aug_reroll", on_click=_reroll, icon=":material/casino:", help="next seed")
+    st.subheader("Transforms")
+    steps = edit_steps(EDITOR, TRANSFORMS, state.active_augmenter().steps)
+try:
+    augmenter = Augmenter(steps)
+except MedlibError as exc:
+    augmenter = None
+    controls.error(str(exc), icon=":material/error:")
+
+with grid:
+    if augmenter is not None and not chosen:
+        st.info("Choose one or more images.", icon=":material/info:")
+    if augmenter is not None and chosen:
+        drawn = []
+        started = time.perf_counter()
+        for i in chosen:
+            mask = None if dataset.masks is None else dataset.masks[i]
+            image, mask = pipeline.apply(dataset.images[i], mask)
+            variants = augmenter.variants(image, mask, n=int(count), seed=int(seed))
+            st.markdown(f"**{dataset.ids[i]}** — original, then {len(variants)} variants")
+            tiles = [(_view(image, mask), "original")]
+            tiles += [(_view(v.image, v.mask), f"#{k + 1}") for k, v in enumerate(variants)]
+            for row in range(0, len(tiles), PER_ROW):
+                for column, (tile, caption) in zip(st.columns(PER_ROW), tiles[row : row + PER_ROW], strict=False):
+                    column.image(tile, caption=caption, width="stretch")
+            drawn += [
+                {"image": dataset.ids[i], "variant": k + 1, "applied": ", ".join(a["transform"] for a in v.applied)}
+                | {"parameters": str(v.applied)}
+                for k, v in enumerate(variants)
+            ]
+        st.caption(f"{len(chosen) * int(count)} variants in {(time.perf_counter() - started) * 1000:.0f} ms")
+        with st.expander("Parameters drawn for each variant"):
+            st.dataframe(pd.DataFrame(drawn), hide_index=True, width="stretch")
+    if augmenter is not None:
+        _spec_box(augmenter, dataset)
+        with st.expander("Augmentation spec (JSON)", expanded=True):
+            st.code(augmenter.to_json(), language="json")
