@@ -27,15 +27,15 @@ def _pick_images(dataset) -> list[int]:
     split = st.selectbox("Split", [s for s in ("train", "val", "test") if dataset.indices(s).size], key="aug_split")
     positions = dataset.indices(split)
     labels = {
-        int(i): f"{dataset.ids[i]} · "
-        + (dataset.class_names[int(dataset.labels[i])] if dataset.labels is not None else "mask")
+        f"{dataset.ids[i]} · "
+        + (dataset.class_names[int(dataset.labels[i])] if dataset.labels is not None else "mask"): int(i)
         for i in positions[:300]
     }
     default = list(labels)[:1]
     if dataset.labels is not None:  # start on an image with a finding where there is one
-        default = [i for i in labels if int(dataset.labels[i]) != 0][:1] or default
-    return st.multiselect("Images", list(labels), default=default, format_func=labels.get, key="aug_images",
-                          max_selections=4)  # fmt: skip
+        default = [name for name, i in labels.items() if int(dataset.labels[i]) != 0][:1] or default
+    chosen = st.multiselect("Images", list(labels), default=default, key="aug_images", max_selections=4)
+    return [labels[name] for name in chosen]
 
 
 def _reroll() -> None:

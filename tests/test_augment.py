@@ -63,8 +63,8 @@ def test_different_seeds_give_different_variants_and_draws_are_independent():
     flips = [tuple(sorted(a["transform"] for a in v.applied)) for v in augmenter.variants(image, n=200, seed=1)]
     # Independent coin flips: each of the four combinations turns up.
     assert {(), ("HorizontalFlip",), ("VerticalFlip",), ("HorizontalFlip", "VerticalFlip")} <= set(flips)
-    other = augmenter.variants(image, n=8, seed=2)
-    assert any(not np.array_equal(a.image, b.image) for a, b in zip(augmenter.variants(image, n=8, seed=1), other))
+    one, two = augmenter.variants(image, n=8, seed=1), augmenter.variants(image, n=8, seed=2)
+    assert any(not np.array_equal(a.image, b.image) for a, b in zip(one, two, strict=True))
 
 
 def test_preprocessed_16_bit_constant_image_survives_every_transform():

@@ -76,7 +76,7 @@ def edit_steps(key: str, registry: Mapping[str, StepKind], initial: list[tuple[s
                     continue
                 widget_key = f"{key}.{item['uid']}.{param.name}"
                 item["params"][param.name] = _widget(param, item["params"][param.name], widget_key)
-    add, button = st.columns([3, 1], vertical_alignment="bottom")
+    add, button = st.columns([2, 1], vertical_alignment="bottom")
     add.selectbox("Add a step", list(registry), format_func=lambda n: registry[n].title, key=f"{key}.add_choice")
     button.button("Add", key=f"{key}.add", on_click=_add, args=(key, registry), icon=":material/add:")
     return [(i["step"], dict(i["params"])) for i in items]
