@@ -12,7 +12,7 @@ from medlib.augment import TRANSFORMS, Augmenter, default_augmenter, load_augmen
 from medlib.errors import MedlibError
 from medlib.visualize import draw_outline, enlarge, scale_to_uint8
 from ui import state
-from ui.spec_editor import edit_steps, set_steps
+from ui.spec_editor import edit_steps, set_steps, spec_actions
 
 EDITOR = "augment_editor"
 PER_ROW = 6
@@ -42,35 +42,12 @@ def _reroll() -> None:
     st.session_state["aug_seed"] = int(st.session_state.get("aug_seed", 0)) + 1
 
 
-def _spec_box(augmenter: Augmenter, dataset) -> None:
-    active = state.active_augmenter()
-    changes = active.diff(augmenter)
-    use, revert = st.columns(2)
-    if use.button("Use for training", type="primary", key="aug_use", disabled=not changes):
-        state.set_active_augmenter(augmenter)
-        st.toast("This augmentation is now the active one for training.")
-        changes = []
-    if revert.button("Revert to the active spec", key="aug_revert", disabled=not changes):
-        set_steps(EDITOR, active.steps)
-        st.rerun()
-    st.caption("Not yet active. Changes: " + "; ".join(changes) if changes else "This is the active augmentation.")
+def _defaults() -> None:
     chest, fundus = st.columns(2)
     for column, kind in ((chest, "chest"), (fundus, "fundus")):
         if column.button(f"Default for {kind} images", key=f"aug_default_{kind}"):
             set_steps(EDITOR, default_augmenter(kind).steps)
             st.rerun()
-    st.download_button(
-        "Download JSON", augmenter.to_json(), "augment.json", "application/json", key="aug_download",
-        icon=":material/download:",
-    )  # fmt: skip
-    uploaded = st.file_uploader("Load a spec (JSON)", type=["json"], key="aug_load")
-    if uploaded is not None and st.session_state.get("aug_loaded_id") != uploaded.file_id:
-        st.session_state["aug_loaded_id"] = uploaded.file_id
-        try:
-            set_steps(EDITOR, load_augmenter(uploaded.getvalue()).steps)
-            st.rerun()
-        except MedlibError as exc:
-            st.error(f"{uploaded.name}: {exc}", icon=":material/error:")
 
 
 st.title("Augmentation")
@@ -103,8 +80,18 @@ with grid:
         started = time.perf_counter()
         for i in chosen:
             mask = None if dataset.masks is None else dataset.masks[i]
-            image, mask = pipeline.apply(dataset.images[i], mask)
-            variants = augmenter.variants(image, mask, n=int(count), seed=int(seed))
+            try:
+                image, mask = pipeline.apply(dataset.images[i], mask)
+                variants = augmenter.variants(image, mask, n=int(count), seed=int(seed))
+            except MedlibError as exc:
+                st.error(f"{dataset.ids[i]}: {exc}", icon=":material/error:")
+                break
+            if image.min() < 0.0 or image.max() > 1.0:
+                st.warning(
+                    "The active preprocessing gives values outside 0..1; augmentation clips them. "
+                    "End the pipeline with a window or a min-max normalisation.",
+                    icon=":material/warning:",
+                )
             st.markdown(f"**{dataset.ids[i]}** — original, then {len(variants)} variants")
             tiles = [(_view(image, mask), "original")]
             tiles += [(_view(v.image, v.mask), f"#{k + 1}") for k, v in enumerate(variants)]
@@ -120,6 +107,8 @@ with grid:
         with st.expander("Parameters drawn for each variant"):
             st.dataframe(pd.DataFrame(drawn), hide_index=True, width="stretch")
     if augmenter is not None:
-        _spec_box(augmenter, dataset)
+        spec_actions(EDITOR, augmenter, state.active_augmenter(), state.set_active_augmenter, load_augmenter,
+                     "training")  # fmt: skip
+        _defaults()
         with st.expander("Augmentation spec (JSON)", expanded=True):
             st.code(augmenter.to_json(), language="json")

@@ -11,7 +11,7 @@ from medlib.visualize import draw_outline, enlarge, scale_to_uint8
 from ui import state
 from ui.pick import pick_image
 from ui.plots import histogram
-from ui.spec_editor import edit_steps, set_steps
+from ui.spec_editor import edit_steps, set_steps, spec_actions
 
 EDITOR = "preprocess_editor"
 COLUMNS = 4
@@ -49,37 +49,6 @@ def _show_stages(pipeline: Pipeline, picked) -> np.ndarray | None:
     return final
 
 
-def _spec_box(pipeline: Pipeline) -> None:
-    active = state.active_pipeline()
-    changes = active.diff(pipeline)
-    left, right = st.columns(2)
-    if left.button("Use for training and inference", type="primary", key="pp_use", disabled=not changes):
-        state.set_active_pipeline(pipeline)
-        st.toast("This pipeline is now the active preprocessing.")
-        changes = []
-    if right.button("Revert to the active pipeline", key="pp_revert", disabled=not changes):
-        set_steps(EDITOR, active.steps)
-        st.rerun()
-    if changes:
-        st.caption("Not yet active. Changes from the active pipeline: " + "; ".join(changes))
-    else:
-        st.caption("This is the active pipeline.")
-    st.download_button(
-        "Download JSON", pipeline.to_json(), "preprocess.json", "application/json", key="pp_download",
-        icon=":material/download:",
-    )  # fmt: skip
-    uploaded = st.file_uploader("Load a pipeline (JSON)", type=["json"], key="pp_load")
-    if uploaded is not None and st.session_state.get("pp_loaded_id") != uploaded.file_id:
-        st.session_state["pp_loaded_id"] = uploaded.file_id
-        try:
-            set_steps(EDITOR, load_pipeline(uploaded.getvalue()).steps)
-            st.rerun()
-        except MedlibError as exc:
-            st.error(f"{uploaded.name}: {exc}", icon=":material/error:")
-    with st.expander("Pipeline JSON"):
-        st.code(pipeline.to_json(), language="json")
-
-
 st.title("Preprocessing")
 dataset = state.active_dataset()
 st.caption("The same pipeline runs here, in training and at inference: what you see is what the model gets.")
@@ -107,4 +76,7 @@ with stages_area:
             )
             st.image(_display(final), width=w)
     if pipeline is not None:
-        _spec_box(pipeline)
+        spec_actions(EDITOR, pipeline, state.active_pipeline(), state.set_active_pipeline, load_pipeline,
+                     "training and inference")  # fmt: skip
+        with st.expander("Pipeline JSON"):
+            st.code(pipeline.to_json(), language="json")

@@ -202,13 +202,8 @@ class Augmenter(Spec):
         pipeline = self.compose(image.shape, seed)
         out = []
         for _ in range(n):
-            kwargs: dict[str, Any] = {"image": image}
-            if mask is not None:
-                kwargs["mask"] = np.ascontiguousarray(mask, dtype=np.uint8)
-            result = pipeline(**kwargs)
-            augmented = np.clip(result["image"].reshape(image.shape), 0.0, 1.0).astype(np.float32)
-            applied = [{"transform": name, **_plain(params)} for name, params in result["applied_transforms"]]
-            out.append(Variant(augmented, result.get("mask"), applied))
+            augmented, augmented_mask, applied = _run(pipeline, image, mask)
+            out.append(Variant(augmented, augmented_mask, applied))
         return out
 
     def apply_fn(self, shape: tuple[int, ...], seed: int | None = None):
@@ -216,13 +211,21 @@ class Augmenter(Spec):
         pipeline = self.compose(shape, seed)
 
         def apply(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-            kwargs: dict[str, Any] = {"image": np.ascontiguousarray(image, dtype=np.float32)}
-            if mask is not None:
-                kwargs["mask"] = np.ascontiguousarray(mask, dtype=np.uint8)
-            result = pipeline(**kwargs)
-            return np.clip(result["image"].reshape(image.shape), 0.0, 1.0).astype(np.float32), result.get("mask")
+            augmented, augmented_mask, _ = _run(pipeline, image, mask)
+            return augmented, augmented_mask
 
         return apply
+
+
+def _run(pipeline: A.Compose, image: np.ndarray, mask: np.ndarray | None):
+    """One draw of ``pipeline``: the image (clipped to 0..1), the mask, and the recorded parameters."""
+    kwargs: dict[str, Any] = {"image": np.ascontiguousarray(image, dtype=np.float32)}
+    if mask is not None:
+        kwargs["mask"] = np.ascontiguousarray(mask, dtype=np.uint8)
+    result = pipeline(**kwargs)
+    augmented = np.clip(result["image"].reshape(image.shape), 0.0, 1.0).astype(np.float32)
+    applied = [{"transform": name, **_plain(params)} for name, params in result["applied_transforms"]]
+    return augmented, result.get("mask"), applied
 
 
 def make_augmenter(*steps: tuple[str, Mapping[str, Any]] | str) -> Augmenter:

@@ -52,16 +52,18 @@ def test_tuned_pipeline_becomes_active_only_when_asked(preprocess):
     assert "resize: 64×64×1" in " ".join(_captions(preprocess))
     assert preprocess.session_state["active_preprocess"]["steps"][0]["params"]["height"] == 128
     assert any("Not yet active" in c.value and "height 128 → 64" in c.value for c in preprocess.caption)
-    preprocess.button(key="pp_use").click().run()
+    preprocess.button(key="preprocess_editor.use").click().run()
     assert preprocess.session_state["active_preprocess"]["steps"][0]["params"]["height"] == 64
 
 
 def test_loading_a_pipeline_json_and_a_bad_one(preprocess):
     good = make_pipeline(("resize", {"height": 32}), ("denoise", {"method": "median"})).to_json()
-    preprocess.file_uploader(key="pp_load").set_value(("p.json", good.encode(), "application/json")).run()
+    preprocess.file_uploader(key="preprocess_editor.load").set_value(
+        ("p.json", good.encode(), "application/json")
+    ).run()
     assert [c.split(":")[0] for c in _captions(preprocess)[:3]] == ["input", "resize", "denoise"]
     bad = json.dumps({"steps": [{"step": "resize", "params": {"height": 1}}]}).encode()
-    preprocess.file_uploader(key="pp_load").set_value(("bad.json", bad, "application/json")).run()
+    preprocess.file_uploader(key="preprocess_editor.load").set_value(("bad.json", bad, "application/json")).run()
     assert not preprocess.exception
     assert "height=1 is out of range" in preprocess.error[0].value
     assert [c.split(":")[0] for c in _captions(preprocess)[:3]] == ["input", "resize", "denoise"]
@@ -101,7 +103,7 @@ def test_augmentation_spec_edit_export_and_use_for_training(augment):
     spec = json.loads(augment.code[0].value)
     assert [s["step"] for s in spec["steps"]][-1] == "elastic"
     assert augment.session_state["active_augment"]["steps"][-1]["step"] != "elastic"
-    augment.button(key="aug_use").click().run()
+    augment.button(key="augment_editor.use").click().run()
     assert augment.session_state["active_augment"]["steps"][-1]["step"] == "elastic"
     augment.button(key="aug_default_fundus").click().run()
     assert [s["step"] for s in json.loads(augment.code[0].value)["steps"]][:2] == ["hflip", "vflip"]

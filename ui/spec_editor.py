@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import streamlit as st
 
-from medlib.spec import Param, StepKind
+from medlib.errors import MedlibError
+from medlib.spec import Param, Spec, StepKind
 
 
 def _items_key(key: str) -> str:
@@ -80,3 +81,31 @@ def edit_steps(key: str, registry: Mapping[str, StepKind], initial: list[tuple[s
     add.selectbox("Add a step", list(registry), format_func=lambda n: registry[n].title, key=f"{key}.add_choice")
     button.button("Add", key=f"{key}.add", on_click=_add, args=(key, registry), icon=":material/add:")
     return [(i["step"], dict(i["params"])) for i in items]
+
+
+def spec_actions(
+    key: str, spec: Spec, active: Spec, make_active: Callable[[Spec], None], load: Callable[[bytes], Spec], what: str
+) -> None:
+    """Make active, revert, download and load buttons for an edited spec, with its diff to the active one."""
+    changes = active.diff(spec)
+    use, revert = st.columns(2)
+    if use.button(f"Use for {what}", type="primary", key=f"{key}.use", disabled=not changes):
+        make_active(spec)
+        st.toast(f"Now active for {what}.")
+        changes = []
+    if revert.button("Revert to the active one", key=f"{key}.revert", disabled=not changes):
+        set_steps(key, active.steps)
+        st.rerun()
+    st.caption("Not yet active. Changes: " + "; ".join(changes) if changes else f"This is the one active for {what}.")
+    st.download_button(
+        "Download JSON", spec.to_json(), f"{spec.family}.json", "application/json", key=f"{key}.download",
+        icon=":material/download:",
+    )  # fmt: skip
+    uploaded = st.file_uploader("Load from JSON", type=["json"], key=f"{key}.load")
+    if uploaded is not None and st.session_state.get(f"{key}.loaded_id") != uploaded.file_id:
+        st.session_state[f"{key}.loaded_id"] = uploaded.file_id
+        try:
+            set_steps(key, load(uploaded.getvalue()).steps)
+            st.rerun()
+        except MedlibError as exc:
+            st.error(f"{uploaded.name}: {exc}", icon=":material/error:")
