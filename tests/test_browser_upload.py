@@ -11,10 +11,23 @@ pytestmark = pytest.mark.browser
 EXCEPTION = "[data-testid='stException']"
 
 
+def _record_failure(errors: list[str], response) -> None:
+    # Images of a superseded rerun are dropped by Streamlit's media store; a late request for one is harmless.
+    if response.status >= 400 and "/media/" not in response.url:
+        errors.append(f"{response.status} {response.url}")
+
+
 def _open(browser, url: str):
+    """A new page on the app, collecting console errors, page errors and failed requests."""
     page = browser.new_page(viewport={"width": 1400, "height": 2200})
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text) if m.type == "error" and not m.text.startswith("Failed to load resource") else None
+        ),
+    )
+    page.on("response", lambda r: _record_failure(errors, r))
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
     page.get_by_role("heading", name="Upload").wait_for(timeout=60_000)
