@@ -54,6 +54,44 @@ def _cmd_phantom(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _print_epoch(event: dict[str, Any]) -> None:
+    if event["event"] == "start":
+        print(f"training {event['model']} on {event['train']} images (validation {event['val']}), "
+              f"input {event['input_shape']}, batch {event['batch_size']}", flush=True)  # fmt: skip
+        for note in event["notes"]:
+            print(f"  note: {note}", flush=True)
+    elif event["event"] == "epoch":
+        scores = "  ".join(f"{k} {v:.4f}" for k, v in event.items() if k.startswith("val_") and isinstance(v, float))
+        print(f"epoch {event['epoch']}  loss {event['loss']:.4f}  {scores}  {event['seconds']:.1f} s", flush=True)
+
+
+def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.training import TrainConfig, train
+
+    settings: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
+    for name in ("task", "model", "epochs", "image_size", "seed", "max_minutes", "batch_size"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    settings["data"] = args.data
+    for name in ("preprocess", "augment"):
+        if getattr(args, name):
+            settings[name] = json.loads(Path(getattr(args, name)).read_text())
+    config = TrainConfig.from_dict(settings)
+    result = train(config, Path(args.out), progress=_print_epoch, overwrite=args.overwrite)
+    flat = {f"{split}_{k}": v for split, metrics in result.metrics.items() for k, v in metrics.items()}
+    seconds = result.stored.card["training"]["seconds"]
+    return {"model": str(result.stored.path), "ended": result.ended, "epochs": len(result.history),
+            "seconds": seconds, **flat}  # fmt: skip
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.datasets import load_dataset
+    from medlib.inference import evaluate_split, open_model
+
+    loaded = open_model(args.model)
+    return evaluate_split(loaded, load_dataset(args.data, seed=args.seed), args.split)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -83,6 +121,29 @@ def build_parser() -> argparse.ArgumentParser:
     phantom.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     phantom.add_argument("--out", required=True, help="file.npz, file.zip (PNG class folders) or a folder (DICOM)")
     phantom.set_defaults(run=_cmd_phantom)
+
+    train = commands.add_parser("train", help="train a model and save it in the model store")
+    train.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
+    train.add_argument("--out", required=True, help="the model folder to write, e.g. models/my-model")
+    train.add_argument("--task", choices=["classify", "segment"], help="default: classify")
+    train.add_argument("--model", help="architecture (resnet-small, seed-cnn, unet); default: picked by task")
+    train.add_argument("--epochs", type=_positive, help="default 30")
+    train.add_argument("--image-size", type=int, help="model input side; default: from the data")
+    train.add_argument("--batch-size", type=int, help="default: from the data")
+    train.add_argument("--preprocess", help="a preprocessing spec (JSON) from the Preprocessing page")
+    train.add_argument("--augment", help="an augmentation spec (JSON) from the Augmentation page")
+    train.add_argument("--config", help="a training config (JSON); options given here override it")
+    train.add_argument("--max-minutes", type=float, help="stop after this many minutes, keeping the best model")
+    train.add_argument("--seed", type=int, help="random seed (default 0)")
+    train.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
+    train.set_defaults(run=_cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="metrics of a stored model on a data set split")
+    evaluate.add_argument("--model", required=True, help="a model folder, e.g. models/my-model")
+    evaluate.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
+    evaluate.set_defaults(run=_cmd_evaluate)
     return parser
 
 

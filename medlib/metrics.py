@@ -1,0 +1,66 @@
+"""Classification and segmentation metrics (scikit-learn where it has them).
+
+Binary: the positive class is index 1 and the threshold is 0.5 unless given.
+Multi-class: argmax predictions and macro averages (one-vs-rest AUC).
+
+>>> m = classification_metrics(np.array([0, 1, 1, 0]), np.array([0.2, 0.9, 0.6, 0.4]))
+>>> m["auc"], m["accuracy"], m["sensitivity"], m["specificity"]
+(1.0, 1.0, 1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, recall_score, roc_auc_score
+
+
+def as_probabilities(raw: np.ndarray) -> np.ndarray:
+    """Model outputs as an (N, K) matrix of class probabilities (a sigmoid column becomes two)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.ndim == 1 or raw.shape[-1] == 1:
+        positive = raw.reshape(-1)
+        return np.stack([1.0 - positive, positive], axis=1)
+    return raw
+
+
+def _auc(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
+    present = np.unique(labels)
+    if present.size < 2:
+        return None
+    if probabilities.shape[1] == 2:
+        return float(roc_auc_score(labels, probabilities[:, 1]))
+    if present.size < probabilities.shape[1]:
+        return None  # one-vs-rest AUC needs every class in the split
+    return float(roc_auc_score(labels, probabilities, multi_class="ovr", average="macro"))
+
+
+def classification_metrics(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.5) -> dict[str, float | None]:
+    """AUC, accuracy, sensitivity, specificity and F1 (macro over classes when there are more than two)."""
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    probabilities = as_probabilities(raw)
+    if probabilities.shape[1] == 2:
+        predicted = (probabilities[:, 1] >= threshold).astype(int)
+        sensitivity = recall_score(labels, predicted, pos_label=1, zero_division=0)
+        specificity = recall_score(labels, predicted, pos_label=0, zero_division=0)
+        f1 = f1_score(labels, predicted, zero_division=0)
+    else:
+        classes = np.arange(probabilities.shape[1])
+        predicted = probabilities.argmax(axis=1)
+        sensitivity = recall_score(labels, predicted, labels=classes, average="macro", zero_division=0)
+        specificity = float(np.mean([recall_score(labels != k, predicted != k, zero_division=0) for k in classes]))
+        f1 = f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)
+    return {
+        "auc": _auc(labels, probabilities),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "sensitivity": float(sensitivity),
+        "specificity": float(specificity),
+        "f1": float(f1),
+        "n": int(labels.size),
+    }
+
+
+def dice_score(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Dice overlap of two binary masks (1.0 when both are empty)."""
+    truth, predicted = np.asarray(truth) > 0, np.asarray(predicted) > 0
+    total = truth.sum() + predicted.sum()
+    return 1.0 if total == 0 else float(2.0 * np.logical_and(truth, predicted).sum() / total)

@@ -1,0 +1,159 @@
+"""Model architectures, all built from scratch (no weight downloads), in Keras' functional API.
+
+TensorFlow is imported only when a builder is called, so ``import medlib`` stays light.
+
+>>> model = build_model("seed-cnn", (28, 28, 1), num_classes=2)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from medlib.errors import MedlibError
+
+DEFAULT_CLASSIFIER = "resnet-small"
+DEFAULT_SEGMENTER = "unet"
+
+
+class ModelError(MedlibError):
+    """A model cannot be built, loaded or used as asked."""
+
+
+def _keras():
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def _head(x, num_classes: int):
+    keras = _keras()
+    if num_classes == 2:
+        return keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
+    return keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+
+
+def build_seed_cnn(input_shape: tuple[int, int, int], num_classes: int = 2) -> Any:
+    """The seed article's CNN: three convolution/pooling pairs, a dense layer, a sigmoid (softmax for >2 classes)."""
+    keras = _keras()
+    layers = keras.layers
+    if min(input_shape[:2]) < 22:
+        raise ModelError(f"seed-cnn needs images of at least 22×22 (three 3×3 convs and pools); got {input_shape[:2]}")
+    inputs = keras.Input(input_shape, name="image")
+    x = inputs
+    for filters in (32, 64, 128):
+        x = layers.Conv2D(filters, 3, activation="relu", name=f"conv{filters}")(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="seed_cnn")
+
+
+def _residual_block(x, filters: int, stride: int, name: str):
+    layers = _keras().layers
+    shortcut = x
+    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    x = layers.ReLU()(x)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn2")(x)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(shortcut)
+        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+    return layers.ReLU(name=f"{name}_out")(layers.Add()([x, shortcut]))
+
+
+def build_resnet_small(
+    input_shape: tuple[int, int, int], num_classes: int = 2, width: int = 32, dropout: float = 0.3
+) -> Any:
+    """A compact residual CNN: batch norm, global pooling and dropout; its depth follows the input size.
+
+    Each stage halves the resolution and doubles the width, down to about 4×4
+    (at most four stages), so 28×28 and 256×256 inputs both work.
+    """
+    keras = _keras()
+    layers = keras.layers
+    side = min(input_shape[:2])
+    if side < 8:
+        raise ModelError(f"resnet-small needs images of at least 8×8; got {input_shape[:2]}")
+    stages = max(1, min(4, int(math.log2(side / 4))))
+    inputs = keras.Input(input_shape, name="image")
+    x = layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU()(x)
+    if side >= 96:  # large inputs: shrink early, as ResNets do
+        x = layers.MaxPooling2D(2, name="stem_pool")(x)
+    x = _residual_block(x, width, 1, "stage0")
+    for stage in range(1, stages + 1):
+        x = _residual_block(x, width * 2 ** min(stage, 3), 2, f"stage{stage}")
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    return keras.Model(inputs, _head(x, num_classes), name="resnet_small")
+
+
+def build_unet(input_shape: tuple[int, int, int], num_classes: int = 2, width: int = 16, depth: int = 4) -> Any:
+    """A U-Net with batch norm; a sigmoid foreground map (softmax for more than two classes)."""
+    keras = _keras()
+    layers = keras.layers
+    factor = 2**depth
+    if input_shape[0] % factor or input_shape[1] % factor:
+        raise ModelError(f"a U-Net of depth {depth} needs sides divisible by {factor}; got {input_shape[:2]}")
+
+    def double_conv(x, filters: int, name: str):
+        for k in (1, 2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{k}")(x)
+            x = layers.BatchNormalization(name=f"{name}_bn{k}")(x)
+            x = layers.ReLU()(x)
+        return x
+
+    inputs = keras.Input(input_shape, name="image")
+    skips, x = [], inputs
+    for level in range(depth):
+        x = double_conv(x, width * 2**level, f"down{level}")
+        skips.append(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = double_conv(x, width * 2**depth, "bottom")
+    for level in reversed(range(depth)):
+        x = layers.Conv2DTranspose(width * 2**level, 2, strides=2, name=f"up{level}_t")(x)
+        x = layers.Concatenate()([x, skips[level]])
+        x = double_conv(x, width * 2**level, f"up{level}")
+    if num_classes == 2:
+        outputs = layers.Conv2D(1, 1, activation="sigmoid", name="mask")(x)
+    else:
+        outputs = layers.Conv2D(num_classes, 1, activation="softmax", name="mask")(x)
+    return keras.Model(inputs, outputs, name="unet")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A registered architecture: its builder, the task it serves and a line for people."""
+
+    name: str
+    task: str
+    build: Callable[..., Any]
+    description: str
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in (
+        Architecture(DEFAULT_CLASSIFIER, "classify", build_resnet_small,
+                     "compact residual CNN with batch norm, global pooling and dropout (default)"),
+        Architecture("seed-cnn", "classify", build_seed_cnn, "the seed article's three-convolution CNN (baseline)"),
+        Architecture(DEFAULT_SEGMENTER, "segment", build_unet, "U-Net for segmentation"),
+    )
+}  # fmt: skip
+
+
+def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int = 2) -> Any:
+    """Build a registered architecture for an input shape (H, W, C) and a class count."""
+    if name not in ARCHITECTURES:
+        raise ModelError(f"unknown model {name!r}; choose one of {sorted(ARCHITECTURES)}")
+    if num_classes < 2:
+        raise ModelError(f"a model needs at least two classes, got {num_classes}")
+    return ARCHITECTURES[name].build(tuple(int(v) for v in input_shape), num_classes)

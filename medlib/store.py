@@ -1,0 +1,284 @@
+"""The model store: one folder per model with ``model.keras`` and ``card.json``, written atomically.
+
+A model is first written into a hidden temporary folder beside the others and
+then renamed into place, so a crash or a kill never leaves a finished-looking
+half model. The card records the file's size and SHA-256; both are checked
+before loading, and loading always uses Keras' safe mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medlib.errors import MedlibError
+
+CARD = "card.json"
+MODEL_FILE = "model.keras"
+#: Keras releases before this one have safe-mode bypasses (CVE-2025-1550, CVE-2025-9906, CVE-2026-1462).
+MIN_KERAS = (3, 13, 2)
+INTENDED_USE = "Research and education only. Not a medical device; not for clinical decisions."
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class StoreError(MedlibError):
+    """The model store cannot do what was asked (bad name, missing or changed file, no space)."""
+
+
+class UnsafeModelError(StoreError):
+    """A model file that needs unsafe deserialisation (a Lambda layer, custom code) or a legacy format."""
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A model folder in the store and its card."""
+
+    name: str
+    path: Path
+    card: dict[str, Any]
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / MODEL_FILE
+
+
+def default_store() -> Path:
+    """``$MEDLIB_MODELS`` or the repository's ``models/`` folder."""
+    return Path(os.environ.get("MEDLIB_MODELS", Path(__file__).resolve().parents[1] / "models"))
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise StoreError(
+            f"{name!r} is not a valid model name: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a model card records."""
+    import keras
+    import numpy
+    import tensorflow
+
+    from medlib import __version__
+
+    return {"medlib": __version__, "keras": keras.__version__, "tensorflow": tensorflow.__version__,
+            "numpy": numpy.__version__}  # fmt: skip
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, default=str)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def save_model(model: Any, card: dict[str, Any], store: Path, name: str, overwrite: bool = False) -> StoredModel:
+    """Write ``model`` and its ``card`` as ``store/name``, atomically; the card gains the file's size and hash."""
+    check_name(name)
+    final = store / name
+    if final.exists() and not overwrite:
+        raise StoreError(f"a model named {name!r} already exists; choose another name or delete it first")
+    temporary: Path | None = None
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=store))
+        model.save(temporary / MODEL_FILE)
+        stat = (temporary / MODEL_FILE).stat()
+        card = {**card, "name": name, "file": {"name": MODEL_FILE, "size": stat.st_size,
+                                               "sha256": _sha256(temporary / MODEL_FILE)}}  # fmt: skip
+        card.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        card.setdefault("intended_use", INTENDED_USE)
+        _write_json(temporary / CARD, card)
+        if final.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".old-{name}-", dir=store))
+            os.replace(final, trash / name)
+            os.replace(temporary, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(temporary, final)
+        temporary = None
+    except OSError as exc:
+        raise StoreError(
+            f"could not save model {name!r} in {store} ({exc.strerror or exc}); free disk space or make the folder "
+            "writable, then try again; the models already there are untouched"
+        ) from exc
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+    return StoredModel(name, final, card)
+
+
+def read_card(folder: Path) -> dict[str, Any]:
+    try:
+        card = json.loads((folder / CARD).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StoreError(
+            f"the card of {folder.name} cannot be read ({exc}); the folder is not a finished model"
+        ) from exc
+    if not isinstance(card, dict) or "file" not in card:
+        raise StoreError(f"the card of {folder.name} is incomplete; the folder is not a finished model")
+    return card
+
+
+def list_models(store: Path | None = None) -> list[StoredModel]:
+    """The finished models of a store, newest first (temporary and broken folders are left out)."""
+    store = store or default_store()
+    if not store.is_dir():
+        return []
+    found = []
+    for folder in store.iterdir():
+        if folder.name.startswith(".") or not folder.is_dir() or not (folder / CARD).is_file():
+            continue
+        try:
+            found.append(StoredModel(folder.name, folder, read_card(folder)))
+        except StoreError:
+            continue
+    return sorted(found, key=lambda m: (str(m.card.get("created", "")), m.name), reverse=True)
+
+
+def get_model(name: str, store: Path | None = None) -> StoredModel:
+    store = store or default_store()
+    folder = store / check_name(name)
+    if not (folder / CARD).is_file():
+        raise StoreError(f"there is no model named {name!r} in {store}")
+    return StoredModel(name, folder, read_card(folder))
+
+
+def _check_keras() -> Any:
+    import keras
+
+    version = tuple(int(p) for p in re.findall(r"\d+", keras.__version__)[:3])
+    if version < MIN_KERAS:
+        raise UnsafeModelError(
+            f"keras {keras.__version__} has known safe-mode bypasses; install keras >= "
+            f"{'.'.join(map(str, MIN_KERAS))} before loading models"
+        )
+    return keras
+
+
+def load_keras_file(path: Path) -> Any:
+    """Load a ``.keras`` file in safe mode; a file that needs unsafe code or is damaged raises a store error."""
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        raise UnsafeModelError(f"{path.name} is a legacy HDF5 model, which is refused; save it as .keras")
+    keras = _check_keras()
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises ValueError, TypeError, OSError, zipfile errors...
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "lambda" in message.lower() or "unsafe" in message.lower() or "safe_mode" in message.lower():
+            raise UnsafeModelError(
+                f"{path.name} needs unsafe deserialisation (it holds a Lambda layer or custom code) and is refused"
+            ) from exc
+        raise StoreError(f"{path.name} is not a loadable Keras model ({message}); upload it again") from exc
+
+
+def load_model(stored: StoredModel) -> Any:
+    """The Keras model of a store entry, after checking its size and SHA-256 against the card."""
+    expected = stored.card["file"]
+    path = stored.model_file
+    if not path.is_file():
+        raise StoreError(f"model {stored.name!r} has no {MODEL_FILE}; delete the folder and train it again")
+    if path.stat().st_size != expected.get("size") or _sha256(path) != expected.get("sha256"):
+        raise StoreError(
+            f"the file of model {stored.name!r} changed since it was saved (size or SHA-256); it is refused"
+        )
+    return load_keras_file(path)
+
+
+def rename_model(name: str, new_name: str, store: Path | None = None) -> StoredModel:
+    store = store or default_store()
+    stored = get_model(name, store)
+    target = store / check_name(new_name)
+    if target.exists():
+        raise StoreError(f"a model named {new_name!r} already exists")
+    os.replace(stored.path, target)
+    card = {**stored.card, "name": new_name}
+    _write_json(target / CARD, card)
+    return StoredModel(new_name, target, card)
+
+
+def delete_model(name: str, store: Path | None = None) -> None:
+    store = store or default_store()
+    stored = get_model(name, store)
+    trash = Path(tempfile.mkdtemp(prefix=f".del-{name}-", dir=store))
+    os.replace(stored.path, trash / name)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def export_zip(stored: StoredModel) -> bytes:
+    """The model folder (``model.keras`` and ``card.json``) as ZIP bytes, for download."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for file in (CARD, MODEL_FILE):
+            archive.write(stored.path / file, f"{stored.name}/{file}")
+    return buffer.getvalue()
+
+
+def import_upload(data: bytes, filename: str, name: str, store: Path | None = None) -> StoredModel:
+    """Add an uploaded model: a ZIP from :func:`export_zip`, or a bare ``.keras`` file (a card is made for it).
+
+    The model is loaded in safe mode before it is accepted.
+    """
+    from medlib.datasets.archive import extract_zip
+
+    store = store or default_store()
+    check_name(name)
+    lower = filename.lower()
+    if lower.endswith((".h5", ".hdf5")):
+        raise UnsafeModelError(f"{filename} is a legacy HDF5 model, which is refused; save it as .keras")
+    with tempfile.TemporaryDirectory(prefix="medlib-upload-") as folder:
+        root = Path(folder)
+        if lower.endswith(".zip"):
+            extract_zip(data, root)
+            cards = list(root.rglob(CARD))
+            if len(cards) != 1 or not (cards[0].parent / MODEL_FILE).is_file():
+                raise StoreError(f"{filename} must hold one folder with {CARD} and {MODEL_FILE} (as downloaded)")
+            card, model_path = read_card(cards[0].parent), cards[0].parent / MODEL_FILE
+        elif lower.endswith(".keras"):
+            model_path = root / MODEL_FILE
+            model_path.write_bytes(data)
+            card = None
+        else:
+            raise StoreError(f"{filename} is not a model: upload a .keras file or a model ZIP from this app")
+        model = load_keras_file(model_path)
+        if card is None:
+            card = card_for_bare_model(model)
+        card = {k: v for k, v in card.items() if k not in ("file", "created")}
+        return save_model(model, {**card, "uploaded_from": filename}, store, name)
+
+
+def card_for_bare_model(model: Any) -> dict[str, Any]:
+    """A minimal card for an uploaded ``.keras`` file without one: input shape and class count from the model."""
+    shape = [int(v) for v in model.input_shape[1:]]
+    outputs = int(model.output_shape[-1])
+    task = "segment" if len(model.output_shape) == 4 else "classify"
+    classes = 2 if outputs == 1 else outputs
+    return {
+        "task": task,
+        "architecture": model.name,
+        "input_shape": shape,
+        "class_names": [f"class_{k}" for k in range(classes)],
+        "preprocess": None,
+        "note": "uploaded without a card: preprocessing defaults to resizing to the model's input",
+    }

@@ -1,0 +1,456 @@
+"""Training: a JSON config, a tf.data input pipeline with the preprocessing and augmentation specs,
+live progress events, early stopping on a validation metric, a stop request, and the model store.
+
+The default recipe picks its settings from the data (image size, channels,
+class count, imbalance) and the validation split, not from constants tuned
+to one data set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medlib.augment import Augmenter, default_augmenter, load_augmenter
+from medlib.datasets import Dataset, load_dataset
+from medlib.datasets.split import assign_splits
+from medlib.errors import DatasetError, MedlibError
+from medlib.metrics import as_probabilities, classification_metrics, dice_score
+from medlib.models import ARCHITECTURES, DEFAULT_CLASSIFIER, DEFAULT_SEGMENTER, ModelError, build_model
+from medlib.preprocess import Pipeline, default_pipeline, load_pipeline
+from medlib.spec import Param, SpecError
+from medlib.store import StoredModel, library_versions, save_model
+
+Progress = Callable[[dict[str, Any]], None]
+
+#: Every training setting, its type and its allowed values (checked in one place).
+CONFIG_PARAMS: tuple[Param, ...] = (
+    Param("task", "choice", "classify", choices=("classify", "segment")),
+    Param("model", "choice", "auto", choices=("auto", *ARCHITECTURES)),
+    Param("image_size", "int", 0, 0, 1024, help="model input side; 0 picks it from the data"),
+    Param("epochs", "int", 30, 1, 1000),
+    Param("batch_size", "int", 0, 0, 1024, help="0 picks it from the data"),
+    Param("optimizer", "choice", "adamw", choices=("adamw", "adam", "sgd")),
+    Param("learning_rate", "float", 2e-3, 1e-6, 1.0),
+    Param("schedule", "choice", "cosine", choices=("cosine", "constant")),
+    Param("weight_decay", "float", 1e-4, 0.0, 0.1),
+    Param("class_weighting", "choice", "balanced", choices=("balanced", "none")),
+    Param("early_stopping", "int", 10, 0, 1000, help="epochs without improvement before stopping; 0 never"),
+    Param("max_minutes", "float", 0.0, 0.0, 10_000.0, help="stop after this many minutes; 0 no limit"),
+    Param("val_fraction", "float", 0.15, 0.05, 0.5, help="part of train held out when there is no val split"),
+    Param("seed", "int", 0, 0, 2**31 - 1),
+)
+
+
+@dataclass
+class TrainConfig:
+    """What to train and how; every field has a sensible default (the default recipe)."""
+
+    data: str = "phantom"
+    task: str = "classify"
+    model: str = "auto"
+    image_size: int = 0
+    preprocess: dict[str, Any] | None = None
+    augment: dict[str, Any] | None = None
+    epochs: int = 30
+    batch_size: int = 0
+    optimizer: str = "adamw"
+    learning_rate: float = 2e-3
+    schedule: str = "cosine"
+    weight_decay: float = 1e-4
+    class_weighting: str = "balanced"
+    early_stopping: int = 10
+    max_minutes: float = 0.0
+    val_fraction: float = 0.15
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for param in CONFIG_PARAMS:
+            setattr(self, param.name, param.check(getattr(self, param.name), "training config"))
+        if self.preprocess is not None:
+            load_pipeline(self.preprocess)
+        if self.augment is not None:
+            load_augmenter(self.augment)
+        if self.model != "auto" and ARCHITECTURES[self.model].task != self.task:
+            raise SpecError(f"training config: model {self.model!r} is for the {ARCHITECTURES[self.model].task} task")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise SpecError(f"training config: unknown setting(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        return cls(**dict(data))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> TrainConfig:
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"the training config is not valid JSON ({exc})") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Recipe:
+    """The concrete settings of one run, resolved from the config and the data."""
+
+    model: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    batch_size: int
+    pipeline: Pipeline
+    augmenter: Augmenter
+    class_weight: dict[int, float] | None
+    train_index: np.ndarray
+    val_index: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+def _validation_split(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, str | None]:
+    train, val = dataset.indices("train"), dataset.indices("val")
+    if val.size:
+        return train, val, None
+    labels = dataset.labels[train] if dataset.labels is not None else None
+    groups = [dataset.groups[i] for i in train] if dataset.groups else None
+    fractions = (1.0 - config.val_fraction, config.val_fraction, 0.0)
+    split = assign_splits(train.size, labels, groups, seed=config.seed, fractions=fractions)
+    note = f"no val split: {int((split == 'val').sum())} train images held out for validation"
+    return train[split == "train"], train[split == "val"], note
+
+
+def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
+    """Fill the config's automatic settings from the data."""
+    if config.task == "classify" and dataset.labels is None:
+        raise DatasetError(f"{dataset.name} has masks but no class labels: use the segment task")
+    if config.task == "segment" and dataset.masks is None:
+        raise DatasetError(f"{dataset.name} has no masks: use the classify task")
+    train, val, note = _validation_split(dataset, config)
+    if train.size < 2 or val.size < 1:
+        raise DatasetError(f"{dataset.name} has too few images to train ({train.size} train, {val.size} validation)")
+    notes = [note] if note else []
+    model = config.model if config.model != "auto" else (DEFAULT_CLASSIFIER if config.task == "classify" else
+                                                         DEFAULT_SEGMENTER)  # fmt: skip
+    side = config.image_size or min(max(dataset.image_size), 128)
+    if config.task == "segment":
+        side = max(16, side // 16 * 16)
+    pipeline = load_pipeline(config.preprocess) if config.preprocess is not None else default_pipeline(side)
+    sample, _ = pipeline.apply(dataset.images[train[0]])
+    if config.preprocess is not None:
+        notes.append(f"input size {sample.shape[1]}×{sample.shape[0]} comes from the preprocessing spec")
+    if config.augment is not None:
+        augmenter = load_augmenter(config.augment)
+    else:
+        augmenter = default_augmenter("fundus" if dataset.channels == 3 else "chest")
+    num_classes = len(dataset.class_names) if config.task == "classify" else 2
+    class_weight = None
+    if config.task == "classify" and config.class_weighting == "balanced":
+        counts = np.bincount(dataset.labels[train], minlength=num_classes).astype(float)
+        present = counts > 0
+        class_weight = {k: float(train.size / (present.sum() * counts[k])) if counts[k] else 0.0
+                        for k in range(num_classes)}  # fmt: skip
+    batch = config.batch_size or int(min(64, max(8, 2 ** round(math.log2(max(train.size / 50, 8))))))
+    return Recipe(model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline, augmenter,
+                  class_weight, train, val, notes)  # fmt: skip
+
+
+class _Augment:
+    """Per-sample augmentation for tf.data: a fresh generator per (seed, epoch, position), so parallel calls agree."""
+
+    def __init__(self, augmenter: Augmenter, shape: tuple[int, ...], seed: int) -> None:
+        self.augmenter, self.shape, self.seed, self.epoch = augmenter, shape, seed, 0
+        self.local = threading.local()
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, position: np.int64):
+        compose = getattr(self.local, "compose", None)
+        if compose is None:
+            compose = self.local.compose = self.augmenter.compose(self.shape, None)
+        key = [self.seed, self.epoch, int(position)]
+        compose.set_random_state(np.random.default_rng(key), random.Random(hash(tuple(key))))
+        has_mask = mask.ndim >= 2
+        kwargs = {"image": image, "mask": mask.astype(np.uint8)} if has_mask else {"image": image}
+        result = compose(**kwargs)
+        out = np.clip(result["image"].reshape(image.shape), 0.0, 1.0).astype(np.float32)
+        return out, (result["mask"].astype(np.float32) if has_mask else mask)
+
+
+def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, seed: int,
+                augment: _Augment | None = None, shuffle: bool = False):  # fmt: skip
+    """A tf.data pipeline: preprocess in parallel, cache, (shuffle, augment in parallel,) batch, prefetch."""
+    import tensorflow as tf
+
+    shape = recipe.input_shape
+    segment = task == "segment"
+
+    def preprocess(i: np.int64):
+        mask = dataset.masks[i] if segment else None
+        image, out_mask = recipe.pipeline.apply(dataset.images[i], mask)
+        target = out_mask.astype(np.float32) if segment else np.float32(dataset.labels[i])
+        return image.astype(np.float32), target
+
+    target_shape = shape[:2] if segment else ()
+
+    def tf_preprocess(i):
+        image, target = tf.numpy_function(preprocess, [i], (tf.float32, tf.float32))
+        image.set_shape(shape)
+        target.set_shape(target_shape)
+        return image, target
+
+    data = tf.data.Dataset.from_tensor_slices(index.astype(np.int64))
+    data = data.map(tf_preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+    if shuffle:
+        data = data.shuffle(len(index), seed=seed, reshuffle_each_iteration=True)
+    if augment is not None and augment.augmenter.steps:
+
+        def tf_augment(pair, position):
+            image, target = tf.numpy_function(augment, [pair[0], pair[1], position], (tf.float32, tf.float32))
+            image.set_shape(shape)
+            target.set_shape(target_shape)
+            return image, target
+
+        data = tf.data.Dataset.zip((data, tf.data.Dataset.counter()))
+        data = data.map(tf_augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if segment:
+        data = data.map(lambda image, target: (image, target[..., None]))
+    return data.batch(recipe.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def predict(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline, batch: int = 128) -> np.ndarray:
+    """Model outputs for ``dataset`` images at ``index``, after ``pipeline`` (no augmentation)."""
+    outputs = []
+    for start in range(0, index.size, batch):
+        chunk = np.stack([pipeline.apply(dataset.images[i])[0] for i in index[start : start + batch]])
+        outputs.append(np.asarray(model.predict_on_batch(chunk)))
+    return np.concatenate(outputs) if outputs else np.zeros((0,))
+
+
+def evaluate_outputs(task: str, dataset: Dataset, index: np.ndarray, outputs: np.ndarray, pipeline: Pipeline):
+    """Metrics of model outputs on ``index``: classification metrics, or Dice for segmentation."""
+    if task == "classify":
+        return classification_metrics(dataset.labels[index], outputs)
+    dices = []
+    for k, i in enumerate(index):
+        _, mask = pipeline.apply(dataset.images[i], dataset.masks[i])
+        dices.append(dice_score(mask, outputs[k, ..., 0] >= 0.5))
+    return {"dice": float(np.mean(dices)), "n": int(index.size)}
+
+
+def _root_cause(exc: Exception) -> str:
+    """The Python error inside a TensorFlow error message (TF wraps it in graph-execution text)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    causes = [line for line in lines if "Error: " in line and not line.startswith(("[[", "Graph"))]
+    return causes[-1] if causes else f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+
+
+def _loss(task: str, num_classes: int):
+    import keras
+
+    if task == "classify":
+        return "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+
+    def bce_dice(target, output):
+        bce = keras.losses.binary_crossentropy(target, output)
+        overlap = keras.ops.sum(target * output, axis=(1, 2, 3))
+        total = keras.ops.sum(target + output, axis=(1, 2, 3))
+        dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
+        return keras.ops.mean(bce, axis=(1, 2)) + dice
+
+    return bce_dice
+
+
+def _optimizer(config: TrainConfig, steps: int):
+    import keras
+
+    rate: Any = config.learning_rate
+    if config.schedule == "cosine":
+        warmup = max(1, steps // 20)
+        rate = keras.optimizers.schedules.CosineDecay(
+            0.0, max(1, steps - warmup), alpha=0.01, warmup_target=config.learning_rate, warmup_steps=warmup
+        )
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(rate)
+    return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
+
+
+def _current_lr(optimizer) -> float:
+    rate = optimizer.learning_rate
+    return float(np.asarray(rate.numpy() if hasattr(rate, "numpy") else rate))
+
+
+@dataclass
+class TrainResult:
+    """A finished run: the stored model, its metrics per split, the history and how it ended."""
+
+    stored: StoredModel
+    metrics: dict[str, dict[str, Any]]
+    history: list[dict[str, Any]]
+    ended: str
+
+
+def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, stop, checkpoint):
+    import keras
+
+    task = config.task
+    monitor = "val_auc" if task == "classify" else "val_dice"
+
+    class Monitor(keras.callbacks.Callback):
+        """Validation metrics, best weights, early stopping, stop requests, time budget and progress events."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.best, self.best_weights, self.best_epoch, self.wait = -np.inf, None, -1, 0
+            self.ended, self.history = "completed", []
+            self.started = self.epoch_started = time.perf_counter()
+            self.batches = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            augment.epoch = epoch
+            self.epoch_started = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches = batch + 1
+            elapsed = time.perf_counter() - self.epoch_started
+            per_batch = elapsed / (batch + 1)
+            steps = int(math.ceil(recipe.train_index.size / recipe.batch_size))
+            remaining = per_batch * (steps - batch - 1) + per_batch * steps * (config.epochs - augment.epoch - 1)
+            progress({"event": "batch", "epoch": augment.epoch + 1, "epochs": config.epochs, "batch": batch + 1,
+                      "batches": steps, "loss": float(logs.get("loss", np.nan)),
+                      "images_per_s": (batch + 1) * recipe.batch_size / max(elapsed, 1e-9),
+                      "eta_s": remaining})  # fmt: skip
+            if stop is not None and stop.is_set():
+                self.ended = "stopped"
+                self.model.stop_training = True
+            elif config.max_minutes and time.perf_counter() - self.started > config.max_minutes * 60:
+                self.ended = "time budget"
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs if logs is not None else {}
+            outputs = predict_batches(self.model, val_inputs)
+            metrics = evaluate_outputs(task, dataset, recipe.val_index, outputs, recipe.pipeline)
+            logs.update({f"val_{k}": v for k, v in metrics.items() if k != "n" and v is not None})
+            logs["val_loss"] = _numpy_loss(task, dataset, recipe, outputs)
+            score = logs.get(monitor, -np.inf)
+            row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)), "lr": _current_lr(self.model.optimizer),
+                   "seconds": time.perf_counter() - self.epoch_started,
+                   **{k: float(v) for k, v in logs.items() if k.startswith("val_")}}  # fmt: skip
+            self.history.append(row)
+            if score > self.best:
+                self.best, self.best_epoch, self.wait = score, epoch + 1, 0
+                self.best_weights = [w.copy() for w in self.model.get_weights()]
+                if checkpoint is not None:
+                    self.model.save_weights(checkpoint)
+            else:
+                self.wait += 1
+                if config.early_stopping and self.wait >= config.early_stopping:
+                    self.ended = "early stopping"
+                    self.model.stop_training = True
+            progress({"event": "epoch", **row, "best_epoch": self.best_epoch, "monitor": monitor})
+
+        def on_train_end(self, logs=None):
+            if self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+    return Monitor()
+
+
+def predict_batches(model, inputs) -> np.ndarray:
+    return np.concatenate([np.asarray(model.predict_on_batch(images)) for images, _ in inputs])
+
+
+def _numpy_loss(task: str, dataset: Dataset, recipe: Recipe, outputs: np.ndarray) -> float:
+    eps = 1e-7
+    if task == "segment":
+        return float("nan")
+    probabilities = np.clip(as_probabilities(outputs), eps, 1 - eps)
+    labels = dataset.labels[recipe.val_index]
+    return float(-np.mean(np.log(probabilities[np.arange(labels.size), labels])))
+
+
+def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progress: Progress | None = None,
+          stop: threading.Event | None = None, overwrite: bool = False) -> TrainResult:  # fmt: skip
+    """Train a model by ``config`` and save it as ``out`` (a folder in the model store).
+
+    ``progress`` receives events (``start``, ``batch``, ``epoch``, ``end``);
+    setting ``stop`` ends training within one batch and keeps the best model so far.
+    """
+    import keras
+
+    emit = progress or (lambda event: None)
+    dataset = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
+    recipe = resolve(config, dataset)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(recipe.model, recipe.input_shape, recipe.num_classes)
+    steps = int(math.ceil(recipe.train_index.size / recipe.batch_size)) * config.epochs
+    model.compile(optimizer=_optimizer(config, steps), loss=_loss(config.task, recipe.num_classes))
+    augment = _Augment(recipe.augmenter, recipe.input_shape, config.seed)
+    train_inputs = make_inputs(dataset, recipe.train_index, recipe, config.task, config.seed, augment, shuffle=True)
+    val_inputs = make_inputs(dataset, recipe.val_index, recipe, config.task, config.seed)
+    emit({"event": "start", "model": recipe.model, "input_shape": list(recipe.input_shape),
+          "train": int(recipe.train_index.size), "val": int(recipe.val_index.size), "batch_size": recipe.batch_size,
+          "epochs": config.epochs, "notes": recipe.notes, "parameters": int(model.count_params())})  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = out.parent / f".checkpoint-{out.name}-{os.getpid()}-{threading.get_ident()}.weights.h5"
+    monitor = _callbacks(model, config, recipe, dataset, val_inputs, augment, emit, stop, checkpoint)
+    started = time.perf_counter()
+    try:
+        model.fit(train_inputs, epochs=config.epochs, verbose=0, callbacks=[monitor], class_weight=recipe.class_weight)
+    except MedlibError:
+        raise
+    except Exception as exc:  # a failure inside TensorFlow: say which step and with what input
+        raise ModelError(f"training failed: {_root_cause(exc)}") from exc
+    finally:
+        checkpoint.unlink(missing_ok=True)
+    seconds = time.perf_counter() - started
+    metrics = {"val": evaluate_outputs(config.task, dataset, recipe.val_index,
+                                       predict_batches(model, val_inputs), recipe.pipeline)}  # fmt: skip
+    test = dataset.indices("test")
+    if test.size:
+        outputs = predict(model, dataset, test, recipe.pipeline)
+        metrics["test"] = evaluate_outputs(config.task, dataset, test, outputs, recipe.pipeline)
+    card = {
+        "task": config.task,
+        "architecture": recipe.model,
+        "input_shape": list(recipe.input_shape),
+        "class_names": list(dataset.class_names) if config.task == "classify" else ["background", "foreground"],
+        "config": config.to_dict(),
+        "preprocess": recipe.pipeline.to_dict(),
+        "augment": recipe.augmenter.to_dict(),
+        "dataset": {
+            "name": dataset.name,
+            "fingerprint": dataset.fingerprint,
+            "synthetic": dataset.synthetic,
+            "image_size": list(dataset.image_size),
+            "channels": dataset.channels,
+            "counts": dataset.counts(),
+        },  # fmt: skip
+        "metrics": metrics,
+        "history": monitor.history,
+        "training": {
+            "ended": monitor.ended,
+            "best_epoch": monitor.best_epoch,
+            "seconds": round(seconds, 1),
+            "batch_size": recipe.batch_size,
+            "class_weight": recipe.class_weight,
+            "notes": recipe.notes,
+        },  # fmt: skip
+        "versions": library_versions(),
+    }
+    if dataset.synthetic:
+        card["intended_use"] = "SYNTHETIC training data: a demonstration model, not for clinical use."
+    stored = save_model(model, card, out.parent, out.name, overwrite=overwrite)
+    emit({"event": "end", "ended": monitor.ended, "model": stored.name, "metrics": metrics, "seconds": seconds})
+    return TrainResult(stored, metrics, monitor.history, monitor.ended)
