@@ -10,6 +10,7 @@ PAGES = [
     st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:", default=True),
     st.Page("app_pages/preprocess.py", title="Preprocessing", icon=":material/tune:"),
     st.Page("app_pages/augment.py", title="Augmentation", icon=":material/auto_awesome_motion:"),
+    st.Page("app_pages/train.py", title="Training", icon=":material/model_training:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -73,24 +73,27 @@ def build_resnet_small(
 ) -> Any:
     """A compact residual CNN: batch norm, global pooling and dropout; its depth follows the input size.
 
-    Each stage halves the resolution and doubles the width, down to about 4×4
-    (at most four stages), so 28×28 and 256×256 inputs both work.
+    The stem shrinks inputs of 48 pixels and more (by 4 from 96), then each
+    stage halves the resolution and doubles the width down to about 4×4 (at
+    most three stages), so 28×28 and 256×256 inputs both work on a CPU.
     """
     keras = _keras()
     layers = keras.layers
     side = min(input_shape[:2])
     if side < 8:
         raise ModelError(f"resnet-small needs images of at least 8×8; got {input_shape[:2]}")
-    stages = max(1, min(4, int(math.log2(side / 4))))
     inputs = keras.Input(input_shape, name="image")
-    x = layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+    stem_stride = 2 if side >= 96 else 1  # large inputs shrink early, as ResNets do: CPU time stays small
+    x = layers.Conv2D(width, 3, strides=stem_stride, padding="same", use_bias=False, name="stem_conv")(inputs)
     x = layers.BatchNormalization(name="stem_bn")(x)
     x = layers.ReLU()(x)
-    if side >= 96:  # large inputs: shrink early, as ResNets do
+    if side >= 48:
         x = layers.MaxPooling2D(2, name="stem_pool")(x)
+    resolution = side // (stem_stride * (2 if side >= 48 else 1))
+    stages = max(1, min(3, int(math.log2(resolution / 4))))
     x = _residual_block(x, width, 1, "stage0")
     for stage in range(1, stages + 1):
-        x = _residual_block(x, width * 2 ** min(stage, 3), 2, f"stage{stage}")
+        x = _residual_block(x, width * 2**stage, 2, f"stage{stage}")
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     return keras.Model(inputs, _head(x, num_classes), name="resnet_small")

@@ -160,7 +160,7 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
         present = counts > 0
         class_weight = {k: float(train.size / (present.sum() * counts[k])) if counts[k] else 0.0
                         for k in range(num_classes)}  # fmt: skip
-    batch = config.batch_size or int(min(64, max(8, 2 ** round(math.log2(max(train.size / 50, 8))))))
+    batch = config.batch_size or int(min(64, 2 ** round(math.log2(max(train.size / 10, 8)))))
     return Recipe(model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline, augmenter,
                   class_weight, train, val, notes)  # fmt: skip
 
@@ -304,7 +304,9 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
     import keras
 
     task = config.task
-    monitor = "val_auc" if task == "classify" else "val_dice"
+    # Classification watches the validation log-loss: it rewards ranking and calibration alike, so the kept
+    # epoch is good at the 0.5 threshold too (AUC alone kept badly calibrated high-learning-rate epochs).
+    monitor, sign = ("val_loss", -1.0) if task == "classify" else ("val_dice", 1.0)
 
     class Monitor(keras.callbacks.Callback):
         """Validation metrics, best weights, early stopping, stop requests, time budget and progress events."""
@@ -343,7 +345,7 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
             metrics = evaluate_outputs(task, dataset, recipe.val_index, outputs, recipe.pipeline)
             logs.update({f"val_{k}": v for k, v in metrics.items() if k != "n" and v is not None})
             logs["val_loss"] = _numpy_loss(task, dataset, recipe, outputs)
-            score = logs.get(monitor, -np.inf)
+            score = sign * logs.get(monitor, -sign * np.inf)
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)), "lr": _current_lr(self.model.optimizer),
                    "seconds": time.perf_counter() - self.epoch_started,
                    **{k: float(v) for k, v in logs.items() if k.startswith("val_")}}  # fmt: skip

@@ -60,7 +60,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
+def browser_store(tmp_path_factory) -> Path:
+    """The model store of the served app: a temporary folder, so browser tests never touch ``models/``."""
+    return tmp_path_factory.mktemp("browser-models")
+
+
+@pytest.fixture(scope="session")
+def app_url(browser_store) -> Iterator[str]:
     """``streamlit run app.py`` on a free localhost port, for as long as the tests need it."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
@@ -70,7 +76,7 @@ def app_url() -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MEDLIB_MODELS": str(browser_store)},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90

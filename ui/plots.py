@@ -38,3 +38,21 @@ def class_balance(dataset: Dataset) -> go.Figure:
         barmode="group", height=280, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="images", legend_title="split"
     )
     return figure
+
+
+def training_curves(epochs: list[dict], monitor: str) -> go.Figure:
+    """Loss (train and validation) and the validation metrics per epoch, side by side."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "validation metrics"))
+    x = [e["epoch"] for e in epochs]
+    figure.add_trace(go.Scatter(x=x, y=[e["loss"] for e in epochs], name="train loss", mode="lines+markers"), 1, 1)
+    if any(e.get("val_loss") == e.get("val_loss") for e in epochs):  # NaN for segmentation
+        figure.add_trace(go.Scatter(x=x, y=[e.get("val_loss") for e in epochs], name="val loss",
+                                    mode="lines+markers"), 1, 1)  # fmt: skip
+    for key in (monitor, "val_accuracy", "val_sensitivity", "val_specificity"):
+        if epochs and key in epochs[0]:
+            figure.add_trace(go.Scatter(x=x, y=[e.get(key) for e in epochs], name=key, mode="lines+markers"), 1, 2)
+    figure.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend_orientation="h")
+    figure.update_xaxes(title_text="epoch")
+    return figure

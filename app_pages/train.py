@@ -1,0 +1,188 @@
+"""Training: configure a run on the active data set, start it, watch live curves, stop it; the model store."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from medlib.errors import MedlibError
+from medlib.models import ARCHITECTURES
+from medlib.store import default_store, delete_model, export_zip, import_upload, list_models, rename_model
+from medlib.training import TrainConfig
+from ui import jobs, state
+from ui.plots import training_curves
+
+JOB_PARAM = "job"
+
+
+def _config_form(dataset) -> tuple[TrainConfig, str] | None:
+    tasks = (["classify"] if dataset.labels is not None else []) + (["segment"] if dataset.masks is not None else [])
+    task = st.radio("Task", tasks, horizontal=True, key="tr_task",
+                    format_func={"classify": "classification", "segment": "segmentation"}.get)  # fmt: skip
+    models = ["auto"] + [name for name, a in ARCHITECTURES.items() if a.task == task]
+    a, b, c = st.columns(3)
+    model = a.selectbox("Architecture", models, key="tr_model",
+                        help="auto: resnet-small for classification, unet for segmentation")  # fmt: skip
+    epochs = b.number_input("Epochs", 1, 500, 15, key="tr_epochs")
+    minutes = c.number_input("Time limit (minutes, 0 = none)", 0.0, 600.0, 0.0, step=1.0, key="tr_minutes")
+    with st.expander("More settings"):
+        d, e, f = st.columns(3)
+        optimizer = d.selectbox("Optimiser", ["adamw", "adam", "sgd"], key="tr_opt")
+        rate = e.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2], 2e-3, key="tr_lr")
+        schedule = f.selectbox("Schedule", ["cosine", "constant"], key="tr_schedule")
+        g, h, i = st.columns(3)
+        batch = g.number_input("Batch size (0 = from the data)", 0, 512, 0, key="tr_batch")
+        weighting = h.selectbox("Class weighting", ["balanced", "none"], key="tr_weights",
+                                disabled=task != "classify")  # fmt: skip
+        patience = i.number_input("Early stopping patience (0 = off)", 0, 100, 10, key="tr_patience")
+        j, k = st.columns(2)
+        seed = j.number_input("Seed", 0, 1_000_000, 0, key="tr_seed")
+        use_augment = k.checkbox("Use the active augmentation", True, key="tr_augment")
+    pipeline, augmenter = state.active_pipeline(), state.active_augmenter()
+    steps = " → ".join(n for n, _ in pipeline.steps) or "none"
+    transforms = ", ".join(n for n, _ in augmenter.steps) if use_augment else "off"
+    st.caption(f"Preprocessing: {steps} · augmentation: {transforms} (set on their pages)")
+    name = st.text_input("Model name", f"{task}-{time.strftime('%Y%m%d-%H%M%S')}", key="tr_name")
+    try:
+        config = TrainConfig(
+            data=dataset.name, task=task, model=model, epochs=int(epochs), max_minutes=float(minutes),
+            optimizer=optimizer, learning_rate=float(rate), schedule=schedule, batch_size=int(batch),
+            class_weighting=weighting, early_stopping=int(patience), seed=int(seed),
+            preprocess=pipeline.to_dict(), augment=augmenter.to_dict() if use_augment else {"steps": []},
+        )  # fmt: skip
+    except MedlibError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+    return config, name.strip()
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+def _draw_job(job: jobs.Job) -> None:
+    snap = job.snapshot()
+    running = snap["state"] == "running"
+    header, stop = st.columns([4, 1])
+    header.markdown(f"**{job.name}** on {job.dataset_name} — {snap['state']}")
+    if running and stop.button("Stop", key="tr_stop", icon=":material/stop_circle:", type="primary"):
+        job.stop.set()
+    batch, start = snap["last_batch"], snap["start"]
+    if start:
+        st.caption(f"{start['model']} · {start['parameters']:,} parameters · input {start['input_shape']} · "
+                   f"{start['train']} train / {start['val']} validation images · "
+                   f"batch {start['batch_size']}")  # fmt: skip
+        for note in start["notes"]:
+            st.caption(f"• {note}")
+    if running and batch:
+        fraction = batch["batch"] / batch["batches"]
+        text = (f"epoch {batch['epoch']}/{batch['epochs']} · batch {batch['batch']}/{batch['batches']} · "
+                f"{batch['images_per_s']:.0f} images/s · ETA {_duration(batch['eta_s'])}")  # fmt: skip
+        st.progress(fraction, text=text)
+    elif running:
+        st.progress(0.0, text="preparing the data and building the model…")
+    if snap["epochs"]:
+        st.plotly_chart(training_curves(snap["epochs"], snap["epochs"][-1]["monitor"]), key="tr_curves")
+    if snap["state"] == "failed":
+        st.error(f"Training failed: {snap['error']}", icon=":material/error:")
+    if snap["end"]:
+        end = snap["end"]
+        st.success(f"Saved as **{end['model']}** ({end['ended']}, {_duration(end['seconds'])}); it is now the active "
+                   "model.", icon=":material/check_circle:")  # fmt: skip
+        st.dataframe(pd.DataFrame(end["metrics"]).T, width="stretch")
+        if state.active_model() != end["model"] and st.session_state.get("tr_acknowledged") != job.id:
+            st.session_state[state.ACTIVE_MODEL] = end["model"]
+            st.session_state["tr_acknowledged"] = job.id
+            st.rerun(scope="app")
+    elif not running and st.session_state.get("tr_acknowledged") != job.id:
+        st.session_state["tr_acknowledged"] = job.id
+        st.rerun(scope="app")
+
+
+def train_tab() -> None:
+    dataset = state.active_dataset()
+    job = jobs.find_job(st.session_state.get("tr_job") or st.query_params.get(JOB_PARAM))
+    if job is not None:
+        st.session_state["tr_job"] = job.id
+    running = job is not None and job.state == "running"
+    form = _config_form(dataset)
+    start = st.button("Start training", type="primary", key="tr_start", icon=":material/play_arrow:",
+                      disabled=running or form is None)  # fmt: skip
+    if start and form is not None:
+        config, name = form
+        out = default_store() / name
+        if out.exists():
+            st.error(f"A model named {name!r} exists already; choose another name.", icon=":material/error:")
+        else:
+            job = jobs.start_job(config, dataset, out)
+            st.session_state["tr_job"] = job.id
+            st.query_params[JOB_PARAM] = job.id
+            running = True
+    if job is not None:
+        st.divider()
+        st.fragment(_draw_job, run_every=1.0 if running else None)(job)
+
+
+def store_tab() -> None:
+    models = list_models()
+    if not models:
+        st.info("No models yet: train one above, or upload one below.", icon=":material/info:")
+    else:
+        rows = []
+        for m in models:
+            test = m.card.get("metrics", {}).get("test") or m.card.get("metrics", {}).get("val") or {}
+            rows.append({"name": m.name, "task": m.card.get("task"), "architecture": m.card.get("architecture"),
+                         "data set": m.card.get("dataset", {}).get("name"), "AUC": test.get("auc"),
+                         "accuracy": test.get("accuracy"), "dice": test.get("dice"), "created": m.card.get("created"),
+                         "MB": round(m.card["file"]["size"] / 1e6, 2)})  # fmt: skip
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        names = [m.name for m in models]
+        active = state.active_model()
+        chosen = st.selectbox("Model", names, index=names.index(active) if active in names else 0, key="st_model")
+        stored = next(m for m in models if m.name == chosen)
+        use, download = st.columns(2)
+        if use.button("Make active", key="st_use", disabled=chosen == active):
+            st.session_state[state.ACTIVE_MODEL] = chosen
+            st.rerun()
+        download.download_button("Download (.zip)", export_zip(stored), f"{chosen}.zip", "application/zip",
+                                 key="st_download", icon=":material/download:")  # fmt: skip
+        new_name = st.text_input("Rename to", key="st_new_name")
+        rename, delete = st.columns(2)
+        if rename.button("Rename", key="st_rename", disabled=not new_name):
+            try:
+                rename_model(chosen, new_name.strip())
+                if active == chosen:
+                    st.session_state[state.ACTIVE_MODEL] = new_name.strip()
+                st.rerun()
+            except (MedlibError, OSError) as exc:
+                st.error(str(exc), icon=":material/error:")
+        confirm = delete.checkbox(f"Yes, delete {chosen}", key="st_confirm")
+        if delete.button("Delete", key="st_delete", disabled=not confirm):
+            delete_model(chosen)
+            if active == chosen:
+                st.session_state.pop(state.ACTIVE_MODEL, None)
+            st.rerun()
+        with st.expander("Model card"):
+            st.json(stored.card, expanded=1)
+    st.subheader("Upload a model")
+    upload = st.file_uploader("A .keras file or a model .zip from this app", type=["keras", "zip", "h5"],
+                              key="st_upload")  # fmt: skip
+    name = st.text_input("Name for it", key="st_upload_name")
+    if st.button("Add to the store", key="st_add", disabled=upload is None or not name):
+        try:
+            with st.spinner("Checking the model in safe mode…"):
+                import_upload(upload.getvalue(), upload.name, name.strip())
+            st.success(f"Added {name.strip()}.")
+        except MedlibError as exc:
+            st.error(f"{upload.name}: {exc}", icon=":material/error:")
+
+
+st.title("Training")
+train_section, store_section = st.tabs(["Train", "Model store"])
+with train_section:
+    train_tab()
+with store_section:
+    store_tab()

@@ -1,0 +1,47 @@
+"""Training in a real browser: start on the synthetic set, watch the curve grow, stop, find the model in the store."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import SCREENSHOTS
+from tests.test_browser_upload import EXCEPTION, _open, _settle
+
+pytestmark = pytest.mark.browser
+
+
+def _epochs_done(page) -> int:
+    found = re.findall(r"epoch (\d+)/\d+ · batch", page.inner_text("body"))
+    return int(found[-1]) - 1 if found else 0
+
+
+def test_train_watch_stop_and_store(browser, app_url, browser_store):
+    page, errors = _open(browser, app_url)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.get_by_role("link", name="Training").click()
+    page.get_by_role("button", name="Start training").wait_for(timeout=60_000)
+    _settle(page)
+    page.get_by_label("Model name").fill("browser-run")
+    page.get_by_label("Model name").press("Enter")
+    _settle(page)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("validation metrics").wait_for(timeout=180_000)  # the curves, after the first epoch
+    page.wait_for_function("() => /epoch [3-9]\\/\\d+ · batch/.test(document.body.innerText)", timeout=180_000)
+    assert _epochs_done(page) >= 2
+    page.screenshot(path=str(SCREENSHOTS / "train-running.png"))
+    assert "?job=" in page.url
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Saved as").wait_for(timeout=120_000)
+    _settle(page)
+    assert page.get_by_text("stopped").first.is_visible()
+    page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"))
+    page.get_by_role("tab", name="Model store").click()
+    _settle(page)
+    assert (browser_store / "browser-run" / "card.json").is_file()
+    assert "browser-run" in page.locator("[data-testid='stSidebar']").inner_text()
+    assert page.locator(EXCEPTION).count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "train-store.png"))
+    assert not errors, errors
+    page.close()

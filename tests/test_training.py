@@ -1,0 +1,138 @@
+"""Training on tiny synthetic sets: it learns, is reproducible, stops on request, and writes a complete store entry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from medlib.datasets import Dataset
+from medlib.datasets.split import assign_splits
+from medlib.errors import DatasetError
+from medlib.spec import SpecError
+from medlib.store import list_models, load_model
+from medlib.training import TrainConfig, resolve, train
+from tests.conftest import ROOT
+
+pytest.importorskip("tensorflow")
+
+
+def blobs(n: int = 96, size: int = 16, seed: int = 0) -> Dataset:
+    """Two classes anyone can tell apart: a bright square in class 1, none in class 0."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    images = rng.normal(0.3, 0.05, (n, size, size, 1)).astype(np.float32)
+    for i in np.flatnonzero(labels):
+        y, x = rng.integers(2, size - 7, 2)
+        images[i, y : y + 5, x : x + 5] += 0.5
+    return Dataset("blobs", images, assign_splits(n, labels, seed=seed), [f"b{i}" for i in range(n)],
+                   labels=labels, class_names=["empty", "blob"], synthetic=True)  # fmt: skip
+
+
+FAST = {"epochs": 6, "learning_rate": 5e-3, "early_stopping": 0, "augment": {"steps": []}}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    store = tmp_path_factory.mktemp("models")
+    events: list[dict] = []
+    result = train(TrainConfig(seed=3, **FAST), store / "blobs-a", dataset=blobs(), progress=events.append)
+    return store, result, events
+
+
+def test_training_learns(trained):
+    _, result, _ = trained
+    losses = [row["loss"] for row in result.history]
+    assert losses[-1] < losses[0]
+    assert result.metrics["val"]["accuracy"] > 0.8 and result.metrics["test"]["auc"] > 0.9
+
+
+def test_progress_is_streamed_per_batch_and_epoch(trained):
+    _, result, events = trained
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end"
+    batch = next(e for e in events if e["event"] == "batch")
+    assert {"loss", "images_per_s", "eta_s", "batch", "batches", "epoch"} <= set(batch)
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert len(epochs) == 6 and {"val_auc", "val_loss", "lr", "loss"} <= set(epochs[0])
+
+
+def test_store_entry_is_complete(trained):
+    store, result, _ = trained
+    (entry,) = list_models(store)
+    card = entry.card
+    assert entry.name == "blobs-a" and entry.model_file.is_file()
+    assert card["dataset"]["fingerprint"] == blobs().fingerprint and card["class_names"] == ["empty", "blob"]
+    assert {"val", "test"} <= set(card["metrics"]) and len(card["history"]) == 6
+    assert card["preprocess"]["steps"] and card["versions"]["keras"] and card["file"]["sha256"]
+    model = load_model(entry)
+    assert tuple(model.input_shape[1:]) == (16, 16, 1)
+    assert not [p for p in store.iterdir() if p.name.startswith(".")], "temporary files were left behind"
+
+
+def test_same_seed_same_history(trained, tmp_path):
+    _, first, _ = trained
+    again = train(TrainConfig(seed=3, **FAST), tmp_path / "blobs-b", dataset=blobs())
+    assert np.allclose([r["loss"] for r in first.history], [r["loss"] for r in again.history], rtol=1e-4)
+
+
+def test_stop_request_ends_within_a_batch_and_keeps_the_model(tmp_path):
+    stop = threading.Event()
+    batches = []
+
+    def progress(event):
+        if event["event"] == "batch":
+            batches.append(event)
+            if len(batches) == 3:
+                stop.set()
+
+    result = train(TrainConfig(**{**FAST, "epochs": 50}), tmp_path / "stopped", dataset=blobs(), progress=progress,
+                   stop=stop)  # fmt: skip
+    assert result.ended == "stopped"
+    assert len(batches) == 3
+    assert list_models(tmp_path)[0].card["training"]["ended"] == "stopped"
+
+
+def test_killed_run_leaves_no_finished_looking_entry(tmp_path):
+    script = (
+        "import sys; from pathlib import Path; from medlib.training import TrainConfig, train;"
+        "train(TrainConfig(data='phantom', epochs=200, image_size=32), Path(sys.argv[1]),"
+        " progress=lambda e: print(e['event'], flush=True))"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "killed")], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    for line in process.stdout:
+        if line.strip() == "epoch":
+            break
+    process.kill()
+    process.wait(timeout=30)
+    assert list_models(tmp_path) == []
+    assert not (tmp_path / "killed").exists()
+
+
+def test_config_checks_and_json_round_trip():
+    config = TrainConfig(epochs=3, model="seed-cnn")
+    assert TrainConfig.from_json(json.dumps(config.to_dict())) == config
+    with pytest.raises(SpecError, match="epochs=0 is out of range"):
+        TrainConfig(epochs=0)
+    with pytest.raises(SpecError, match="unknown setting"):
+        TrainConfig.from_dict({"epoch": 3})
+    with pytest.raises(SpecError, match="for the segment task"):
+        TrainConfig(model="unet")
+
+
+def test_recipe_follows_the_data():
+    dataset = blobs(200, size=24)
+    recipe = resolve(TrainConfig(), dataset)
+    assert recipe.input_shape == (24, 24, 1) and recipe.num_classes == 2
+    assert recipe.class_weight == pytest.approx({0: 1.0, 1: 1.0}, rel=0.05)
+    imbalanced = blobs(200, size=24)
+    imbalanced.labels[:150] = 0
+    weights = resolve(TrainConfig(), imbalanced).class_weight
+    assert weights[1] > 2 * weights[0]
+    with pytest.raises(DatasetError, match="no masks"):
+        resolve(TrainConfig(task="segment"), dataset)
