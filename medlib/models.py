@@ -1,8 +1,6 @@
 """Model architectures, all built from scratch (no weight downloads), in Keras' functional API.
 
 TensorFlow is imported only when a builder is called, so ``import medlib`` stays light.
-
->>> model = build_model("seed-cnn", (28, 28, 1), num_classes=2)   # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -327,3 +327,21 @@ def load_pipeline(data: str | bytes | Mapping[str, Any]) -> Pipeline:
 def default_pipeline(size: int = 256) -> Pipeline:
     """Resize (keeping the aspect ratio) and a robust auto window to 0..1: right for any modality."""
     return make_pipeline(("resize", {"height": size}), "window")
+
+
+def pipeline_for(dataset: Any, side: int | None = None) -> Pipeline:
+    """The default preprocessing for a data set: resize, then a window that fits how its values are stored.
+
+    Images already stored for display (8-bit, or 0..1) keep one fixed window for all, so a brightness
+    means the same in every image; other data (CT in HU, 16-bit films) gets the robust per-image window.
+    ``side`` defaults to the data set's long side, at most 128.
+    """
+    side = side or min(max(dataset.image_size), 128)
+    sample = dataset.images[:: max(1, len(dataset) // 200)]
+    low, high = float(sample.min()), float(sample.max())
+    window: dict[str, Any] = {}
+    if low >= 0.0 and high <= 255.0 and np.array_equal(sample, np.round(sample)):
+        window = {"preset": "custom", "center": 127.5, "width": 255.0}
+    elif low >= 0.0 and high <= 1.0:
+        window = {"preset": "custom", "center": 0.5, "width": 1.0}
+    return make_pipeline(("resize", {"height": side}), ("window", window))

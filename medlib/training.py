@@ -27,7 +27,7 @@ from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError, MedlibError
 from medlib.metrics import as_probabilities, classification_metrics, dice_score
 from medlib.models import ARCHITECTURES, DEFAULT_CLASSIFIER, DEFAULT_SEGMENTER, ModelError, build_model
-from medlib.preprocess import Pipeline, default_pipeline, load_pipeline
+from medlib.preprocess import Pipeline, load_pipeline, pipeline_for
 from medlib.spec import Param, SpecError
 from medlib.store import StoredModel, library_versions, save_model
 
@@ -45,6 +45,7 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     Param("schedule", "choice", "cosine", choices=("cosine", "constant")),
     Param("weight_decay", "float", 1e-4, 0.0, 0.1),
     Param("class_weighting", "choice", "balanced", choices=("balanced", "none")),
+    Param("label_smoothing", "float", 0.0, 0.0, 0.5, help="classification: soften the 0/1 targets"),
     Param("early_stopping", "int", 10, 0, 1000, help="epochs without improvement before stopping; 0 never"),
     Param("max_minutes", "float", 0.0, 0.0, 10_000.0, help="stop after this many minutes; 0 no limit"),
     Param("val_fraction", "float", 0.15, 0.05, 0.5, help="part of train held out when there is no val split"),
@@ -69,6 +70,7 @@ class TrainConfig:
     schedule: str = "cosine"
     weight_decay: float = 1e-4
     class_weighting: str = "balanced"
+    label_smoothing: float = 0.0
     early_stopping: int = 10
     max_minutes: float = 0.0
     val_fraction: float = 0.15
@@ -145,7 +147,7 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
     side = config.image_size or min(max(dataset.image_size), 128)
     if config.task == "segment":
         side = max(16, side // 16 * 16)
-    pipeline = load_pipeline(config.preprocess) if config.preprocess is not None else default_pipeline(side)
+    pipeline = load_pipeline(config.preprocess) if config.preprocess is not None else pipeline_for(dataset, side)
     sample, _ = pipeline.apply(dataset.images[train[0]])
     if config.preprocess is not None:
         notes.append(f"input size {sample.shape[1]}×{sample.shape[0]} comes from the preprocessing spec")
@@ -253,11 +255,21 @@ def _root_cause(exc: Exception) -> str:
     return causes[-1] if causes else f"{type(exc).__name__}: {lines[-1] if lines else ''}"
 
 
-def _loss(task: str, num_classes: int):
+def _loss(task: str, num_classes: int, smoothing: float = 0.0):
     import keras
 
+    if task == "classify" and num_classes == 2:
+        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
+    if task == "classify" and not smoothing:
+        return "sparse_categorical_crossentropy"
     if task == "classify":
-        return "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+
+        def smoothed_crossentropy(target, output):
+            labels = keras.ops.cast(keras.ops.reshape(target, (-1,)), "int32")
+            onehot = keras.ops.one_hot(labels, num_classes)
+            return keras.losses.categorical_crossentropy(onehot, output, label_smoothing=smoothing)
+
+        return smoothed_crossentropy
 
     def bce_dice(target, output):
         bce = keras.losses.binary_crossentropy(target, output)
@@ -397,7 +409,8 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     keras.utils.set_random_seed(config.seed)
     model = build_model(recipe.model, recipe.input_shape, recipe.num_classes)
     steps = int(math.ceil(recipe.train_index.size / recipe.batch_size)) * config.epochs
-    model.compile(optimizer=_optimizer(config, steps), loss=_loss(config.task, recipe.num_classes))
+    model.compile(optimizer=_optimizer(config, steps), loss=_loss(config.task, recipe.num_classes,
+                                                                  config.label_smoothing))  # fmt: skip
     augment = _Augment(recipe.augmenter, recipe.input_shape, config.seed)
     train_inputs = make_inputs(dataset, recipe.train_index, recipe, config.task, config.seed, augment, shuffle=True)
     val_inputs = make_inputs(dataset, recipe.val_index, recipe, config.task, config.seed)

@@ -119,3 +119,21 @@ def test_bad_specs_say_what_is_wrong(spec, message):
 def test_wrong_image_shape_is_refused():
     with pytest.raises(SpecError, match="H×W or H×W×"):
         default_pipeline().apply(np.zeros((2, 3, 4, 5)))
+
+
+def test_the_default_for_a_data_set_follows_how_its_values_are_stored():
+    from medlib.datasets import Dataset
+    from medlib.preprocess import pipeline_for
+
+    def dataset(values):
+        return Dataset("d", values, np.array(["train"] * len(values)), [str(i) for i in range(len(values))],
+                       labels=np.arange(len(values)) % 2, class_names=["a", "b"])  # fmt: skip
+
+    rng = np.random.default_rng(0)
+    eight_bit = pipeline_for(dataset(rng.integers(0, 256, (4, 20, 30, 1)).astype(np.float32)))
+    assert eight_bit.steps[1][1]["preset"] == "custom" and eight_bit.steps[1][1]["width"] == 255.0
+    assert eight_bit.steps[0][1]["height"] == 30
+    unit = pipeline_for(dataset(rng.random((4, 8, 8, 1)).astype(np.float32)))
+    assert (unit.steps[1][1]["center"], unit.steps[1][1]["width"]) == (0.5, 1.0)
+    hounsfield = pipeline_for(dataset(rng.normal(-500, 400, (4, 300, 300, 1)).astype(np.float32)))
+    assert hounsfield.steps[1][1]["preset"] == "auto" and hounsfield.steps[0][1]["height"] == 128

@@ -136,3 +136,14 @@ def test_recipe_follows_the_data():
     assert weights[1] > 2 * weights[0]
     with pytest.raises(DatasetError, match="no masks"):
         resolve(TrainConfig(task="segment"), dataset)
+
+
+def test_multi_class_with_label_smoothing_and_the_seed_cnn(tmp_path):
+    from medlib.phantom import make_phantom
+
+    dataset = make_phantom(36, size=32)
+    result = train(TrainConfig(epochs=1, label_smoothing=0.1, augment={"steps": []}), tmp_path / "smooth",
+                   dataset=dataset)  # fmt: skip
+    assert result.metrics["test"]["n"] == dataset.indices("test").size
+    seed = train(TrainConfig(epochs=1, model="seed-cnn"), tmp_path / "seed", dataset=dataset)
+    assert seed.stored.card["architecture"] == "seed-cnn" and 0.0 <= seed.metrics["val"]["accuracy"] <= 1.0

@@ -11,7 +11,7 @@ import streamlit as st
 from medlib.augment import Augmenter, default_augmenter, load_augmenter
 from medlib.datasets import Dataset
 from medlib.phantom import make_phantom
-from medlib.preprocess import Pipeline, default_pipeline, load_pipeline
+from medlib.preprocess import Pipeline, load_pipeline, pipeline_for
 
 ACTIVE_DATASET = "active_dataset"
 ACTIVE_MODEL = "active_model"
@@ -46,8 +46,8 @@ def set_active_dataset(dataset: Dataset) -> None:
 
 
 def dataset_default_pipeline(dataset: Dataset) -> Pipeline:
-    """The default preprocessing for a data set: its own size up to 256 pixels."""
-    return default_pipeline(min(256, max(dataset.image_size)))
+    """The default preprocessing for a data set (the same as the training recipe's)."""
+    return pipeline_for(dataset)
 
 
 def dataset_default_augmenter(dataset: Dataset) -> Augmenter:
