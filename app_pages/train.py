@@ -85,7 +85,7 @@ def _draw_job(job: jobs.Job) -> None:
     elif running:
         st.progress(0.0, text="preparing the data and building the model…")
     if snap["epochs"]:
-        st.plotly_chart(training_curves(snap["epochs"], snap["epochs"][-1]["monitor"]), key="tr_curves")
+        st.plotly_chart(training_curves(snap["epochs"]), key="tr_curves")
     if snap["state"] == "failed":
         st.error(f"Training failed: {snap['error']}", icon=":material/error:")
     if snap["end"]:

@@ -40,7 +40,7 @@ def class_balance(dataset: Dataset) -> go.Figure:
     return figure
 
 
-def training_curves(epochs: list[dict], monitor: str) -> go.Figure:
+def training_curves(epochs: list[dict]) -> go.Figure:
     """Loss (train and validation) and the validation metrics per epoch, side by side."""
     from plotly.subplots import make_subplots
 
@@ -50,9 +50,10 @@ def training_curves(epochs: list[dict], monitor: str) -> go.Figure:
     if any(e.get("val_loss") == e.get("val_loss") for e in epochs):  # NaN for segmentation
         figure.add_trace(go.Scatter(x=x, y=[e.get("val_loss") for e in epochs], name="val loss",
                                     mode="lines+markers"), 1, 1)  # fmt: skip
-    for key in (monitor, "val_accuracy", "val_sensitivity", "val_specificity"):
-        if epochs and key in epochs[0]:
-            figure.add_trace(go.Scatter(x=x, y=[e.get(key) for e in epochs], name=key, mode="lines+markers"), 1, 2)
-    figure.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend_orientation="h")
-    figure.update_xaxes(title_text="epoch")
+    for key in ("val_auc", "val_dice", "val_accuracy", "val_sensitivity", "val_specificity"):
+        if epochs and key in epochs[-1]:
+            figure.add_trace(go.Scatter(x=x, y=[e.get(key) for e in epochs], name=key[4:], mode="lines+markers"), 1, 2)
+    figure.update_layout(height=340, margin=dict(l=10, r=10, t=60, b=10),
+                         legend=dict(orientation="h", y=1.18, x=0))  # fmt: skip
+    figure.update_xaxes(title_text="epoch", dtick=1 if len(epochs) <= 20 else None)
     return figure
