@@ -12,6 +12,7 @@ from medlib.models import ARCHITECTURES
 from medlib.store import default_store, delete_model, export_zip, import_upload, list_models, rename_model
 from medlib.training import TrainConfig
 from ui import jobs, state
+from ui.models import loaded_model
 from ui.plots import training_curves
 
 JOB_PARAM = "job"
@@ -165,6 +166,15 @@ def store_tab() -> None:
             if active == chosen:
                 st.session_state.pop(state.ACTIVE_MODEL, None)
             st.rerun()
+        if st.button("Load and check", key="st_check", help="load in Keras safe mode after checking size and SHA-256"):
+            try:
+                loaded, _ = loaded_model(stored.path, stored.card["file"]["sha256"])
+                model = loaded.model
+                shapes = f"input {list(model.input_shape[1:])}, output {list(model.output_shape[1:])}"
+                st.success(f"{chosen} loads: {shapes}, {model.count_params():,} parameters.",
+                           icon=":material/check_circle:")  # fmt: skip
+            except MedlibError as exc:
+                st.error(str(exc), icon=":material/error:")
         with st.expander("Model card"):
             st.json(stored.card, expanded=1)
     st.subheader("Upload a model")

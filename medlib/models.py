@@ -14,6 +14,8 @@ from medlib.errors import MedlibError
 
 DEFAULT_CLASSIFIER = "resnet-small"
 DEFAULT_SEGMENTER = "unet"
+#: Batch-norm statistics follow the weights quickly enough for small data sets (few steps per epoch).
+BN_MOMENTUM = 0.9
 
 
 class ModelError(MedlibError):
@@ -56,13 +58,13 @@ def _residual_block(x, filters: int, stride: int, name: str):
     layers = _keras().layers
     shortcut = x
     x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn1")(x)
     x = layers.ReLU()(x)
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn2")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn2")(x)
     if stride != 1 or shortcut.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(shortcut)
-        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+        shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_proj_bn")(shortcut)
     return layers.ReLU(name=f"{name}_out")(layers.Add()([x, shortcut]))
 
 
@@ -83,7 +85,7 @@ def build_resnet_small(
     inputs = keras.Input(input_shape, name="image")
     stem_stride = 2 if side >= 96 else 1  # large inputs shrink early, as ResNets do: CPU time stays small
     x = layers.Conv2D(width, 3, strides=stem_stride, padding="same", use_bias=False, name="stem_conv")(inputs)
-    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
     x = layers.ReLU()(x)
     if side >= 48:
         x = layers.MaxPooling2D(2, name="stem_pool")(x)
@@ -108,7 +110,7 @@ def build_unet(input_shape: tuple[int, int, int], num_classes: int = 2, width: i
     def double_conv(x, filters: int, name: str):
         for k in (1, 2):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{k}")(x)
-            x = layers.BatchNormalization(name=f"{name}_bn{k}")(x)
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{k}")(x)
             x = layers.ReLU()(x)
         return x
 

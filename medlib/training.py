@@ -369,7 +369,10 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
                     self.model.save_weights(checkpoint)
             else:
                 self.wait += 1
-                if config.early_stopping and self.wait >= config.early_stopping:
+                # Patience counts only after the first third of the run: early epochs at a high learning rate
+                # are noisy, and a lucky first epoch must not end a run before it converged.
+                settled = epoch + 1 >= max(5, config.epochs // 3)
+                if config.early_stopping and self.wait >= config.early_stopping and settled:
                     self.ended = "early stopping"
                     self.model.stop_training = True
             progress({"event": "epoch", **row, "best_epoch": self.best_epoch, "monitor": monitor})

@@ -65,6 +65,8 @@ def test_store_tab_lists_renames_and_deletes(page, tmp_path):
     assert page.dataframe[0].value["name"].tolist() == ["stored-one"]
     page.button(key="st_use").click().run()
     assert page.session_state["active_model"] == "stored-one"
+    page.button(key="st_check").click().run()
+    assert "stored-one loads: input [32, 32, 1], output [3]" in page.success[0].value
     page.text_input(key="st_new_name").set_value("renamed").run()
     page.button(key="st_rename").click().run()
     assert [m.name for m in list_models(tmp_path)] == ["renamed"]

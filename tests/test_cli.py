@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from medlib.cli import main
@@ -72,3 +73,31 @@ def test_help_on_every_command(command, capsys):
         main([*command, "--help"])
     assert caught.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_train_then_evaluate(tmp_path):
+    pytest.importorskip("tensorflow")
+    data = tmp_path / "set.npz"
+    assert main(["phantom", "--n", "30", "--size", "32", "--out", str(data)]) == 0
+    trained = _run("train", "--data", str(data), "--epochs", "1", "--out", str(tmp_path / "models" / "m1"))
+    assert trained.returncode == 0, trained.stderr
+    lines = trained.stdout.strip().splitlines()
+    assert lines[0].startswith("training resnet-small") and lines[1].startswith("epoch 1")
+    result = json.loads(lines[-1])
+    assert result["ended"] == "completed" and {"test_auc", "val_accuracy"} <= set(result)
+    evaluated = _run("evaluate", "--model", str(tmp_path / "models" / "m1"), "--data", str(data))
+    assert evaluated.returncode == 0, evaluated.stderr
+    metrics = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert {"auc", "accuracy", "sensitivity", "specificity", "f1"} <= set(metrics)
+    assert metrics["auc"] == pytest.approx(result["test_auc"])
+
+
+def test_evaluate_refuses_a_data_set_that_does_not_fit(tmp_path):
+    pytest.importorskip("tensorflow")
+    data = tmp_path / "set.npz"
+    assert main(["phantom", "--n", "30", "--size", "32", "--out", str(data)]) == 0
+    assert _run("train", "--data", str(data), "--epochs", "1", "--out", str(tmp_path / "m")).returncode == 0
+    two_classes = tmp_path / "two.npz"
+    np.savez(two_classes, test_images=np.zeros((4, 32, 32), np.uint8), test_labels=np.array([0, 1, 0, 1]))
+    result = _run("evaluate", "--model", str(tmp_path / "m"), "--data", str(two_classes))
+    assert result.returncode == 2 and "knows 3 classes" in result.stderr
