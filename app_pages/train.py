@@ -173,7 +173,7 @@ def store_tab() -> None:
                 shapes = f"input {list(model.input_shape[1:])}, output {list(model.output_shape[1:])}"
                 st.success(f"{chosen} loads: {shapes}, {model.count_params():,} parameters.",
                            icon=":material/check_circle:")  # fmt: skip
-            except MedlibError as exc:
+            except (MedlibError, KeyError, ValueError, OSError) as exc:
                 st.error(str(exc), icon=":material/error:")
         with st.expander("Model card"):
             st.json(stored.card, expanded=1)

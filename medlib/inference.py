@@ -36,11 +36,11 @@ class LoadedModel:
         return list(self.card.get("class_names", []))
 
 
-def card_pipeline(card: dict[str, Any]) -> Pipeline:
-    """The card's preprocessing; for a card without one, a plain resize to the model's input and a window."""
+def card_pipeline(card: dict[str, Any], input_shape: tuple[int, ...]) -> Pipeline:
+    """The card's preprocessing; for a card without one, a resize to the model's input and a window."""
     if card.get("preprocess"):
         return load_pipeline(card["preprocess"])
-    height, width = card["input_shape"][:2]
+    height, width = input_shape[:2]
     return make_pipeline(("resize", {"height": height, "width": width, "mode": "stretch"}), "window")
 
 
@@ -48,7 +48,8 @@ def open_model(path: str | Path) -> LoadedModel:
     """Load a store folder (``models/NAME``) with safe-mode Keras, checked against its card."""
     path = Path(path)
     stored = get_model(path.name, path.parent)
-    return LoadedModel(stored, load_model(stored), card_pipeline(stored.card))
+    model = load_model(stored)
+    return LoadedModel(stored, model, card_pipeline(stored.card, tuple(model.input_shape[1:])))
 
 
 def check_fit(loaded: LoadedModel, dataset: Dataset) -> None:

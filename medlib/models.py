@@ -14,8 +14,17 @@ from medlib.errors import MedlibError
 
 DEFAULT_CLASSIFIER = "resnet-small"
 DEFAULT_SEGMENTER = "unet"
-#: Batch-norm statistics follow the weights quickly enough for small data sets (few steps per epoch).
-BN_MOMENTUM = 0.9
+#: Batch-norm momentum when the caller does not give one (Keras' own default).
+BN_MOMENTUM = 0.99
+
+
+def bn_momentum_for(steps_per_epoch: int) -> float:
+    """A batch-norm momentum whose averaging window is about one epoch (10 to 100 steps).
+
+    With few steps per epoch, Keras' 0.99 leaves the moving statistics far behind the
+    weights, and validation sits at chance while the training loss falls.
+    """
+    return 1.0 - 1.0 / max(10, min(100, steps_per_epoch))
 
 
 class ModelError(MedlibError):
@@ -38,8 +47,11 @@ def _head(x, num_classes: int):
     return keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
 
 
-def build_seed_cnn(input_shape: tuple[int, int, int], num_classes: int = 2) -> Any:
-    """The seed article's CNN: three convolution/pooling pairs, a dense layer, a sigmoid (softmax for >2 classes)."""
+def build_seed_cnn(input_shape: tuple[int, int, int], num_classes: int = 2, bn_momentum: float = BN_MOMENTUM) -> Any:
+    """The seed article's CNN: three convolution/pooling pairs, a dense layer, a sigmoid (softmax for >2 classes).
+
+    It has no batch norm; ``bn_momentum`` is accepted so that every builder takes the same arguments.
+    """
     keras = _keras()
     layers = keras.layers
     if min(input_shape[:2]) < 22:
@@ -54,22 +66,26 @@ def build_seed_cnn(input_shape: tuple[int, int, int], num_classes: int = 2) -> A
     return keras.Model(inputs, _head(x, num_classes), name="seed_cnn")
 
 
-def _residual_block(x, filters: int, stride: int, name: str):
+def _residual_block(x, filters: int, stride: int, name: str, bn_momentum: float):
     layers = _keras().layers
     shortcut = x
     x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn1")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn1")(x)
     x = layers.ReLU()(x)
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn2")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn2")(x)
     if stride != 1 or shortcut.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(shortcut)
-        shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_proj_bn")(shortcut)
+        shortcut = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_proj_bn")(shortcut)
     return layers.ReLU(name=f"{name}_out")(layers.Add()([x, shortcut]))
 
 
 def build_resnet_small(
-    input_shape: tuple[int, int, int], num_classes: int = 2, width: int = 32, dropout: float = 0.3
+    input_shape: tuple[int, int, int],
+    num_classes: int = 2,
+    width: int = 32,
+    dropout: float = 0.3,
+    bn_momentum: float = BN_MOMENTUM,
 ) -> Any:
     """A compact residual CNN: batch norm, global pooling and dropout; its depth follows the input size.
 
@@ -85,21 +101,27 @@ def build_resnet_small(
     inputs = keras.Input(input_shape, name="image")
     stem_stride = 2 if side >= 96 else 1  # large inputs shrink early, as ResNets do: CPU time stays small
     x = layers.Conv2D(width, 3, strides=stem_stride, padding="same", use_bias=False, name="stem_conv")(inputs)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name="stem_bn")(x)
     x = layers.ReLU()(x)
     if side >= 48:
         x = layers.MaxPooling2D(2, name="stem_pool")(x)
     resolution = side // (stem_stride * (2 if side >= 48 else 1))
     stages = max(1, min(3, int(math.log2(resolution / 4))))
-    x = _residual_block(x, width, 1, "stage0")
+    x = _residual_block(x, width, 1, "stage0", bn_momentum)
     for stage in range(1, stages + 1):
-        x = _residual_block(x, width * 2**stage, 2, f"stage{stage}")
+        x = _residual_block(x, width * 2**stage, 2, f"stage{stage}", bn_momentum)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     return keras.Model(inputs, _head(x, num_classes), name="resnet_small")
 
 
-def build_unet(input_shape: tuple[int, int, int], num_classes: int = 2, width: int = 16, depth: int = 4) -> Any:
+def build_unet(
+    input_shape: tuple[int, int, int],
+    num_classes: int = 2,
+    width: int = 16,
+    depth: int = 4,
+    bn_momentum: float = BN_MOMENTUM,
+) -> Any:
     """A U-Net with batch norm; a sigmoid foreground map (softmax for more than two classes)."""
     keras = _keras()
     layers = keras.layers
@@ -110,7 +132,7 @@ def build_unet(input_shape: tuple[int, int, int], num_classes: int = 2, width: i
     def double_conv(x, filters: int, name: str):
         for k in (1, 2):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{k}")(x)
-            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{k}")(x)
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn{k}")(x)
             x = layers.ReLU()(x)
         return x
 
@@ -153,10 +175,12 @@ ARCHITECTURES: dict[str, Architecture] = {
 }  # fmt: skip
 
 
-def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int = 2) -> Any:
-    """Build a registered architecture for an input shape (H, W, C) and a class count."""
+def build_model(
+    name: str, input_shape: tuple[int, int, int], num_classes: int = 2, bn_momentum: float = BN_MOMENTUM
+) -> Any:
+    """Build a registered architecture for an input shape (H, W, C), a class count and a batch-norm momentum."""
     if name not in ARCHITECTURES:
         raise ModelError(f"unknown model {name!r}; choose one of {sorted(ARCHITECTURES)}")
     if num_classes < 2:
         raise ModelError(f"a model needs at least two classes, got {num_classes}")
-    return ARCHITECTURES[name].build(tuple(int(v) for v in input_shape), num_classes)
+    return ARCHITECTURES[name].build(tuple(int(v) for v in input_shape), num_classes, bn_momentum=bn_momentum)

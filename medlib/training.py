@@ -26,7 +26,14 @@ from medlib.datasets import Dataset, load_dataset
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError, MedlibError
 from medlib.metrics import as_probabilities, classification_metrics, dice_score
-from medlib.models import ARCHITECTURES, DEFAULT_CLASSIFIER, DEFAULT_SEGMENTER, ModelError, build_model
+from medlib.models import (
+    ARCHITECTURES,
+    DEFAULT_CLASSIFIER,
+    DEFAULT_SEGMENTER,
+    ModelError,
+    bn_momentum_for,
+    build_model,
+)
 from medlib.preprocess import Pipeline, load_pipeline, pipeline_for
 from medlib.spec import Param, SpecError
 from medlib.store import StoredModel, library_versions, save_model
@@ -369,9 +376,9 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
                     self.model.save_weights(checkpoint)
             else:
                 self.wait += 1
-                # Patience counts only after the first third of the run: early epochs at a high learning rate
+                # Patience counts only after the first half of the run: early epochs at a high learning rate
                 # are noisy, and a lucky first epoch must not end a run before it converged.
-                settled = epoch + 1 >= max(5, config.epochs // 3)
+                settled = epoch + 1 >= max(5, config.epochs // 2)
                 if config.early_stopping and self.wait >= config.early_stopping and settled:
                     self.ended = "early stopping"
                     self.model.stop_training = True
@@ -410,8 +417,9 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     dataset = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
     recipe = resolve(config, dataset)
     keras.utils.set_random_seed(config.seed)
-    model = build_model(recipe.model, recipe.input_shape, recipe.num_classes)
-    steps = int(math.ceil(recipe.train_index.size / recipe.batch_size)) * config.epochs
+    per_epoch = int(math.ceil(recipe.train_index.size / recipe.batch_size))
+    model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, bn_momentum_for(per_epoch))
+    steps = per_epoch * config.epochs
     model.compile(optimizer=_optimizer(config, steps), loss=_loss(config.task, recipe.num_classes,
                                                                   config.label_smoothing))  # fmt: skip
     augment = _Augment(recipe.augmenter, recipe.input_shape, config.seed)
