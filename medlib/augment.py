@@ -202,7 +202,7 @@ class Augmenter(Spec):
         pipeline = self.compose(image.shape, seed)
         out = []
         for _ in range(n):
-            augmented, augmented_mask, applied = _run(pipeline, image, mask)
+            augmented, augmented_mask, applied = draw_once(pipeline, image, mask)
             out.append(Variant(augmented, augmented_mask, applied))
         return out
 
@@ -211,13 +211,13 @@ class Augmenter(Spec):
         pipeline = self.compose(shape, seed)
 
         def apply(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-            augmented, augmented_mask, _ = _run(pipeline, image, mask)
+            augmented, augmented_mask, _ = draw_once(pipeline, image, mask)
             return augmented, augmented_mask
 
         return apply
 
 
-def _run(pipeline: A.Compose, image: np.ndarray, mask: np.ndarray | None):
+def draw_once(pipeline: A.Compose, image: np.ndarray, mask: np.ndarray | None):
     """One draw of ``pipeline``: the image (clipped to 0..1), the mask, and the recorded parameters."""
     kwargs: dict[str, Any] = {"image": np.ascontiguousarray(image, dtype=np.float32)}
     if mask is not None:

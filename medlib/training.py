@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from medlib.augment import Augmenter, default_augmenter, load_augmenter
+from medlib.augment import Augmenter, default_augmenter, draw_once, load_augmenter
 from medlib.datasets import Dataset, load_dataset
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError, MedlibError
@@ -188,10 +188,8 @@ class _Augment:
         key = [self.seed, self.epoch, int(position)]
         compose.set_random_state(np.random.default_rng(key), random.Random(hash(tuple(key))))
         has_mask = mask.ndim >= 2
-        kwargs = {"image": image, "mask": mask.astype(np.uint8)} if has_mask else {"image": image}
-        result = compose(**kwargs)
-        out = np.clip(result["image"].reshape(image.shape), 0.0, 1.0).astype(np.float32)
-        return out, (result["mask"].astype(np.float32) if has_mask else mask)
+        augmented, augmented_mask, _ = draw_once(compose, image, mask if has_mask else None)
+        return augmented, (augmented_mask.astype(np.float32) if has_mask else mask)
 
 
 def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, seed: int,
