@@ -45,6 +45,18 @@ def test_train_from_the_page_lands_in_the_store_and_becomes_active(page, tmp_pat
     assert page.session_state["active_model"] == "from-the-page"
     assert page.button(key="tr_start").disabled is False
 
+    # A reload is a new session with the same URL: the job id in it finds the run again.
+    reloaded = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=120)
+    reloaded.session_state["active_dataset"] = make_phantom(30, size=32)
+    reloaded.query_params["job"] = page.query_params["job"]
+    reloaded.run()
+    assert any("from-the-page" in m.value for m in reloaded.markdown)
+    # Another browser session, without the id, does not see this job.
+    other = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=120)
+    other.session_state["active_dataset"] = make_phantom(30, size=32)
+    other.run()
+    assert not any("from-the-page" in m.value for m in other.markdown)
+
 
 def test_an_existing_name_is_refused(page, tmp_path):
     (tmp_path / "taken").mkdir()
