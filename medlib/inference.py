@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from medlib.datasets import Dataset
 from medlib.models import ModelError
 from medlib.preprocess import Pipeline, load_pipeline, make_pipeline
@@ -83,11 +81,3 @@ def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test") -
     outputs = predict(loaded.model, dataset, index, loaded.pipeline)
     return {"model": loaded.stored.name, "split": split, **evaluate_outputs(loaded.task, dataset, index, outputs,
                                                                             loaded.pipeline)}  # fmt: skip
-
-
-def probabilities_of(loaded: LoadedModel, image: np.ndarray) -> np.ndarray:
-    """Class probabilities for one image (as read), after the model's own preprocessing."""
-    from medlib.metrics import as_probabilities
-
-    prepared, _ = loaded.pipeline.apply(image)
-    return as_probabilities(np.asarray(loaded.model.predict_on_batch(prepared[None])))[0]

@@ -24,23 +24,7 @@ from medlib.readers.sniff import sniff_format
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
 
-__all__ = ["MedImage", "read_bytes", "read_image", "read_dicom_series", "sniff_format"]
-
-#: The extensions a file picker may offer (DICOM files may also have none).
-IMAGE_EXTENSIONS = (
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".bmp",
-    ".gif",
-    ".tif",
-    ".tiff",
-    ".dcm",
-    ".dicom",
-    ".nii",
-    ".nii.gz",
-    ".npy",
-)
+__all__ = ["MedImage", "read_bytes", "read_dicom_series", "read_image", "read_series", "sniff_format"]
 
 
 def read_bytes(source: Source, limit: int = MAX_FILE_BYTES) -> tuple[bytes, str]:

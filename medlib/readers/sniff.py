@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-FORMATS = ("dicom", "png", "jpeg", "bmp", "gif", "tiff", "npy", "nifti", "nifti-gz")
-
 
 def sniff_format(head: bytes, name: str = "") -> str | None:
     """The format of a file from its leading bytes, or ``None`` if unknown.
