@@ -12,7 +12,7 @@ from medlib.augment import TRANSFORMS, Augmenter, default_augmenter, load_augmen
 from medlib.errors import MedlibError
 from medlib.visualize import draw_outline, enlarge, scale_to_uint8
 from ui import state
-from ui.spec_editor import edit_steps, set_steps, spec_actions
+from ui.spec_editor import edit_spec, set_steps, spec_actions
 
 EDITOR = "augment_editor"
 PER_ROW = 6
@@ -65,12 +65,7 @@ with controls:
     count = n_col.slider("Variants", 4, 32, 16, step=4, key="aug_count")
     st.button("Re-roll", key="aug_reroll", on_click=_reroll, icon=":material/casino:", help="next seed")
     st.subheader("Transforms")
-    steps = edit_steps(EDITOR, TRANSFORMS, state.active_augmenter().steps)
-try:
-    augmenter = Augmenter(steps)
-except MedlibError as exc:
-    augmenter = None
-    controls.error(str(exc), icon=":material/error:")
+    augmenter = edit_spec(EDITOR, TRANSFORMS, state.active_augmenter().steps, Augmenter)
 
 with grid:
     if augmenter is not None and not chosen:

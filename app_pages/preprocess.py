@@ -11,7 +11,7 @@ from medlib.visualize import draw_outline, enlarge, scale_to_uint8
 from ui import state
 from ui.pick import pick_image
 from ui.plots import histogram
-from ui.spec_editor import edit_steps, set_steps, spec_actions
+from ui.spec_editor import edit_spec, set_steps, spec_actions
 
 EDITOR = "preprocess_editor"
 COLUMNS = 4
@@ -56,15 +56,10 @@ controls, stages_area = st.columns([1, 2])
 with controls:
     picked = pick_image(dataset, "pp_pick")
     st.subheader("Steps")
-    steps = edit_steps(EDITOR, STEPS, state.active_pipeline().steps)
+    pipeline = edit_spec(EDITOR, STEPS, state.active_pipeline().steps, Pipeline)
     if st.button("Reset to the default pipeline", key="pp_reset"):
         set_steps(EDITOR, state.dataset_default_pipeline(dataset).steps)
         st.rerun()
-try:
-    pipeline = Pipeline(steps)
-except MedlibError as exc:
-    pipeline = None
-    controls.error(str(exc), icon=":material/error:")
 with stages_area:
     if pipeline is not None and picked is not None:
         st.markdown(f"**{picked.label}**")

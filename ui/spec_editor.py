@@ -56,8 +56,17 @@ def _widget(param: Param, value: Any, key: str) -> Any:
     return st.number_input(label, float(param.low), float(param.high), float(value), key=key, help=help_text)
 
 
-def edit_steps(key: str, registry: Mapping[str, StepKind], initial: list[tuple[str, dict[str, Any]]]) -> list:
-    """Show the steps with their widgets, move/remove buttons and an add box; return the edited steps."""
+def edit_spec(
+    key: str,
+    registry: Mapping[str, StepKind],
+    initial: list[tuple[str, dict[str, Any]]],
+    make: Callable[[list[tuple[str, dict[str, Any]]]], Spec],
+) -> Spec | None:
+    """Show the steps with their widgets, move/remove buttons and an add box; return the edited spec.
+
+    ``make`` builds the spec from the steps (``Pipeline`` or ``Augmenter``); where it refuses them, the
+    error is shown and ``None`` returned.
+    """
     if _items_key(key) not in st.session_state:
         set_steps(key, initial)
     items = st.session_state[_items_key(key)]
@@ -80,7 +89,11 @@ def edit_steps(key: str, registry: Mapping[str, StepKind], initial: list[tuple[s
     add, button = st.columns([2, 1], vertical_alignment="bottom")
     add.selectbox("Add a step", list(registry), format_func=lambda n: registry[n].title, key=f"{key}.add_choice")
     button.button("Add", key=f"{key}.add", on_click=_add, args=(key, registry), icon=":material/add:")
-    return [(i["step"], dict(i["params"])) for i in items]
+    try:
+        return make([(i["step"], dict(i["params"])) for i in items])
+    except MedlibError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
 
 
 def spec_actions(
