@@ -11,6 +11,7 @@ PAGES = [
     st.Page("app_pages/preprocess.py", title="Preprocessing", icon=":material/tune:"),
     st.Page("app_pages/augment.py", title="Augmentation", icon=":material/auto_awesome_motion:"),
     st.Page("app_pages/train.py", title="Training", icon=":material/model_training:"),
+    st.Page("app_pages/evaluate.py", title="Evaluation", icon=":material/analytics:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -70,7 +70,7 @@ def _draw_job(job: jobs.Job) -> None:
     header, stop = st.columns([4, 1])
     header.markdown(f"**{job.name}** on {job.dataset_name} — {snap['state']}")
     if running and stop.button("Stop", key="tr_stop", icon=":material/stop_circle:", type="primary"):
-        job.stop.set()
+        job.request_stop()
     batch, start = snap["last_batch"], snap["start"]
     if start:
         st.caption(f"{start['model']} · {start['parameters']:,} parameters · input {start['input_shape']} · "

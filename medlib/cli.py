@@ -89,7 +89,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.inference import evaluate_split, open_model
 
     loaded = open_model(args.model)
-    return evaluate_split(loaded, load_dataset(args.data, seed=args.seed), args.split)
+    return evaluate_split(loaded, load_dataset(args.data, seed=args.seed), args.split, seed=args.seed)
+
+
+def _cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.datasets import load_dataset
+    from medlib.inference import open_model, write_explanations
+
+    loaded = open_model(args.model)
+    dataset = load_dataset(args.data, seed=args.seed)
+    return write_explanations(loaded, dataset, args.split, Path(args.out), method=args.method, limit=args.limit)
 
 
 def _positive(text: str) -> int:
@@ -144,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
     evaluate.set_defaults(run=_cmd_evaluate)
+
+    explain = commands.add_parser("explain", help="heat-map overlays of a classifier; localization where masks exist")
+    explain.add_argument("--model", required=True, help="a classifier folder, e.g. models/my-model")
+    explain.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
+    explain.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
+    explain.add_argument("--out", required=True, help="the folder to write the overlay PNGs to")
+    explain.add_argument("--method", default="gradcam", choices=["gradcam", "gradcam++"], help="default: gradcam")
+    explain.add_argument("--limit", type=_positive, default=64, help="overlays to write at most (default 64)")
+    explain.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
+    explain.set_defaults(run=_cmd_explain)
     return parser
 
 

@@ -6,7 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from medlib.datasets import Dataset
+from medlib.evaluation import metrics_with_intervals
+from medlib.explain import heatmaps, localization, overlay
 from medlib.models import ModelError
 from medlib.preprocess import Pipeline, load_pipeline, make_pipeline
 from medlib.store import StoredModel, get_model, load_model
@@ -72,12 +76,95 @@ def check_fit(loaded: LoadedModel, dataset: Dataset) -> None:
         )
 
 
-def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test") -> dict[str, Any]:
-    """Metrics of a stored model on one split of a data set."""
-    check_fit(loaded, dataset)
+def split_index(dataset: Dataset, split: str) -> np.ndarray:
+    """The images of one split; an empty split is an error that names the others."""
     index = dataset.indices(split)
     if index.size == 0:
-        raise ModelError(f"the {split} split of {dataset.name} is empty; choose another split")
-    outputs = predict(loaded.model, dataset, index, loaded.pipeline)
-    return {"model": loaded.stored.name, "split": split, **evaluate_outputs(loaded.task, dataset, index, outputs,
-                                                                            loaded.pipeline)}  # fmt: skip
+        others = [s for s in ("train", "val", "test") if dataset.indices(s).size]
+        raise ModelError(f"the {split} split of {dataset.name} is empty; choose another split ({', '.join(others)})")
+    return index
+
+
+def predict_split(loaded: LoadedModel, dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The split's image indices and the model's outputs for them, after a fit check."""
+    check_fit(loaded, dataset)
+    index = split_index(dataset, split)
+    return index, predict(loaded.model, dataset, index, loaded.pipeline)
+
+
+def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", seed: int = 0) -> dict[str, Any]:
+    """Metrics of a stored model on one split, each classification metric with its 95% bootstrap interval."""
+    index, outputs = predict_split(loaded, dataset, split)
+    if loaded.task == "classify":
+        metrics = metrics_with_intervals(dataset.labels[index], outputs, seed=seed)
+    else:
+        metrics = evaluate_outputs(loaded.task, dataset, index, outputs, loaded.pipeline)
+    return {"model": loaded.stored.name, "split": split, **metrics}
+
+
+def explain_images(
+    loaded: LoadedModel, dataset: Dataset, index: np.ndarray, method: str = "gradcam",
+    class_index: np.ndarray | None = None, batch: int = 32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
+    """Heat maps for the images at ``index``, with the model inputs and (where the set has them) the masks.
+
+    All three are at the model's input resolution, after the card's preprocessing.
+    ``class_index`` picks the class to explain per image (default: the predicted one).
+    """
+    inputs, masks = [], []
+    for i in index:
+        image, mask = loaded.pipeline.apply(dataset.images[i], dataset.masks[i] if dataset.masks is not None else None)
+        inputs.append(image)
+        masks.append(mask)
+    inputs_array = np.stack(inputs).astype(np.float32)
+    heat = np.concatenate([
+        heatmaps(loaded.model, inputs_array[start : start + batch], method=method,
+                 class_index=None if class_index is None else class_index[start : start + batch])
+        for start in range(0, len(index), batch)
+    ])  # fmt: skip
+    return heat, inputs_array, None if dataset.masks is None else np.stack(masks)
+
+
+def _display(model_input: np.ndarray) -> np.ndarray:
+    """A model input (H×W×C float) as a uint8 picture: its own range, first channel or RGB."""
+    from medlib.visualize import scale_to_uint8
+
+    return scale_to_uint8(model_input if model_input.shape[-1] == 3 else model_input[..., 0])
+
+
+def explanation_picture(model_input: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """The heat-map overlay on the model input, with the lesion outline (green) where a mask is given."""
+    from medlib.visualize import draw_outline
+
+    picture = overlay(_display(model_input), heat)
+    return draw_outline(picture, mask, color=(64, 255, 64)) if mask is not None and mask.any() else picture
+
+
+def write_explanations(loaded: LoadedModel, dataset: Dataset, split: str, out: Path, method: str = "gradcam",
+                       limit: int = 64) -> dict[str, Any]:  # fmt: skip
+    """Write heat-map overlays (PNG) for a split; where masks exist, score the localization of every lesion.
+
+    Each image is explained for its true class (where labels exist), so the
+    pointing game asks: does the evidence for the lesion class lie on the lesion?
+    """
+    import cv2
+
+    if loaded.task != "classify":
+        raise ModelError(f"{loaded.stored.name} is a segmenter: its output is already a map; explain a classifier")
+    check_fit(loaded, dataset)
+    index = split_index(dataset, split)
+    truth = dataset.labels[index]
+    heat, inputs, masks = explain_images(loaded, dataset, index, method, class_index=truth)
+    result: dict[str, Any] = {"model": loaded.stored.name, "split": split, "method": method, "images": int(index.size)}
+    if masks is not None:
+        result.update(localization(heat, masks))
+    order = np.argsort(~masks.any(axis=(1, 2)), kind="stable") if masks is not None else np.arange(index.size)
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for k in order[:limit]:
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset.ids[index[k]])
+        label = loaded.class_names[truth[k]] if truth[k] < len(loaded.class_names) else str(truth[k])
+        picture = explanation_picture(inputs[k], heat[k], None if masks is None else masks[k])
+        cv2.imwrite(str(out / f"{name}_{label}_{method}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+        written += 1
+    return result | {"written": written, "out": str(out)}

@@ -43,5 +43,19 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     assert "browser-run" in page.locator("[data-testid='stSidebar']").inner_text()
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "train-store.png"))
+
+    # The new model, evaluated: metrics, matrix, ROC, and the errors with their heat maps.
+    page.get_by_role("link", name="Evaluation").click()
+    page.get_by_text("confusion matrix (counts)").wait_for(timeout=120_000)
+    page.get_by_text("Misclassified").first.wait_for(timeout=120_000)
+    _settle(page)
+    assert page.get_by_text("ROC (one vs rest)").first.is_visible()
+    assert page.locator("[data-testid='stImage']").count() >= 1  # the first misclassified, with its Grad-CAM
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+        ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000
+    )
+    assert page.locator(EXCEPTION).count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "evaluation.png"), full_page=True)
     assert not errors, errors
     page.close()

@@ -89,7 +89,9 @@ def test_train_then_evaluate(tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert {"auc", "accuracy", "sensitivity", "specificity", "f1"} <= set(metrics)
-    assert metrics["auc"] == pytest.approx(result["test_auc"])
+    assert metrics["auc"] == pytest.approx(result["test_auc"], abs=1e-4)
+    assert metrics["auc_ci"][0] <= metrics["auc"] <= metrics["auc_ci"][1]
+    assert {"accuracy_ci", "sensitivity_ci", "specificity_ci", "ppv_ci", "npv_ci", "f1_ci"} <= set(metrics)
 
 
 def test_evaluate_refuses_a_data_set_that_does_not_fit(tmp_path):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -16,7 +14,7 @@ from medlib.errors import DatasetError
 from medlib.spec import SpecError
 from medlib.store import list_models, load_model
 from medlib.training import TrainConfig, resolve, train
-from tests.conftest import ROOT
+from medlib.worker import TrainingProcess
 
 pytest.importorskip("tensorflow")
 
@@ -97,20 +95,44 @@ def test_stop_request_ends_within_a_batch_and_keeps_the_model(tmp_path):
     assert list_models(tmp_path)[0].card["training"]["ended"] == "stopped"
 
 
-def test_killed_run_leaves_no_finished_looking_entry(tmp_path):
-    script = (
-        "import sys; from pathlib import Path; from medlib.training import TrainConfig, train;"
-        "train(TrainConfig(data='phantom', epochs=200, image_size=32), Path(sys.argv[1]),"
-        " progress=lambda e: print(e['event'], flush=True))"
-    )
-    process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "killed")], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
-    for line in process.stdout:
-        if line.strip() == "epoch":
-            break
-    process.kill()
-    process.wait(timeout=30)
+def test_killed_worker_fails_with_its_last_metrics_and_leaves_no_model(tmp_path):
+    events: list[dict] = []
+    first_epoch, ended = threading.Event(), threading.Event()
+
+    def on_event(event):
+        events.append(event)
+        if event["event"] == "epoch":
+            first_epoch.set()
+        if event["event"] == "exit":
+            ended.set()
+
+    run = TrainingProcess(TrainConfig(**{**FAST, "epochs": 200}), blobs(), tmp_path / "killed", on_event)
+    run.start()
+    assert first_epoch.wait(timeout=180), events[-1:]
+    run.kill()
+    assert ended.wait(timeout=30)
+    assert events[-1]["state"] == "failed" and "ended unexpectedly" in events[-1]["error"]
+    assert any(e["event"] == "epoch" and "val_loss" in e for e in events)  # the last metrics stay with the job
     assert list_models(tmp_path) == []
+    assert not list(tmp_path.glob("killed*"))
+
+
+def test_worker_stop_saves_the_model(tmp_path):
+    events: list[dict] = []
+    ended = threading.Event()
+
+    def on_event(event):
+        events.append(event)
+        if event["event"] == "batch":
+            run.stop()
+        if event["event"] == "exit":
+            ended.set()
+
+    run = TrainingProcess(TrainConfig(**{**FAST, "epochs": 200}), blobs(), tmp_path / "stopped", on_event)
+    run.start()
+    assert ended.wait(timeout=180), events[-1:]
+    assert events[-1] == {"event": "exit", "state": "stopped"}
+    assert [m.name for m in list_models(tmp_path)] == ["stopped"]
     assert not (tmp_path / "killed").exists()
 
 

@@ -1,7 +1,8 @@
-"""Training jobs that run in worker threads, found again by id after a page reload.
+"""Training jobs that run in child processes, found again by id after a page reload.
 
-The worker never calls Streamlit: it only appends the training events to its
-job, under a lock; the page reads them and draws.
+The follower thread of a job (see :mod:`medlib.worker`) never calls Streamlit:
+it only appends the training events to its job, under a lock; the page reads
+them and draws.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 import streamlit as st
 
 from medlib.datasets import Dataset
-from medlib.errors import MedlibError
-from medlib.training import TrainConfig, train
+from medlib.training import TrainConfig
+from medlib.worker import TrainingProcess
 
 
 @dataclass
@@ -35,8 +36,8 @@ class Job:
     last_batch: dict[str, Any] | None = None
     end: dict[str, Any] | None = None
     error: str | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    process: TrainingProcess | None = None
 
     def record(self, event: dict[str, Any]) -> None:
         with self.lock:
@@ -47,8 +48,15 @@ class Job:
                 self.epochs.append(event)
             elif kind == "start":
                 self.start = event
-            else:
+            elif kind == "end":
                 self.end = event
+            else:  # exit: how the process ended
+                self.state, self.error = event["state"], event.get("error")
+
+    def request_stop(self) -> None:
+        """Stop within one batch, keeping the best model so far."""
+        if self.process is not None:
+            self.process.stop()
 
     def snapshot(self) -> dict[str, Any]:
         """A consistent copy of the job's state for drawing."""
@@ -63,23 +71,12 @@ def registry() -> dict[str, Job]:
     return {}
 
 
-def _run(job: Job, config: TrainConfig, dataset: Dataset, out: Path) -> None:
-    try:
-        result = train(config, out, dataset=dataset, progress=job.record, stop=job.stop)
-        state = "stopped" if result.ended == "stopped" else "completed"
-    except MedlibError as exc:
-        state, job.error = "failed", str(exc)
-    except Exception as exc:  # the worker must end with a message, whatever went wrong
-        state, job.error = "failed", f"{type(exc).__name__}: {exc}"
-    with job.lock:
-        job.state = state
-
-
 def start_job(config: TrainConfig, dataset: Dataset, out: Path) -> Job:
-    """Start training in a daemon thread and register the job."""
+    """Start training in a child process and register the job."""
     job = Job(uuid.uuid4().hex[:12], out.name, config.to_dict(), dataset.name)
+    job.process = TrainingProcess(config, dataset, out, job.record)
     registry()[job.id] = job
-    threading.Thread(target=_run, args=(job, config, dataset, out), name=f"train-{job.id}", daemon=True).start()
+    job.process.start()
     return job
 
 

@@ -57,3 +57,69 @@ def training_curves(epochs: list[dict]) -> go.Figure:
                          legend=dict(orientation="h", y=1.18, x=0))  # fmt: skip
     figure.update_xaxes(title_text="epoch", dtick=1 if len(epochs) <= 20 else None)
     return figure
+
+
+def _square(figure: go.Figure, x_title: str, y_title: str, title: str) -> go.Figure:
+    figure.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), title=title,
+                         legend=dict(orientation="h", y=-0.2, x=0))  # fmt: skip
+    figure.update_xaxes(title_text=x_title, range=[0, 1], constrain="domain")
+    figure.update_yaxes(title_text=y_title, range=[0, 1.02], scaleanchor="x", scaleratio=1)
+    return figure
+
+
+def confusion_heatmap(matrix: np.ndarray, class_names: list[str], normalized: bool) -> go.Figure:
+    """The confusion matrix as a heat map: counts, or each row as the share of its true class."""
+    values = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalized else matrix
+    text = [[f"{v:.2f}" if normalized else f"{int(v)}" for v in row] for row in values]
+    figure = go.Figure(go.Heatmap(
+        z=values, x=class_names, y=class_names, text=text, texttemplate="%{text}", colorscale="Blues",
+        hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>", showscale=False,
+    ))  # fmt: skip
+    figure.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
+                         title="confusion matrix" + (" (row-normalised)" if normalized else " (counts)"))  # fmt: skip
+    figure.update_xaxes(title_text="predicted", side="bottom")
+    figure.update_yaxes(title_text="true", autorange="reversed")
+    return figure
+
+
+def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], point: tuple[float, float] | None = None,
+               title: str = "ROC") -> go.Figure:  # fmt: skip
+    """ROC curves by name (false-positive rate, true-positive rate, thresholds), chance line and operating point."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="gray"),
+                                name="chance", hoverinfo="skip"))  # fmt: skip
+    for name, (fpr, tpr, thresholds) in curves.items():
+        figure.add_trace(go.Scatter(
+            x=fpr, y=tpr, mode="lines", name=name, customdata=thresholds,
+            hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<br>threshold %{customdata:.3f}<extra>%{fullData.name}</extra>",
+        ))  # fmt: skip
+    if point is not None:
+        figure.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="operating point",
+                                    marker=dict(size=12, color="#e45756", symbol="x")))  # fmt: skip
+    return _square(figure, "false-positive rate (1 - specificity)", "sensitivity", title)
+
+
+def pr_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "precision-recall") -> go.Figure:
+    """Precision-recall curves by name (recall, precision)."""
+    figure = go.Figure()
+    for name, (recall, precision) in curves.items():
+        figure.add_trace(go.Scatter(x=recall, y=precision, mode="lines", name=name,
+                                    hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>"))  # fmt: skip
+    return _square(figure, "recall (sensitivity)", "precision (PPV)", title)
+
+
+def calibration_figure(calibration: dict) -> go.Figure:
+    """Reliability diagram: observed rate against mean confidence per bin (marker size: images in the bin)."""
+    count = np.asarray(calibration["count"])
+    keep = count > 0
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="gray"),
+                                name="perfectly calibrated", hoverinfo="skip"))  # fmt: skip
+    figure.add_trace(go.Scatter(
+        x=np.asarray(calibration["confidence"])[keep], y=np.asarray(calibration["observed"])[keep],
+        mode="lines+markers", name="model", customdata=count[keep],
+        marker=dict(size=6 + 14 * np.sqrt(count[keep] / count.max())),
+        hovertemplate="confidence %{x:.2f}<br>observed %{y:.2f}<br>%{customdata} images<extra></extra>",
+    ))  # fmt: skip
+    title = f"calibration · Brier {calibration['brier']:.3f} · ECE {calibration['ece']:.3f}"
+    return _square(figure, "predicted probability", "observed frequency", title)

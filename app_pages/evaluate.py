@@ -1,0 +1,225 @@
+"""Evaluation: metrics with confidence intervals, curves, an operating point, the errors with their heat maps,
+a comparison of two models, and a downloadable report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from medlib.datasets import SPLITS, Dataset
+from medlib.errors import MedlibError
+from medlib.evaluation import (
+    METRICS,
+    calibration,
+    compare,
+    confusion,
+    curves,
+    metrics_with_intervals,
+    predicted_classes,
+    predictions_table,
+    threshold_for,
+    youden_threshold,
+)
+from medlib.explain import METHODS
+from medlib.inference import explain_images, explanation_picture, predict_split
+from medlib.store import StoredModel, list_models
+from medlib.visualize import enlarge
+from ui import state
+from ui.models import loaded_model
+from ui.plots import calibration_figure, confusion_heatmap, pr_figure, roc_figure
+from ui.report import DISCLAIMER, evaluation_report
+
+GALLERY = 8
+LABELS = {"accuracy": "accuracy", "sensitivity": "sensitivity (recall)", "specificity": "specificity",
+          "ppv": "PPV (precision)", "npv": "NPV", "f1": "F1", "auc": "AUC"}  # fmt: skip
+
+
+@st.cache_data(max_entries=16, show_spinner="Predicting the split…")
+def _outputs(path: str, sha256: str, fingerprint: str, split: str, _dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    loaded, lock = loaded_model(Path(path), sha256)
+    with lock:
+        return predict_split(loaded, _dataset, split)
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing heat maps…")
+def _heatmaps(path: str, sha256: str, fingerprint: str, index: tuple[int, ...], method: str, _dataset: Dataset):
+    loaded, lock = loaded_model(Path(path), sha256)
+    with lock:
+        heat, inputs, masks = explain_images(loaded, _dataset, np.asarray(index), method)
+    return [explanation_picture(inputs[k], heat[k], None if masks is None else masks[k]) for k in range(len(index))]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _table(labels: np.ndarray, outputs: np.ndarray, threshold: float) -> dict:
+    return metrics_with_intervals(labels, outputs, threshold)
+
+
+def _key(stored: StoredModel) -> tuple[str, str]:
+    return str(stored.path), stored.card["file"]["sha256"]
+
+
+def _metrics_frame(metrics: dict) -> pd.DataFrame:
+    rows = [{"metric": LABELS[name], "estimate": metrics[name], "95% CI low": metrics[f"{name}_ci"][0],
+             "95% CI high": metrics[f"{name}_ci"][1]} for name in METRICS]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _set_threshold(value: float) -> None:
+    st.session_state["ev_threshold"] = value
+
+
+def _operating_point(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold slider, and buttons that set it by Youden's J or a target sensitivity or specificity."""
+    st.session_state.setdefault("ev_threshold", 0.5)
+    threshold = st.slider("Threshold on the probability of " + "the positive class", 0.0, 1.0, step=0.001,
+                          format="%.3f", key="ev_threshold")  # fmt: skip
+    a, b, c, d = st.columns(4)
+    a.button("Youden's J", key="ev_youden", on_click=_set_threshold,
+             args=(round(youden_threshold(labels, scores), 3),), help="maximise sensitivity + specificity")  # fmt: skip
+    b.button("Default 0.5", key="ev_half", on_click=_set_threshold, args=(0.5,))
+    target = c.number_input("Target", 0.5, 1.0, 0.9, 0.01, key="ev_target", label_visibility="collapsed")
+    sensitive = math.floor(threshold_for(labels, scores, sensitivity=target) * 1000) / 1000
+    specific = math.ceil(threshold_for(labels, scores, specificity=target) * 1000) / 1000
+    d.button(f"Sensitivity ≥ {target:.2f}", key="ev_sens", on_click=_set_threshold, args=(min(1.0, sensitive),))
+    d.button(f"Specificity ≥ {target:.2f}", key="ev_spec", on_click=_set_threshold, args=(min(1.0, specific),))
+    return float(threshold)
+
+
+def _curve_figures(labels: np.ndarray, outputs: np.ndarray, class_names: list[str], metrics: dict) -> list:
+    if len(class_names) == 2:
+        c = curves(labels, outputs)
+        point = (1.0 - metrics["specificity"], metrics["sensitivity"])
+        roc = roc_figure({f"AUC {metrics['auc']:.3f}": (c.fpr, c.tpr, c.roc_thresholds)}, point)
+        pr = pr_figure({f"AP {c.average_precision:.3f}": (c.recall, c.precision)})
+    else:
+        present = [k for k in range(len(class_names)) if 0 < np.sum(labels == k) < labels.size]
+        per_class = {k: curves(labels, outputs, k) for k in present}
+        macro = metrics["auc"] if metrics["auc"] is not None else float("nan")
+        roc = roc_figure({class_names[k]: (c.fpr, c.tpr, c.roc_thresholds) for k, c in per_class.items()},
+                         title=f"ROC (one vs rest) · macro AUC {macro:.3f}")  # fmt: skip
+        pr = pr_figure({f"{class_names[k]} (AP {c.average_precision:.3f})": (c.recall, c.precision)
+                        for k, c in per_class.items()})  # fmt: skip
+    return [roc, pr, calibration_figure(calibration(labels, outputs))]
+
+
+def _gallery(stored, dataset, index, labels, predicted, scores, class_names) -> None:
+    st.subheader("Errors, with what the model looked at")
+    method = st.selectbox("Heat map", METHODS, key="ev_method",
+                          format_func={"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}.get)  # fmt: skip
+    wrong = np.flatnonzero(labels != predicted)
+    if len(class_names) == 2:
+        groups = {"False positives": wrong[predicted[wrong] == 1], "False negatives": wrong[predicted[wrong] == 0]}
+    else:
+        groups = {"Misclassified": wrong}
+    for title, members in groups.items():
+        st.markdown(f"**{title}** ({members.size})")
+        if members.size == 0:
+            st.caption("none at this threshold")
+            continue
+        members = members[np.argsort(-np.abs(scores[members] - 0.5))][:GALLERY]  # the most confident errors first
+        pictures = _heatmaps(*_key(stored), dataset.fingerprint, tuple(int(index[k]) for k in members), method,
+                             dataset)  # fmt: skip
+        columns = st.columns(4)
+        for n, (k, picture) in enumerate(zip(members, pictures, strict=True)):
+            caption = (f"{dataset.ids[index[k]]} · true {class_names[labels[k]]} · predicted "
+                       f"{class_names[predicted[k]]} ({scores[k]:.2f})")  # fmt: skip
+            columns[n % 4].image(enlarge(picture, 192), caption=caption)
+
+
+def evaluate_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
+    index, outputs = _outputs(*_key(stored), dataset.fingerprint, split, dataset)
+    labels, class_names = dataset.labels[index], stored.card.get("class_names") or dataset.class_names
+    binary = len(class_names) == 2
+    probabilities = np.asarray(outputs).reshape(len(index), -1)
+    scores = probabilities[:, 0] if binary else probabilities.max(axis=1)
+    threshold = _operating_point(labels, scores) if binary and 0 < labels.sum() < labels.size else 0.5
+    metrics = _table(labels, outputs, threshold)
+    predicted = predicted_classes(outputs, threshold)
+    table = _metrics_frame(metrics)
+    left, right = st.columns([3, 2])
+    formats = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]}
+    left.dataframe(table, hide_index=True, width="stretch", column_config=formats)
+    left.caption(f"{metrics['n']} images of the {split} split · 95% percentile bootstrap intervals "
+                 "(1,000 resamples, seed 0)" + ("" if binary else " · macro averages over classes"))  # fmt: skip
+    normalized = right.toggle("Row-normalised", key="ev_normalized")
+    matrix = confusion(labels, outputs, threshold)
+    right.plotly_chart(confusion_heatmap(matrix, class_names, normalized), key="ev_confusion")
+    figures = _curve_figures(labels, outputs, class_names, metrics)
+    for column, figure, name in zip(st.columns(3), figures, ("roc", "pr", "calibration"), strict=True):
+        column.plotly_chart(figure, key=f"ev_{name}")
+    _gallery(stored, dataset, index, labels, predicted, scores, class_names)
+    st.subheader("Download")
+    csv = predictions_table([dataset.ids[i] for i in index], labels, outputs, class_names, threshold)
+    facts = {"model": stored.name, "architecture": stored.card.get("architecture"), "data set": dataset.name,
+             "data set fingerprint": dataset.fingerprint, "trained on fingerprint":
+             stored.card.get("dataset", {}).get("fingerprint"), "split": split, "images": len(index),
+             "threshold": threshold if binary else "most probable class"}  # fmt: skip
+    report = evaluation_report(f"Evaluation of {stored.name} on {dataset.name} ({split})", table,
+                               [confusion_heatmap(matrix, class_names, False), *figures], stored.card,
+                               dataset.summary(), facts)  # fmt: skip
+    a, b = st.columns(2)
+    a.download_button("Predictions (.csv)", csv.to_csv(index=False), f"{stored.name}-{split}-predictions.csv",
+                      "text/csv", key="ev_csv", icon=":material/download:")  # fmt: skip
+    b.download_button("Report (.html)", report, f"{stored.name}-{split}-report.html", "text/html", key="ev_report",
+                      icon=":material/download:")  # fmt: skip
+
+
+def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset, split: str) -> None:
+    if not others:
+        st.info("Train or upload a second classifier to compare it with this one.", icon=":material/info:")
+        return
+    other = st.selectbox("Compare with", [m.name for m in others], key="ev_other")
+    second = next(m for m in others if m.name == other)
+    index, a = _outputs(*_key(first), dataset.fingerprint, split, dataset)
+    _, b = _outputs(*_key(second), dataset.fingerprint, split, dataset)
+    labels = dataset.labels[index]
+    result = compare(labels, a, b)
+    metrics_a, metrics_b = _table(labels, a, 0.5), _table(labels, b, 0.5)
+    rows = []
+    for name in ("auc", "accuracy"):
+        rows.append({"metric": LABELS[name], first.name: metrics_a[name], second.name: metrics_b[name],
+                     "difference (B − A)": result[f"{name}_difference"],
+                     "95% CI": "–".join(f"{v:+.3f}" for v in result[f"{name}_difference_ci"] if v is not None),
+                     "p-value": result[f"{name}_p_value"]})  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    significant = result["auc_p_value"] is not None and result["auc_p_value"] < 0.05
+    verdict = "differ" if significant else "do not differ detectably"
+    st.caption(f"Paired bootstrap over the same {len(index)} images ({result['resamples']:,} resamples; two-sided "
+               f"p-value; threshold 0.5 for accuracy): the AUCs {verdict} at the 5% level.")  # fmt: skip
+    if len(first.card.get("class_names", [])) == 2 and 0 < labels.sum() < labels.size:
+        pairs = {m.name: curves(labels, out) for m, out in ((first, a), (second, b))}
+        st.plotly_chart(roc_figure({n: (c.fpr, c.tpr, c.roc_thresholds) for n, c in pairs.items()},
+                                   title="ROC of both models"), key="ev_compare_roc")  # fmt: skip
+
+
+st.title("Evaluation")
+st.caption(DISCLAIMER)
+dataset = state.active_dataset()
+classifiers = [m for m in list_models() if m.card.get("task") == "classify"]
+if dataset.labels is None:
+    st.info(f"The active data set, {dataset.name}, has no class labels: load a labelled set on the Upload page.",
+            icon=":material/info:")  # fmt: skip
+elif not classifiers:
+    st.info("No classifier in the model store yet: train one on the **Training** page, or upload one in its "
+            "Model store tab.", icon=":material/info:")  # fmt: skip
+else:
+    names = [m.name for m in classifiers]
+    active = state.active_model()
+    splits = [s for s in SPLITS if dataset.indices(s).size]
+    left, right = st.columns(2)
+    chosen = left.selectbox("Model", names, index=names.index(active) if active in names else 0, key="ev_model")
+    split = right.selectbox(f"Split of {dataset.name}", splits, key="ev_split",
+                            index=splits.index("test") if "test" in splits else 0)  # fmt: skip
+    stored = classifiers[names.index(chosen)]
+    evaluate_section, compare_section = st.tabs(["Evaluate", "Compare two models"])
+    try:
+        with evaluate_section:
+            evaluate_tab(stored, dataset, split)
+        with compare_section:
+            compare_tab(stored, [m for m in classifiers if m.name != chosen], dataset, split)
+    except MedlibError as exc:
+        st.error(str(exc), icon=":material/error:")

@@ -1,0 +1,81 @@
+"""AppTest of the Evaluation page on two small classifiers trained on a planted-square set."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from medlib.training import TrainConfig, train
+from tests.conftest import ROOT
+from tests.test_training import FAST, blobs
+
+pytest.importorskip("tensorflow")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluation-models")
+    data = blobs(160, size=32)
+    train(TrainConfig(**FAST), root / "square-resnet", dataset=data)
+    train(TrainConfig(**{**FAST, "model": "seed-cnn", "epochs": 2}), root / "square-seed", dataset=data)
+    return root, data
+
+
+@pytest.fixture
+def page(store, monkeypatch) -> AppTest:
+    root, data = store
+    monkeypatch.setenv("MEDLIB_MODELS", str(root))
+    app = AppTest.from_file(str(ROOT / "app_pages" / "evaluate.py"), default_timeout=120)
+    app.session_state["active_dataset"] = data
+    app.session_state["active_model"] = "square-resnet"
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def _metric(app: AppTest, name: str) -> float:
+    table = app.dataframe[0].value
+    return float(table.loc[table["metric"] == name, "estimate"].iloc[0])
+
+
+def test_metrics_with_intervals_matrix_and_curves(page):
+    table = page.dataframe[0].value
+    assert table["metric"].tolist()[-1] == "AUC" and len(table) == 7
+    assert (table["95% CI low"] <= table["estimate"]).all() and (table["estimate"] <= table["95% CI high"]).all()
+    assert _metric(page, "AUC") > 0.9
+    charts = page.get("plotly_chart")
+    assert len(charts) >= 4  # confusion matrix, ROC, PR, calibration (and the comparison ROC)
+    assert page.selectbox(key="ev_model").value == "square-resnet"
+    assert page.selectbox(key="ev_split").value == "test"
+
+
+def test_threshold_updates_the_metrics_and_the_gallery_shows_heat_maps(page):
+    before = _metric(page, "sensitivity (recall)")
+    page.slider(key="ev_threshold").set_value(0.999).run()
+    assert not page.exception
+    after = _metric(page, "sensitivity (recall)")
+    assert after < before
+    captions = [image.proto.imgs[0].caption for image in page.get("image")]
+    assert any("true blob" in c and "predicted empty" in c for c in captions)  # false negatives, with overlays
+    page.button(key="ev_youden").click().run()
+    assert page.slider(key="ev_threshold").value < 0.999
+    assert _metric(page, "sensitivity (recall)") > after
+
+
+def test_comparison_of_two_models_has_a_paired_test(page):
+    assert page.selectbox(key="ev_other").value == "square-seed"
+    table = page.dataframe[1].value
+    assert table["metric"].tolist() == ["AUC", "accuracy"]
+    assert 0.0 < table["p-value"].iloc[0] <= 1.0
+    assert any("Paired bootstrap" in c.value for c in page.caption)
+
+
+def test_downloads_are_offered(page):
+    assert len(page.get("download_button")) == 2
+
+
+def test_no_classifier_yet_points_to_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDLIB_MODELS", str(tmp_path))
+    app = AppTest.from_file(str(ROOT / "app_pages" / "evaluate.py"), default_timeout=60).run()
+    assert not app.exception
+    assert any("No classifier" in i.value for i in app.info)
