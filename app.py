@@ -12,6 +12,7 @@ PAGES = [
     st.Page("app_pages/augment.py", title="Augmentation", icon=":material/auto_awesome_motion:"),
     st.Page("app_pages/train.py", title="Training", icon=":material/model_training:"),
     st.Page("app_pages/evaluate.py", title="Evaluation", icon=":material/analytics:"),
+    st.Page("app_pages/diagnose.py", title="Diagnose", icon=":material/stethoscope:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -8,23 +8,14 @@ import streamlit as st
 
 from medlib.datasets import SPLITS, Dataset, load_upload
 from medlib.errors import MedlibError
-from medlib.image import MedImage, Window
-from medlib.phantom import make_phantom
-from medlib.phantom_export import dicom_bytes
+from medlib.image import MedImage
 from medlib.readers import read_series
 from medlib.visualize import draw_outline, enlarge, scale_to_uint8
-from medlib.windowing import WINDOW_PRESETS, to_display
+from medlib.windowing import to_display
 from ui import state
 from ui.plots import class_balance, histogram
-
-SAMPLE_NAME = "built-in synthetic chest film (DICOM)"
-
-
-@st.cache_resource
-def sample_image() -> MedImage:
-    """A synthetic film written as DICOM and read back through the real reader."""
-    film = make_phantom(3, size=256, seed=7).images[1, ..., 0]
-    return read_series([dicom_bytes(film, "sample")])
+from ui.samples import SAMPLE_NAME, sample_image
+from ui.window import window_controls
 
 
 def _read_uploaded_image(files: list) -> None:
@@ -42,23 +33,6 @@ def _read_uploaded_image(files: list) -> None:
     st.session_state[state.IMAGE] = image
     st.session_state[state.IMAGE_NAME] = files[0].name if len(files) == 1 else f"{len(files)} DICOM files"
     st.session_state.pop(state.IMAGE_ERROR, None)
-
-
-def _window_controls(image: MedImage) -> Window:
-    low, high = image.value_range()
-    choices = (["File window"] if image.window else []) + ["Full range", *[p.title() for p in WINDOW_PRESETS], "Custom"]
-    preset = st.selectbox("Window preset", choices, key="window_preset", help="CT presets are in Hounsfield units")
-    if preset == "File window":
-        return image.default_window()
-    if preset == "Full range":
-        return Window((low + high) / 2.0, max(high - low, 1e-6))
-    if preset.lower() in WINDOW_PRESETS:
-        return WINDOW_PRESETS[preset.lower()]
-    base = image.default_window()
-    span = max(high - low, 1.0)
-    center = st.slider("Level (centre)", low - span / 2, high + span / 2, float(base.center), key="window_center")
-    width = st.slider("Width", span / 1000.0, 2.0 * span, float(base.width), key="window_width")
-    return Window(center, width)
 
 
 def image_section() -> None:
@@ -82,7 +56,7 @@ def image_section() -> None:
 
     view, controls = st.columns([3, 2])
     with controls:
-        window = _window_controls(image)
+        window = window_controls(image)
         frame = 0
         if image.frames > 1:
             frame = st.slider("Frame / slice", 1, image.frames, 1, key="frame_index") - 1

@@ -69,7 +69,9 @@ def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.training import TrainConfig, train
 
     settings: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
-    for name in ("task", "model", "epochs", "image_size", "seed", "max_minutes", "batch_size"):
+    options = ("task", "model", "epochs", "image_size", "seed", "max_minutes", "batch_size", "patch_size",
+               "patches_per_image", "early_stopping")  # fmt: skip
+    for name in options:
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     settings["data"] = args.data
@@ -143,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", help="an augmentation spec (JSON) from the Augmentation page")
     train.add_argument("--config", help="a training config (JSON); options given here override it")
     train.add_argument("--max-minutes", type=float, help="stop after this many minutes, keeping the best model")
+    train.add_argument("--early-stopping", type=int, help="patience in epochs (default 10); 0 runs every epoch")
+    train.add_argument("--patch-size", type=int, help="segment: train on random patches of this side (multiple of 8)")
+    train.add_argument("--patches-per-image", type=int, help="segment with patches: patches per image per epoch")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
     train.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     train.set_defaults(run=_cmd_train)

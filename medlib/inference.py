@@ -13,8 +13,9 @@ from medlib.evaluation import metrics_with_intervals
 from medlib.explain import heatmaps, localization, overlay
 from medlib.models import ModelError
 from medlib.preprocess import Pipeline, load_pipeline, make_pipeline
+from medlib.segmentation import split_metrics
 from medlib.store import StoredModel, get_model, load_model
-from medlib.training import evaluate_outputs, predict
+from medlib.training import predict, segment_maps
 
 
 @dataclass
@@ -68,7 +69,8 @@ def check_fit(loaded: LoadedModel, dataset: Dataset) -> None:
         raise ModelError(f"{loaded.stored.name} is a segmenter but {dataset.name} has no masks")
     sample, _ = loaded.pipeline.apply(dataset.images[0])
     expected = tuple(int(v) for v in loaded.model.input_shape[1:])
-    if sample.shape != expected:
+    tiled = loaded.task == "segment" and sample.shape[-1] == expected[-1]  # any size: it is predicted in tiles
+    if sample.shape != expected and not tiled:
         raise ModelError(
             f"{loaded.stored.name} takes {expected} inputs, but its preprocessing makes {sample.shape} "
             f"from {dataset.name}'s images ({dataset.channels} channel(s)); "
@@ -94,11 +96,13 @@ def predict_split(loaded: LoadedModel, dataset: Dataset, split: str) -> tuple[np
 
 def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", seed: int = 0) -> dict[str, Any]:
     """Metrics of a stored model on one split, each classification metric with its 95% bootstrap interval."""
-    index, outputs = predict_split(loaded, dataset, split)
     if loaded.task == "classify":
+        index, outputs = predict_split(loaded, dataset, split)
         metrics = metrics_with_intervals(dataset.labels[index], outputs, seed=seed)
     else:
-        metrics = evaluate_outputs(loaded.task, dataset, index, outputs, loaded.pipeline)
+        check_fit(loaded, dataset)
+        maps = segment_maps(loaded.model, dataset, split_index(dataset, split), loaded.pipeline)
+        metrics = split_metrics(*maps, seed=seed)
     return {"model": loaded.stored.name, "split": split, **metrics}
 
 

@@ -57,10 +57,3 @@ def classification_metrics(labels: np.ndarray, raw: np.ndarray, threshold: float
         "f1": float(f1),
         "n": int(labels.size),
     }
-
-
-def dice_score(truth: np.ndarray, predicted: np.ndarray) -> float:
-    """Dice overlap of two binary masks (1.0 when both are empty)."""
-    truth, predicted = np.asarray(truth) > 0, np.asarray(predicted) > 0
-    total = truth.sum() + predicted.sum()
-    return 1.0 if total == 0 else float(2.0 * np.logical_and(truth, predicted).sum() / total)

@@ -90,8 +90,9 @@ def build_resnet_small(
     """A compact residual CNN: batch norm, global pooling and dropout; its depth follows the input size.
 
     The stem shrinks inputs of 48 pixels and more (by 4 from 96), then each
-    stage halves the resolution and doubles the width down to about 4×4 (at
-    most three stages), so 28×28 and 256×256 inputs both work on a CPU.
+    stage halves the resolution and doubles the width (up to four times the
+    stem's) down to about 4×4 (at most three stages), so 28×28 and 256×256
+    inputs both work on a CPU and the model file stays under 2 MB.
     """
     keras = _keras()
     layers = keras.layers
@@ -109,7 +110,7 @@ def build_resnet_small(
     stages = max(1, min(3, int(math.log2(resolution / 4))))
     x = _residual_block(x, width, 1, "stage0", bn_momentum)
     for stage in range(1, stages + 1):
-        x = _residual_block(x, width * 2**stage, 2, f"stage{stage}", bn_momentum)
+        x = _residual_block(x, min(width * 2**stage, 4 * width), 2, f"stage{stage}", bn_momentum)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     return keras.Model(inputs, _head(x, num_classes), name="resnet_small")
@@ -119,7 +120,7 @@ def build_unet(
     input_shape: tuple[int, int, int],
     num_classes: int = 2,
     width: int = 16,
-    depth: int = 4,
+    depth: int = 3,
     bn_momentum: float = BN_MOMENTUM,
 ) -> Any:
     """A U-Net with batch norm; a sigmoid foreground map (softmax for more than two classes)."""

@@ -25,7 +25,7 @@ from medlib.augment import Augmenter, default_augmenter, draw_once, load_augment
 from medlib.datasets import Dataset, load_dataset
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError, MedlibError
-from medlib.metrics import as_probabilities, classification_metrics, dice_score
+from medlib.metrics import as_probabilities, classification_metrics
 from medlib.models import (
     ARCHITECTURES,
     DEFAULT_CLASSIFIER,
@@ -35,6 +35,7 @@ from medlib.models import (
     build_model,
 )
 from medlib.preprocess import Pipeline, load_pipeline, pipeline_for
+from medlib.segmentation import mask_metrics, predict_tiled, split_metrics
 from medlib.spec import Param, SpecError
 from medlib.store import StoredModel, library_versions, save_model
 
@@ -56,6 +57,8 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     Param("early_stopping", "int", 10, 0, 1000, help="epochs without improvement before stopping; 0 never"),
     Param("max_minutes", "float", 0.0, 0.0, 10_000.0, help="stop after this many minutes; 0 no limit"),
     Param("val_fraction", "float", 0.15, 0.05, 0.5, help="part of train held out when there is no val split"),
+    Param("patch_size", "int", 0, 0, 512, help="segmentation: random patches of this side (a multiple of 8)"),
+    Param("patches_per_image", "int", 8, 1, 1000, help="segmentation with patches: patches drawn per image per epoch"),
     Param("seed", "int", 0, 0, 2**31 - 1),
 )
 
@@ -81,6 +84,8 @@ class TrainConfig:
     early_stopping: int = 10
     max_minutes: float = 0.0
     val_fraction: float = 0.15
+    patch_size: int = 0
+    patches_per_image: int = 8
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -125,6 +130,13 @@ class Recipe:
     train_index: np.ndarray
     val_index: np.ndarray
     notes: list[str] = field(default_factory=list)
+    image_shape: tuple[int, int, int] | None = None
+    """The preprocessed images' shape where the model sees patches of them (``input_shape``)."""
+    patches_per_image: int = 1
+
+    @property
+    def samples_per_epoch(self) -> int:
+        return int(self.train_index.size * self.patches_per_image)
 
 
 def _validation_split(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, str | None]:
@@ -151,9 +163,10 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
     notes = [note] if note else []
     model = config.model if config.model != "auto" else (DEFAULT_CLASSIFIER if config.task == "classify" else
                                                          DEFAULT_SEGMENTER)  # fmt: skip
-    side = config.image_size or min(max(dataset.image_size), 128)
-    if config.task == "segment":
-        side = max(16, side // 16 * 16)
+    patch = config.patch_size if config.task == "segment" else 0
+    side = config.image_size or (max(dataset.image_size) if patch else min(max(dataset.image_size), 128))
+    if config.task == "segment" and not patch:
+        side = max(16, side // 8 * 8)
     pipeline = load_pipeline(config.preprocess) if config.preprocess is not None else pipeline_for(dataset, side)
     sample, _ = pipeline.apply(dataset.images[train[0]])
     if config.preprocess is not None:
@@ -162,6 +175,15 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
         augmenter = load_augmenter(config.augment)
     else:
         augmenter = default_augmenter("fundus" if dataset.channels == 3 else "chest")
+    image_shape = tuple(int(v) for v in sample.shape)
+    if patch:
+        if patch % 8 or patch > min(sample.shape[:2]):
+            raise SpecError(f"training config: patch_size must be a multiple of 8 and at most the preprocessed "
+                            f"image's side ({min(sample.shape[:2])}); got {patch}")  # fmt: skip
+        size = f"{sample.shape[1]}×{sample.shape[0]}"
+        notes.append(f"training on {config.patches_per_image} random {patch}×{patch} patches per image per epoch; "
+                     f"validation and test in overlapping tiles of the {size} images")  # fmt: skip
+        sample = np.zeros((patch, patch, sample.shape[-1]), np.float32)
     num_classes = len(dataset.class_names) if config.task == "classify" else 2
     class_weight = None
     if config.task == "classify" and config.class_weighting == "balanced":
@@ -171,7 +193,8 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
                         for k in range(num_classes)}  # fmt: skip
     batch = config.batch_size or int(min(64, 2 ** round(math.log2(max(train.size / 10, 8)))))
     return Recipe(model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline, augmenter,
-                  class_weight, train, val, notes)  # fmt: skip
+                  class_weight, train, val, notes, image_shape if patch else None,
+                  config.patches_per_image if patch else 1)  # fmt: skip
 
 
 class _Augment:
@@ -199,6 +222,7 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
 
     shape = recipe.input_shape
     segment = task == "segment"
+    full = recipe.image_shape or shape
 
     def preprocess(i: np.int64):
         mask = dataset.masks[i] if segment else None
@@ -210,14 +234,26 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
 
     def tf_preprocess(i):
         image, target = tf.numpy_function(preprocess, [i], (tf.float32, tf.float32))
-        image.set_shape(shape)
-        target.set_shape(target_shape)
+        image.set_shape(full)
+        target.set_shape(full[:2] if segment else ())
         return image, target
 
     data = tf.data.Dataset.from_tensor_slices(index.astype(np.int64))
     data = data.map(tf_preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+    if recipe.image_shape is not None:  # random patches: a fresh draw per image, epoch and position
+        data = data.repeat(recipe.patches_per_image)
+        channels = shape[-1]
+
+        def crop(pair, draw):
+            stacked = tf.concat([pair[0], pair[1][..., None]], axis=-1)
+            patch = tf.image.stateless_random_crop(stacked, (shape[0], shape[1], channels + 1),
+                                                   seed=tf.stack([tf.constant(seed, tf.int64), draw]))  # fmt: skip
+            return patch[..., :channels], patch[..., channels]
+
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)  # new patches every epoch
+        data = tf.data.Dataset.zip((data, draws)).map(crop, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle:
-        data = data.shuffle(len(index), seed=seed, reshuffle_each_iteration=True)
+        data = data.shuffle(len(index) * recipe.patches_per_image, seed=seed, reshuffle_each_iteration=True)
     if augment is not None and augment.augmenter.steps:
 
         def tf_augment(pair, position):
@@ -242,15 +278,28 @@ def predict(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
     return np.concatenate(outputs) if outputs else np.zeros((0,))
 
 
-def evaluate_outputs(task: str, dataset: Dataset, index: np.ndarray, outputs: np.ndarray, pipeline: Pipeline):
-    """Metrics of model outputs on ``index``: classification metrics, or Dice for segmentation."""
+def segment_maps(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline):
+    """Reference masks, predicted probability maps (in tiles where images exceed the model's input) and fields
+    of view (``None`` where the set has none), all at the preprocessing's geometry."""
+    truths, probabilities, fovs = [], [], []
+    for i in index:
+        image, mask = pipeline.apply(dataset.images[i], dataset.masks[i])
+        truths.append(mask)
+        fovs.append(None if dataset.fov is None else pipeline.apply(dataset.images[i], dataset.fov[i])[1])
+        probabilities.append(predict_tiled(model, image))
+    return truths, probabilities, fovs
+
+
+def _mean_dice(truths, probabilities, fovs) -> float:
+    return float(np.mean([mask_metrics(t, p, fov=f)["dice"] for t, p, f in zip(truths, probabilities, fovs,
+                                                                              strict=True)]))  # fmt: skip
+
+
+def split_scores(task: str, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline) -> dict[str, Any]:
+    """The card's metrics of one split: classification metrics, or segmentation metrics with intervals."""
     if task == "classify":
-        return classification_metrics(dataset.labels[index], outputs)
-    dices = []
-    for k, i in enumerate(index):
-        _, mask = pipeline.apply(dataset.images[i], dataset.masks[i])
-        dices.append(dice_score(mask, outputs[k, ..., 0] >= 0.5))
-    return {"dice": float(np.mean(dices)), "n": int(index.size)}
+        return classification_metrics(dataset.labels[index], predict(model, dataset, index, pipeline))
+    return split_metrics(*segment_maps(model, dataset, index, pipeline))
 
 
 def _root_cause(exc: Exception) -> str:
@@ -343,7 +392,7 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
             self.batches = batch + 1
             elapsed = time.perf_counter() - self.epoch_started
             per_batch = elapsed / (batch + 1)
-            steps = int(math.ceil(recipe.train_index.size / recipe.batch_size))
+            steps = int(math.ceil(recipe.samples_per_epoch / recipe.batch_size))
             remaining = per_batch * (steps - batch - 1) + per_batch * steps * (config.epochs - augment.epoch - 1)
             progress({"event": "batch", "epoch": augment.epoch + 1, "epochs": config.epochs, "batch": batch + 1,
                       "batches": steps, "loss": float(logs.get("loss", np.nan)),
@@ -358,10 +407,14 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs if logs is not None else {}
-            outputs = predict_batches(self.model, val_inputs)
-            metrics = evaluate_outputs(task, dataset, recipe.val_index, outputs, recipe.pipeline)
-            logs.update({f"val_{k}": v for k, v in metrics.items() if k != "n" and v is not None})
-            logs["val_loss"] = _numpy_loss(task, dataset, recipe, outputs)
+            if task == "segment":  # whole validation images, in tiles where the model sees patches
+                logs["val_dice"] = _mean_dice(*segment_maps(self.model, dataset, recipe.val_index, recipe.pipeline))
+                logs["val_loss"] = float("nan")
+            else:
+                outputs = predict_batches(self.model, val_inputs)
+                metrics = classification_metrics(dataset.labels[recipe.val_index], outputs)
+                logs.update({f"val_{k}": v for k, v in metrics.items() if k != "n" and v is not None})
+                logs["val_loss"] = _numpy_loss(dataset, recipe, outputs)
             score = sign * logs.get(monitor, -sign * np.inf)
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)), "lr": _current_lr(self.model.optimizer),
                    "seconds": time.perf_counter() - self.epoch_started,
@@ -393,13 +446,20 @@ def predict_batches(model, inputs) -> np.ndarray:
     return np.concatenate([np.asarray(model.predict_on_batch(images)) for images, _ in inputs])
 
 
-def _numpy_loss(task: str, dataset: Dataset, recipe: Recipe, outputs: np.ndarray) -> float:
+def _numpy_loss(dataset: Dataset, recipe: Recipe, outputs: np.ndarray) -> float:
     eps = 1e-7
-    if task == "segment":
-        return float("nan")
     probabilities = np.clip(as_probabilities(outputs), eps, 1 - eps)
     labels = dataset.labels[recipe.val_index]
     return float(-np.mean(np.log(probabilities[np.arange(labels.size), labels])))
+
+
+def _for_inference(model: Any) -> Any:
+    """The same network and weights without the optimizer state (a third of the file size)."""
+    import keras
+
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progress: Progress | None = None,
@@ -415,14 +475,15 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     dataset = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
     recipe = resolve(config, dataset)
     keras.utils.set_random_seed(config.seed)
-    per_epoch = int(math.ceil(recipe.train_index.size / recipe.batch_size))
+    per_epoch = int(math.ceil(recipe.samples_per_epoch / recipe.batch_size))
     model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, bn_momentum_for(per_epoch))
     steps = per_epoch * config.epochs
     model.compile(optimizer=_optimizer(config, steps), loss=_loss(config.task, recipe.num_classes,
                                                                   config.label_smoothing))  # fmt: skip
     augment = _Augment(recipe.augmenter, recipe.input_shape, config.seed)
     train_inputs = make_inputs(dataset, recipe.train_index, recipe, config.task, config.seed, augment, shuffle=True)
-    val_inputs = make_inputs(dataset, recipe.val_index, recipe, config.task, config.seed)
+    val_inputs = make_inputs(dataset, recipe.val_index, recipe, config.task, config.seed) if config.task == \
+        "classify" else None  # fmt: skip
     emit({"event": "start", "model": recipe.model, "input_shape": list(recipe.input_shape),
           "train": int(recipe.train_index.size), "val": int(recipe.val_index.size), "batch_size": recipe.batch_size,
           "epochs": config.epochs, "notes": recipe.notes, "parameters": int(model.count_params())})  # fmt: skip
@@ -439,12 +500,10 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     finally:
         checkpoint.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
-    metrics = {"val": evaluate_outputs(config.task, dataset, recipe.val_index,
-                                       predict_batches(model, val_inputs), recipe.pipeline)}  # fmt: skip
+    metrics = {"val": split_scores(config.task, model, dataset, recipe.val_index, recipe.pipeline)}
     test = dataset.indices("test")
     if test.size:
-        outputs = predict(model, dataset, test, recipe.pipeline)
-        metrics["test"] = evaluate_outputs(config.task, dataset, test, outputs, recipe.pipeline)
+        metrics["test"] = split_scores(config.task, model, dataset, test, recipe.pipeline)
     card = {
         "task": config.task,
         "architecture": recipe.model,
@@ -475,6 +534,6 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     }
     if dataset.synthetic:
         card["intended_use"] = "SYNTHETIC training data: a demonstration model, not for clinical use."
-    stored = save_model(model, card, out.parent, out.name, overwrite=overwrite)
+    stored = save_model(_for_inference(model), card, out.parent, out.name, overwrite=overwrite)
     emit({"event": "end", "ended": monitor.ended, "model": stored.name, "metrics": metrics, "seconds": seconds})
     return TrainResult(stored, metrics, monitor.history, monitor.ended)

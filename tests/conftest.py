@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -61,8 +62,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def browser_store(tmp_path_factory) -> Path:
-    """The model store of the served app: a temporary folder, so browser tests never touch ``models/``."""
-    return tmp_path_factory.mktemp("browser-models")
+    """The model store of the served app: a temporary copy of the shipped models, so tests never touch ``models/``."""
+    store = tmp_path_factory.mktemp("browser-models")
+    for card in (ROOT / "models").glob("*/card.json"):
+        shutil.copytree(card.parent, store / card.parent.name)
+    return store
 
 
 @pytest.fixture(scope="session")

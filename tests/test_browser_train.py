@@ -53,7 +53,8 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     assert page.locator("[data-testid='stImage']").count() >= 1  # the first misclassified, with its Grad-CAM
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
-        ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=30_000,
     )
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "evaluation.png"), full_page=True)

@@ -1,0 +1,26 @@
+"""Window/level controls shared by the pages that show a medical image."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from medlib.image import MedImage, Window
+from medlib.windowing import WINDOW_PRESETS
+
+
+def window_controls(image: MedImage, key: str = "window") -> Window:
+    """A preset (the file's window, the full range, CT presets) or a custom level and width."""
+    low, high = image.value_range()
+    choices = (["File window"] if image.window else []) + ["Full range", *[p.title() for p in WINDOW_PRESETS], "Custom"]
+    preset = st.selectbox("Window preset", choices, key=f"{key}_preset", help="CT presets are in Hounsfield units")
+    if preset == "File window":
+        return image.default_window()
+    if preset == "Full range":
+        return Window((low + high) / 2.0, max(high - low, 1e-6))
+    if preset.lower() in WINDOW_PRESETS:
+        return WINDOW_PRESETS[preset.lower()]
+    base = image.default_window()
+    span = max(high - low, 1.0)
+    center = st.slider("Level (centre)", low - span / 2, high + span / 2, float(base.center), key=f"{key}_center")
+    width = st.slider("Width", span / 1000.0, 2.0 * span, float(base.width), key=f"{key}_width")
+    return Window(center, width)
