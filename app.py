@@ -16,5 +16,7 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
-render_sidebar()
-navigation.run()
+try:
+    navigation.run()
+finally:  # after the page, so the sidebar shows what the page just changed (also when a page stops early)
+    render_sidebar()

@@ -96,8 +96,14 @@ def app_url(browser_store) -> Iterator[str]:
         pytest.fail("streamlit did not start within 90 s; see artifacts/streamlit.log")
     yield url
     process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        pytest.fail("streamlit did not stop within 30 s of SIGTERM; see artifacts/streamlit.log")
+    finally:
+        log.close()
 
 
 @pytest.fixture(scope="session")

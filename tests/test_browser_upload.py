@@ -41,9 +41,9 @@ def _settle(page) -> None:
 
 def test_upload_page_opens_on_the_synthetic_sample(browser, app_url):
     page, errors = _open(browser, app_url)
+    page.get_by_text("Upload your own file above").first.wait_for(timeout=60_000)
+    page.locator("[data-testid='stSidebar']").get_by_text("Synthetic chest films").first.wait_for(timeout=60_000)
     _settle(page)
-    assert page.get_by_text("Upload your own file above").first.is_visible()
-    assert page.locator("[data-testid='stSidebar']").get_by_text("Synthetic chest films").first.is_visible()
     assert page.locator(EXCEPTION).count() == 0
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "upload-start.png"), full_page=True)

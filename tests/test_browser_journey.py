@@ -1,0 +1,147 @@
+"""The whole pipeline in a real browser, as a new user walks it; a second browser session sees none of it.
+
+Upload a DICOM and a data set ZIP, change the preprocessing, build an augmentation, train a few epochs
+with the live curve, stop, evaluate (matrix, ROC, heat maps), diagnose an uploaded film (overlay and
+lesion table). A screenshot of every page; any Streamlit exception box or browser console error fails it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from medlib.phantom import make_phantom
+from medlib.phantom_export import dicom_bytes, write_png_zip
+from tests.conftest import SCREENSHOTS, dicom_file
+from tests.test_browser_upload import EXCEPTION, _open, _settle
+
+pytestmark = pytest.mark.browser
+
+
+def _no_exception(page) -> None:
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"journey-{name}.png"), full_page=True)
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option).first.click()
+    _settle(page)
+
+
+def _images_loaded(page) -> None:
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=30_000,
+    )
+
+
+def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store, tmp_path):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    archive = write_png_zip(make_phantom(90, size=64, seed=21), tmp_path / "journey-films.zip")
+    film = tmp_path / "film.dcm"
+    film.write_bytes(dicom_bytes(make_phantom(6, size=256, seed=11).images[2, ..., 0], "journey"))
+    page, errors = _open(browser, app_url)
+
+    # 1. Upload: a real CT DICOM, then a data set ZIP that becomes active.
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(dicom_file("CT_small.dcm")))
+    page.get_by_text("DICOM · CT").first.wait_for(timeout=60_000)
+    _settle(page)
+    _shot(page, "1-upload-dicom")
+    page.get_by_role("tab", name="Data set").click()
+    page.get_by_text("Upload a data set").click()
+    _settle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").last.set_input_files(str(archive))
+    page.locator("[data-testid='stSidebar']").get_by_text("journey-films").first.wait_for(timeout=60_000)
+    _settle(page)
+    _no_exception(page)
+    _shot(page, "2-upload-dataset")
+
+    # 2. Preprocessing: add CLAHE and make it the active pipeline.
+    page.get_by_role("link", name="Preprocessing").click()
+    page.get_by_text("Model input at its real size").wait_for(timeout=60_000)
+    _settle(page)
+    _choose(page, "Add a step", "Histogram equalisation / CLAHE")
+    page.get_by_role("button", name="Add").first.click()
+    _settle(page)
+    page.get_by_text("Not yet active. Changes:").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Use for training and inference").click()
+    page.locator("[data-testid='stSidebar']").get_by_text("equalize").first.wait_for(timeout=30_000)
+    _settle(page)
+    _no_exception(page)
+    _shot(page, "3-preprocessing")
+
+    # 3. Augmentation: add a horizontal flip and use it for training.
+    page.get_by_role("link", name="Augmentation").click()
+    page.get_by_text("16 variants in").wait_for(timeout=60_000)
+    _settle(page)
+    _choose(page, "Add a step", "Horizontal flip")
+    page.get_by_role("button", name="Add").first.click()
+    _settle(page)
+    page.get_by_text("Not yet active. Changes:").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Use for training").click()
+    page.locator("[data-testid='stSidebar']").get_by_text("5 augmentation transform(s)").first.wait_for(timeout=30_000)
+    _settle(page)
+    _no_exception(page)
+    _shot(page, "4-augmentation")
+
+    # 4. Training: a few epochs with the live curve, then stop; the model is stored and active.
+    page.get_by_role("link", name="Training").click()
+    page.get_by_role("button", name="Start training").wait_for(timeout=60_000)
+    _settle(page)
+    assert "equalize" in page.get_by_text("Preprocessing:").first.inner_text()
+    page.get_by_label("Model name").fill("journey-run")
+    page.get_by_label("Model name").press("Enter")
+    _settle(page)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("validation metrics").wait_for(timeout=180_000)
+    page.wait_for_function("() => /epoch [3-9]\\/\\d+ · batch/.test(document.body.innerText)", timeout=180_000)
+    _shot(page, "5-training")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Saved as").wait_for(timeout=120_000)
+    page.locator("[data-testid='stSidebar']").get_by_text("journey-run").first.wait_for(timeout=30_000)  # now active
+    _settle(page)
+    assert (browser_store / "journey-run" / "card.json").is_file()
+    _no_exception(page)
+
+    # 5. Evaluation of the new model on the uploaded set: matrix, ROC and heat maps.
+    page.get_by_role("link", name="Evaluation").click()
+    page.get_by_text("confusion matrix (counts)").wait_for(timeout=120_000)
+    _settle(page)
+    assert "journey-run" in page.locator("[data-testid='stSidebar']").inner_text()  # the active model, preselected
+    assert page.get_by_text("ROC (one vs rest)").first.is_visible()
+    _images_loaded(page)
+    _no_exception(page)
+    _shot(page, "6-evaluation")
+
+    # 6. Diagnose an uploaded film with the default models: class, overlays, lesion table.
+    page.get_by_role("link", name="Diagnose").click()
+    page.get_by_text("Research tool, not a medical device.").first.wait_for(timeout=60_000)
+    page.get_by_text("Upload a file").click()
+    _settle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(film))
+    page.get_by_text("film.dcm · frame 1/1").first.wait_for(timeout=120_000)
+    _settle(page)
+    _images_loaded(page)
+    body = page.inner_text("body")
+    assert "Grad-CAM: where the evidence" in body and "Lesions (" in body and "mean_probability" in body
+    _no_exception(page)
+    _shot(page, "7-diagnose")
+    assert not errors, errors
+
+    # A second browser session at the same time: its own data set, no job, no active model of the first.
+    other, other_errors = _open(browser, app_url)
+    sidebar = other.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("Synthetic chest films").first.wait_for(timeout=60_000)
+    assert "journey-films" not in sidebar.inner_text() and "journey-run" not in sidebar.inner_text()
+    other.get_by_role("link", name="Training").click()
+    other.get_by_role("button", name="Start training").wait_for(timeout=60_000)
+    _settle(other)
+    assert "journey-run on" not in other.inner_text("body")
+    assert "journey-films" in page.locator("[data-testid='stSidebar']").inner_text()  # the first keeps its own
+    assert not other_errors, other_errors
+    other.close()
+    page.close()
