@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -69,18 +70,19 @@ def browser_store(tmp_path_factory) -> Path:
     return store
 
 
-@pytest.fixture(scope="session")
-def app_url(browser_store) -> Iterator[str]:
-    """``streamlit run app.py`` on a free localhost port, for as long as the tests need it."""
+@contextlib.contextmanager
+def serve_app(store: Path, log_name: str, *options: str) -> Iterator[str]:
+    """``streamlit run app.py`` on a free localhost port with extra server ``options``; yields its URL."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     port = _free_port()
     (ROOT / "artifacts").mkdir(exist_ok=True)
-    log = open(ROOT / "artifacts" / "streamlit.log", "w")
+    log = open(ROOT / "artifacts" / log_name, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MEDLIB_MODELS": str(browser_store)},
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         *options],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MEDLIB_MODELS": str(store)},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -93,17 +95,26 @@ def app_url(browser_store) -> Iterator[str]:
             time.sleep(0.5)
     else:
         process.kill()
-        pytest.fail("streamlit did not start within 90 s; see artifacts/streamlit.log")
-    yield url
-    process.terminate()
+        pytest.fail(f"streamlit did not start within 90 s; see artifacts/{log_name}")
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-        pytest.fail("streamlit did not stop within 30 s of SIGTERM; see artifacts/streamlit.log")
+        yield url
     finally:
-        log.close()
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+            pytest.fail(f"streamlit did not stop within 30 s of SIGTERM; see artifacts/{log_name}")
+        finally:
+            log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(browser_store) -> Iterator[str]:
+    """The app served for the browser tests, for as long as they need it (log: artifacts/streamlit.log)."""
+    with serve_app(browser_store, "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
