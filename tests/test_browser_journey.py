@@ -112,7 +112,7 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     page.get_by_text("confusion matrix (counts)").wait_for(timeout=120_000)
     _settle(page)
     assert "journey-run" in page.locator("[data-testid='stSidebar']").inner_text()  # the active model, preselected
-    assert page.get_by_text("ROC (one vs rest)").first.is_visible()
+    page.get_by_text("ROC (one vs rest)").first.wait_for(timeout=30_000)
     _images_loaded(page)
     _no_exception(page)
     _shot(page, "6-evaluation")

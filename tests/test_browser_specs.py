@@ -16,8 +16,8 @@ def test_walk_preprocessing_and_augmentation(browser, app_url):
 
     page.get_by_role("link", name="Preprocessing").click()
     page.get_by_text("Model input at its real size").wait_for(timeout=60_000)
+    page.get_by_text("input: 128×128×1").first.wait_for(timeout=60_000)
     _settle(page)
-    assert page.get_by_text("input: 128×128×1").first.is_visible()
     page.screenshot(path=str(SCREENSHOTS / "preprocess-builtin.png"))
 
     page.get_by_text("Upload a file").first.click()

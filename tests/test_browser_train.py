@@ -35,7 +35,7 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Saved as").wait_for(timeout=120_000)
     _settle(page)
-    assert page.get_by_text("stopped").first.is_visible()
+    page.get_by_text("stopped").first.wait_for(timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"))
     page.get_by_role("tab", name="Model store").click()
     _settle(page)
@@ -49,7 +49,7 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     page.get_by_text("confusion matrix (counts)").wait_for(timeout=120_000)
     page.get_by_text("Misclassified").first.wait_for(timeout=120_000)
     _settle(page)
-    assert page.get_by_text("ROC (one vs rest)").first.is_visible()
+    page.get_by_text("ROC (one vs rest)").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid='stImage']").count() >= 1  # the first misclassified, with its Grad-CAM
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"

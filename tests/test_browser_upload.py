@@ -57,7 +57,7 @@ def test_uploading_a_dicom_shows_image_and_metadata(browser, app_url):
     page.get_by_text("CT_small.dcm").first.wait_for(timeout=60_000)
     _settle(page)
     page.get_by_text("DICOM · CT").first.wait_for(timeout=30_000)
-    assert page.get_by_text("RescaleIntercept").first.is_visible()
+    page.get_by_text("RescaleIntercept").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid='stImage'] img").count() >= 1
     assert page.locator(EXCEPTION).count() == 0
     body = page.inner_text("body")

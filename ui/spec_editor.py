@@ -67,8 +67,10 @@ def edit_spec(
     ``make`` builds the spec from the steps (``Pipeline`` or ``Augmenter``); where it refuses them, the
     error is shown and ``None`` returned.
     """
-    if _items_key(key) not in st.session_state:
-        set_steps(key, initial)
+    source = [[name, dict(params)] for name, params in initial]
+    if _items_key(key) not in st.session_state or st.session_state.get(f"{key}.source") != source:
+        set_steps(key, initial)  # first time, or the active spec changed elsewhere (a new data set, another page)
+        st.session_state[f"{key}.source"] = source
     items = st.session_state[_items_key(key)]
     for index, item in enumerate(items):
         kind = registry[item["step"]]

@@ -41,8 +41,21 @@ def active_dataset() -> Dataset:
     return st.session_state[ACTIVE_DATASET]
 
 
-def set_active_dataset(dataset: Dataset) -> None:
+def set_active_dataset(dataset: Dataset) -> list[str]:
+    """Make ``dataset`` active; the preprocessing and augmentation follow it unless the user changed them.
+
+    Returns what followed (for the page to say so).
+    """
+    previous = st.session_state.get(ACTIVE_DATASET)
     st.session_state[ACTIVE_DATASET] = dataset
+    followed = []
+    for key, default, what in ((ACTIVE_PREPROCESS, dataset_default_pipeline, "preprocessing"),
+                               (ACTIVE_AUGMENT, dataset_default_augmenter, "augmentation")):  # fmt: skip
+        current = st.session_state.get(key)
+        if current is None or previous is None or current == default(previous).to_dict():
+            st.session_state[key] = default(dataset).to_dict()
+            followed.append(what)
+    return followed
 
 
 def dataset_default_pipeline(dataset: Dataset) -> Pipeline:
