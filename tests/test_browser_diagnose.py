@@ -7,17 +7,9 @@ import pytest
 from medlib.phantom import make_phantom
 from medlib.phantom_export import dicom_bytes
 from tests.conftest import SCREENSHOTS
-from tests.test_browser_upload import EXCEPTION, _open, _settle
+from tests.test_browser_upload import EXCEPTION, _images_loaded, _open, _settle
 
 pytestmark = pytest.mark.browser
-
-
-def _images_loaded(page) -> None:
-    page.wait_for_function(
-        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
-        ".every(i => i.complete && i.naturalWidth > 0)",
-        timeout=30_000,
-    )
 
 
 def test_diagnose_a_sample_then_an_uploaded_dicom(browser, app_url, tmp_path):
@@ -34,7 +26,7 @@ def test_diagnose_a_sample_then_an_uploaded_dicom(browser, app_url, tmp_path):
     film = tmp_path / "film.dcm"
     film.write_bytes(dicom_bytes(make_phantom(6, size=256, seed=11).images[2, ..., 0], "browser"))
     page.get_by_text("Upload a file").click()
-    _settle(page)
+    page.get_by_text("Upload an image to diagnose it.").wait_for(timeout=30_000)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(film))
     page.get_by_text("film.dcm · frame 1/1").first.wait_for(timeout=120_000)
     _settle(page)

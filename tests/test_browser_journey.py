@@ -12,7 +12,7 @@ import pytest
 from medlib.phantom import make_phantom
 from medlib.phantom_export import dicom_bytes, write_png_zip
 from tests.conftest import SCREENSHOTS, dicom_file
-from tests.test_browser_upload import EXCEPTION, _open, _settle
+from tests.test_browser_upload import EXCEPTION, _images_loaded, _open, _settle
 
 pytestmark = pytest.mark.browser
 
@@ -29,14 +29,6 @@ def _choose(page, label: str, option: str) -> None:
     page.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
     page.get_by_role("option", name=option).first.click()
     _settle(page)
-
-
-def _images_loaded(page) -> None:
-    page.wait_for_function(
-        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
-        ".every(i => i.complete && i.naturalWidth > 0)",
-        timeout=30_000,
-    )
 
 
 def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store, tmp_path):
@@ -97,7 +89,7 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     page.get_by_label("Model name").press("Enter")
     _settle(page)
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text("validation metrics").wait_for(timeout=180_000)
+    page.get_by_text("validation metrics").filter(visible=True).first.wait_for(timeout=180_000)
     page.wait_for_function("() => /epoch [3-9]\\/\\d+ · batch/.test(document.body.innerText)", timeout=180_000)
     _shot(page, "5-training")
     page.get_by_role("button", name="Stop").click()
@@ -121,7 +113,7 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     page.get_by_role("link", name="Diagnose").click()
     page.get_by_text("Research tool, not a medical device.").first.wait_for(timeout=60_000)
     page.get_by_text("Upload a file").click()
-    _settle(page)
+    page.get_by_text("Upload an image to diagnose it.").wait_for(timeout=30_000)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(film))
     page.get_by_text("film.dcm · frame 1/1").first.wait_for(timeout=120_000)
     _settle(page)

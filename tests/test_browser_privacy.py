@@ -39,7 +39,7 @@ def test_planted_patient_tags_are_never_shown_logged_or_written(browser, app_url
         _settle(page)
         if link != "Upload":
             page.get_by_text("Upload a file").first.click()
-            _settle(page)
+            page.get_by_text("Upload an image").first.wait_for(timeout=30_000)  # the uploader replaced the sample
         page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(uploader).set_input_files(
             str(tmp_path / "planted.dcm")
         )

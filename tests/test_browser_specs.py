@@ -21,7 +21,7 @@ def test_walk_preprocessing_and_augmentation(browser, app_url):
     page.screenshot(path=str(SCREENSHOTS / "preprocess-builtin.png"))
 
     page.get_by_text("Upload a file").first.click()
-    _settle(page)
+    page.get_by_text("Upload an image file to preview it.").wait_for(timeout=30_000)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(dicom_file("CT_small.dcm")))
     page.get_by_text("CT_small.dcm (frame 1)").wait_for(timeout=60_000)
     _settle(page)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.conftest import SCREENSHOTS
-from tests.test_browser_upload import EXCEPTION, _open, _settle
+from tests.test_browser_upload import EXCEPTION, _images_loaded, _open, _settle
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,8 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     page.get_by_label("Model name").press("Enter")
     _settle(page)
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text("validation metrics").wait_for(timeout=180_000)  # the curves, after the first epoch
+    # the curves, after the first epoch (plotly may draw a hidden copy of a title while it lays out)
+    page.get_by_text("validation metrics").filter(visible=True).first.wait_for(timeout=180_000)
     page.wait_for_function("() => /epoch [3-9]\\/\\d+ · batch/.test(document.body.innerText)", timeout=180_000)
     assert _epochs_done(page) >= 2
     page.screenshot(path=str(SCREENSHOTS / "train-running.png"))
@@ -40,7 +41,7 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     page.get_by_role("tab", name="Model store").click()
     _settle(page)
     assert (browser_store / "browser-run" / "card.json").is_file()
-    assert "browser-run" in page.locator("[data-testid='stSidebar']").inner_text()
+    page.locator("[data-testid='stSidebar']").get_by_text("browser-run").first.wait_for(timeout=30_000)
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "train-store.png"))
 
@@ -51,11 +52,7 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     _settle(page)
     page.get_by_text("ROC (one vs rest)").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid='stImage']").count() >= 1  # the first misclassified, with its Grad-CAM
-    page.wait_for_function(
-        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
-        ".every(i => i.complete && i.naturalWidth > 0)",
-        timeout=30_000,
-    )
+    _images_loaded(page)
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "evaluation.png"), full_page=True)
     assert not errors, errors

@@ -34,6 +34,15 @@ def _open(browser, url: str):
     return page, errors
 
 
+def _images_loaded(page) -> None:
+    """Wait until every image on the page has loaded (they come from /media after the script run)."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=30_000,
+    )
+
+
 def _settle(page) -> None:
     page.wait_for_timeout(500)
     page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
