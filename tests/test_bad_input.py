@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pydicom
 import pytest
+import tifffile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom.dataset import FileMetaDataset
@@ -48,6 +49,22 @@ def _huge_png_header(side: int = 100_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\x00" * 64))
 
 
+def _huge_tiff_header(side: int = 100_000) -> bytes:
+    """A little-endian TIFF whose one directory declares side×side 8-bit pixels, followed by 64 bytes of data."""
+    entries = [(256, side), (257, side), (258, 8), (259, 1), (262, 1), (273, 0), (278, side), (279, 64)]
+    data_offset = 8 + 2 + 12 * len(entries) + 4
+    directory = struct.pack("<H", len(entries))
+    for tag, value in entries:  # every value as one LONG, which TIFF allows for these tags
+        directory += struct.pack("<HHII", tag, 4, 1, data_offset if tag == 273 else value)
+    return b"II*\x00" + struct.pack("<I", 8) + directory + struct.pack("<I", 0) + b"\x00" * 64
+
+
+def _tiff(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array)
+    return buffer.getvalue()
+
+
 def _dicom_without_pixels() -> bytes:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
@@ -71,12 +88,15 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 
 _NOISE_PNG = _png(np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8))
 _GRAY_JPEG = cv2.imencode(".jpg", np.full((64, 64), 99, np.uint8))[1].tobytes()
+_NOISE_TIFF = _tiff(np.random.default_rng(0).integers(0, 65535, (64, 64), dtype=np.uint16))
 
 IMAGE_CORPUS = {
     "empty file": (b"", "empty.png", EmptyFileError),
     "truncated PNG": (_NOISE_PNG[:300], "cut.png", CorruptFileError),
     "truncated JPEG": (_GRAY_JPEG[:200], "cut.jpg", CorruptFileError),
+    "truncated TIFF": (_NOISE_TIFF[:500], "cut.tif", CorruptFileError),
     "PNG declaring 10^10 pixels": (_huge_png_header(), "bomb.png", ImageTooLargeError),
+    "TIFF declaring 10^10 pixels": (_huge_tiff_header(), "bomb.tif", ImageTooLargeError),
     "text named .dcm": (b"patient: nobody\n" * 20, "notes.dcm", NotAnImageError),
     "text named .png": (b"just some text\n", "fake.png", NotAnImageError),
     "DICOM without pixel data": (_dicom_without_pixels(), "empty.dcm", NoPixelDataError),
@@ -92,6 +112,21 @@ def test_bad_image_gives_its_typed_error(case, tmp_path, monkeypatch):
     assert len(str(caught.value)) > 20
     assert "Secret" not in str(caught.value)
     assert list(tmp_path.iterdir()) == []
+
+
+DEGENERATE = {
+    "constant 16-bit TIFF": (_tiff(np.full((64, 64), 1234, np.uint16)), "constant-16-bit.tif"),
+    "1x1 PNG": (_png(np.full((1, 1), 7, np.uint8)), "one.png"),
+}
+
+
+@pytest.mark.parametrize("case", list(DEGENERATE))
+def test_degenerate_images_read_and_preprocess_to_finite_values(case):
+    from medlib.preprocess import make_pipeline
+
+    pipeline = make_pipeline(("resize", {"height": 32}), ("window", {}), ("normalize", {"method": "zscore"}))
+    out, _ = pipeline.apply(read_image(*DEGENERATE[case]).pixels[..., None])
+    assert out.shape == (32, 32, 1) and np.isfinite(out).all()
 
 
 def test_dicom_with_wrong_rows_and_columns_is_corrupt():
@@ -137,10 +172,37 @@ def test_zip_with_too_many_entries_is_refused(tmp_path):
         extract_zip(_zip({f"f{i}.txt": b"" for i in range(30)}), tmp_path, max_entries=20)
 
 
+def test_zip_of_100000_tiny_entries_is_refused_by_the_default_cap(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(100_000):
+            archive.writestr(f"set/{i}.png", b"")
+    with pytest.raises(UnsafeArchiveError, match="entries"):
+        extract_zip(buffer.getvalue(), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_csv_naming_missing_files():
     manifest = "path,label\nimg/a.png,normal\nimg/b.png,nodule\nimg/c.png,nodule\n"
     data = _zip({"set/manifest.csv": manifest.encode(), "set/img/a.png": _png(np.zeros((8, 8), np.uint8))})
     with pytest.raises(DatasetError, match=r"2 missing file\(s\): img/b.png \(line 3\); img/c.png \(line 4\)"):
+        load_upload(data, "set.zip")
+
+
+def test_nested_zips_and_other_files_are_skipped_and_reported():
+    films = {f"set/{c}/{i}.png": _png(np.full((8, 8), 40 * i + k, np.uint8)) for k, c in enumerate(("a", "b"))
+             for i in range(4)}  # fmt: skip
+    data = _zip({**films, "set/a/more.zip": _zip({"x.png": _png(np.zeros((8, 8), np.uint8))}), "set/notes.txt": b"hi"})
+    dataset = load_upload(data, "set.zip")
+    assert len(dataset) == 8 and dataset.class_names == ["a", "b"]
+    assert any("more.zip" in note and "nested" in note for note in dataset.notes), dataset.notes
+
+
+def test_csv_with_an_unlabelled_image_is_refused():
+    manifest = "path,label\na.png,normal\nb.png,\n"
+    data = _zip({"set/manifest.csv": manifest.encode(), "set/a.png": _png(np.zeros((8, 8), np.uint8)),
+                 "set/b.png": _png(np.ones((8, 8), np.uint8))})  # fmt: skip
+    with pytest.raises(DatasetError, match="have no label"):
         load_upload(data, "set.zip")
 
 

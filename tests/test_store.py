@@ -119,3 +119,28 @@ def test_bare_keras_upload_gets_a_card(tmp_path):
 def test_bad_names_are_refused(tmp_path, name):
     with pytest.raises(StoreError, match="not a valid model name"):
         save_model(tiny_model(), {}, tmp_path, name)
+
+
+def test_a_truncated_keras_file_is_refused_and_the_store_is_unchanged(tmp_path):
+    save_model(tiny_model(), {"task": "classify"}, tmp_path, "good")
+    whole = export_zip(get_model("good", tmp_path))
+    keras_bytes = zipfile.ZipFile(io.BytesIO(whole)).read("good/model.keras")
+    with pytest.raises(StoreError, match="not a loadable Keras model"):
+        import_upload(keras_bytes[: len(keras_bytes) // 2], "cut.keras", "cut", tmp_path)
+    assert [m.name for m in list_models(tmp_path)] == ["good"]
+
+
+def test_a_model_whose_input_does_not_fit_the_data_set_is_refused():
+    from pathlib import Path
+
+    from medlib.datasets import Dataset
+    from medlib.datasets.split import assign_splits
+    from medlib.inference import check_fit, open_model
+    from medlib.models import ModelError
+
+    loaded = open_model(Path(__file__).resolve().parents[1] / "models" / "chest-classifier")  # gray 128×128, 3 classes
+    labels = np.arange(12) % 3
+    colour = Dataset("colour", np.zeros((12, 64, 64, 3), np.float32), assign_splits(12, labels, seed=0),
+                     [f"c{i}" for i in range(12)], labels=labels, class_names=["a", "b", "c"])  # fmt: skip
+    with pytest.raises(ModelError, match=r"takes \(128, 128, 1\) inputs"):
+        check_fit(loaded, colour)
