@@ -9,7 +9,7 @@ import streamlit as st
 
 from medlib.diagnose import diagnose, draw_findings
 from medlib.errors import MedlibError
-from medlib.explain import overlay
+from medlib.explain import METHOD_LABELS, METHODS, overlay
 from medlib.image import MedImage
 from medlib.phantom import CLASS_NAMES
 from medlib.readers import read_series
@@ -98,8 +98,7 @@ view, controls = st.columns([3, 2])
 with controls:
     window = window_controls(image, key="dx_window")
     frame = st.slider("Frame / slice", 1, image.frames, 1, key="dx_frame") - 1 if image.frames > 1 else 0
-    method = st.selectbox("Heat map", ["gradcam", "gradcam++"], key="dx_method",
-                          format_func={"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}.get)  # fmt: skip
+    method = st.selectbox("Heat map", METHODS, key="dx_method", format_func=METHOD_LABELS.get)
     opacity = st.slider("Lesion mask opacity", 0.0, 1.0, 0.35, 0.05, key="dx_opacity")
     heat_opacity = st.slider("Heat map opacity", 0.0, 1.0, 0.45, 0.05, key="dx_heat_opacity")
 try:
@@ -129,7 +128,7 @@ with view:
     pictures, captions = [], []
     if result.heat is not None and not result.heat_on_input:
         pictures.append(overlay(display, result.heat, heat_opacity))
-        captions.append(f"{'Grad-CAM++' if method == 'gradcam++' else 'Grad-CAM'}: where the evidence for "
+        captions.append(f"{METHOD_LABELS[method]}: where the evidence for "
                         f"{result.predicted} lies")  # fmt: skip
     if result.lesion_probability is not None and not result.lesions_on_input:
         pictures.append(draw_findings(display, result, opacity))

@@ -24,7 +24,7 @@ from medlib.evaluation import (
     threshold_for,
     youden_threshold,
 )
-from medlib.explain import METHODS
+from medlib.explain import METHOD_LABELS, METHODS
 from medlib.inference import explain_images, explanation_picture, predict_split
 from medlib.store import StoredModel, list_models
 from medlib.visualize import enlarge
@@ -108,8 +108,7 @@ def _curve_figures(labels: np.ndarray, outputs: np.ndarray, class_names: list[st
 
 def _gallery(stored, dataset, index, labels, predicted, scores, class_names) -> None:
     st.subheader("Errors, with what the model looked at")
-    method = st.selectbox("Heat map", METHODS, key="ev_method",
-                          format_func={"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}.get)  # fmt: skip
+    method = st.selectbox("Heat map", METHODS, key="ev_method", format_func=METHOD_LABELS.get)
     wrong = np.flatnonzero(labels != predicted)
     if len(class_names) == 2:
         groups = {"False positives": wrong[predicted[wrong] == 1], "False negatives": wrong[predicted[wrong] == 0]}

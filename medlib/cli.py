@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from medlib.errors import MedlibError
+from medlib.explain import METHODS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
     explain.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
     explain.add_argument("--out", required=True, help="the folder to write the overlay PNGs to")
-    explain.add_argument("--method", default="gradcam", choices=["gradcam", "gradcam++"], help="default: gradcam")
+    explain.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"default: {METHODS[0]}")
     explain.add_argument("--limit", type=_positive, default=64, help="overlays to write at most (default 64)")
     explain.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
     explain.set_defaults(run=_cmd_explain)

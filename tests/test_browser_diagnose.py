@@ -20,7 +20,7 @@ def test_diagnose_a_sample_then_an_uploaded_dicom(browser, app_url, tmp_path):
     page.get_by_text("lesions found by chest-lesions").first.wait_for(timeout=120_000)
     _settle(page)
     _images_loaded(page)
-    page.get_by_text("Grad-CAM: where the evidence").first.wait_for(timeout=30_000)
+    page.get_by_text("Grad-CAM, sharpened: where the evidence").first.wait_for(timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "diagnose-sample.png"), full_page=True)
 
     film = tmp_path / "film.dcm"

@@ -119,7 +119,7 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     _settle(page)
     _images_loaded(page)
     body = page.inner_text("body")
-    assert "Grad-CAM: where the evidence" in body and "Lesions (" in body and "mean_probability" in body
+    assert "Grad-CAM, sharpened: where the evidence" in body and "Lesions (" in body and "mean_probability" in body
     _no_exception(page)
     _shot(page, "7-diagnose")
     assert not errors, errors

@@ -1,4 +1,4 @@
-"""Grad-CAM and Grad-CAM++ on models trained to see a planted bright square: the heat map points at the square."""
+"""Every explanation method on models trained to see a planted bright square: the heat map points at the square."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from medlib.cli import main
 from medlib.datasets import Dataset
 from medlib.datasets.split import assign_splits
-from medlib.explain import heatmap_iou, heatmaps, last_spatial_layer, localization, overlay, pointing_hit
+from medlib.explain import METHODS, heatmap_iou, heatmaps, last_spatial_layer, localization, overlay, pointing_hit
 from medlib.inference import explain_images, open_model
 from medlib.models import ModelError
 from medlib.training import TrainConfig, train
@@ -47,7 +47,7 @@ def trained(tmp_path_factory):
 # seed-cnn's unpadded convolutions shrink its maps, which are then stretched back over the whole input: its
 # maximum lands up to a few pixels off (0.68-0.78 measured); the default classifier's padded maps stay aligned (1.0).
 @pytest.mark.parametrize(("name", "floor"), [("resnet", 0.9), ("seed", 0.6)])
-@pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
+@pytest.mark.parametrize("method", METHODS)
 def test_heat_map_points_at_the_planted_square(trained, name, floor, method):
     root, data = trained
     loaded = open_model(root / name)
