@@ -178,6 +178,8 @@ def _denoise(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
 def _color(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
     if p["mode"] == "gray":
         return (image if image.shape[-1] == 1 else image.mean(axis=-1, keepdims=True)).astype(np.float32), mask
+    if p["mode"] == "green":  # fundus photographs: vessels and lesions stand out most in the green channel
+        return (image if image.shape[-1] == 1 else image[..., 1:2]).astype(np.float32), mask
     return (image if image.shape[-1] == 3 else np.repeat(image, 3, axis=-1)).astype(np.float32), mask
 
 
@@ -263,8 +265,9 @@ STEPS: dict[str, StepKind] = {
         ),
         StepKind(
             "color", "Gray / RGB",
-            (Param("mode", "choice", "gray", choices=("gray", "rgb")),),
-            _color, "Convert to one gray channel or three RGB channels.", "channels",
+            (Param("mode", "choice", "gray", choices=("gray", "green", "rgb")),),
+            _color, "Convert to one gray channel (the mean, or the green channel of a colour image: best for "
+            "retinal vessels) or to three RGB channels.", "channels",
         ),
     )
 }  # fmt: skip

@@ -20,7 +20,7 @@ def _expected_shape(name: str, params: dict, shape: tuple[int, int, int]) -> tup
     if name == "resize":
         return params["height"], params["width"] or params["height"], c
     if name == "color":
-        return h, w, 1 if params["mode"] == "gray" else 3
+        return h, w, 3 if params["mode"] == "rgb" else 1
     if name == "crop":
         return None  # checked separately against its box
     return shape
@@ -65,6 +65,14 @@ def test_geometric_steps_keep_masks_binary_and_aligned(data):
     assert set(np.unique(out_mask)) <= {0, 1}
     assert out_mask.shape == out.shape[:2]
     assert np.array_equal(out_mask, (out[..., 0] > 0.5).astype(np.uint8))
+
+
+def test_green_mode_keeps_the_green_channel_of_a_colour_image():
+    image = np.stack([np.full((4, 4), v, np.float32) for v in (10.0, 200.0, 30.0)], axis=-1)
+    out, _ = make_pipeline(("color", {"mode": "green"})).apply(image)
+    assert out.shape == (4, 4, 1) and np.all(out == 200.0)
+    gray = np.full((4, 4, 1), 7.0, np.float32)
+    assert np.array_equal(make_pipeline(("color", {"mode": "green"})).apply(gray)[0], gray)
 
 
 def test_resize_with_padding_keeps_the_aspect_ratio():
