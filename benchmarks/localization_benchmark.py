@@ -2,10 +2,11 @@
 
 Usage: python benchmarks/localization_benchmark.py [--n 300] [--seed 0]
 Measures, on the test split of a fresh synthetic set (seed 0; the models were
-trained on seed 1): the classifier's Grad-CAM and Grad-CAM++ pointing game and
-heat-map IoU on lesion images, and the lesion segmenter's Dice, IoU, HD95 and
-pixel AUC on all test images and on those with a lesion (a normal film scores
-Dice 1 when nothing is found). Prints one line per figure and, last, one JSON line.
+trained on seed 1): the classifier's pointing game and heat-map IoU on lesion
+images with each explanation method (sharpened Grad-CAM, Grad-CAM, Grad-CAM++),
+and the lesion segmenter's Dice, IoU, HD95 and pixel AUC on all test images and
+on those with a lesion (a normal film scores Dice 1 when nothing is found).
+Prints one line per figure and, last, one JSON line.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from medlib.explain import METHODS  # noqa: E402
 from medlib.inference import open_model, write_explanations  # noqa: E402
 from medlib.phantom import make_phantom  # noqa: E402
 from medlib.segmentation import split_metrics  # noqa: E402
@@ -34,7 +36,7 @@ if __name__ == "__main__":
     segmenter = open_model(ROOT / "models" / "chest-lesions")
     figures = {"images": int(data.indices("test").size)}
     with tempfile.TemporaryDirectory() as out:
-        for method in ("gradcam", "gradcam++"):
+        for method in METHODS:
             scores = write_explanations(classifier, data, "test", Path(out), method=method, limit=1)
             figures[f"{method}_pointing_game"] = scores["pointing_game"]
             figures[f"{method}_heatmap_iou"] = scores["heatmap_iou"]
@@ -43,7 +45,7 @@ if __name__ == "__main__":
                   f"on {scores['n_lesions']} lesion images")  # fmt: skip
     test = data.indices("test")
     for subset, index in (("all", test), ("lesion", test[data.masks[test].any(axis=(1, 2))])):
-        seg = split_metrics(*segment_maps(segmenter.model, data, index, segmenter.pipeline))
+        seg = split_metrics(*segment_maps(segmenter.model, data, index, segmenter.pipeline, segmenter.mirrors))
         for name in ("dice", "iou", "hd95", "auc"):
             figures[f"segmenter_{subset}_{name}"] = seg[name]
             figures[f"segmenter_{subset}_{name}_ci"] = seg[f"{name}_ci"]

@@ -194,6 +194,22 @@ class Augmenter(Spec):
         pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))
         return pipeline
 
+    def mirror_axes(self) -> tuple[tuple[int, ...], ...]:
+        """The mirror images a model trained with this augmentation has seen, as axes to flip: the image itself
+        ``()``, with ``hflip`` left-right ``(1,)``, with ``vflip`` top-bottom ``(0,)``, with both also ``(0, 1)``.
+
+        >>> make_augmenter(("hflip", {"p": 0.5}), ("vflip", {"p": 0.5})).mirror_axes()
+        ((), (1,), (0,), (0, 1))
+        >>> default_augmenter("chest").mirror_axes()
+        ((),)
+        """
+        used = {name for name, params in self.steps if params.get("p", 0) > 0}
+        views: list[tuple[int, ...]] = [()]
+        views += [(1,)] if "hflip" in used else []
+        views += [(0,)] if "vflip" in used else []
+        views += [(0, 1)] if {"hflip", "vflip"} <= used else []
+        return tuple(views)
+
     def variants(self, image: np.ndarray, mask: np.ndarray | None = None, n: int = 8, seed: int = 0) -> list[Variant]:
         """``n`` augmented versions of one image (H×W×C float32 in 0..1) and its mask, the same for a seed."""
         image = np.ascontiguousarray(image, dtype=np.float32)

@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from medlib.explain import heatmaps
+from medlib.explain import METHODS, heatmaps
 from medlib.inference import LoadedModel
 from medlib.metrics import as_probabilities
 from medlib.models import ModelError
@@ -83,7 +83,7 @@ def _model_input(loaded: LoadedModel, image: np.ndarray, tiled: bool) -> np.ndar
 
 
 def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter: LoadedModel | None = None,
-             spacing: tuple[float, float] | None = None, method: str = "gradcam",
+             spacing: tuple[float, float] | None = None, method: str = METHODS[0],
              threshold: float = 0.5) -> Diagnosis:  # fmt: skip
     """Classify and segment one image (H×W×C as read).
 
@@ -102,7 +102,7 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
         result.heat, result.heat_on_input = _on_image(heat, classifier.pipeline, shape, result.notes, "heat map")
     if segmenter is not None:
         model_input = _model_input(segmenter, image, tiled=True)
-        probability = predict_tiled(segmenter.model, model_input)
+        probability = predict_tiled(segmenter.model, model_input, mirrors=segmenter.mirrors)
         result.lesion_probability, result.lesions_on_input = _on_image(probability, segmenter.pipeline, shape,
                                                                        result.notes, "lesion map")  # fmt: skip
         result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input

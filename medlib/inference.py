@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from medlib.augment import load_augmenter
 from medlib.datasets import Dataset
 from medlib.evaluation import metrics_with_intervals
-from medlib.explain import heatmaps, localization, overlay
+from medlib.explain import METHODS, heatmaps, localization, overlay
 from medlib.models import ModelError
 from medlib.preprocess import Pipeline, load_pipeline, make_pipeline
 from medlib.segmentation import split_metrics
@@ -37,6 +38,11 @@ class LoadedModel:
     @property
     def class_names(self) -> list[str]:
         return list(self.card.get("class_names", []))
+
+    @property
+    def mirrors(self) -> tuple[tuple[int, ...], ...]:
+        """The mirror images to average a segmenter's maps over: the flips of its training augmentation."""
+        return load_augmenter(self.card.get("augment") or {"steps": []}).mirror_axes()
 
 
 def card_pipeline(card: dict[str, Any], input_shape: tuple[int, ...]) -> Pipeline:
@@ -101,13 +107,13 @@ def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", s
         metrics = metrics_with_intervals(dataset.labels[index], outputs, seed=seed)
     else:
         check_fit(loaded, dataset)
-        maps = segment_maps(loaded.model, dataset, split_index(dataset, split), loaded.pipeline)
+        maps = segment_maps(loaded.model, dataset, split_index(dataset, split), loaded.pipeline, loaded.mirrors)
         metrics = split_metrics(*maps, seed=seed)
     return {"model": loaded.stored.name, "split": split, **metrics}
 
 
 def explain_images(
-    loaded: LoadedModel, dataset: Dataset, index: np.ndarray, method: str = "gradcam",
+    loaded: LoadedModel, dataset: Dataset, index: np.ndarray, method: str = METHODS[0],
     class_index: np.ndarray | None = None, batch: int = 32,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
     """Heat maps for the images at ``index``, with the model inputs and (where the set has them) the masks.
@@ -144,7 +150,7 @@ def explanation_picture(model_input: np.ndarray, heat: np.ndarray, mask: np.ndar
     return draw_outline(picture, mask, color=(64, 255, 64)) if mask is not None and mask.any() else picture
 
 
-def write_explanations(loaded: LoadedModel, dataset: Dataset, split: str, out: Path, method: str = "gradcam",
+def write_explanations(loaded: LoadedModel, dataset: Dataset, split: str, out: Path, method: str = METHODS[0],
                        limit: int = 64) -> dict[str, Any]:  # fmt: skip
     """Write heat-map overlays (PNG) for a split; where masks exist, score the localization of every lesion.
 

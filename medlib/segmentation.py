@@ -13,6 +13,7 @@ classification metrics'.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,13 +26,24 @@ SEGMENTATION_METRICS = ("dice", "iou", "sensitivity", "specificity", "hd95", "au
 AUC_BINS = 1024
 
 
-def predict_tiled(model: Any, image: np.ndarray, overlap: float = 0.25, batch: int = 8) -> np.ndarray:
+def predict_tiled(model: Any, image: np.ndarray, overlap: float = 0.25, batch: int = 8,
+                  mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:  # fmt: skip
     """The foreground probability (H×W) of an image of any size, from overlapping model-sized tiles.
 
     Tiles overlap by ``overlap`` of their side and are blended with weights that
     fall towards their edges, so seams do not show; an image smaller than a tile
     is padded by reflection. An image of exactly one tile is predicted as a whole.
+    ``mirrors`` lists the views to average, each as the axes to flip (``()`` is the
+    image itself, ``(1,)`` left-right, ``(0,)`` top-bottom): test-time augmentation,
+    one pass per view, each map mirrored back. Use only the flips the model was
+    trained with (:meth:`medlib.augment.Augmenter.mirror_axes`): a model of chest
+    films that never saw one upside down finds lesions in the wrong places there.
     """
+    return np.mean([np.flip(_predict_tiles(model, np.flip(image, axes), overlap, batch), axes) for axes in mirrors],
+                   axis=0)  # fmt: skip
+
+
+def _predict_tiles(model: Any, image: np.ndarray, overlap: float, batch: int) -> np.ndarray:
     tile_h, tile_w = (int(v) for v in model.input_shape[1:3])
     height, width = image.shape[:2]
     pad_h, pad_w = max(0, tile_h - height), max(0, tile_w - width)

@@ -14,7 +14,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,15 +278,17 @@ def predict(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
     return np.concatenate(outputs) if outputs else np.zeros((0,))
 
 
-def segment_maps(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline):
-    """Reference masks, predicted probability maps (in tiles where images exceed the model's input) and fields
-    of view (``None`` where the set has none), all at the preprocessing's geometry."""
+def segment_maps(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
+                 mirrors: Sequence[tuple[int, ...]] = ((),)):  # fmt: skip
+    """Reference masks, predicted probability maps (in tiles where images exceed the model's input; averaged over
+    the ``mirrors``, see :func:`predict_tiled`) and fields of view (``None`` where the set has none), all at the
+    preprocessing's geometry."""
     truths, probabilities, fovs = [], [], []
     for i in index:
         image, mask = pipeline.apply(dataset.images[i], dataset.masks[i])
         truths.append(mask)
         fovs.append(None if dataset.fov is None else pipeline.apply(dataset.images[i], dataset.fov[i])[1])
-        probabilities.append(predict_tiled(model, image))
+        probabilities.append(predict_tiled(model, image, mirrors=mirrors))
     return truths, probabilities, fovs
 
 
@@ -295,11 +297,13 @@ def _mean_dice(truths, probabilities, fovs) -> float:
                                                                               strict=True)]))  # fmt: skip
 
 
-def split_scores(task: str, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline) -> dict[str, Any]:
-    """The card's metrics of one split: classification metrics, or segmentation metrics with intervals."""
+def split_scores(task: str, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
+                 mirrors: Sequence[tuple[int, ...]] = ((),)) -> dict[str, Any]:  # fmt: skip
+    """The card's metrics of one split: classification metrics, or segmentation metrics with intervals
+    (averaged over the ``mirrors`` the model was trained with)."""
     if task == "classify":
         return classification_metrics(dataset.labels[index], predict(model, dataset, index, pipeline))
-    return split_metrics(*segment_maps(model, dataset, index, pipeline))
+    return split_metrics(*segment_maps(model, dataset, index, pipeline, mirrors))
 
 
 def _root_cause(exc: Exception) -> str:
@@ -335,15 +339,28 @@ def _loss(task: str, num_classes: int, smoothing: float = 0.0):
     return bce_dice
 
 
-def _optimizer(config: TrainConfig, steps: int):
+WARMUP, FINAL_RATE = 0.05, 0.01
+"""The cosine schedule's linear warm-up (a fraction of the run) and its last rate (a fraction of the peak)."""
+
+
+def cosine_rate(peak: float, progress: float) -> float:
+    """The learning rate at ``progress`` (0..1) through a run: a linear warm-up, then a cosine decay.
+
+    >>> cosine_rate(1.0, 0.025), cosine_rate(1.0, 0.05), round(cosine_rate(1.0, 1.0), 4)
+    (0.5, 1.0, 0.01)
+    """
+    progress = min(max(progress, 0.0), 1.0)
+    if progress < WARMUP:
+        return peak * progress / WARMUP
+    t = (progress - WARMUP) / (1.0 - WARMUP)
+    return peak * ((1.0 - FINAL_RATE) * 0.5 * (1.0 + math.cos(math.pi * t)) + FINAL_RATE)
+
+
+def _optimizer(config: TrainConfig):
+    """The optimiser at the config's rate; a cosine schedule is applied per batch by the training callback."""
     import keras
 
-    rate: Any = config.learning_rate
-    if config.schedule == "cosine":
-        warmup = max(1, steps // 20)
-        rate = keras.optimizers.schedules.CosineDecay(
-            0.0, max(1, steps - warmup), alpha=0.01, warmup_target=config.learning_rate, warmup_steps=warmup
-        )
+    rate = cosine_rate(config.learning_rate, 0.0) if config.schedule == "cosine" else config.learning_rate
     if config.optimizer == "adamw":
         return keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
     if config.optimizer == "adam":
@@ -373,6 +390,7 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
     # Classification watches the validation log-loss: it rewards ranking and calibration alike, so the kept
     # epoch is good at the 0.5 threshold too (AUC alone kept badly calibrated high-learning-rate epochs).
     monitor, sign = ("val_loss", -1.0) if task == "classify" else ("val_dice", 1.0)
+    steps = int(math.ceil(recipe.samples_per_epoch / recipe.batch_size))
 
     class Monitor(keras.callbacks.Callback):
         """Validation metrics, best weights, early stopping, stop requests, time budget and progress events."""
@@ -388,11 +406,19 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
             augment.epoch = epoch
             self.epoch_started = time.perf_counter()
 
+        def on_train_batch_begin(self, batch, logs=None):
+            # The schedule follows the run's steps, or its time budget when that runs out first, so a run
+            # cut short by the budget still ends at the low rate instead of stopping half-way down the curve.
+            if config.schedule == "cosine":
+                progress = (augment.epoch * steps + batch) / (steps * config.epochs)
+                if config.max_minutes:
+                    progress = max(progress, (time.perf_counter() - self.started) / (config.max_minutes * 60))
+                self.model.optimizer.learning_rate = cosine_rate(config.learning_rate, progress)
+
         def on_train_batch_end(self, batch, logs=None):
             self.batches = batch + 1
             elapsed = time.perf_counter() - self.epoch_started
             per_batch = elapsed / (batch + 1)
-            steps = int(math.ceil(recipe.samples_per_epoch / recipe.batch_size))
             remaining = per_batch * (steps - batch - 1) + per_batch * steps * (config.epochs - augment.epoch - 1)
             progress({"event": "batch", "epoch": augment.epoch + 1, "epochs": config.epochs, "batch": batch + 1,
                       "batches": steps, "loss": float(logs.get("loss", np.nan)),
@@ -477,8 +503,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     keras.utils.set_random_seed(config.seed)
     per_epoch = int(math.ceil(recipe.samples_per_epoch / recipe.batch_size))
     model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, bn_momentum_for(per_epoch))
-    steps = per_epoch * config.epochs
-    model.compile(optimizer=_optimizer(config, steps), loss=_loss(config.task, recipe.num_classes,
+    model.compile(optimizer=_optimizer(config), loss=_loss(config.task, recipe.num_classes,
                                                                   config.label_smoothing))  # fmt: skip
     augment = _Augment(recipe.augmenter, recipe.input_shape, config.seed)
     train_inputs = make_inputs(dataset, recipe.train_index, recipe, config.task, config.seed, augment, shuffle=True)
@@ -500,10 +525,11 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     finally:
         checkpoint.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
-    metrics = {"val": split_scores(config.task, model, dataset, recipe.val_index, recipe.pipeline)}
+    mirrors = recipe.augmenter.mirror_axes()
+    metrics = {"val": split_scores(config.task, model, dataset, recipe.val_index, recipe.pipeline, mirrors)}
     test = dataset.indices("test")
     if test.size:
-        metrics["test"] = split_scores(config.task, model, dataset, test, recipe.pipeline)
+        metrics["test"] = split_scores(config.task, model, dataset, test, recipe.pipeline, mirrors)
     card = {
         "task": config.task,
         "architecture": recipe.model,

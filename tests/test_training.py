@@ -169,3 +169,16 @@ def test_multi_class_with_label_smoothing_and_the_seed_cnn(tmp_path):
     assert result.metrics["test"]["n"] == dataset.indices("test").size
     seed = train(TrainConfig(epochs=1, model="seed-cnn"), tmp_path / "seed", dataset=dataset)
     assert seed.stored.card["architecture"] == "seed-cnn" and 0.0 <= seed.metrics["val"]["accuracy"] <= 1.0
+
+
+def test_a_run_cut_short_by_its_time_budget_ends_at_the_low_learning_rate(tmp_path):
+    config = TrainConfig(**{**FAST, "epochs": 1000, "max_minutes": 0.1})
+    result = train(config, tmp_path / "budget", dataset=blobs())
+    assert result.ended == "time budget" and len(result.history) < 1000
+    rates = [row["lr"] for row in result.history]
+    assert rates[-1] < 0.1 * config.learning_rate < max(rates)  # by the clock, not by the 1,000 planned epochs
+
+
+def test_the_cosine_schedule_of_a_full_run_follows_its_steps(trained):
+    rates = [row["lr"] for row in trained[1].history]
+    assert rates == sorted(rates, reverse=True) and rates[-1] < 0.05 * FAST["learning_rate"]
