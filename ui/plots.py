@@ -53,8 +53,8 @@ def training_curves(epochs: list[dict]) -> go.Figure:
     for key in ("val_auc", "val_dice", "val_accuracy", "val_sensitivity", "val_specificity"):
         if epochs and key in epochs[-1]:
             figure.add_trace(go.Scatter(x=x, y=[e.get(key) for e in epochs], name=key[4:], mode="lines+markers"), 1, 2)
-    figure.update_layout(height=340, margin=dict(l=10, r=10, t=60, b=10),
-                         legend=dict(orientation="h", y=1.18, x=0))  # fmt: skip
+    figure.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),  # the legend below: titles stay clear
+                         legend=dict(orientation="h", y=-0.28, x=0))  # fmt: skip
     figure.update_xaxes(title_text="epoch", dtick=1 if len(epochs) <= 20 else None)
     return figure
 

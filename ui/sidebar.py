@@ -20,6 +20,6 @@ def render_sidebar() -> None:
         steps = " → ".join(name for name, _ in active_pipeline().steps) or "none"
         st.caption(f"{steps}  \n{len(active_augmenter().steps)} augmentation transform(s)")
         st.markdown("**Active model**")
-        st.caption(active_model() or "none yet")
+        st.caption(active_model() or "none chosen: each page preselects one from the store")
         st.divider()
         st.caption("Research tool, not a medical device.")
