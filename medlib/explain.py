@@ -104,7 +104,8 @@ def heatmaps(model: Any, images: np.ndarray, class_index: np.ndarray | int | Non
             class_index = (raw[:, 0] >= 0).astype(int) if raw.shape[-1] == 1 else raw.argmax(axis=1)
         chosen = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (images.shape[0],))
         scores = _class_scores(logits, chosen)
-    grads, input_grads = (g.numpy() for g in tape.gradient(scores, [features, inputs]))
+    sharp = method == "gradcam-sharp"
+    grads, *input_grads = (g.numpy() for g in tape.gradient(scores, [features, inputs] if sharp else [features]))
     features = features.numpy()
     if method != "gradcam++":
         weights = grads.mean(axis=(1, 2))
@@ -117,9 +118,7 @@ def heatmaps(model: Any, images: np.ndarray, class_index: np.ndarray | int | Non
     height, width = images.shape[1:3]
     out = _scaled(np.stack([cv2.resize(cam.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
                             for cam in cams]))  # fmt: skip
-    if method == "gradcam-sharp":
-        out = _scaled(out * _pixel_detail(input_grads, images))
-    return out
+    return _scaled(out * _pixel_detail(input_grads[0], images)) if sharp else out
 
 
 def overlay(image: np.ndarray, heat: np.ndarray, opacity: float = 0.45) -> np.ndarray:
