@@ -138,6 +138,10 @@ class Recipe:
     def samples_per_epoch(self) -> int:
         return int(self.train_index.size * self.patches_per_image)
 
+    @property
+    def steps_per_epoch(self) -> int:
+        return int(math.ceil(self.samples_per_epoch / self.batch_size))
+
 
 def _validation_split(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, str | None]:
     train, val = dataset.indices("train"), dataset.indices("val")
@@ -390,7 +394,7 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
     # Classification watches the validation log-loss: it rewards ranking and calibration alike, so the kept
     # epoch is good at the 0.5 threshold too (AUC alone kept badly calibrated high-learning-rate epochs).
     monitor, sign = ("val_loss", -1.0) if task == "classify" else ("val_dice", 1.0)
-    steps = int(math.ceil(recipe.samples_per_epoch / recipe.batch_size))
+    steps = recipe.steps_per_epoch
 
     class Monitor(keras.callbacks.Callback):
         """Validation metrics, best weights, early stopping, stop requests, time budget and progress events."""
@@ -501,8 +505,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     dataset = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
     recipe = resolve(config, dataset)
     keras.utils.set_random_seed(config.seed)
-    per_epoch = int(math.ceil(recipe.samples_per_epoch / recipe.batch_size))
-    model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, bn_momentum_for(per_epoch))
+    model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, bn_momentum_for(recipe.steps_per_epoch))
     model.compile(optimizer=_optimizer(config), loss=_loss(config.task, recipe.num_classes,
                                                                   config.label_smoothing))  # fmt: skip
     augment = _Augment(recipe.augmenter, recipe.input_shape, config.seed)
