@@ -54,6 +54,8 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     Param("weight_decay", "float", 1e-4, 0.0, 0.1),
     Param("class_weighting", "choice", "balanced", choices=("balanced", "none")),
     Param("label_smoothing", "float", 0.0, 0.0, 0.5, help="classification: soften the 0/1 targets"),
+    Param("mixup", "float", 0.0, 0.0, 1.0, help="classification: blend pairs of training images and their labels "
+          "(the Beta distribution's α); 0 off"),
     Param("early_stopping", "int", 10, 0, 1000, help="epochs without improvement before stopping; 0 never"),
     Param("max_minutes", "float", 0.0, 0.0, 10_000.0, help="stop after this many minutes; 0 no limit"),
     Param("val_fraction", "float", 0.15, 0.05, 0.5, help="part of train held out when there is no val split"),
@@ -81,6 +83,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     class_weighting: str = "balanced"
     label_smoothing: float = 0.0
+    mixup: float = 0.0
     early_stopping: int = 10
     max_minutes: float = 0.0
     val_fraction: float = 0.15
@@ -273,6 +276,38 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
     return data.batch(recipe.batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def mix_batches(batches, num_classes: int, alpha: float, class_weight: dict[int, float] | None, seed: int):
+    """Mixup (Zhang et al., 2018): blend each image of a batch with another one of the same batch, by a weight
+    drawn from Beta(α, α) (the larger part kept by the first image), and their targets and class weights alike.
+
+    Yields (images, soft targets, sample weights): a float target for two classes, one-hot rows for more.
+    The draws are stateless, from the seed and a per-batch number that changes every epoch.
+    """
+    import tensorflow as tf
+
+    weights = tf.constant([(class_weight or {}).get(k, 1.0) for k in range(num_classes)], tf.float32)
+
+    def mix(batch, draw):
+        images, labels = batch
+        n = tf.shape(images)[0]
+        seeds = tf.random.experimental.stateless_split(tf.stack([tf.constant(seed, tf.int64), draw]), 3)
+        first = tf.random.stateless_gamma([n], seeds[0], alpha)
+        second = tf.random.stateless_gamma([n], seeds[1], alpha)
+        share = first / (first + second)
+        share = tf.maximum(share, 1.0 - share)
+        partner = tf.argsort(tf.random.stateless_uniform([n], seeds[2]))
+        labels = tf.cast(labels, tf.int32)
+        onehot = tf.one_hot(labels, num_classes)
+        images = share[:, None, None, None] * images + (1.0 - share[:, None, None, None]) * tf.gather(images, partner)
+        targets = share[:, None] * onehot + (1.0 - share[:, None]) * tf.gather(onehot, partner)
+        sample_weight = tf.gather(weights, labels)
+        sample_weight = share * sample_weight + (1.0 - share) * tf.gather(sample_weight, partner)
+        return images, (targets[:, 1] if num_classes == 2 else targets), sample_weight
+
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return tf.data.Dataset.zip((batches, draws)).map(mix, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def predict(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline, batch: int = 128) -> np.ndarray:
     """Model outputs for ``dataset`` images at ``index``, after ``pipeline`` (no augmentation)."""
     outputs = []
@@ -296,9 +331,25 @@ def segment_maps(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipe
     return truths, probabilities, fovs
 
 
-def _mean_dice(truths, probabilities, fovs) -> float:
-    return float(np.mean([mask_metrics(t, p, fov=f)["dice"] for t, p, f in zip(truths, probabilities, fovs,
-                                                                              strict=True)]))  # fmt: skip
+def _dice_per_image(truths, probabilities, fovs) -> np.ndarray:
+    return np.array([mask_metrics(t, p, fov=f)["dice"] for t, p, f in zip(truths, probabilities, fovs,
+                                                                         strict=True)])  # fmt: skip
+
+
+def not_measurably_worse(scores: np.ndarray, best: np.ndarray, z: float = 2.0) -> bool:
+    """Whether per-image validation ``scores`` (higher is better) are within noise of the ``best`` epoch's:
+    their mean is less than ``z`` standard errors of the paired per-image differences below (about a 95%
+    one-sided test for the default 2).
+
+    >>> not_measurably_worse(np.array([0.8, 0.9, 0.7]), np.array([0.9, 0.8, 0.8]))
+    True
+    >>> not_measurably_worse(np.array([0.5, 0.6, 0.55]), np.array([0.9, 0.8, 0.8]))
+    False
+    """
+    diff = np.asarray(scores, float) - np.asarray(best, float)
+    if diff.size < 2:
+        return bool(diff.mean() >= 0)
+    return bool(diff.mean() >= -z * diff.std(ddof=1) / math.sqrt(diff.size))
 
 
 def split_scores(task: str, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
@@ -317,11 +368,13 @@ def _root_cause(exc: Exception) -> str:
     return causes[-1] if causes else f"{type(exc).__name__}: {lines[-1] if lines else ''}"
 
 
-def _loss(task: str, num_classes: int, smoothing: float = 0.0):
+def _loss(task: str, num_classes: int, smoothing: float = 0.0, soft_targets: bool = False):
     import keras
 
     if task == "classify" and num_classes == 2:
         return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
+    if task == "classify" and soft_targets:  # one-hot rows (mixup)
+        return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
     if task == "classify" and not smoothing:
         return "sparse_categorical_crossentropy"
     if task == "classify":
@@ -393,15 +446,21 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
     task = config.task
     # Classification watches the validation log-loss: it rewards ranking and calibration alike, so the kept
     # epoch is good at the 0.5 threshold too (AUC alone kept badly calibrated high-learning-rate epochs).
-    monitor, sign = ("val_loss", -1.0) if task == "classify" else ("val_dice", 1.0)
+    monitor = "val_loss" if task == "classify" else "val_dice"
     steps = recipe.steps_per_epoch
 
     class Monitor(keras.callbacks.Callback):
-        """Validation metrics, best weights, early stopping, stop requests, time budget and progress events."""
+        """Validation metrics, kept weights, early stopping, stop requests, time budget and progress events.
+
+        The kept weights are those of the latest epoch that is not measurably worse than the best one (see
+        :func:`not_measurably_worse`, per validation image): the lowest validation loss among many noisy epochs
+        is partly luck, and a later epoch at a lower learning rate that ties with it is the more settled model.
+        """
 
         def __init__(self) -> None:
             super().__init__()
-            self.best, self.best_weights, self.best_epoch, self.wait = -np.inf, None, -1, 0
+            self.best, self.best_scores, self.best_epoch, self.wait = -np.inf, None, -1, 0
+            self.kept_weights, self.kept_epoch = None, -1
             self.ended, self.history = "completed", []
             self.started = self.epoch_started = time.perf_counter()
             self.batches = 0
@@ -438,36 +497,44 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
         def on_epoch_end(self, epoch, logs=None):
             logs = logs if logs is not None else {}
             if task == "segment":  # whole validation images, in tiles where the model sees patches
-                logs["val_dice"] = _mean_dice(*segment_maps(self.model, dataset, recipe.val_index, recipe.pipeline))
+                scores = _dice_per_image(*segment_maps(self.model, dataset, recipe.val_index, recipe.pipeline))
+                logs["val_dice"] = float(np.mean(scores))
                 logs["val_loss"] = float("nan")
             else:
                 outputs = predict_batches(self.model, val_inputs)
                 metrics = classification_metrics(dataset.labels[recipe.val_index], outputs)
                 logs.update({f"val_{k}": v for k, v in metrics.items() if k != "n" and v is not None})
-                logs["val_loss"] = _numpy_loss(dataset, recipe, outputs)
-            score = sign * logs.get(monitor, -sign * np.inf)
+                scores = -_log_losses(dataset, recipe, outputs)
+                logs["val_loss"] = float(-np.mean(scores))
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)), "lr": _current_lr(self.model.optimizer),
                    "seconds": time.perf_counter() - self.epoch_started,
                    **{k: float(v) for k, v in logs.items() if k.startswith("val_")}}  # fmt: skip
             self.history.append(row)
-            if score > self.best:
-                self.best, self.best_epoch, self.wait = score, epoch + 1, 0
-                self.best_weights = [w.copy() for w in self.model.get_weights()]
-                if checkpoint is not None:
-                    self.model.save_weights(checkpoint)
+            if np.mean(scores) > self.best:
+                self.best, self.best_scores, self.best_epoch = float(np.mean(scores)), scores, epoch + 1
+                self.keep(epoch)
+            elif self.best_scores is not None and not_measurably_worse(scores, self.best_scores):
+                self.keep(epoch)
             else:
+                # Patience counts epochs measurably worse than the best, and only after the first half of the
+                # run: early epochs at a high learning rate are noisy, and a lucky one must not end a run.
                 self.wait += 1
-                # Patience counts only after the first half of the run: early epochs at a high learning rate
-                # are noisy, and a lucky first epoch must not end a run before it converged.
                 settled = epoch + 1 >= max(5, config.epochs // 2)
                 if config.early_stopping and self.wait >= config.early_stopping and settled:
                     self.ended = "early stopping"
                     self.model.stop_training = True
-            progress({"event": "epoch", **row, "best_epoch": self.best_epoch, "monitor": monitor})
+            progress({"event": "epoch", **row, "best_epoch": self.best_epoch, "kept_epoch": self.kept_epoch,
+                      "monitor": monitor})  # fmt: skip
+
+        def keep(self, epoch: int) -> None:
+            self.kept_epoch, self.wait = epoch + 1, 0
+            self.kept_weights = [w.copy() for w in self.model.get_weights()]
+            if checkpoint is not None:
+                self.model.save_weights(checkpoint)
 
         def on_train_end(self, logs=None):
-            if self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
+            if self.kept_weights is not None:
+                self.model.set_weights(self.kept_weights)
 
     return Monitor()
 
@@ -476,11 +543,12 @@ def predict_batches(model, inputs) -> np.ndarray:
     return np.concatenate([np.asarray(model.predict_on_batch(images)) for images, _ in inputs])
 
 
-def _numpy_loss(dataset: Dataset, recipe: Recipe, outputs: np.ndarray) -> float:
+def _log_losses(dataset: Dataset, recipe: Recipe, outputs: np.ndarray) -> np.ndarray:
+    """The validation images' log-losses, one per image."""
     eps = 1e-7
     probabilities = np.clip(as_probabilities(outputs), eps, 1 - eps)
     labels = dataset.labels[recipe.val_index]
-    return float(-np.mean(np.log(probabilities[np.arange(labels.size), labels])))
+    return -np.log(probabilities[np.arange(labels.size), labels])
 
 
 def _for_inference(model: Any) -> Any:
@@ -506,10 +574,13 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     recipe = resolve(config, dataset)
     keras.utils.set_random_seed(config.seed)
     model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, bn_momentum_for(recipe.steps_per_epoch))
-    model.compile(optimizer=_optimizer(config), loss=_loss(config.task, recipe.num_classes,
-                                                                  config.label_smoothing))  # fmt: skip
+    mixup = config.task == "classify" and config.mixup > 0
+    model.compile(optimizer=_optimizer(config), loss=_loss(config.task, recipe.num_classes, config.label_smoothing,
+                                                           soft_targets=mixup))  # fmt: skip
     augment = _Augment(recipe.augmenter, recipe.input_shape, config.seed)
     train_inputs = make_inputs(dataset, recipe.train_index, recipe, config.task, config.seed, augment, shuffle=True)
+    if mixup:  # the class weights travel with the blended samples
+        train_inputs = mix_batches(train_inputs, recipe.num_classes, config.mixup, recipe.class_weight, config.seed)
     val_inputs = make_inputs(dataset, recipe.val_index, recipe, config.task, config.seed) if config.task == \
         "classify" else None  # fmt: skip
     emit({"event": "start", "model": recipe.model, "input_shape": list(recipe.input_shape),
@@ -520,7 +591,8 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     monitor = _callbacks(model, config, recipe, dataset, val_inputs, augment, emit, stop, checkpoint)
     started = time.perf_counter()
     try:
-        model.fit(train_inputs, epochs=config.epochs, verbose=0, callbacks=[monitor], class_weight=recipe.class_weight)
+        model.fit(train_inputs, epochs=config.epochs, verbose=0, callbacks=[monitor],
+                  class_weight=None if mixup else recipe.class_weight)
     except MedlibError:
         raise
     except Exception as exc:  # a failure inside TensorFlow: say which step and with what input
@@ -554,6 +626,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
         "training": {
             "ended": monitor.ended,
             "best_epoch": monitor.best_epoch,
+            "kept_epoch": monitor.kept_epoch,
             "seconds": round(seconds, 1),
             "batch_size": recipe.batch_size,
             "class_weight": recipe.class_weight,

@@ -13,7 +13,7 @@ from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
 from medlib.spec import SpecError
 from medlib.store import list_models, load_model
-from medlib.training import TrainConfig, resolve, train
+from medlib.training import TrainConfig, mix_batches, not_measurably_worse, resolve, train
 from medlib.worker import TrainingProcess
 
 pytest.importorskip("tensorflow")
@@ -70,6 +70,47 @@ def test_store_entry_is_complete(trained):
     model = load_model(entry)
     assert tuple(model.input_shape[1:]) == (16, 16, 1)
     assert not [p for p in store.iterdir() if p.name.startswith(".")], "temporary files were left behind"
+
+
+def test_the_kept_epoch_is_restored_and_not_measurably_worse_than_the_best(trained):
+    store, result, _ = trained
+    card = list_models(store)[0].card["training"]
+    best, kept = card["best_epoch"], card["kept_epoch"]
+    assert 1 <= best <= kept <= len(result.history)
+    # the stored model is the kept epoch's: its validation AUC is the one that epoch logged
+    assert result.metrics["val"]["auc"] == pytest.approx(result.history[kept - 1]["val_auc"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("later", "keeps"),
+    [([0.90, 0.80, 0.70, 0.85], True), ([0.86, 0.84, 0.66, 0.89], True), ([0.88, 0.78, 0.68, 0.83], False),
+     ([0.50, 0.40, 0.30, 0.45], False)],
+)
+def test_a_later_epoch_replaces_the_best_unless_measurably_worse(later, keeps):
+    # noisy per-image changes that cancel out tie; the same small drop on every image is measurable
+    best = np.array([0.90, 0.80, 0.70, 0.85])
+    assert not_measurably_worse(np.array(later), best) is keeps
+
+
+def test_mixup_blends_images_targets_and_class_weights_alike():
+    import tensorflow as tf
+
+    labels = np.array([0, 1] * 16, np.float32)
+    images = np.broadcast_to(labels[:, None, None, None], (32, 4, 4, 1)).astype(np.float32)  # each image = its label
+    batches = tf.data.Dataset.from_tensor_slices((images, labels)).batch(16)
+    mixed = list(mix_batches(batches, 2, 0.4, {0: 2.0, 1: 1.0}, seed=5).as_numpy_iterator())
+    blended, targets, weights = (np.concatenate([batch[k] for batch in mixed]) for k in range(3))
+    assert np.allclose(blended[:, 0, 0, 0], targets)  # the image and its target are blended by the same share
+    assert np.allclose(weights, 2.0 - targets)  # so is the class weight (2 for class 0, 1 for class 1)
+    assert 0 < np.mean((targets > 0) & (targets < 1)) and np.all((targets <= 0.5) == (labels == 0))
+
+
+def test_mixup_training_learns_and_is_reproducible(tmp_path):
+    config = TrainConfig(seed=2, mixup=0.4, **FAST)
+    first = train(config, tmp_path / "mix-a", dataset=blobs())
+    again = train(config, tmp_path / "mix-b", dataset=blobs())
+    assert first.metrics["val"]["auc"] > 0.9
+    assert np.allclose([r["loss"] for r in first.history], [r["loss"] for r in again.history], rtol=1e-4)
 
 
 def test_same_seed_same_history(trained, tmp_path):
