@@ -38,9 +38,13 @@ def _config_form(dataset) -> tuple[TrainConfig, str] | None:
         weighting = h.selectbox("Class weighting", ["balanced", "none"], key="tr_weights",
                                 disabled=task != "classify")  # fmt: skip
         patience = i.number_input("Early stopping patience (0 = off)", 0, 100, 10, key="tr_patience")
-        j, k = st.columns(2)
+        j, k, m = st.columns(3)
         seed = j.number_input("Seed", 0, 1_000_000, 0, key="tr_seed")
-        use_augment = k.checkbox("Use the active augmentation", True, key="tr_augment")
+        mixup = k.number_input("Mixup α (0 = off)", 0.0, 1.0, 0.0, step=0.1, key="tr_mixup",
+                               disabled=task != "classify",
+                               help="blend pairs of training images and their labels: often better calibrated, "
+                                    "sometimes at the cost of ranking (AUC)")  # fmt: skip
+        use_augment = m.checkbox("Use the active augmentation", True, key="tr_augment")
     pipeline, augmenter = state.active_pipeline(), state.active_augmenter()
     steps = " → ".join(n for n, _ in pipeline.steps) or "none"
     transforms = ", ".join(n for n, _ in augmenter.steps) if use_augment else "off"
@@ -50,7 +54,7 @@ def _config_form(dataset) -> tuple[TrainConfig, str] | None:
         config = TrainConfig(
             data=dataset.name, task=task, model=model, epochs=int(epochs), max_minutes=float(minutes),
             optimizer=optimizer, learning_rate=float(rate), schedule=schedule, batch_size=int(batch),
-            class_weighting=weighting, early_stopping=int(patience), seed=int(seed),
+            class_weighting=weighting, early_stopping=int(patience), seed=int(seed), mixup=float(mixup),
             preprocess=pipeline.to_dict(), augment=augmenter.to_dict() if use_augment else {"steps": []},
         )  # fmt: skip
     except MedlibError as exc:

@@ -71,7 +71,7 @@ def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
     settings: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
     options = ("task", "model", "epochs", "image_size", "seed", "max_minutes", "batch_size", "patch_size",
-               "patches_per_image", "early_stopping")  # fmt: skip
+               "patches_per_image", "early_stopping", "mixup")  # fmt: skip
     for name in options:
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="a training config (JSON); options given here override it")
     train.add_argument("--max-minutes", type=float, help="stop after this many minutes, keeping the best model")
     train.add_argument("--early-stopping", type=int, help="patience in epochs (default 10); 0 runs every epoch")
+    train.add_argument("--mixup", type=float, help="classify: blend pairs of training images, Beta α (default 0: off)")
     train.add_argument("--patch-size", type=int, help="segment: train on random patches of this side (multiple of 8)")
     train.add_argument("--patches-per-image", type=int, help="segment with patches: patches per image per epoch")
     train.add_argument("--seed", type=int, help="random seed (default 0)")

@@ -41,7 +41,8 @@ def class_balance(dataset: Dataset) -> go.Figure:
 
 
 def training_curves(epochs: list[dict]) -> go.Figure:
-    """Loss (train and validation) and the validation metrics per epoch, side by side."""
+    """Loss (train and validation) and the validation metrics per epoch, side by side, with the epoch whose
+    weights the run keeps marked by a dotted line."""
     from plotly.subplots import make_subplots
 
     figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "validation metrics"))
@@ -56,6 +57,11 @@ def training_curves(epochs: list[dict]) -> go.Figure:
     figure.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),  # the legend below: titles stay clear
                          legend=dict(orientation="h", y=-0.28, x=0))  # fmt: skip
     figure.update_xaxes(title_text="epoch", dtick=1 if len(epochs) <= 20 else None)
+    kept = epochs[-1].get("kept_epoch", -1) if epochs else -1
+    if kept > 0:
+        figure.add_vline(x=kept, line_dash="dot", line_color="gray", annotation_text=f"kept: epoch {kept}",
+                         annotation_position="top left", row=1, col=1)  # fmt: skip
+        figure.add_vline(x=kept, line_dash="dot", line_color="gray", row=1, col=2)
     return figure
 
 
