@@ -259,8 +259,8 @@ def default_augmenter(kind: str = "chest") -> Augmenter:
     if kind == "chest":
         return make_augmenter(
             ("affine", {"shift": 0.05, "scale": 0.1, "rotate": 8.0, "p": 0.7}),
-            ("brightness_contrast", {"brightness": 0.1, "contrast": 0.15, "p": 0.5}),
-            ("gamma", {"low": 85.0, "high": 115.0, "p": 0.3}),
+            ("brightness_contrast", {"brightness": 0.25, "contrast": 0.3, "p": 0.8}),
+            ("gamma", {"low": 70.0, "high": 145.0, "p": 0.5}),
             ("gaussian_noise", {"std": 0.02, "p": 0.2}),
         )
     if kind == "fundus":
