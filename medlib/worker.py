@@ -52,7 +52,7 @@ class TrainingProcess:
         threading.Thread(target=self._follow, name=f"follow-{self._process.name}", daemon=True).start()
 
     def stop(self) -> None:
-        """Ask the run to end within one batch; it keeps and saves the best model so far."""
+        """Ask the run to end within one batch; it saves the model kept so far (see medlib.training)."""
         self._stop.set()
 
     def kill(self) -> None:
