@@ -276,12 +276,14 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
     return data.batch(recipe.batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def mix_batches(batches, num_classes: int, alpha: float, class_weight: dict[int, float] | None, seed: int):
+def mix_batches(batches, num_classes: int, alpha: float, class_weight: dict[int, float] | None, seed: int,
+                active=None):  # fmt: skip
     """Mixup (Zhang et al., 2018): blend each image of a batch with another one of the same batch, by a weight
     drawn from Beta(α, α) (the larger part kept by the first image), and their targets and class weights alike.
 
     Yields (images, soft targets, sample weights): a float target for two classes, one-hot rows for more.
-    The draws are stateless, from the seed and a per-batch number that changes every epoch.
+    The draws are stateless, from the seed and a per-batch number that changes every epoch. ``active``, a
+    boolean ``tf.Variable`` read as each batch is made, switches the blending off (the samples pass unmixed).
     """
     import tensorflow as tf
 
@@ -295,6 +297,8 @@ def mix_batches(batches, num_classes: int, alpha: float, class_weight: dict[int,
         second = tf.random.stateless_gamma([n], seeds[1], alpha)
         share = first / (first + second)
         share = tf.maximum(share, 1.0 - share)
+        if active is not None:
+            share = tf.where(active, share, tf.ones_like(share))
         partner = tf.argsort(tf.random.stateless_uniform([n], seeds[2]))
         labels = tf.cast(labels, tf.int32)
         onehot = tf.one_hot(labels, num_classes)
@@ -396,6 +400,10 @@ def _loss(task: str, num_classes: int, smoothing: float = 0.0, soft_targets: boo
     return bce_dice
 
 
+MIXUP_UNTIL = 0.8
+"""Mixup blends the batches of the run's first 80% only: the model settles on real images at the low learning
+rate of the end (timm's ``mixup_off_epoch`` does the same)."""
+
 WARMUP, FINAL_RATE = 0.05, 0.01
 """The cosine schedule's linear warm-up (a fraction of the run) and its last rate (a fraction of the peak)."""
 
@@ -440,7 +448,7 @@ class TrainResult:
     ended: str
 
 
-def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, stop, checkpoint):
+def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, stop, checkpoint, mixing=None):
     import keras
 
     task = config.task
@@ -465,18 +473,24 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
             self.started = self.epoch_started = time.perf_counter()
             self.batches = 0
 
+        def run_progress(self, batch: int) -> float:
+            """How far the run is (0..1): by its steps, or by its time budget when that runs out first."""
+            progress = (augment.epoch * steps + batch) / (steps * config.epochs)
+            if config.max_minutes:
+                progress = max(progress, (time.perf_counter() - self.started) / (config.max_minutes * 60))
+            return progress
+
         def on_epoch_begin(self, epoch, logs=None):
             augment.epoch = epoch
             self.epoch_started = time.perf_counter()
+            if mixing is not None:
+                mixing.assign(self.run_progress(0) < MIXUP_UNTIL)
 
         def on_train_batch_begin(self, batch, logs=None):
-            # The schedule follows the run's steps, or its time budget when that runs out first, so a run
-            # cut short by the budget still ends at the low rate instead of stopping half-way down the curve.
+            # The schedule follows the run's progress, so a run cut short by its time budget still ends at
+            # the low rate instead of stopping half-way down the curve.
             if config.schedule == "cosine":
-                progress = (augment.epoch * steps + batch) / (steps * config.epochs)
-                if config.max_minutes:
-                    progress = max(progress, (time.perf_counter() - self.started) / (config.max_minutes * 60))
-                self.model.optimizer.learning_rate = cosine_rate(config.learning_rate, progress)
+                self.model.optimizer.learning_rate = cosine_rate(config.learning_rate, self.run_progress(batch))
 
         def on_train_batch_end(self, batch, logs=None):
             self.batches = batch + 1
@@ -568,6 +582,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     setting ``stop`` ends training within one batch and keeps the best model so far.
     """
     import keras
+    import tensorflow as tf
 
     emit = progress or (lambda event: None)
     dataset = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
@@ -575,12 +590,14 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     keras.utils.set_random_seed(config.seed)
     model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, bn_momentum_for(recipe.steps_per_epoch))
     mixup = config.task == "classify" and config.mixup > 0
+    mixing = tf.Variable(True, trainable=False, name="mixing") if mixup else None
     model.compile(optimizer=_optimizer(config), loss=_loss(config.task, recipe.num_classes, config.label_smoothing,
                                                            soft_targets=mixup))  # fmt: skip
     augment = _Augment(recipe.augmenter, recipe.input_shape, config.seed)
     train_inputs = make_inputs(dataset, recipe.train_index, recipe, config.task, config.seed, augment, shuffle=True)
     if mixup:  # the class weights travel with the blended samples
-        train_inputs = mix_batches(train_inputs, recipe.num_classes, config.mixup, recipe.class_weight, config.seed)
+        train_inputs = mix_batches(train_inputs, recipe.num_classes, config.mixup, recipe.class_weight, config.seed,
+                                   mixing)
     val_inputs = make_inputs(dataset, recipe.val_index, recipe, config.task, config.seed) if config.task == \
         "classify" else None  # fmt: skip
     emit({"event": "start", "model": recipe.model, "input_shape": list(recipe.input_shape),
@@ -588,7 +605,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
           "epochs": config.epochs, "notes": recipe.notes, "parameters": int(model.count_params())})  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = out.parent / f".checkpoint-{out.name}-{os.getpid()}-{threading.get_ident()}.weights.h5"
-    monitor = _callbacks(model, config, recipe, dataset, val_inputs, augment, emit, stop, checkpoint)
+    monitor = _callbacks(model, config, recipe, dataset, val_inputs, augment, emit, stop, checkpoint, mixing)
     started = time.perf_counter()
     try:
         model.fit(train_inputs, epochs=config.epochs, verbose=0, callbacks=[monitor],

@@ -103,6 +103,11 @@ def test_mixup_blends_images_targets_and_class_weights_alike():
     assert np.allclose(blended[:, 0, 0, 0], targets)  # the image and its target are blended by the same share
     assert np.allclose(weights, 2.0 - targets)  # so is the class weight (2 for class 0, 1 for class 1)
     assert 0 < np.mean((targets > 0) & (targets < 1)) and np.all((targets <= 0.5) == (labels == 0))
+    active = tf.Variable(False)  # the end of a run: the samples pass unmixed, with their class weights
+    plain = list(mix_batches(batches, 2, 0.4, {0: 2.0, 1: 1.0}, seed=5, active=active).as_numpy_iterator())
+    blended, targets, weights = (np.concatenate([batch[k] for batch in plain]) for k in range(3))
+    assert np.array_equal(blended, images) and np.array_equal(targets, labels)
+    assert np.array_equal(weights, np.where(labels == 0, 2.0, 1.0))
 
 
 def test_mixup_training_learns_and_is_reproducible(tmp_path):
