@@ -258,7 +258,7 @@ def default_augmenter(kind: str = "chest") -> Augmenter:
     """A sensible default: ``chest`` (gray radiographs, no vertical flip) or ``fundus`` (colour, any orientation)."""
     if kind == "chest":
         return make_augmenter(
-            ("affine", {"shift": 0.05, "scale": 0.1, "rotate": 8.0, "p": 0.7}),
+            ("affine", {"shift": 0.05, "scale": 0.25, "rotate": 8.0, "p": 0.7}),
             ("brightness_contrast", {"brightness": 0.25, "contrast": 0.3, "p": 0.8}),
             ("gamma", {"low": 70.0, "high": 145.0, "p": 0.5}),
             ("gaussian_noise", {"std": 0.02, "p": 0.2}),
