@@ -147,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="a training config (JSON); options given here override it")
     train.add_argument("--max-minutes", type=float, help="stop after this many minutes, saving the kept model")
     train.add_argument("--early-stopping", type=int, help="patience in epochs (default 10); 0 runs every epoch")
-    train.add_argument("--mixup", type=float, help="classify: blend pairs of training images, Beta α (default 0: off)")
+    train.add_argument(
+        "--mixup", type=float, help="classify: blend training image pairs in the first 80%% of the run, Beta α (0: off)"
+    )
     train.add_argument("--patch-size", type=int, help="segment: train on random patches of this side (multiple of 8)")
     train.add_argument("--patches-per-image", type=int, help="segment with patches: patches per image per epoch")
     train.add_argument("--seed", type=int, help="random seed (default 0)")

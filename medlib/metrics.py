@@ -11,6 +11,7 @@ Multi-class: argmax predictions and macro averages (one-vs-rest AUC).
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import accuracy_score, f1_score, recall_score, roc_auc_score
 
 
@@ -32,6 +33,33 @@ def _auc(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
     if present.size < probabilities.shape[1]:
         return None  # one-vs-rest AUC needs every class in the split
     return float(roc_auc_score(labels, probabilities, multi_class="ovr", average="macro"))
+
+
+def auc_per_image(labels: np.ndarray, raw: np.ndarray) -> np.ndarray | None:
+    """Each image's share of the AUC (macro one-vs-rest for more than two classes), so that their mean is the AUC.
+
+    The shares are DeLong's placement values (the fraction of the other class ranked below a positive image,
+    above a negative one), weighted by class size; compared image by image between two models they compare
+    the AUCs, paired (DeLong et al., 1988). ``None`` where the AUC is undefined (a class missing).
+
+    >>> auc_per_image(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9])).tolist()
+    [1.0, 0.5, 0.5, 1.0]
+    """
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    probabilities = as_probabilities(raw)
+    if _auc(labels, probabilities) is None:
+        return None
+    classes = [1] if probabilities.shape[1] == 2 else range(probabilities.shape[1])
+    shares = np.zeros(labels.size)
+    for k in classes:
+        positive, score = labels == k, probabilities[:, k]
+        # an image's mid-rank among all, less its mid-rank in its own class: the other class ranked below it
+        below = rankdata(score)
+        below[positive] -= rankdata(score[positive])
+        below[~positive] -= rankdata(score[~positive])
+        placement = np.where(positive, below / (~positive).sum(), 1.0 - below / positive.sum())
+        shares += placement * np.where(positive, 0.5 / positive.sum(), 0.5 / (~positive).sum())
+    return shares * labels.size / len(classes)
 
 
 def classification_metrics(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.5) -> dict[str, float | None]:

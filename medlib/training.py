@@ -25,7 +25,7 @@ from medlib.augment import Augmenter, default_augmenter, draw_once, load_augment
 from medlib.datasets import Dataset, load_dataset
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError, MedlibError
-from medlib.metrics import as_probabilities, classification_metrics
+from medlib.metrics import as_probabilities, auc_per_image, classification_metrics
 from medlib.models import (
     ARCHITECTURES,
     DEFAULT_CLASSIFIER,
@@ -55,7 +55,7 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     Param("class_weighting", "choice", "balanced", choices=("balanced", "none")),
     Param("label_smoothing", "float", 0.0, 0.0, 0.5, help="classification: soften the 0/1 targets"),
     Param("mixup", "float", 0.0, 0.0, 1.0, help="classification: blend pairs of training images and their labels "
-          "(the Beta distribution's α); 0 off"),
+          "(the Beta distribution's α) in the first 80% of the run; 0 off"),
     Param("early_stopping", "int", 10, 0, 1000, help="epochs without improvement before stopping; 0 never"),
     Param("max_minutes", "float", 0.0, 0.0, 10_000.0, help="stop after this many minutes; 0 no limit"),
     Param("val_fraction", "float", 0.15, 0.05, 0.5, help="part of train held out when there is no val split"),
@@ -452,9 +452,11 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
     import keras
 
     task = config.task
-    # Classification watches the validation log-loss: it rewards ranking and calibration alike, so the kept
-    # epoch is good at the 0.5 threshold too (AUC alone kept badly calibrated high-learning-rate epochs).
-    monitor = "val_loss" if task == "classify" else "val_dice"
+    # Classification watches the validation AUC, compared image by image (DeLong's placement values), and
+    # the log-loss only where the AUC is undefined. The log-loss also rises as a settled model grows more
+    # confident, which tells nothing about its decisions: on PneumoniaMNIST it judged the last epochs
+    # measurably worse in 9 runs of 23, and the earlier epochs it kept were never better on test.
+    monitor = "val_auc" if task == "classify" else "val_dice"
     steps = recipe.steps_per_epoch
 
     class Monitor(keras.callbacks.Callback):
@@ -518,8 +520,10 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
                 outputs = predict_batches(self.model, val_inputs)
                 metrics = classification_metrics(dataset.labels[recipe.val_index], outputs)
                 logs.update({f"val_{k}": v for k, v in metrics.items() if k != "n" and v is not None})
-                scores = -_log_losses(dataset, recipe, outputs)
-                logs["val_loss"] = float(-np.mean(scores))
+                losses = _log_losses(dataset, recipe, outputs)
+                logs["val_loss"] = float(np.mean(losses))
+                shares = auc_per_image(dataset.labels[recipe.val_index], outputs)
+                scores = -losses if shares is None else shares
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)), "lr": _current_lr(self.model.optimizer),
                    "seconds": time.perf_counter() - self.epoch_started,
                    **{k: float(v) for k, v in logs.items() if k.startswith("val_")}}  # fmt: skip

@@ -29,6 +29,7 @@ from medlib.evaluation import (
     threshold_for,
     youden_threshold,
 )
+from medlib.metrics import auc_per_image
 
 
 def binormal(n: int, separation: float, rng: np.random.Generator, prevalence: float = 0.4):
@@ -75,6 +76,26 @@ def test_any_metric_lies_in_the_unit_interval_and_accuracy_agrees(seed, n, thres
     m = metric_table(labels, scores, threshold)
     assert all(m[k] is None or 0.0 <= m[k] <= 1.0 for k in ("accuracy", "sensitivity", "specificity", "ppv", "npv"))
     assert m["accuracy"] == pytest.approx(accuracy_score(labels, scores >= threshold), abs=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(4, 80), st.sampled_from([2, 3, 4]), st.booleans())
+def test_per_image_auc_shares_average_to_the_auc(seed, n, classes, coarse):
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([np.arange(classes), rng.integers(0, classes, n)])  # every class present
+    weights = rng.integers(1, 4, (labels.size, classes)) if coarse else rng.random((labels.size, classes))  # ties
+    probabilities = weights / weights.sum(axis=1, keepdims=True)
+    raw = probabilities[:, 1] if classes == 2 else probabilities
+    expected = roc_auc_score(labels, raw) if classes == 2 else roc_auc_score(labels, probabilities, multi_class="ovr")
+    assert auc_per_image(labels, raw).mean() == pytest.approx(expected, abs=1e-9)
+
+
+def test_per_image_auc_shares_compare_two_models_image_by_image():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    good = auc_per_image(labels, np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9]))
+    swapped = auc_per_image(labels, np.array([0.1, 0.2, 0.8, 0.7, 0.3, 0.9]))  # one normal and one case swap
+    assert np.all(good == 1.0) and np.flatnonzero(swapped < 1.0).tolist() == [2, 3, 4]
+    assert auc_per_image(np.zeros(4, int), np.random.default_rng(0).random(4)) is None  # one class: no AUC
 
 
 def test_intervals_cover_the_true_auc_at_about_the_nominal_rate():
