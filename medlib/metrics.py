@@ -47,9 +47,9 @@ def auc_per_image(labels: np.ndarray, raw: np.ndarray) -> np.ndarray | None:
     """
     labels = np.asarray(labels).reshape(-1).astype(int)
     probabilities = as_probabilities(raw)
-    if _auc(labels, probabilities) is None:
-        return None
     classes = [1] if probabilities.shape[1] == 2 else range(probabilities.shape[1])
+    if any(not 0 < np.count_nonzero(labels == k) < labels.size for k in classes):
+        return None
     shares = np.zeros(labels.size)
     for k in classes:
         positive, score = labels == k, probabilities[:, k]

@@ -41,6 +41,10 @@ from medlib.store import StoredModel, library_versions, save_model
 
 Progress = Callable[[dict[str, Any]], None]
 
+MIXUP_UNTIL = 0.8
+"""Mixup blends the batches of the run's first 80% only: the model settles on real images at the low learning
+rate of the end (timm's ``mixup_off_epoch`` does the same)."""
+
 #: Every training setting, its type and its allowed values (checked in one place).
 CONFIG_PARAMS: tuple[Param, ...] = (
     Param("task", "choice", "classify", choices=("classify", "segment")),
@@ -55,7 +59,7 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     Param("class_weighting", "choice", "balanced", choices=("balanced", "none")),
     Param("label_smoothing", "float", 0.0, 0.0, 0.5, help="classification: soften the 0/1 targets"),
     Param("mixup", "float", 0.0, 0.0, 1.0, help="classification: blend pairs of training images and their labels "
-          "(the Beta distribution's α) in the first 80% of the run; 0 off"),
+          f"(the Beta distribution's α) in the first {MIXUP_UNTIL:.0%} of the run; 0 off"),
     Param("early_stopping", "int", 10, 0, 1000, help="epochs without improvement before stopping; 0 never"),
     Param("max_minutes", "float", 0.0, 0.0, 10_000.0, help="stop after this many minutes; 0 no limit"),
     Param("val_fraction", "float", 0.15, 0.05, 0.5, help="part of train held out when there is no val split"),
@@ -399,10 +403,6 @@ def _loss(task: str, num_classes: int, smoothing: float = 0.0, soft_targets: boo
 
     return bce_dice
 
-
-MIXUP_UNTIL = 0.8
-"""Mixup blends the batches of the run's first 80% only: the model settles on real images at the low learning
-rate of the end (timm's ``mixup_off_epoch`` does the same)."""
 
 WARMUP, FINAL_RATE = 0.05, 0.01
 """The cosine schedule's linear warm-up (a fraction of the run) and its last rate (a fraction of the peak)."""
