@@ -24,14 +24,20 @@ def as_probabilities(raw: np.ndarray) -> np.ndarray:
     return raw
 
 
+def _auc_classes(labels: np.ndarray, num_classes: int) -> list[int] | None:
+    """The classes whose one-vs-rest problems make up the AUC (class 1 alone for two), or ``None`` where one of
+    them lacks positives or negatives in ``labels`` (one-vs-rest AUC needs every class in the split)."""
+    classes = [1] if num_classes == 2 else list(range(num_classes))
+    if any(not 0 < np.count_nonzero(labels == k) < labels.size for k in classes):
+        return None
+    return classes
+
+
 def _auc(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
-    present = np.unique(labels)
-    if present.size < 2:
+    if _auc_classes(labels, probabilities.shape[1]) is None:
         return None
     if probabilities.shape[1] == 2:
         return float(roc_auc_score(labels, probabilities[:, 1]))
-    if present.size < probabilities.shape[1]:
-        return None  # one-vs-rest AUC needs every class in the split
     return float(roc_auc_score(labels, probabilities, multi_class="ovr", average="macro"))
 
 
@@ -47,8 +53,8 @@ def auc_per_image(labels: np.ndarray, raw: np.ndarray) -> np.ndarray | None:
     """
     labels = np.asarray(labels).reshape(-1).astype(int)
     probabilities = as_probabilities(raw)
-    classes = [1] if probabilities.shape[1] == 2 else range(probabilities.shape[1])
-    if any(not 0 < np.count_nonzero(labels == k) < labels.size for k in classes):
+    classes = _auc_classes(labels, probabilities.shape[1])
+    if classes is None:
         return None
     shares = np.zeros(labels.size)
     for k in classes:

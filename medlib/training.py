@@ -463,7 +463,7 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
         """Validation metrics, kept weights, early stopping, stop requests, time budget and progress events.
 
         The kept weights are those of the latest epoch that is not measurably worse than the best one (see
-        :func:`not_measurably_worse`, per validation image): the lowest validation loss among many noisy epochs
+        :func:`not_measurably_worse`, per validation image): the best validation score among many noisy epochs
         is partly luck, and a later epoch at a lower learning rate that ties with it is the more settled model.
         """
 
@@ -583,7 +583,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     """Train a model by ``config`` and save it as ``out`` (a folder in the model store).
 
     ``progress`` receives events (``start``, ``batch``, ``epoch``, ``end``);
-    setting ``stop`` ends training within one batch and keeps the best model so far.
+    setting ``stop`` ends training within one batch and saves the model kept so far.
     """
     import keras
     import tensorflow as tf

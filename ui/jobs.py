@@ -54,7 +54,7 @@ class Job:
                 self.state, self.error = event["state"], event.get("error")
 
     def request_stop(self) -> None:
-        """Stop within one batch, keeping the model kept so far (see medlib.training)."""
+        """Stop within one batch, saving the model kept so far (see medlib.training)."""
         if self.process is not None:
             self.process.stop()
 
