@@ -19,5 +19,7 @@ MAX_ARCHIVE_ENTRIES = 50_000
 MAX_COMPRESSION_RATIO = 200
 #: Longest side of a data-set image kept in memory; larger ones are shrunk.
 MAX_DATASET_SIDE = 1024
-#: Most float32 values a loaded data set may hold (about 3 GiB).
-MAX_DATASET_VALUES = 800_000_000
+#: Side of the squares that images of many sizes are brought to (or their median long side, if smaller).
+MIXED_SIZE_SIDE = 512
+#: Most bytes a loaded data set's images may take in memory (they keep their stored type: 8-bit is one byte).
+MAX_DATASET_BYTES = 2 << 30

@@ -111,9 +111,55 @@ def test_mixed_sizes_and_channels_are_harmonised_and_stated():
     entries.update({f"d/b/{i}.png": _png(np.zeros((10, 10), np.uint8)) for i in range(4)})
     entries["d/b/big.png"] = _png(np.zeros((20, 30, 3), np.uint8))
     dataset = load_upload(_zip(entries), "d.zip")
-    assert dataset.images.shape == (10, 10, 10, 1)
-    assert any("resized to 10×10" in note for note in dataset.notes)
+    assert dataset.images.shape == (10, 10, 10, 1) and dataset.fit == "pad"
+    assert any("2 sizes brought to 10×10" in note for note in dataset.notes)
     assert any("converted to gray" in note for note in dataset.notes)
+
+
+def _film(height: int, width: int, value: int = 200) -> np.ndarray:
+    """A bright film-like rectangle on black, so padding (black) and stretching can be told apart."""
+    film = np.zeros((height, width), np.uint8)
+    film[height // 10 : height - height // 10, width // 10 : width - width // 10] = value
+    return film
+
+
+def test_films_of_many_sizes_become_squares_of_the_median_side_kept_as_8_bit(tmp_path):
+    sizes = [(300, 200), (200, 300), (260, 260), (400, 300), (240, 320)]
+    for k, (height, width) in enumerate(sizes):
+        (tmp_path / "films" / ("a" if k % 2 else "b")).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "films" / ("a" if k % 2 else "b") / f"{k}.png"), _film(height, width))
+    padded = load_dataset(tmp_path / "films")
+    assert padded.images.shape == (5, 300, 300, 1) and padded.images.dtype == np.uint8
+    portrait = padded.images[padded.ids.index("0"), ..., 0]  # 300×200: aspect kept, black bars left and right
+    assert portrait[:, :40].max() == 0 and portrait[150, 150] == 200
+    stretched = load_dataset(tmp_path / "films", fit="stretch")
+    assert stretched.fit == "stretch" and stretched.images[stretched.ids.index("0"), 150, 35, 0] == 200
+    assert padded.summary()["dtype"] == "uint8"
+
+
+def test_sixteen_bit_films_stay_sixteen_bit(tmp_path):
+    for k in range(4):
+        (tmp_path / "s" / f"c{k % 2}").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "s" / f"c{k % 2}" / f"{k}.png"), (_film(40, 40).astype(np.uint16) * 257))
+    dataset = load_dataset(tmp_path / "s")
+    assert dataset.images.dtype == np.uint16 and int(dataset.images.max()) == 200 * 257
+
+
+def test_a_folder_of_large_films_is_read_without_holding_full_size_floats(tmp_path):
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    for k in range(16):
+        (tmp_path / "big" / f"c{k % 2}").mkdir(parents=True, exist_ok=True)
+        height, width = int(rng.integers(560, 640)), int(rng.integers(700, 800))
+        cv2.imwrite(str(tmp_path / "big" / f"c{k % 2}" / f"{k}.png"), rng.integers(0, 256, (height, width), np.uint8))
+    tracemalloc.start()
+    dataset = load_dataset(tmp_path / "big")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert dataset.images.shape[1:] == (512, 512, 1) and dataset.images.dtype == np.uint8
+    full_size_float = 640 * 800 * 4
+    assert peak < 6 * full_size_float  # one film at a time (16 full-size float copies would be 16 of them)
 
 
 def test_fingerprint_follows_the_content():

@@ -1,23 +1,153 @@
-"""Bring images of mixed sizes and channels to one array, saying what was changed."""
+"""Read the images of a data set into one array: each brought to the data set's size as it is read and kept
+in the type it is stored in (8-bit stays 8-bit), so memory follows the data set's stored size.
+
+The size is planned from the files' headers before any pixel is decoded (:func:`plan_geometry`): images of
+one size keep it; images of many sizes become squares, their aspect kept with padding or stretched to fill.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from medlib.errors import DatasetError, ImageTooLargeError, MedlibError
-from medlib.limits import MAX_DATASET_SIDE, MAX_DATASET_VALUES
+from medlib.limits import MAX_DATASET_BYTES, MAX_DATASET_SIDE, MIXED_SIZE_SIDE
 from medlib.readers import read_image
 
+FITS = ("pad", "stretch")
+"""How images of many sizes become squares: ``pad`` keeps the aspect and pads, ``stretch`` fills the square."""
 
-def read_frame(path: Path) -> tuple[np.ndarray, bool]:
-    """The first frame of an image file as H×W×C float32, and whether it had more frames."""
+#: Stored types, narrowest first: an image is kept in the first that holds its values exactly.
+_TYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.int16))
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The one size every image of a data set is brought to, and how.
+
+    ``fit`` is ``as read`` (every image had this size), ``scaled`` (one size, shrunk to the side limit),
+    ``pad`` or ``stretch`` (many sizes, brought to a square).
+    """
+
+    height: int
+    width: int
+    fit: str
+
+    def fit_frame(self, frame: np.ndarray, interpolation: int = cv2.INTER_AREA,
+                  fill: float | None = None) -> np.ndarray:  # fmt: skip
+        """``frame`` (H×W or H×W×C) at this geometry; padding takes ``fill``, by default the frame's smallest value."""
+        h, w = frame.shape[:2]
+        if (h, w) == (self.height, self.width):
+            return frame
+        if self.fit != "pad":
+            box = (self.height, self.width)
+        else:
+            scale = min(self.height / h, self.width / w)
+            box = (max(1, round(h * scale)), max(1, round(w * scale)))
+        resized = cv2.resize(frame, (box[1], box[0]), interpolation=interpolation).reshape(*box, *frame.shape[2:])
+        if box == (self.height, self.width):
+            return resized
+        out = np.full((self.height, self.width, *frame.shape[2:]), frame.min() if fill is None else fill, frame.dtype)
+        top, left = (self.height - box[0]) // 2, (self.width - box[1]) // 2
+        out[top : top + box[0], left : left + box[1]] = resized
+        return out
+
+
+def plan_geometry(sizes: Sequence[tuple[int, int]], fit: str = "pad") -> tuple[Geometry, str | None]:
+    """The geometry for images of ``sizes`` (height, width), and a note saying what changes, if anything.
+
+    One size is kept (shrunk to ``MAX_DATASET_SIDE`` on its long side where larger, aspect kept). Many sizes
+    become squares of the median long side, at most ``MIXED_SIZE_SIDE``, by ``fit``.
+
+    >>> plan_geometry([(100, 80)] * 3)
+    (Geometry(height=100, width=80, fit='as read'), None)
+    >>> plan_geometry([(1000, 800), (600, 900), (300, 300)])[0]
+    Geometry(height=512, width=512, fit='pad')
+    """
+    if fit not in FITS:
+        raise DatasetError(f"unknown fit {fit!r}; choose one of {', '.join(FITS)}")
+    if not sizes:
+        raise DatasetError("no images were found; check the folder layout (see the README's data formats)")
+    distinct = Counter(sizes)
+    if len(distinct) == 1:
+        height, width = sizes[0]
+        scale = min(1.0, MAX_DATASET_SIDE / max(height, width))
+        if scale == 1.0:
+            return Geometry(height, width, "as read"), None
+        geometry = Geometry(max(1, round(height * scale)), max(1, round(width * scale)), "scaled")
+        return geometry, f"every image shrunk to {geometry.width}×{geometry.height} (at most {MAX_DATASET_SIDE} a side)"
+    side = int(min(MIXED_SIZE_SIDE, np.median([max(s) for s in sizes])))
+    how = "aspect kept, padded" if fit == "pad" else "stretched to fill"
+    note = (f"{len(sizes)} images of {len(distinct)} sizes brought to {side}×{side} ({how}; the median long side, "
+            f"at most {MIXED_SIZE_SIDE})")  # fmt: skip
+    return Geometry(side, side, fit), note
+
+
+def stored_type(frame: np.ndarray) -> np.dtype:
+    """The narrowest of uint8, uint16 and int16 that holds every value of ``frame`` exactly, else float32.
+
+    >>> stored_type(np.array([0.0, 255.0])), stored_type(np.array([0.0, 4095.0])), stored_type(np.array([0.5]))
+    (dtype('uint8'), dtype('uint16'), dtype('float32'))
+    """
+    if frame.size == 0 or not np.all(np.isfinite(frame)) or not np.array_equal(frame, np.round(frame)):
+        return np.dtype(np.float32)
+    low, high = float(frame.min()), float(frame.max())
+    return next((t for t in _TYPES if np.iinfo(t).min <= low and high <= np.iinfo(t).max), np.dtype(np.float32))
+
+
+def _wider(a: np.dtype, b: np.dtype) -> np.dtype:
+    """The narrowest stored type holding both ``a``'s and ``b``'s values exactly."""
+    if a == b:
+        return a
+    kinds = (*_TYPES, np.dtype(np.float32))
+    if {a, b} == {np.dtype(np.uint16), np.dtype(np.int16)}:
+        return np.dtype(np.float32)  # neither holds the other: 0..65535 and negative values
+    return max(a, b, key=kinds.index)
+
+
+class ImageStack:
+    """A preallocated (N, H, W, C) array filled image by image, widened to a broader type when an image needs one."""
+
+    def __init__(self, count: int, geometry: Geometry, channels: int) -> None:
+        values = count * geometry.height * geometry.width * channels
+        if values > MAX_DATASET_BYTES:
+            raise ImageTooLargeError(
+                f"{count:,} images of {geometry.height}×{geometry.width}×{channels} need at least "
+                f"{values / 2**30:.1f} GiB; use fewer or smaller images"
+            )
+        self.geometry, self.channels = geometry, channels
+        self.array = np.zeros((count, geometry.height, geometry.width, channels), np.uint8)
+
+    def put(self, index: int, frame: np.ndarray) -> None:
+        """Store ``frame`` (H×W×C float32 as read) at ``index``: channels matched, fitted, in its stored type."""
+        kind = stored_type(frame)
+        if frame.shape[-1] != self.channels:
+            frame = frame.mean(axis=-1, keepdims=True) if self.channels == 1 else np.repeat(frame, 3, axis=-1)
+        fitted = self.geometry.fit_frame(frame).reshape(self.array.shape[1:])
+        wider = _wider(self.array.dtype, kind)
+        if wider != self.array.dtype:
+            if wider.itemsize * self.array.size > MAX_DATASET_BYTES:
+                raise ImageTooLargeError(f"{self.array.shape[0]:,} images of {self.array.shape[1:]} as {wider} "
+                                         "are too large to hold; use fewer or smaller images")  # fmt: skip
+            self.array = self.array.astype(wider)
+        if self.array.dtype.kind in "ui":
+            info = np.iinfo(self.array.dtype)
+            fitted = np.clip(np.round(fitted), info.min, info.max)
+        self.array[index] = fitted
+
+
+def read_frame(path: Path, reduce_to: int | None = None) -> tuple[np.ndarray, bool]:
+    """The first frame of an image file as H×W×C float32, and whether it had more frames.
+
+    ``reduce_to``: a large JPEG may be decoded at a reduced scale keeping at least this long side.
+    """
     try:
-        image = read_image(path)
+        image = read_image(path, reduce_to=reduce_to)
     except MedlibError as exc:
         raise type(exc)(f"{path.name}: {exc}") from exc
     return image.data[0], image.frames > 1
@@ -29,69 +159,14 @@ def read_mask(path: Path) -> np.ndarray:
     return (frame.max(axis=-1) > 0).astype(np.uint8)
 
 
-def _target_size(sizes: Sequence[tuple[int, int]]) -> tuple[int, int]:
-    height, width = Counter(sizes).most_common(1)[0][0]
-    scale = min(1.0, MAX_DATASET_SIDE / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
+def fit_mask(mask: np.ndarray, size: tuple[int, int], geometry: Geometry, what: str) -> np.ndarray:
+    """A mask of an image of ``size`` (height, width) brought to ``geometry`` (nearest neighbour, padded with 0).
 
-
-def _to_channels(frame: np.ndarray, channels: int) -> np.ndarray:
-    if frame.shape[-1] == channels:
-        return frame
-    if channels == 1:
-        return frame.mean(axis=-1, keepdims=True)
-    return np.repeat(frame, 3, axis=-1)
-
-
-def stack_images(
-    frames: Sequence[np.ndarray],
-    masks: Sequence[np.ndarray | None] | None = None,
-    names: Sequence[str] | None = None,
-) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-    """Stack H×W×C frames (and their H×W masks) into (N, H, W, C) and (N, H, W).
-
-    The target size is the most common one (shrunk to at most
-    ``MAX_DATASET_SIDE`` on its long side) and the channels are the most
-    common count. Each change made is returned as a note. A mask whose size
-    differs from its image raises :class:`DatasetError`: it most likely belongs
-    to another image.
+    A mask whose size differs from its image raises :class:`DatasetError`: it most likely belongs to another image.
     """
-    if not frames:
-        raise DatasetError("no images were found; check the folder layout (see the README's data formats)")
-    names = list(names) if names is not None else [str(i) for i in range(len(frames))]
-    sizes = [(int(f.shape[0]), int(f.shape[1])) for f in frames]
-    height, width = _target_size(sizes)
-    channels = 3 if sum(f.shape[-1] == 3 for f in frames) * 2 > len(frames) else 1
-    total = len(frames) * height * width * channels
-    if total > MAX_DATASET_VALUES:
-        raise ImageTooLargeError(
-            f"{len(frames):,} images of {height}×{width}×{channels} need {total * 4 / 2**30:.1f} GiB; "
-            "use fewer or smaller images"
+    if mask.shape[:2] != size:
+        raise DatasetError(
+            f"the mask of {what} is {mask.shape[1]}×{mask.shape[0]} but the image is {size[1]}×{size[0]}; "
+            "check that each mask belongs to its image"
         )
-    notes: list[str] = []
-    resized = sum(size != (height, width) for size in sizes)
-    if resized:
-        notes.append(f"{resized} image(s) resized to {height}×{width} (the most common size)")
-    converted = sum(f.shape[-1] != channels for f in frames)
-    if converted:
-        notes.append(f"{converted} image(s) converted to {'RGB' if channels == 3 else 'gray'}")
-    images = np.empty((len(frames), height, width, channels), np.float32)
-    out_masks = np.zeros((len(frames), height, width), np.uint8) if masks is not None else None
-    for index, frame in enumerate(frames):
-        frame = _to_channels(frame, channels)
-        if frame.shape[:2] != (height, width):
-            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-        images[index] = frame.reshape(height, width, channels)
-        if masks is None or out_masks is None or masks[index] is None:
-            continue
-        mask = masks[index]
-        assert mask is not None
-        if mask.shape[:2] != sizes[index]:
-            raise DatasetError(
-                f"the mask of {names[index]} is {mask.shape[1]}×{mask.shape[0]} but the image is "
-                f"{sizes[index][1]}×{sizes[index][0]}; check that each mask belongs to its image"
-            )
-        if mask.shape[:2] != (height, width):
-            mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
-        out_masks[index] = mask
-    return images, out_masks, notes
+    return geometry.fit_frame(mask, cv2.INTER_NEAREST, fill=0)

@@ -18,7 +18,8 @@ SPLITS = ("train", "val", "test")
 class Dataset:
     """Images of one size, with labels (classification) and/or masks (segmentation).
 
-    ``images`` is (N, H, W, C) float32 with the values as read (C is 1 or 3);
+    ``images`` is (N, H, W, C) with the values as read, in the type they are stored in (uint8, uint16, int16
+    or float32: an 8-bit set takes one byte a pixel; C is 1 or 3);
     ``labels`` (N,) int64 indexes ``class_names``; ``masks`` and ``fov`` are
     (N, H, W) uint8 in {0, 1}; ``split`` holds ``train``/``val``/``test`` per image.
     """
@@ -35,6 +36,8 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     synthetic: bool = False
     source_format: str = ""
+    fit: str = "as read"
+    """How the images were brought to one size (see :class:`medlib.datasets.assemble.Geometry`)."""
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -96,6 +99,7 @@ class Dataset:
             notes=list(self.notes),
             synthetic=self.synthetic,
             source_format=self.source_format,
+            fit=self.fit,
         )
 
     @property
@@ -105,7 +109,7 @@ class Dataset:
         digest.update(repr((self.images.shape, self.class_names)).encode())
         for part in (self.images, self.labels, self.masks, self.fov):
             if part is not None:
-                digest.update(np.ascontiguousarray(part).tobytes())
+                digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))  # no copy of the pixels
         digest.update("\n".join(self.split.tolist()).encode())
         return digest.hexdigest()[:16]
 
@@ -135,6 +139,8 @@ class Dataset:
             "counts": self.counts(),
             "classes": list(self.class_names),
             "image_size": list(self.image_size),
+            "fit": self.fit,
+            "dtype": str(self.images.dtype),
             "channels": self.channels,
             "masks": self.masks is not None,
             "fov_masks": self.fov is not None,

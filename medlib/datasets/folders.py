@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from medlib.datasets.assemble import read_frame, read_mask, stack_images
+from medlib.datasets.assemble import Geometry, ImageStack, fit_mask, plan_geometry, read_frame, read_mask
 from medlib.datasets.dataset import Dataset
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
+from medlib.readers.header import image_header
 from medlib.readers.sniff import sniff_format
 
 _SPLIT_NAMES = {
@@ -116,8 +117,51 @@ class Entry:
     group: str | None = None
 
 
-def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None) -> Dataset:
-    """Read the files of ``entries`` and make a :class:`Dataset` of them."""
+def _sizes(entries: list[Entry]) -> list[tuple[int, int, int]]:
+    """Each image's (height, width, channels): from its header, or by decoding it where there is no cheap header."""
+    sizes = []
+    for entry in entries:
+        header = image_header(entry.image)
+        if header is None:
+            frame, _ = read_frame(entry.image)
+            header = (int(frame.shape[0]), int(frame.shape[1]), int(frame.shape[2]))
+        sizes.append(header)
+    return sizes
+
+
+def _read_images(entries: list[Entry], fit: str, notes: list[str]) -> tuple[ImageStack, list[tuple[int, int]]]:
+    """Every entry's image, brought to one geometry as it is read; the images' own sizes (from their headers,
+    which masks are checked against) come back too."""
+    headers = _sizes(entries)
+    geometry, note = plan_geometry([(h, w) for h, w, _ in headers], fit)
+    channels = 3 if sum(c == 3 for _, _, c in headers) * 2 > len(headers) else 1
+    if note:
+        notes.append(note)
+    converted = sum(c != channels for _, _, c in headers)
+    if converted:
+        notes.append(f"{converted} image(s) converted to {'RGB' if channels == 3 else 'gray'}")
+    stack, stacks = ImageStack(len(entries), geometry, channels), 0
+    for index, entry in enumerate(entries):
+        frame, more = read_frame(entry.image, reduce_to=max(geometry.height, geometry.width))
+        stacks += more
+        stack.put(index, frame)
+    if stacks:
+        notes.append(f"{stacks} multi-frame file(s): the first frame of each was used")
+    return stack, [(h, w) for h, w, _ in headers]
+
+
+def _read_masks(paths: list[Path | None], sizes: list[tuple[int, int]], geometry: Geometry,
+                ids: list[str]) -> np.ndarray:  # fmt: skip
+    masks = np.zeros((len(paths), geometry.height, geometry.width), np.uint8)
+    for index, path in enumerate(paths):
+        if path is not None:
+            masks[index] = fit_mask(read_mask(path), sizes[index], geometry, ids[index])
+    return masks
+
+
+def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None,
+                  fit: str = "pad") -> Dataset:  # fmt: skip
+    """Read the files of ``entries`` and make a :class:`Dataset` of them (images of many sizes: see ``fit``)."""
     if not entries:
         raise DatasetError(
             "no images were found: use one sub-folder per class, images/ and masks/ folders, "
@@ -127,15 +171,6 @@ def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[
     if skipped:
         shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
         notes.append(f"skipped {len(skipped)} non-image file(s): {shown}")
-    frames, stacks = [], 0
-    for entry in entries:
-        frame, more = read_frame(entry.image)
-        frames.append(frame)
-        stacks += more
-    if stacks:
-        notes.append(f"{stacks} multi-frame file(s): the first frame of each was used")
-    ids = [e.image.stem for e in entries]
-
     labels, class_names = None, []
     if any(e.label is not None for e in entries):
         unlabeled = [e.image.name for e in entries if e.label in (None, "")]
@@ -144,12 +179,12 @@ def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[
         class_names = sorted({str(e.label) for e in entries})
         labels = np.array([class_names.index(str(e.label)) for e in entries], dtype=np.int64)
 
-    has_masks = any(e.mask is not None for e in entries)
-    masks = [read_mask(e.mask) if e.mask else None for e in entries] if has_masks else None
-    images, mask_array, stack_notes = stack_images(frames, masks, ids)
-    fov_array = None
-    if any(e.fov is not None for e in entries):
-        _, fov_array, _ = stack_images(frames, [read_mask(e.fov) if e.fov else None for e in entries], ids)
+    ids = [e.image.stem for e in entries]
+    stack, sizes = _read_images(entries, fit, notes)
+    geometry = stack.geometry
+    mask_array = _read_masks([e.mask for e in entries], sizes, geometry, ids) if any(e.mask for e in entries) \
+        else None  # fmt: skip
+    fov_array = _read_masks([e.fov for e in entries], sizes, geometry, ids) if any(e.fov for e in entries) else None
 
     groups = [e.group for e in entries] if all(e.group for e in entries) else None
     given = {e.split for e in entries}
@@ -167,7 +202,7 @@ def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[
             notes.append("no validation split was given; training holds out part of train")
     return Dataset(
         name=name,
-        images=images,
+        images=stack.array,
         split=split,
         ids=ids,
         labels=labels,
@@ -175,7 +210,8 @@ def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[
         masks=mask_array,
         fov=fov_array,
         groups=groups,
-        notes=notes + stack_notes,
+        notes=notes,
+        fit=geometry.fit,
     )
 
 
@@ -240,8 +276,11 @@ def _entries_from_manifest(manifest: Path) -> list[Entry]:
     return entries
 
 
-def load_folder(folder: Path, name: str | None = None, seed: int = 0) -> Dataset:
-    """Load a data set folder: a CSV manifest, image/mask folders or class folders, with or without split folders."""
+def load_folder(folder: Path, name: str | None = None, seed: int = 0, fit: str = "pad") -> Dataset:
+    """Load a data set folder: a CSV manifest, image/mask folders or class folders, with or without split folders.
+
+    Images of many sizes become squares (``fit``: ``pad`` keeps their aspect, ``stretch`` fills the square).
+    """
     if not folder.is_dir():
         raise DatasetError(f"{folder} is not a folder")
     root = unwrap(folder)
@@ -260,6 +299,6 @@ def load_folder(folder: Path, name: str | None = None, seed: int = 0) -> Dataset
         else:
             entries = _entries_from_layout(root, None, skipped)
         layout = "image/mask folders" if entries and entries[0].mask is not None else "class folders"
-    dataset = build_dataset(entries, name or folder.name, seed, skipped)
+    dataset = build_dataset(entries, name or folder.name, seed, skipped, fit)
     dataset.source_format = layout
     return dataset

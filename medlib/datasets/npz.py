@@ -43,7 +43,10 @@ def _images(array: np.ndarray, key: str) -> np.ndarray:
         array = array[..., None]
     if array.ndim != 4 or array.shape[-1] not in (1, 3):
         raise DatasetError(f"{key} must be (N, H, W) or (N, H, W, 1|3), got shape {array.shape}")
-    return array.astype(np.float32)
+    if array.dtype.kind not in "uif":
+        raise DatasetError(f"{key} holds {array.dtype} values; save numbers (uint8, uint16, int16 or float)")
+    kept = (np.uint8, np.uint16, np.int16, np.float32)
+    return array if array.dtype in kept else array.astype(np.float32)  # 8-bit stays 8-bit
 
 
 def load_npz(data: bytes, name: str = "dataset.npz") -> Dataset:

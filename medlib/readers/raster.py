@@ -17,8 +17,12 @@ from medlib.readers.common import check_size, drop_alpha, to_fhwc
 _CONVERT = {"P": "RGB", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB", "1": "L"}
 
 
-def read_pillow(data: bytes, fmt: str) -> MedImage:
-    """Decode PNG, JPEG, BMP or GIF bytes (every frame of an animated file)."""
+def read_pillow(data: bytes, fmt: str, reduce_to: int | None = None) -> MedImage:
+    """Decode PNG, JPEG, BMP or GIF bytes (every frame of an animated file).
+
+    ``reduce_to``: a JPEG whose long side is over twice this is decoded at a reduced scale (1/2, 1/4 or 1/8)
+    that keeps its long side at least this long: much faster for full-size films read into a smaller data set.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -27,6 +31,9 @@ def read_pillow(data: bytes, fmt: str) -> MedImage:
                 n_frames = getattr(im, "n_frames", 1)
                 channels = len(im.getbands())
                 check_size(height, width, n_frames, channels, what=fmt.upper())
+                if fmt == "jpeg" and reduce_to and max(width, height) > 2 * reduce_to:
+                    scale = reduce_to / max(width, height)
+                    im.draft(im.mode, (max(1, round(width * scale)), max(1, round(height * scale))))
                 frames = []
                 for index in range(n_frames):
                     im.seek(index)
