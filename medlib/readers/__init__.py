@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from medlib.errors import CorruptFileError, EmptyFileError, ImageTooLargeError, MedlibError, NotAnImageError
 from medlib.image import MedImage
 from medlib.limits import MAX_FILE_BYTES
-from medlib.readers.dicom import read_dicom, read_dicom_series
+from medlib.readers.dicom import read_dicom, read_dicom_series, series_uid
 from medlib.readers.nifti import read_nifti
 from medlib.readers.npy import read_npy
 from medlib.readers.raster import read_pillow, read_tiff
@@ -24,7 +25,8 @@ from medlib.readers.sniff import sniff_format
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
 
-__all__ = ["MedImage", "read_bytes", "read_dicom_series", "read_image", "read_series", "sniff_format"]
+__all__ = ["MedImage", "Upload", "read_bytes", "read_dicom_series", "read_image", "read_series", "read_uploads",
+           "sniff_format"]
 
 
 def read_bytes(source: Source, limit: int = MAX_FILE_BYTES) -> tuple[bytes, str]:
@@ -46,12 +48,13 @@ def read_bytes(source: Source, limit: int = MAX_FILE_BYTES) -> tuple[bytes, str]
     return data, name
 
 
-def read_image(source: Source, name: str | None = None) -> MedImage:
+def read_image(source: Source, name: str | None = None, reduce_to: int | None = None) -> MedImage:
     """Read one image file (path, bytes or binary file) whatever its format.
 
     ``name`` is the original file name of uploaded bytes; it only helps when
     the bytes alone do not tell the format (``.dcm`` without a preamble,
-    ``.nii.gz``).
+    ``.nii.gz``). ``reduce_to`` lets a large JPEG be decoded at a reduced scale
+    whose long side is still at least that many pixels (for data sets that shrink it anyway).
     """
     data, own_name = read_bytes(source)
     name = name or own_name
@@ -72,7 +75,7 @@ def read_image(source: Source, name: str | None = None) -> MedImage:
             return read_nifti(data, gzipped=fmt == "nifti-gz")
         if fmt == "npy":
             return read_npy(data)
-        return read_pillow(data, fmt)
+        return read_pillow(data, fmt, reduce_to)
     except MedlibError:
         raise
     except Exception as exc:  # a decoder library failing on damaged bytes in a way not caught above
@@ -80,6 +83,45 @@ def read_image(source: Source, name: str | None = None) -> MedImage:
             f"{name or 'the file'} looks like {fmt.upper()} but could not be decoded "
             f"({type(exc).__name__}: {exc}); it is probably damaged, export it again"
         ) from exc
+
+
+@dataclass
+class Upload:
+    """One image made of uploaded files: a file, or the DICOM files of one series; ``error`` where it fails."""
+
+    name: str
+    image: MedImage | None = None
+    error: str | None = None
+
+
+def read_uploads(sources: Sequence[Source], names: Sequence[str]) -> list[Upload]:
+    """Uploaded files as the images they make, in upload order: every non-DICOM file is an image of its own,
+    the DICOM files that share a ``SeriesInstanceUID`` form one series (a DICOM file without one stands alone),
+    and a file that cannot be read is an :class:`Upload` with its ``error``, so the others still open."""
+    order: list[str | Upload] = []
+    groups: dict[str, list[tuple[bytes, str]]] = {}
+    for source, name in zip(sources, names, strict=True):
+        try:
+            data, _ = read_bytes(source)
+        except MedlibError as exc:
+            order.append(Upload(name, error=f"{name}: {exc}"))
+            continue
+        uid = series_uid(data) if sniff_format(data[:512], name) == "dicom" else None
+        key = f"series:{uid}" if uid else f"file:{len(order)}"
+        if key not in groups:
+            order.append(key)
+            groups[key] = []
+        groups[key].append((data, name))
+    return [item if isinstance(item, Upload) else _read_group(groups[item]) for item in order]
+
+
+def _read_group(members: list[tuple[bytes, str]]) -> Upload:
+    names = [name for _, name in members]
+    label = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more (one series)"
+    try:
+        return Upload(label, read_series([data for data, _ in members], names))
+    except MedlibError as exc:
+        return Upload(label, error=f"{label}: {exc}")
 
 
 def read_series(sources: Sequence[Source], names: Sequence[str] | None = None) -> MedImage:

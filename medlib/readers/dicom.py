@@ -59,10 +59,17 @@ def _first(value: Any) -> float | None:
 
 
 def _spacing(ds: pydicom.Dataset) -> tuple[float, float] | None:
+    """The pixel spacing in mm (rows, columns); ``None`` where the file gives none, or gives 0 (unknown, as some
+    writers put it) or a value that is not a positive number."""
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         value = ds.get(keyword)
         if value is not None and len(value) == 2:
-            return float(value[0]), float(value[1])
+            try:
+                rows, columns = float(value[0]), float(value[1])
+            except (TypeError, ValueError):
+                continue
+            if rows > 0 and columns > 0 and np.isfinite(rows) and np.isfinite(columns):
+                return rows, columns
     return None
 
 
@@ -175,6 +182,18 @@ def read_dicom(data: bytes) -> MedImage:
     ('CT', (128, 128))
     """
     return decode_dataset(_parse(data))
+
+
+def series_uid(data: bytes) -> str | None:
+    """The SeriesInstanceUID of a DICOM file's bytes (header only), or ``None`` where it has none or is damaged."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+        uid = ds.get("SeriesInstanceUID")
+    except Exception:  # a damaged file: reading it as an image gives the clear error
+        return None
+    return str(uid) if uid else None
 
 
 def _slice_position(ds: pydicom.Dataset, fallback: int) -> tuple[float, float]:
