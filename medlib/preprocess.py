@@ -63,8 +63,19 @@ def _unit_range(image: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.clip((image - np.float32(low)) / np.float32(high - low), 0.0, 1.0).astype(np.float32)
 
 
+BIT_LEVELS = (1.0, 255.0, 1023.0, 4095.0, 16383.0, 65535.0)
+"""Full scales of stored images (0..1, then 8, 10, 12, 14 and 16 bits): the ``bits`` window maps the smallest one
+that holds an image's largest value to 0..1, so an 8-bit film and its 16-bit export look alike."""
+
+
 def _window(image: np.ndarray, mask: Mask, p: dict, file_window: Window | None):
     preset = p["preset"]
+    if preset == "bits":
+        high = float(np.nanmax(image)) if image.size else 0.0
+        full = next((level for level in BIT_LEVELS if high <= level), None)
+        if full is not None and float(np.nanmin(image)) >= 0.0:
+            return _unit_range(image, 0.0, full), mask
+        preset = "auto"  # negative or beyond 16-bit values have no bit depth: the robust window
     if preset == "custom":
         window = Window(p["center"], p["width"])
     elif preset in WINDOW_PRESETS:
@@ -198,8 +209,9 @@ STEPS: dict[str, StepKind] = {
         StepKind(
             "window", "Window (level/width)",
             (
-                Param("preset", "choice", "auto", choices=("auto", "file", *WINDOW_PRESETS, "custom"),
-                      help="auto: robust percentiles; file: the DICOM's own window; CT presets in HU"),
+                Param("preset", "choice", "auto", choices=("auto", "bits", "file", *WINDOW_PRESETS, "custom"),
+                      help="auto: robust percentiles; bits: the image's full scale (8, 12 or 16 bits, or 0..1); "
+                           "file: the DICOM's own window; CT presets in HU"),
                 Param("center", "float", 40.0, -5000.0, 70000.0, help="custom window centre",
                       shown_if=("preset", ("custom",))),
                 Param("width", "float", 400.0, 1e-3, 140000.0, help="custom window width",
@@ -333,18 +345,23 @@ def default_pipeline(size: int = 256) -> Pipeline:
 
 
 def pipeline_for(dataset: Any, side: int | None = None) -> Pipeline:
-    """The default preprocessing for a data set: resize, then a window that fits how its values are stored.
+    """The default preprocessing for a data set: its channel count, a resize, then a window that fits how its
+    values are stored.
 
-    Images already stored for display (8-bit, or 0..1) keep one fixed window for all, so a brightness
-    means the same in every image; other data (CT in HU, 16-bit films) gets the robust per-image window.
-    ``side`` defaults to the data set's long side, at most 128.
+    Images already stored for display (8-bit, or 0..1) keep their full scale for all (the ``bits`` window), so
+    a brightness means the same in every image, and a 16-bit export of such an image still looks alike; other
+    data (CT in HU, 16-bit films) gets the robust per-image window. ``side`` defaults to the data set's long
+    side, at most 128. Images stored as squares of one size are stretched to the side (an image of another
+    shape then fills the square as the data set's own did); others keep their aspect and are padded.
     """
     side = side or min(max(dataset.image_size), 128)
     sample = dataset.images[:: max(1, len(dataset) // 200)]
     low, high = float(sample.min()), float(sample.max())
     window: dict[str, Any] = {}
-    if low >= 0.0 and high <= 255.0 and np.array_equal(sample, np.round(sample)):
-        window = {"preset": "custom", "center": 127.5, "width": 255.0}
-    elif low >= 0.0 and high <= 1.0:
-        window = {"preset": "custom", "center": 0.5, "width": 1.0}
-    return make_pipeline(("resize", {"height": side}), ("window", window))
+    if low >= 0.0 and (high <= 1.0 or high <= 255.0 and np.array_equal(sample, np.round(sample))):
+        window = {"preset": "bits"}
+    height, width = dataset.image_size
+    stretch = dataset.fit == "stretch" or (dataset.fit in ("as read", "scaled") and height == width)
+    color = {"mode": "gray" if dataset.channels == 1 else "rgb"}
+    return make_pipeline(("color", color), ("resize", {"height": side, "mode": "stretch" if stretch else "pad"}),
+                         ("window", window))  # fmt: skip

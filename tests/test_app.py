@@ -120,13 +120,13 @@ def test_page_files_are_not_in_a_legacy_pages_folder():
 def test_preprocessing_and_augmentation_follow_a_new_set_unless_changed(upload_page):
     upload_page.selectbox(key="phantom_size").set_value(64)
     upload_page.button(key="use_phantom").click().run()
-    assert upload_page.session_state["active_preprocess"]["steps"][0]["params"]["height"] == 64
+    assert upload_page.session_state["active_preprocess"]["steps"][1]["params"]["height"] == 64
     assert any("preprocessing now follows this data set" in c.value for c in upload_page.caption)
     changed = {**upload_page.session_state["active_augment"], "steps": []}
     upload_page.session_state["active_augment"] = changed  # the user emptied the augmentation
     upload_page.selectbox(key="phantom_size").set_value(256).run()
     upload_page.button(key="use_phantom").click().run()
     assert not upload_page.exception
-    assert upload_page.session_state["active_preprocess"]["steps"][0]["params"]["height"] == 128  # at most 128
+    assert upload_page.session_state["active_preprocess"]["steps"][1]["params"]["height"] == 128  # at most 128
     assert upload_page.session_state["active_augment"] == changed
     assert any("Your changed augmentation is kept" in c.value for c in upload_page.caption)

@@ -31,29 +31,29 @@ def preprocess() -> AppTest:
 
 def test_preprocessing_shows_every_stage(preprocess):
     captions = _captions(preprocess)
-    assert [c.split(":")[0] for c in captions[:3]] == ["input", "resize", "window"]
+    assert [c.split(":")[0] for c in captions[:4]] == ["input", "color", "resize", "window"]
     assert any("Model input at its real size" in m.value for m in preprocess.markdown)
 
 
 def test_add_move_remove_and_tune_steps(preprocess):
     preprocess.selectbox(key="preprocess_editor.add_choice").set_value("equalize")
     preprocess.button(key="preprocess_editor.add").click().run()
-    assert [c.split(":")[0] for c in _captions(preprocess)[:4]] == ["input", "resize", "window", "equalize"]
-    preprocess.button(key="preprocess_editor.2.up").click().run()
-    assert [c.split(":")[0] for c in _captions(preprocess)[:4]] == ["input", "resize", "equalize", "window"]
-    preprocess.button(key="preprocess_editor.0.remove").click().run()
-    assert [c.split(":")[0] for c in _captions(preprocess)[:3]] == ["input", "equalize", "window"]
-    preprocess.selectbox(key="preprocess_editor.2.method").set_value("histogram").run()
+    assert [c.split(":")[0] for c in _captions(preprocess)[:5]] == ["input", "color", "resize", "window", "equalize"]
+    preprocess.button(key="preprocess_editor.3.up").click().run()
+    assert [c.split(":")[0] for c in _captions(preprocess)[:5]] == ["input", "color", "resize", "equalize", "window"]
+    preprocess.button(key="preprocess_editor.1.remove").click().run()
+    assert [c.split(":")[0] for c in _captions(preprocess)[:4]] == ["input", "color", "equalize", "window"]
+    preprocess.selectbox(key="preprocess_editor.3.method").set_value("histogram").run()
     assert not preprocess.exception
 
 
 def test_tuned_pipeline_becomes_active_only_when_asked(preprocess):
-    preprocess.number_input(key="preprocess_editor.0.height").set_value(64).run()
+    preprocess.number_input(key="preprocess_editor.1.height").set_value(64).run()
     assert "resize: 64×64×1" in " ".join(_captions(preprocess))
-    assert preprocess.session_state["active_preprocess"]["steps"][0]["params"]["height"] == 128
+    assert preprocess.session_state["active_preprocess"]["steps"][1]["params"]["height"] == 128
     assert any("Not yet active" in c.value and "height 128 → 64" in c.value for c in preprocess.caption)
     preprocess.button(key="preprocess_editor.use").click().run()
-    assert preprocess.session_state["active_preprocess"]["steps"][0]["params"]["height"] == 64
+    assert preprocess.session_state["active_preprocess"]["steps"][1]["params"]["height"] == 64
 
 
 def test_loading_a_pipeline_json_and_a_bad_one(preprocess):
@@ -73,7 +73,7 @@ def test_uploaded_dicom_is_preprocessed_with_its_own_window(preprocess):
     preprocess.radio(key="pp_pick.source").set_value("Upload a file").run()
     preprocess.file_uploader(key="pp_pick.file").set_value(("mr.dcm", dicom_file("MR_small.dcm").read_bytes(), "x"))
     preprocess.run()
-    preprocess.selectbox(key="preprocess_editor.1.preset").set_value("file").run()
+    preprocess.selectbox(key="preprocess_editor.2.preset").set_value("file").run()
     assert not preprocess.exception and not preprocess.error
     assert _captions(preprocess)[0].startswith("input: 64×64×1")
 

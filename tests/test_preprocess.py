@@ -138,10 +138,27 @@ def test_the_default_for_a_data_set_follows_how_its_values_are_stored():
                        labels=np.arange(len(values)) % 2, class_names=["a", "b"])  # fmt: skip
 
     rng = np.random.default_rng(0)
-    eight_bit = pipeline_for(dataset(rng.integers(0, 256, (4, 20, 30, 1)).astype(np.float32)))
-    assert eight_bit.steps[1][1]["preset"] == "custom" and eight_bit.steps[1][1]["width"] == 255.0
-    assert eight_bit.steps[0][1]["height"] == 30
+    eight_bit = pipeline_for(dataset(rng.integers(0, 256, (4, 20, 30, 1)).astype(np.uint8)))
+    assert [name for name, _ in eight_bit.steps] == ["color", "resize", "window"]
+    assert eight_bit.steps[0][1]["mode"] == "gray" and eight_bit.steps[2][1]["preset"] == "bits"
+    assert eight_bit.steps[1][1]["height"] == 30 and eight_bit.steps[1][1]["mode"] == "pad"  # not square: padded
     unit = pipeline_for(dataset(rng.random((4, 8, 8, 1)).astype(np.float32)))
-    assert (unit.steps[1][1]["center"], unit.steps[1][1]["width"]) == (0.5, 1.0)
+    assert unit.steps[2][1]["preset"] == "bits" and unit.steps[1][1]["mode"] == "stretch"  # squares: stretched
     hounsfield = pipeline_for(dataset(rng.normal(-500, 400, (4, 300, 300, 1)).astype(np.float32)))
-    assert hounsfield.steps[1][1]["preset"] == "auto" and hounsfield.steps[0][1]["height"] == 128
+    assert hounsfield.steps[2][1]["preset"] == "auto" and hounsfield.steps[1][1]["height"] == 128
+    colour = pipeline_for(dataset(rng.integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)))
+    assert colour.steps[0][1]["mode"] == "rgb"
+
+
+def test_the_bits_window_maps_an_8_bit_film_and_its_16_bit_export_alike():
+    from medlib.preprocess import make_pipeline
+
+    film = np.random.default_rng(1).integers(0, 256, (32, 32, 1)).astype(np.float32)
+    bits = make_pipeline(("window", {"preset": "bits"}))
+    eight, _ = bits.apply(film)
+    sixteen, _ = bits.apply(film * 257.0)
+    twelve, _ = bits.apply(np.round(film * 4095.0 / 255.0))
+    assert np.allclose(eight, film / 255.0) and np.allclose(sixteen, eight, atol=1e-6)
+    assert np.allclose(twelve, eight, atol=1e-3)
+    hounsfield, _ = bits.apply(film - 1000.0)  # negative values have no bit depth: the robust window instead
+    assert 0.0 <= hounsfield.min() and hounsfield.max() <= 1.0 and hounsfield.std() > 0.1
