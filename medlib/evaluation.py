@@ -137,6 +137,17 @@ def metrics_with_intervals(labels: np.ndarray, raw: np.ndarray, threshold: float
     return point | {f"{name}_ci": _interval(boot[name], level) for name in METRICS}
 
 
+def classifier_scores(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.5, seed: int = 0) -> dict[str, Any]:
+    """:func:`metrics_with_intervals` at ``threshold`` (binary), with the threshold, the expected calibration
+    error (15 bins) and the Brier score."""
+    from medlib.calibration import ECE_BINS
+
+    reliability = calibration(labels, raw, bins=ECE_BINS)
+    binary = as_probabilities(raw).shape[1] == 2
+    return metrics_with_intervals(labels, raw, threshold, seed=seed) | ({"threshold": threshold} if binary else {}) \
+        | {"ece": reliability["ece"], "brier": reliability["brier"]}  # fmt: skip
+
+
 def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     """The threshold that maximises sensitivity + specificity - 1 (Youden's J)."""
     fpr, tpr, thresholds = roc_curve(labels, scores)
