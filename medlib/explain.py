@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from medlib.models import ModelError
+from medlib.models import ModelError, dense_head
 
 METHODS = ("gradcam-sharp", "gradcam", "gradcam++")
 """Explanation methods; the first is the default."""
@@ -46,12 +46,6 @@ def last_spatial_layer(model: Any, min_side: int = MIN_SIDE) -> str:
         raise ModelError(f"{model.name} has no convolutional feature map to explain")
     fine = [name for name, side in spatial if side >= min_side]
     return fine[-1] if fine else spatial[-1][0]
-
-
-def _head(model: Any) -> Any:
-    """The model's last layer when it is a dense layer (its kernel turns features into class logits)."""
-    last = model.layers[-1]
-    return last if hasattr(last, "kernel") and len(last.kernel.shape) == 2 else None
 
 
 def _class_scores(logits, class_index: np.ndarray):
@@ -91,7 +85,7 @@ def heatmaps(model: Any, images: np.ndarray, class_index: np.ndarray | int | Non
     if method not in METHODS:
         raise ModelError(f"unknown explanation method {method!r}; choose one of {', '.join(METHODS)}")
     images = np.asarray(images, dtype=np.float32)
-    head = _head(model)
+    head = dense_head(model)
     ends = [head.input] if head is not None else [model.outputs[0]]
     probe = keras.Model(model.inputs, [model.get_layer(layer or last_spatial_layer(model)).output, *ends])
     inputs = tf.constant(images)

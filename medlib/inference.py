@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ import numpy as np
 
 from medlib.augment import load_augmenter
 from medlib.datasets import Dataset
-from medlib.evaluation import metrics_with_intervals
+from medlib.evaluation import classifier_scores
 from medlib.explain import METHODS, heatmaps, localization, overlay
+from medlib.gate import Profile
 from medlib.models import ModelError
 from medlib.preprocess import Pipeline, load_pipeline, make_pipeline
 from medlib.segmentation import split_metrics
@@ -40,17 +42,52 @@ class LoadedModel:
         return list(self.card.get("class_names", []))
 
     @property
+    def threshold(self) -> float:
+        """A binary classifier's decision threshold on class 1's probability: the card's, else 0.5."""
+        return float((self.card.get("threshold") or {}).get("value", 0.5))
+
+    @property
+    def target(self) -> str:
+        """What a segmenter outlines (``lesion`` where its card does not say)."""
+        names = self.class_names
+        return names[1] if len(names) == 2 and names[1] != "foreground" else "lesion"
+
+    @property
+    def gray(self) -> bool:
+        """Whether the model learned from gray images (then a colour picture is out of distribution)."""
+        return int((self.card.get("dataset") or {}).get("channels", self.model.input_shape[-1])) == 1
+
+    def profile(self, signal: str) -> Profile | None:
+        """The gate's profile of ``features`` (classifier) or ``shape`` (segmenter) from the card, if it has one."""
+        data = (self.card.get("gate") or {}).get(signal)
+        return Profile.from_dict(data) if data else None
+
+    @cached_property
+    def probe(self) -> Any | None:
+        """A classifier giving its feature vector and its probabilities in one pass (the model is not changed);
+        ``None`` for a model that does not end in a dense layer."""
+        import keras
+
+        from medlib.models import dense_head
+
+        head = dense_head(self.model)
+        return None if head is None else keras.Model(self.model.inputs, [head.input, self.model.outputs[0]])
+
+    @property
     def mirrors(self) -> tuple[tuple[int, ...], ...]:
         """The mirror images to average a segmenter's maps over: the flips of its training augmentation."""
         return load_augmenter(self.card.get("augment") or {"steps": []}).mirror_axes()
 
 
 def card_pipeline(card: dict[str, Any], input_shape: tuple[int, ...]) -> Pipeline:
-    """The card's preprocessing; for a card without one, a resize to the model's input and a window."""
-    if card.get("preprocess"):
-        return load_pipeline(card["preprocess"])
+    """The card's preprocessing (for a card without one, a resize to the model's input and a window), led by a
+    conversion to the channels the model takes where it has none: gray, RGB, RGBA or palette images all fit."""
     height, width = input_shape[:2]
-    return make_pipeline(("resize", {"height": height, "width": width, "mode": "stretch"}), "window")
+    pipeline = load_pipeline(card["preprocess"]) if card.get("preprocess") else make_pipeline(
+        ("resize", {"height": height, "width": width, "mode": "stretch"}), "window")  # fmt: skip
+    if any(name == "color" for name, _ in pipeline.steps):
+        return pipeline
+    return make_pipeline(("color", {"mode": "gray" if input_shape[-1] == 1 else "rgb"}), *pipeline.steps)
 
 
 def open_model(path: str | Path) -> LoadedModel:
@@ -85,7 +122,9 @@ def check_fit(loaded: LoadedModel, dataset: Dataset) -> None:
 
 
 def split_index(dataset: Dataset, split: str) -> np.ndarray:
-    """The images of one split; an empty split is an error that names the others."""
+    """The images of one split (``all``: every image); an empty split is an error that names the others."""
+    if split == "all":
+        return np.arange(len(dataset))
     index = dataset.indices(split)
     if index.size == 0:
         others = [s for s in ("train", "val", "test") if dataset.indices(s).size]
@@ -100,11 +139,30 @@ def predict_split(loaded: LoadedModel, dataset: Dataset, split: str) -> tuple[np
     return index, predict(loaded.model, dataset, index, loaded.pipeline)
 
 
+def model_labels(class_names: list[str], dataset: Dataset) -> np.ndarray:
+    """The data set's labels as indices into a model's ``class_names``: classes named alike (in any case) are
+    matched by name, whatever their order; otherwise they are taken in order."""
+    mine = [name.lower() for name in class_names]
+    theirs = [name.lower() for name in dataset.class_names]
+    if sorted(mine) != sorted(theirs) or mine == theirs:
+        return dataset.labels
+    return np.array([mine.index(name) for name in theirs])[dataset.labels]
+
+
 def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", seed: int = 0) -> dict[str, Any]:
-    """Metrics of a stored model on one split, each classification metric with its 95% bootstrap interval."""
+    """Metrics of a stored model on one split (``all``: every image), each with its 95% bootstrap interval.
+
+    A binary classifier is scored at the threshold its card records (chosen on validation), and says so;
+    classifiers also report their calibration (ECE over 15 bins, Brier score).
+    """
     if loaded.task == "classify":
         index, outputs = predict_split(loaded, dataset, split)
-        metrics = metrics_with_intervals(dataset.labels[index], outputs, seed=seed)
+        labels = model_labels(loaded.class_names, dataset)[index]
+        metrics = classifier_scores(labels, outputs, loaded.threshold, seed=seed)
+        chosen = loaded.card.get("threshold")
+        if "threshold" in metrics:
+            metrics["threshold_source"] = (f"the model card: {chosen.get('rule', 'chosen')}, on {chosen['chosen_on']}"
+                                           if chosen else "0.5: the model card records no threshold")  # fmt: skip
     else:
         check_fit(loaded, dataset)
         maps = segment_maps(loaded.model, dataset, split_index(dataset, split), loaded.pipeline, loaded.mirrors)

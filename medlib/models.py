@@ -40,6 +40,20 @@ def _keras():
     return keras
 
 
+def dense_head(model: Any) -> Any:
+    """The model's last layer when it is a dense layer (its kernel turns features into class logits), else ``None``."""
+    last = model.layers[-1]
+    return last if hasattr(last, "kernel") and len(last.kernel.shape) == 2 else None
+
+
+def features_model(model: Any) -> Any:
+    """A probe model giving the features that the last dense layer turns into logits (the model is not changed)."""
+    head = dense_head(model)
+    if head is None:
+        raise ModelError(f"{model.name} does not end in a dense layer; it has no feature vector to read")
+    return _keras().Model(model.inputs, head.input)
+
+
 def _head(x, num_classes: int):
     keras = _keras()
     if num_classes == 2:
@@ -116,16 +130,33 @@ def build_resnet_small(
     return keras.Model(inputs, _head(x, num_classes), name="resnet_small")
 
 
+def unet_depth(side: int) -> int:
+    """A U-Net's depth for inputs of ``side`` pixels: 3 levels up to 128 (a 16-pixel bottom), one more for each
+    doubling beyond (so the bottom still sees most of a large input), at most 5.
+
+    >>> [unet_depth(s) for s in (64, 128, 256, 512, 1024)]
+    [3, 3, 4, 5, 5]
+    """
+    return int(min(5, max(3, round(math.log2(max(side, 1) / 16)))))
+
+
 def build_unet(
     input_shape: tuple[int, int, int],
     num_classes: int = 2,
     width: int = 16,
-    depth: int = 3,
+    depth: int | None = None,
     bn_momentum: float = BN_MOMENTUM,
 ) -> Any:
-    """A U-Net with batch norm; a sigmoid foreground map (softmax for more than two classes)."""
+    """A U-Net with batch norm; a sigmoid foreground map (softmax for more than two classes).
+
+    ``depth`` defaults to :func:`unet_depth` of the input's short side, less where the sides do not halve as often.
+    """
     keras = _keras()
     layers = keras.layers
+    if depth is None:
+        depth = unet_depth(min(input_shape[:2]))
+        while depth > 3 and (input_shape[0] % 2**depth or input_shape[1] % 2**depth):
+            depth -= 1
     factor = 2**depth
     if input_shape[0] % factor or input_shape[1] % factor:
         raise ModelError(f"a U-Net of depth {depth} needs sides divisible by {factor}; got {input_shape[:2]}")

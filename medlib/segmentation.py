@@ -167,7 +167,8 @@ def split_metrics(
 
 def find_lesions(probability: np.ndarray, threshold: float = 0.5, spacing: tuple[float, float] | None = None,
                  min_pixels: int = 4) -> list[dict[str, Any]]:  # fmt: skip
-    """Connected components of the predicted mask, largest first: box, area (mm² where spacing is known), mean p.
+    """Connected components of the predicted mask (lesions, lung fields: whatever the segmenter outlines), largest
+    first, numbered from 1: box, area (mm² where spacing is known), mean probability.
 
     Boxes are ``[x0, y0, x1, y1]`` in pixels, ``x1``/``y1`` exclusive.
     """
@@ -184,4 +185,4 @@ def find_lesions(probability: np.ndarray, threshold: float = 0.5, spacing: tuple
             finding["area_mm2"] = round(float(region.area * spacing[0] * spacing[1]), 2)
         found.append(finding)
     found.sort(key=lambda f: -f["area_px"])
-    return [{"lesion": k + 1, **f} for k, f in enumerate(found)]
+    return [{"finding": k + 1, **f} for k, f in enumerate(found)]

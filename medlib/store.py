@@ -206,6 +206,20 @@ def load_model(stored: StoredModel) -> Any:
     return load_keras_file(path)
 
 
+def update_card(stored: StoredModel, changes: dict[str, Any]) -> StoredModel:
+    """The store entry with ``changes`` merged into its card, written atomically (the model file is untouched)."""
+    card = {**stored.card, **changes}
+    temporary = stored.path / f".{CARD}.tmp"
+    try:
+        _write_json(temporary, card)
+        os.replace(temporary, stored.path / CARD)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise StoreError(f"could not update the card of {stored.name!r} ({exc.strerror or exc}); it is unchanged") \
+            from exc  # fmt: skip
+    return StoredModel(stored.name, stored.path, card)
+
+
 def rename_model(name: str, new_name: str, store: Path | None = None) -> StoredModel:
     store = store or default_store()
     stored = get_model(name, store)

@@ -22,9 +22,12 @@ from typing import Any
 import numpy as np
 
 from medlib.augment import Augmenter, default_augmenter, draw_once, load_augmenter
+from medlib.calibration import decision_threshold, fit_calibration, fold_into
 from medlib.datasets import Dataset, load_dataset
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError, MedlibError
+from medlib.evaluation import classifier_scores
+from medlib.gate import fit_profile, mask_statistics
 from medlib.metrics import as_probabilities, auc_per_image, classification_metrics
 from medlib.models import (
     ARCHITECTURES,
@@ -33,6 +36,8 @@ from medlib.models import (
     ModelError,
     bn_momentum_for,
     build_model,
+    dense_head,
+    features_model,
 )
 from medlib.preprocess import Pipeline, load_pipeline, pipeline_for
 from medlib.segmentation import mask_metrics, predict_tiled, split_metrics
@@ -40,6 +45,10 @@ from medlib.spec import Param, SpecError
 from medlib.store import StoredModel, library_versions, save_model
 
 Progress = Callable[[dict[str, Any]], None]
+
+ABOUT_KEYS = ("description", "provenance", "license", "citation", "intended_use", "target")
+"""Facts about the data and the model that a card may carry beside what training records (``target``: what a
+segmenter's masks show, such as ``lung field``; it names the mask class)."""
 
 MIXUP_UNTIL = 0.8
 """Mixup blends the batches of the run's first 80% only: the model settles on real images at the low learning
@@ -150,14 +159,16 @@ class Recipe:
         return int(math.ceil(self.samples_per_epoch / self.batch_size))
 
 
-def _validation_split(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, str | None]:
+def validation_split(dataset: Dataset, fraction: float = 0.15,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, str | None]:  # fmt: skip
+    """The training and validation images: the data set's own val split, else ``fraction`` of train held out
+    (stratified by class, grouped by patient), with a note saying so."""
     train, val = dataset.indices("train"), dataset.indices("val")
     if val.size:
         return train, val, None
     labels = dataset.labels[train] if dataset.labels is not None else None
     groups = [dataset.groups[i] for i in train] if dataset.groups else None
-    fractions = (1.0 - config.val_fraction, config.val_fraction, 0.0)
-    split = assign_splits(train.size, labels, groups, seed=config.seed, fractions=fractions)
+    split = assign_splits(train.size, labels, groups, seed=seed, fractions=(1.0 - fraction, fraction, 0.0))
     note = f"no val split: {int((split == 'val').sum())} train images held out for validation"
     return train[split == "train"], train[split == "val"], note
 
@@ -168,7 +179,7 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
         raise DatasetError(f"{dataset.name} has masks but no class labels: use the segment task")
     if config.task == "segment" and dataset.masks is None:
         raise DatasetError(f"{dataset.name} has no masks: use the classify task")
-    train, val, note = _validation_split(dataset, config)
+    train, val, note = validation_split(dataset, config.val_fraction, config.seed)
     if train.size < 2 or val.size < 1:
         raise DatasetError(f"{dataset.name} has too few images to train ({train.size} train, {val.size} validation)")
     notes = [note] if note else []
@@ -339,6 +350,45 @@ def segment_maps(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipe
     return truths, probabilities, fovs
 
 
+def gate_vectors(model: Any, task: str, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
+                 mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:  # fmt: skip
+    """What the gate compares for the images at ``index``: a classifier's feature vectors, or the statistics of a
+    segmenter's masks (:func:`medlib.gate.mask_statistics`); masks of the data set are not needed."""
+    if task == "classify":
+        return predict(features_model(model), dataset, index, pipeline)
+    return np.stack([mask_statistics(predict_tiled(model, pipeline.apply(dataset.images[i])[0], mirrors=mirrors))
+                     for i in index])  # fmt: skip
+
+
+def fit_gate(model: Any, task: str, pipeline: Pipeline, parts: Sequence[tuple[Dataset, np.ndarray, np.ndarray]],
+             mirrors: Sequence[tuple[int, ...]] = ((),)) -> dict[str, Any]:  # fmt: skip
+    """The card's ``gate`` entry: the profile (``features`` of a classifier, mask ``shape`` of a segmenter) of the
+    training images of ``parts`` (data set, training images, validation images), its threshold set on their
+    validation images (:func:`medlib.gate.fit_profile`)."""
+    train = np.concatenate([gate_vectors(model, task, d, t, pipeline, mirrors) for d, t, _ in parts])
+    val = np.concatenate([gate_vectors(model, task, d, v, pipeline, mirrors) for d, _, v in parts])
+    fitted_on = [f"{d.name}: {t.size} training, {v.size} validation images" for d, t, v in parts]
+    profile = fit_profile(train, val)
+    if profile is None:
+        return {"fitted_on": fitted_on, "note": "what the gate compares does not vary on these images: no profile"}
+    return {"features" if task == "classify" else "shape": profile.to_dict(), "fitted_on": fitted_on}
+
+
+def segmentation_losses(truths: Sequence[np.ndarray], probabilities: Sequence[np.ndarray]) -> np.ndarray:
+    """Each image's training loss (binary cross-entropy plus soft Dice loss, as in training) from its reference mask
+    and predicted probability map.
+
+    >>> segmentation_losses([np.ones((2, 2))], [np.ones((2, 2))]).round(4).tolist()
+    [0.0]
+    """
+    losses = []
+    for truth, probability in zip(truths, probabilities, strict=True):
+        t, p = np.asarray(truth, np.float64), np.clip(np.asarray(probability, np.float64), 1e-7, 1 - 1e-7)
+        bce = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+        losses.append(bce + 1.0 - (2.0 * np.sum(t * p) + 1.0) / (np.sum(t + p) + 1.0))
+    return np.array(losses)
+
+
 def _dice_per_image(truths, probabilities, fovs) -> np.ndarray:
     return np.array([mask_metrics(t, p, fov=f)["dice"] for t, p, f in zip(truths, probabilities, fovs,
                                                                          strict=True)])  # fmt: skip
@@ -361,12 +411,30 @@ def not_measurably_worse(scores: np.ndarray, best: np.ndarray, z: float = 2.0) -
 
 
 def split_scores(task: str, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
-                 mirrors: Sequence[tuple[int, ...]] = ((),)) -> dict[str, Any]:  # fmt: skip
-    """The card's metrics of one split: classification metrics, or segmentation metrics with intervals
-    (averaged over the ``mirrors`` the model was trained with)."""
+                 mirrors: Sequence[tuple[int, ...]] = ((),), threshold: float = 0.5) -> dict[str, Any]:  # fmt: skip
+    """The card's metrics of one split, with 95% bootstrap intervals: classification metrics at ``threshold``
+    (binary) with the calibration error and Brier score, or segmentation metrics (averaged over the ``mirrors``
+    the model was trained with)."""
     if task == "classify":
-        return classification_metrics(dataset.labels[index], predict(model, dataset, index, pipeline))
+        return classifier_scores(dataset.labels[index], predict(model, dataset, index, pipeline), threshold)
     return split_metrics(*segment_maps(model, dataset, index, pipeline, mirrors))
+
+
+def calibrate(model: Any, dataset: Dataset, val: np.ndarray, pipeline: Pipeline) -> tuple[Any, dict[str, Any]]:
+    """The model with calibrated outputs (:mod:`medlib.calibration`, fitted on the ``val`` images), and what the card
+    records of it: the calibration and, for two classes, the decision threshold chosen on the same images."""
+    head = dense_head(model)
+    kernel, bias = (np.asarray(w) for w in head.get_weights())
+    logits = predict(features_model(model), dataset, val, pipeline) @ kernel + bias
+    labels = dataset.labels[val]
+    calibration = fit_calibration(labels, logits)
+    chosen: dict[str, Any] = {"calibration": calibration.to_dict() | {"fitted_on": f"val ({val.size} images)"}}
+    if logits.shape[1] == 1:
+        value = decision_threshold(labels, calibration.probabilities(logits)[:, 1])
+        chosen["threshold"] = {"value": value, "chosen_on": f"val ({val.size} images)",
+                               "rule": "Youden's J (sensitivity + specificity - 1) at its best, the middle one of the "
+                                       "cuts between scores that reach it"}  # fmt: skip
+    return fold_into(model, calibration), chosen
 
 
 def _root_cause(exc: Exception) -> str:
@@ -513,9 +581,10 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
         def on_epoch_end(self, epoch, logs=None):
             logs = logs if logs is not None else {}
             if task == "segment":  # whole validation images, in tiles where the model sees patches
-                scores = _dice_per_image(*segment_maps(self.model, dataset, recipe.val_index, recipe.pipeline))
+                maps = segment_maps(self.model, dataset, recipe.val_index, recipe.pipeline)
+                scores = _dice_per_image(*maps)
                 logs["val_dice"] = float(np.mean(scores))
-                logs["val_loss"] = float("nan")
+                logs["val_loss"] = float(np.mean(segmentation_losses(*maps[:2])))
             else:
                 outputs = predict_batches(self.model, val_inputs)
                 metrics = classification_metrics(dataset.labels[recipe.val_index], outputs)
@@ -579,16 +648,22 @@ def _for_inference(model: Any) -> Any:
 
 
 def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progress: Progress | None = None,
-          stop: threading.Event | None = None, overwrite: bool = False) -> TrainResult:  # fmt: skip
+          stop: threading.Event | None = None, overwrite: bool = False,
+          about: Mapping[str, Any] | None = None) -> TrainResult:  # fmt: skip
     """Train a model by ``config`` and save it as ``out`` (a folder in the model store).
 
-    ``progress`` receives events (``start``, ``batch``, ``epoch``, ``end``);
+    ``progress`` receives events (``start``, ``batch``, ``epoch``, ``calibrate``, ``end``);
     setting ``stop`` ends training within one batch and saves the model kept so far.
+    A classifier is calibrated on the validation split and, with two classes, given the decision threshold
+    chosen there (:func:`calibrate`). ``about`` adds facts to the card (see :data:`ABOUT_KEYS`).
     """
     import keras
     import tensorflow as tf
 
     emit = progress or (lambda event: None)
+    unknown = sorted(set(about or {}) - set(ABOUT_KEYS))
+    if unknown:
+        raise SpecError(f"the card facts hold unknown key(s) {unknown}; known: {', '.join(ABOUT_KEYS)}")
     dataset = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
     recipe = resolve(config, dataset)
     keras.utils.set_random_seed(config.seed)
@@ -621,16 +696,23 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     finally:
         checkpoint.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
+    inference, chosen = _for_inference(model), {}
+    if config.task == "classify":
+        emit({"event": "calibrate", "val": int(recipe.val_index.size)})
+        inference, chosen = calibrate(inference, dataset, recipe.val_index, recipe.pipeline)
+    threshold = chosen.get("threshold", {}).get("value", 0.5)
     mirrors = recipe.augmenter.mirror_axes()
-    metrics = {"val": split_scores(config.task, model, dataset, recipe.val_index, recipe.pipeline, mirrors)}
+    metrics = {"val": split_scores(config.task, inference, dataset, recipe.val_index, recipe.pipeline, mirrors,
+                                   threshold)}  # fmt: skip
     test = dataset.indices("test")
     if test.size:
-        metrics["test"] = split_scores(config.task, model, dataset, test, recipe.pipeline, mirrors)
+        metrics["test"] = split_scores(config.task, inference, dataset, test, recipe.pipeline, mirrors, threshold)
     card = {
         "task": config.task,
         "architecture": recipe.model,
         "input_shape": list(recipe.input_shape),
-        "class_names": list(dataset.class_names) if config.task == "classify" else ["background", "foreground"],
+        "class_names": list(dataset.class_names) if config.task == "classify" else
+        ["background", str((about or {}).get("target", "foreground"))],
         "config": config.to_dict(),
         "preprocess": recipe.pipeline.to_dict(),
         "augment": recipe.augmenter.to_dict(),
@@ -642,6 +724,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
             "channels": dataset.channels,
             "counts": dataset.counts(),
         },  # fmt: skip
+        **chosen,
         "metrics": metrics,
         "history": monitor.history,
         "training": {
@@ -657,6 +740,11 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     }
     if dataset.synthetic:
         card["intended_use"] = "SYNTHETIC training data: a demonstration model, not for clinical use."
-    stored = save_model(_for_inference(model), card, out.parent, out.name, overwrite=overwrite)
-    emit({"event": "end", "ended": monitor.ended, "model": stored.name, "metrics": metrics, "seconds": seconds})
+    emit({"event": "gate", "train": int(recipe.train_index.size), "val": int(recipe.val_index.size)})
+    card["gate"] = fit_gate(inference, config.task, recipe.pipeline, [(dataset, recipe.train_index, recipe.val_index)],
+                            mirrors)  # fmt: skip
+    card.update({k: v for k, v in (about or {}).items() if k != "target"})
+    stored = save_model(inference, card, out.parent, out.name, overwrite=overwrite)
+    emit({"event": "end", "ended": monitor.ended, "model": stored.name, "metrics": metrics, "seconds": seconds,
+          **chosen})  # fmt: skip
     return TrainResult(stored, metrics, monitor.history, monitor.ended)

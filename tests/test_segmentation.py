@@ -49,6 +49,16 @@ def test_a_tiny_unet_learns_a_planted_shape(unet):
     assert result.metrics["val"]["dice"] > 0.7  # chance (a random mask of the same area) is about 0.1
 
 
+def test_segmentation_reports_a_finite_validation_loss_that_falls(unet):
+    losses = [row["val_loss"] for row in unet[2].history]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_a_segmenter_card_holds_the_shape_profile_of_its_gate(unet):
+    card = json.loads((unet[0] / "card.json").read_text())
+    assert card["gate"]["shape"]["threshold"] > 0 and "discs: " in card["gate"]["fitted_on"][0]
+
+
 def test_cli_evaluate_prints_every_segmentation_metric_with_intervals(unet, tmp_path, capsys):
     path, data, _ = unet
     np.savez(tmp_path / "discs.npz", train_images=data.images[:8, ..., 0], train_masks=data.masks[:8],

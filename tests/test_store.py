@@ -130,17 +130,21 @@ def test_a_truncated_keras_file_is_refused_and_the_store_is_unchanged(tmp_path):
     assert [m.name for m in list_models(tmp_path)] == ["good"]
 
 
-def test_a_model_whose_input_does_not_fit_the_data_set_is_refused():
+def test_a_colour_set_fits_a_gray_model_but_a_preprocessing_of_another_size_is_refused():
+    import dataclasses
     from pathlib import Path
 
     from medlib.datasets import Dataset
     from medlib.datasets.split import assign_splits
     from medlib.inference import check_fit, open_model
     from medlib.models import ModelError
+    from medlib.preprocess import make_pipeline
 
     loaded = open_model(Path(__file__).resolve().parents[1] / "models" / "chest-classifier")  # gray 128×128, 3 classes
     labels = np.arange(12) % 3
     colour = Dataset("colour", np.zeros((12, 64, 64, 3), np.float32), assign_splits(12, labels, seed=0),
                      [f"c{i}" for i in range(12)], labels=labels, class_names=["a", "b", "c"])  # fmt: skip
+    check_fit(loaded, colour)  # the card's preprocessing brings colour to the gray channel the model takes
+    smaller = dataclasses.replace(loaded, pipeline=make_pipeline(("color", {}), ("resize", {"height": 64})))
     with pytest.raises(ModelError, match=r"takes \(128, 128, 1\) inputs"):
-        check_fit(loaded, colour)
+        check_fit(smaller, colour)

@@ -72,6 +72,29 @@ def test_store_entry_is_complete(trained):
     assert not [p for p in store.iterdir() if p.name.startswith(".")], "temporary files were left behind"
 
 
+def test_a_binary_classifier_is_calibrated_given_a_threshold_and_a_gate_on_validation(trained):
+    store, result, _ = trained
+    card = list_models(store)[0].card
+    assert card["calibration"]["temperature"] > 0 and card["calibration"]["fitted_on"].startswith("val (")
+    assert 0.0 < card["threshold"]["value"] < 1.0 and card["threshold"]["chosen_on"].startswith("val (")
+    assert result.metrics["test"]["threshold"] == card["threshold"]["value"]
+    assert {"ece", "brier", "auc_ci"} <= set(result.metrics["test"])
+    assert card["gate"]["features"]["threshold"] > 0 and card["gate"]["fitted_on"][0].startswith("blobs: ")
+
+
+def test_the_gate_passes_a_training_like_image_and_flags_noise(trained):
+    from medlib.diagnose import diagnose
+    from medlib.inference import open_model
+
+    store, _, _ = trained
+    loaded = open_model(store / "blobs-a")
+    data = blobs(seed=9)
+    assert diagnose(data.images[1], loaded).gate.in_distribution
+    noise = np.random.default_rng(0).uniform(0, 255, (16, 16, 1)).astype(np.float32)
+    flagged = diagnose(noise, loaded)
+    assert not flagged.gate.in_distribution and flagged.predicted is None and flagged.heat is None
+
+
 def test_the_kept_epoch_is_restored_and_not_measurably_worse_than_the_best(trained):
     store, result, _ = trained
     card = list_models(store)[0].card["training"]
