@@ -61,6 +61,10 @@ def _print_epoch(event: dict[str, Any]) -> None:
               f"input {event['input_shape']}, batch {event['batch_size']}", flush=True)  # fmt: skip
         for note in event["notes"]:
             print(f"  note: {note}", flush=True)
+    elif event["event"] == "calibrate":
+        print(f"calibrating on {event['val']} validation images", flush=True)
+    elif event["event"] == "gate":
+        print(f"fitting the out-of-distribution gate on {event['train']} training images", flush=True)
     elif event["event"] == "epoch":
         scores = "  ".join(f"{k} {v:.4f}" for k, v in event.items() if k.startswith("val_") and isinstance(v, float))
         print(f"epoch {event['epoch']}  loss {event['loss']:.4f}  {scores}  {event['seconds']:.1f} s", flush=True)
@@ -80,7 +84,8 @@ def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name):
             settings[name] = json.loads(Path(getattr(args, name)).read_text())
     config = TrainConfig.from_dict(settings)
-    result = train(config, Path(args.out), progress=_print_epoch, overwrite=args.overwrite)
+    about = json.loads(Path(args.about).read_text()) if args.about else None
+    result = train(config, Path(args.out), progress=_print_epoch, overwrite=args.overwrite, about=about)
     flat = {f"{split}_{k}": v for split, metrics in result.metrics.items() for k, v in metrics.items()}
     seconds = result.stored.card["training"]["seconds"]
     return {"model": str(result.stored.path), "ended": result.ended, "epochs": len(result.history),
@@ -95,6 +100,46 @@ def _cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     return evaluate_split(loaded, load_dataset(args.data, seed=args.seed), args.split, seed=args.seed)
 
 
+def _optional_model(path: str) -> Any:
+    from medlib.inference import open_model
+
+    return None if path.lower() == "none" else open_model(path)
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> None:
+    from medlib.diagnose import diagnose_paths, image_paths
+
+    classifier, segmenter = _optional_model(args.classifier), _optional_model(args.segmenter)
+    if classifier is None and segmenter is None:
+        raise ValueError("give a classifier or a segmenter (both are 'none')")
+    paths = image_paths(args.files)
+    if not paths:
+        raise ValueError(f"no image files found in {', '.join(args.files)}")
+    out = Path(args.out) if args.out else None
+    for result in diagnose_paths(paths, classifier, segmenter, out, args.method):
+        _print_json(result)
+        sys.stdout.flush()
+
+
+def _cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.datasets import load_dataset
+    from medlib.inference import open_model
+    from medlib.store import update_card
+    from medlib.training import fit_gate, validation_split
+
+    loaded = open_model(args.model)
+    parts = []
+    for source in args.data:
+        dataset = load_dataset(source, seed=args.seed)
+        train, val, _ = validation_split(dataset, seed=args.seed)
+        parts.append((dataset, train, val))
+    gate = fit_gate(loaded.model, loaded.task, loaded.pipeline, parts, loaded.mirrors)
+    stored = update_card(loaded.stored, {"gate": gate})
+    profile = gate.get("features") or gate.get("shape") or {}
+    return {"model": str(stored.path), "fitted_on": gate["fitted_on"], "threshold": profile.get("threshold"),
+            "note": gate.get("note")}
+
+
 def _cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.datasets import load_dataset
     from medlib.inference import open_model, write_explanations
@@ -102,6 +147,12 @@ def _cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
     loaded = open_model(args.model)
     dataset = load_dataset(args.data, seed=args.seed)
     return write_explanations(loaded, dataset, args.split, Path(args.out), method=args.method, limit=args.limit)
+
+
+def _default_model(name: str) -> Path:
+    from medlib.store import default_store
+
+    return default_store() / name
 
 
 def _positive(text: str) -> int:
@@ -145,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preprocess", help="a preprocessing spec (JSON) from the Preprocessing page")
     train.add_argument("--augment", help="an augmentation spec (JSON) from the Augmentation page")
     train.add_argument("--config", help="a training config (JSON); options given here override it")
+    train.add_argument("--about", help="facts for the model card (JSON): description, provenance, license, "
+                                       "citation, intended_use")
     train.add_argument("--max-minutes", type=float, help="stop after this many minutes, saving the kept model")
     train.add_argument("--early-stopping", type=int, help="patience in epochs (default 10); 0 runs every epoch")
     train.add_argument(
@@ -159,9 +212,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="metrics of a stored model on a data set split")
     evaluate.add_argument("--model", required=True, help="a model folder, e.g. models/my-model")
     evaluate.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
-    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
+                          help="default: test; all: every image, whatever the layout (an external test set)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
     evaluate.set_defaults(run=_cmd_evaluate)
+
+    diagnose = commands.add_parser("diagnose", help="the Diagnose page: one JSON line per image (research use only)")
+    diagnose.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER", help="image files, or folders of them")
+    diagnose.add_argument("--classifier", default=str(_default_model("cxr-pneumonia")),
+                          help="a classifier folder, or 'none' (default: the shipped real-film cxr-pneumonia)")
+    diagnose.add_argument("--segmenter", default=str(_default_model("cxr-lungs")),
+                          help="a segmenter folder, or 'none' (default: the shipped real-film cxr-lungs)")
+    diagnose.add_argument("--out", help="a folder for <stem>.png pictures and <stem>-mask.png masks (0/255)")
+    diagnose.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
+    diagnose.set_defaults(run=_cmd_diagnose)
+
+    gate = commands.add_parser("gate", help="fit a model's out-of-distribution gate on the images it should accept")
+    gate.add_argument("--model", required=True, help="a model folder, e.g. models/cxr-lungs")
+    gate.add_argument("--data", required=True, nargs="+", help="data sets of in-distribution images (train split "
+                                                               "fits, val split sets the threshold)")
+    gate.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
+    gate.set_defaults(run=_cmd_gate)
 
     explain = commands.add_parser("explain", help="heat-map overlays of a classifier; localization where masks exist")
     explain.add_argument("--model", required=True, help="a classifier folder, e.g. models/my-model")
@@ -178,12 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit status."""
     args = build_parser().parse_args(argv)
-    run: Callable[[argparse.Namespace], dict[str, Any]] = args.run
+    run: Callable[[argparse.Namespace], dict[str, Any] | None] = args.run
     try:
         result = run(args)
     except (MedlibError, ValueError, OSError) as exc:
         message = str(exc).replace("\n", " ")
         print(f"error: {message}", file=sys.stderr)
         return 2
-    _print_json(result)
+    if result is not None:  # a command that prints a line per item (diagnose) has printed them already
+        _print_json(result)
     return 0

@@ -8,13 +8,16 @@ and padding of the preprocessing) so they can be drawn on it.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
 from medlib.explain import METHODS, heatmaps
+from medlib.gate import GateResult, image_signals, mask_statistics
 from medlib.inference import LoadedModel
 from medlib.metrics import as_probabilities
 from medlib.models import ModelError
@@ -24,21 +27,44 @@ from medlib.segmentation import find_lesions, predict_tiled
 
 @dataclass
 class Diagnosis:
-    """What the models say about one image; maps are at the image's own size."""
+    """What the models say about one image; maps are at the image's own size.
+
+    ``gate`` says whether the image is like those the models learned from; where it is not, the class
+    probabilities are no finding (:attr:`predicted` is ``None``), and no heat map is made.
+    """
 
     class_names: list[str] = field(default_factory=list)
     probabilities: list[float] = field(default_factory=list)
+    decision_threshold: float | None = None
     heat: np.ndarray | None = None
     lesion_probability: np.ndarray | None = None
     lesions: list[dict[str, Any]] = field(default_factory=list)
+    gate: GateResult = field(default_factory=GateResult)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     heat_on_input: bool = False
     lesions_on_input: bool = False
 
     @property
+    def likeliest(self) -> str | None:
+        """The class the classifier picks (class 1 of two from the card's threshold), whatever the gate says."""
+        if not self.probabilities:
+            return None
+        if self.decision_threshold is not None and len(self.probabilities) == 2:
+            return self.class_names[int(self.probabilities[1] >= self.decision_threshold)]
+        return self.class_names[int(np.argmax(self.probabilities))]
+
+    @property
     def predicted(self) -> str | None:
-        return self.class_names[int(np.argmax(self.probabilities))] if self.probabilities else None
+        """The finding: the likeliest class of an image the gate lets through, else ``None``."""
+        return self.likeliest if self.gate.in_distribution else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``python -m medlib diagnose`` prints for one image (maps left out)."""
+        return {"probabilities": dict(zip(self.class_names, self.probabilities, strict=True)),
+                "predicted": self.predicted, "threshold": self.decision_threshold, **self.gate.to_dict(),
+                "findings": self.lesions if self.gate.in_distribution else [], "notes": self.notes,
+                "model_seconds": round(self.seconds, 3)}  # fmt: skip
 
 
 def back_to_image(values: np.ndarray, pipeline: Pipeline, shape: tuple[int, int]) -> np.ndarray | None:
@@ -83,30 +109,46 @@ def _model_input(loaded: LoadedModel, image: np.ndarray, tiled: bool) -> np.ndar
 
 
 def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter: LoadedModel | None = None,
-             spacing: tuple[float, float] | None = None, method: str = METHODS[0],
-             threshold: float = 0.5) -> Diagnosis:  # fmt: skip
-    """Classify and segment one image (H×W×C as read).
+             spacing: tuple[float, float] | None = None, method: str = METHODS[0], threshold: float = 0.5,
+             metadata: dict[str, Any] | None = None) -> Diagnosis:  # fmt: skip
+    """Classify and segment one image (H×W×C as read), and judge whether it is like the models' training images.
 
-    ``spacing`` (mm per pixel: rows, columns) gives the lesions' areas in mm².
+    ``spacing`` (mm per pixel: rows, columns) gives the findings' areas in mm²; ``threshold`` is the segmenter's;
+    ``metadata``, a DICOM file's de-identified tags, lets the gate read its modality and body part.
+    A binary classifier decides at the threshold its card records (chosen on validation).
     """
     started = time.perf_counter()
     result = Diagnosis()
     shape = image.shape[:2]
+    gray = any(m.gray for m in (classifier, segmenter) if m is not None)
+    signals = image_signals(image, gray, metadata)
     if classifier is not None:
-        model_input = _model_input(classifier, image, tiled=False)
-        raw = np.asarray(classifier.model.predict_on_batch(model_input[None]))
+        classifier_input = _model_input(classifier, image, tiled=False)[None]
+        probe, profile = classifier.probe, classifier.profile("features")
+        if probe is not None:
+            features, raw = (np.asarray(v) for v in probe.predict_on_batch(classifier_input))
+            if profile is not None:
+                signals["features"] = float(profile.score(features)[0])
+        else:
+            raw = np.asarray(classifier.model.predict_on_batch(classifier_input))
         probabilities = as_probabilities(raw)[0]
         result.class_names = classifier.class_names or [f"class {k}" for k in range(probabilities.size)]
         result.probabilities = [round(float(p), 4) for p in probabilities]
-        heat = heatmaps(classifier.model, model_input[None], method=method)[0]
-        result.heat, result.heat_on_input = _on_image(heat, classifier.pipeline, shape, result.notes, "heat map")
+        result.decision_threshold = classifier.threshold if probabilities.size == 2 else None
     if segmenter is not None:
         model_input = _model_input(segmenter, image, tiled=True)
         probability = predict_tiled(segmenter.model, model_input, mirrors=segmenter.mirrors)
+        if (profile := segmenter.profile("shape")) is not None:
+            signals["shape"] = float(profile.score(mask_statistics(probability))[0])
         result.lesion_probability, result.lesions_on_input = _on_image(probability, segmenter.pipeline, shape,
                                                                        result.notes, "lesion map")  # fmt: skip
         result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
                                       else spacing)  # fmt: skip
+    result.gate = GateResult(signals)
+    if classifier is not None and result.gate.in_distribution:
+        chosen = result.class_names.index(result.likeliest)
+        heat = heatmaps(classifier.model, classifier_input, chosen, method=method)[0]
+        result.heat, result.heat_on_input = _on_image(heat, classifier.pipeline, shape, result.notes, "heat map")
     result.seconds = time.perf_counter() - started
     return result
 
@@ -129,6 +171,68 @@ def draw_findings(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.
     for finding in diagnosis.lesions:
         x0, y0, x1, y1 = finding["box"]
         cv2.rectangle(out, (x0 - 2, y0 - 2), (x1 + 1, y1 + 1), (255, 220, 0), thickness)
-        cv2.putText(out, str(finding["lesion"]), (x0, max(10, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
+        cv2.putText(out, str(finding["finding"]), (x0, max(10, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
                     0.35 * thickness, (255, 220, 0), thickness)  # fmt: skip
     return out
+
+
+
+def diagnosis_picture(display: np.ndarray, diagnosis: Diagnosis, heat_opacity: float = 0.45,
+                      opacity: float = 0.35) -> np.ndarray:  # fmt: skip
+    """The RGB picture of a diagnosis on ``display`` (the image as shown, uint8): the heat map blended in, the
+    segmenter's outline and numbered boxes on top (each where it lies on the image, not on a cropped input)."""
+    from medlib.explain import overlay
+    from medlib.visualize import as_rgb
+
+    picture = display
+    if diagnosis.heat is not None and not diagnosis.heat_on_input:
+        picture = overlay(display, diagnosis.heat, heat_opacity)
+    return as_rgb(picture) if diagnosis.lesions_on_input else draw_findings(picture, diagnosis, opacity)
+
+
+def image_paths(sources: Sequence[str | Path]) -> list[Path]:
+    """The files to diagnose: each file named, and the image files inside each folder named (sorted, recursive)."""
+    from medlib.datasets.folders import is_image_file
+
+    paths: list[Path] = []
+    for source in map(Path, sources):
+        if source.is_dir():
+            paths += sorted(p for p in source.rglob("*") if is_image_file(p))
+        else:
+            paths.append(source)
+    return paths
+
+
+def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmenter: LoadedModel | None,
+                   out: Path | None = None, method: str = METHODS[0]) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Diagnose image files one by one: one result per file (``error`` for a file that cannot be read or used, and
+    the next file goes on). ``out`` receives ``<stem>.png`` (the picture) and, with a segmenter, ``<stem>-mask.png``
+    (0/255 at the image's own size)."""
+    from medlib.errors import MedlibError
+    from medlib.readers import read_image
+    from medlib.windowing import to_display
+
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        started = time.perf_counter()
+        try:
+            image = read_image(path)
+            frame = image.data[0]
+            diagnosis = diagnose(frame, classifier, segmenter, image.spacing, method, metadata=image.metadata)
+        except (MedlibError, OSError, ValueError) as exc:
+            yield {"file": str(path), "error": str(exc).replace("\n", " ")}
+            continue
+        result = {"file": str(path), "size": [image.height, image.width], **diagnosis.to_dict()}
+        if image.frames > 1:
+            result["notes"] = [*result["notes"], f"the first of {image.frames} frames was diagnosed"]
+        if out is not None:
+            picture = diagnosis_picture(to_display(image, 0), diagnosis)
+            cv2.imwrite(str(out / f"{path.stem}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+            result["picture"] = str(out / f"{path.stem}.png")
+            if diagnosis.lesion_probability is not None and not diagnosis.lesions_on_input:
+                mask = np.where(diagnosis.lesion_probability >= 0.5, 255, 0).astype(np.uint8)
+                cv2.imwrite(str(out / f"{path.stem}-mask.png"), mask)
+                result["mask"] = str(out / f"{path.stem}-mask.png")
+        result["seconds"] = round(time.perf_counter() - started, 3)
+        yield result

@@ -1,0 +1,75 @@
+"""The shipped real-film models on real films: any channel count and bit depth, the out-of-distribution gate, and
+(where ../shared is present) films of patients they never saw."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from medlib.diagnose import diagnose
+from medlib.inference import open_model
+from medlib.readers import read_image
+from tests.conftest import ROOT
+
+pytest.importorskip("tensorflow")
+
+FILM = ROOT / "samples" / "IM-0141-0001.jpeg"
+
+
+@pytest.fixture(scope="module")
+def models():
+    return open_model(ROOT / "models" / "cxr-pneumonia"), open_model(ROOT / "models" / "cxr-lungs")
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_rgb_rgba_palette_and_16_bit_films_go_through_the_1_channel_models_alike(models):
+    gray = Image.open(FILM).convert("L")
+    pixels = np.asarray(gray)
+    versions = {
+        "gray": _png(gray), "rgb": _png(gray.convert("RGB")), "rgba": _png(gray.convert("RGBA")),
+        "palette": _png(gray.convert("P")), "16-bit": cv2.imencode(".png", pixels.astype(np.uint16) * 257)[1].tobytes(),
+    }  # fmt: skip
+    results = {name: diagnose(read_image(data).data[0], *models) for name, data in versions.items()}
+    reference = results["gray"].probabilities
+    for name, result in results.items():
+        assert result.gate.in_distribution, name
+        assert result.probabilities == pytest.approx(reference, abs=0.02), name
+        assert result.predicted == results["gray"].predicted and len(result.lesions) >= 2, name
+
+
+def test_an_older_card_without_a_channel_step_still_takes_an_rgb_film():
+    synthetic = open_model(ROOT / "models" / "chest-classifier")
+    rgb = np.repeat(read_image(FILM).data[0], 3, axis=-1)
+    assert diagnose(rgb, synthetic).probabilities
+
+
+def test_the_gate_flags_noise_and_blank_images_and_passes_the_sample_films(models):
+    rng = np.random.default_rng(0)
+    for image in (rng.uniform(0, 255, (256, 256, 1)), np.full((300, 300, 1), 128.0),
+                  rng.uniform(0, 255, (200, 300, 3))):  # fmt: skip
+        result = diagnose(image.astype(np.float32), *models)
+        assert not result.gate.in_distribution and result.predicted is None and result.heat is None
+    for film in sorted((ROOT / "samples").glob("*.jpeg")):
+        result = diagnose(read_image(film).data[0], *models)
+        assert result.gate.in_distribution and result.predicted in ("NORMAL", "PNEUMONIA"), film.name
+
+
+@pytest.mark.shared
+def test_films_of_patients_never_seen_pass_the_gate_and_are_mostly_right(models, shared_data):
+    from medlib.datasets import load_dataset
+
+    films = load_dataset(shared_data / "chest_xray_224")
+    test = films.indices("test")[::12]  # 59 films of the patient-grouped test split (the card's own split)
+    results = [diagnose(films.images[i], *models) for i in test]
+    assert sum(r.gate.in_distribution for r in results) >= len(results) - 1
+    right = [r.predicted == films.class_names[films.labels[i]] for r, i in zip(results, test, strict=True)]
+    assert np.mean(right) > 0.9
