@@ -1,4 +1,4 @@
-"""Diagnose: one image through a classifier and a lesion segmenter, with where the finding is (research use only)."""
+"""Diagnose: one image through a classifier and a segmenter, with where the finding is (research use only)."""
 
 from __future__ import annotations
 
@@ -7,61 +7,72 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from medlib.diagnose import diagnose, draw_findings
+from medlib.diagnose import Diagnosis, diagnose, diagnosis_picture
 from medlib.errors import MedlibError
-from medlib.explain import METHOD_LABELS, METHODS, overlay
+from medlib.explain import METHOD_LABELS, METHODS
 from medlib.image import MedImage
 from medlib.phantom import CLASS_NAMES
-from medlib.readers import read_series
+from medlib.readers import Upload, read_uploads
 from medlib.store import StoredModel, list_models
 from medlib.visualize import enlarge
 from medlib.windowing import to_display
 from ui.models import loaded_model
-from ui.samples import sample_image
+from ui.samples import REAL_CREDIT, REAL_SAMPLES, real_sample, sample_image
 from ui.window import window_controls
 
-DEFAULTS = {"classify": "chest-classifier", "segment": "chest-lesions"}
+REAL, SYNTHETIC, UPLOAD = "A real sample film", "A synthetic sample film", "Upload files"
+DEFAULTS = {"real": {"classify": "cxr-pneumonia", "segment": "cxr-lungs"},
+            "synthetic": {"classify": "chest-classifier", "segment": "chest-lesions"}}  # fmt: skip
+"""The models preselected for real films (and uploads) and for the synthetic demonstration films."""
 NONE = "none"
-UPLOAD_ID, IMAGE, ERROR = "dx_upload_id", "dx_image", "dx_error"
+UPLOAD_ID, UPLOADS, PICK = "dx_upload_id", "dx_uploads", "dx_upload_pick"
 
 
-def _model_choice(models: list[StoredModel], task: str, label: str, column) -> StoredModel | None:
+def _model_choice(models: list[StoredModel], task: str, kind: str, label: str, column) -> StoredModel | None:
     names = [m.name for m in models if m.card.get("task") == task]
     options = [*names, NONE]
-    default = options.index(DEFAULTS[task]) if DEFAULTS[task] in names else 0
-    chosen = column.selectbox(label, options, index=default, key=f"dx_{task}")
+    default = options.index(DEFAULTS[kind][task]) if DEFAULTS[kind][task] in names else 0
+    chosen = column.selectbox(label, options, index=default, key=f"dx_{task}_{kind}")
     return next((m for m in models if m.name == chosen), None)
 
 
-def _uploaded(files: list) -> MedImage | None:
-    """The uploaded image, decoded once per upload; a bad file leaves a message and no image."""
+def _uploads(files: list) -> list[Upload]:
+    """The uploaded files as images (each file, or the DICOM files of one series), read once per upload; a new
+    upload becomes the chosen image."""
     upload_id = tuple(f.file_id for f in files)
     if st.session_state.get(UPLOAD_ID) != upload_id:
+        with st.spinner("Reading the files…"):
+            st.session_state[UPLOADS] = read_uploads([f.getvalue() for f in files], [f.name for f in files])
         st.session_state[UPLOAD_ID] = upload_id
-        st.session_state.pop(IMAGE, None)
-        try:
-            with st.spinner("Reading the file…"):
-                st.session_state[IMAGE] = read_series([f.getvalue() for f in files], [f.name for f in files])
-            st.session_state.pop(ERROR, None)
-        except MedlibError as exc:
-            st.session_state[ERROR] = f"{', '.join(f.name for f in files)}: {exc}"
-    if message := st.session_state.get(ERROR):
-        st.error(message, icon=":material/error:")
-    return st.session_state.get(IMAGE)
+        st.session_state.pop(PICK, None)  # the picker starts again on the newest image
+    return st.session_state[UPLOADS]
 
 
-def _image_choice() -> tuple[MedImage, str] | None:
-    source = st.radio("Image", ["A built-in sample", "Upload a file"], horizontal=True, key="dx_source")
-    if source == "A built-in sample":
+def _image_choice() -> tuple[MedImage, str, str] | None:
+    """The image, its name, and whether it is a real film or a synthetic one (which picks the default models)."""
+    source = st.radio("Image", [REAL, SYNTHETIC, UPLOAD], horizontal=True, key="dx_source")
+    if source == REAL:
+        label = st.selectbox("Sample", list(REAL_SAMPLES), key="dx_real_sample")
+        return real_sample(label), f"{REAL_SAMPLES[label]} ({REAL_CREDIT})", "real"
+    if source == SYNTHETIC:
         kind = st.selectbox("Sample (synthetic film, DICOM)", CLASS_NAMES, index=1, key="dx_sample")
-        return sample_image(kind), f"built-in synthetic {kind} film"
+        return sample_image(kind), f"built-in synthetic {kind} film", "synthetic"
     files = st.file_uploader("Image file(s)", accept_multiple_files=True, key="dx_files",
-                             help="DICOM, PNG, JPEG, TIFF, NIfTI (a slice), .npy")  # fmt: skip
+                             help="DICOM, PNG, JPEG, TIFF, NIfTI (a slice), .npy. Each file is an image of its "
+                                  "own; the DICOM files of one series make one image.")  # fmt: skip
     if not files:
         st.info("Upload an image to diagnose it.", icon=":material/info:")
         return None
-    image = _uploaded(files)
-    return (image, files[0].name if len(files) == 1 else f"{len(files)} DICOM files") if image is not None else None
+    uploads = _uploads(files)
+    for failed in (u for u in uploads if u.error):
+        st.error(failed.error, icon=":material/error:")
+    readable = [u for u in uploads if u.image is not None]
+    if not readable:
+        return None
+    names = [u.name for u in readable]
+    chosen = st.selectbox("Uploaded image", range(len(readable)), index=len(readable) - 1, key=PICK,
+                          format_func=names.__getitem__, help="a new upload is chosen as it arrives")  # fmt: skip
+    return readable[chosen].image, names[chosen], "real"
 
 
 def _probabilities_chart(names: list[str], values: list[float]) -> go.Figure:
@@ -79,27 +90,51 @@ def _frame_as_model_sees(image: MedImage, frame: int) -> np.ndarray:
     return data if data.ndim == 3 else data[..., None]
 
 
+def _decision_caption(result: Diagnosis, classifier: StoredModel) -> str:
+    if result.decision_threshold is None:
+        return f"by {classifier.name}; the most probable class. Probability of every class:"
+    positive = result.class_names[1]
+    return (f"by {classifier.name}: probability of {positive} {result.probabilities[1]:.1%}; it calls "
+            f"{positive} from {result.decision_threshold:.1%} (its threshold, chosen on validation films). "
+            "Probability of every class (calibrated on validation films):")
+
+
+def _gate_message(result: Diagnosis) -> None:
+    gate = result.gate
+    if gate.in_distribution:
+        if gate.signals:
+            st.caption(f"The image looks like the films the models learned from (out-of-distribution score "
+                       f"{gate.score:.2f}; 1 and above is outside).")  # fmt: skip
+        return
+    st.error("**This image is outside what the models were trained on**, so their answers are no finding: "
+             + "; ".join(gate.reasons) + f". Out-of-distribution score {min(gate.score, 999):.2f} (1 and above is "
+             "outside). The models learned from frontal chest films.", icon=":material/block:")  # fmt: skip
+
+
 st.title("Diagnose")
-st.warning("**Research tool, not a medical device.** The default models learned from synthetic films; no result here "
-           "may guide the care of a patient.", icon=":material/warning:")  # fmt: skip
+st.warning("**Research tool, not a medical device.** The real-film models learned from pediatric chest films of one "
+           "hospital (Kermany et al. 2018) and the lung outlines from adult films of another; the synthetic films "
+           "are a demonstration. No result here may guide the care of a patient.",
+           icon=":material/warning:")  # fmt: skip
+choice = _image_choice()
 models = list_models()
 left, right = st.columns(2)
-classifier_entry = _model_choice(models, "classify", "Classifier", left)
-segmenter_entry = _model_choice(models, "segment", "Lesion segmenter", right)
+kind = choice[2] if choice is not None else "real"
+classifier_entry = _model_choice(models, "classify", kind, "Classifier", left)
+segmenter_entry = _model_choice(models, "segment", kind, "Segmenter (lung fields or lesions)", right)
 if classifier_entry is None and segmenter_entry is None:
     st.info("Choose a classifier or a segmenter: the store has none yet; train one on the Training page.",
             icon=":material/info:")  # fmt: skip
     st.stop()
-choice = _image_choice()
 if choice is None:
     st.stop()
-image, name = choice
+image, name, _ = choice
 view, controls = st.columns([3, 2])
 with controls:
     window = window_controls(image, key="dx_window")
     frame = st.slider("Frame / slice", 1, image.frames, 1, key="dx_frame") - 1 if image.frames > 1 else 0
     method = st.selectbox("Heat map", METHODS, key="dx_method", format_func=METHOD_LABELS.get)
-    opacity = st.slider("Lesion mask opacity", 0.0, 1.0, 0.35, 0.05, key="dx_opacity")
+    opacity = st.slider("Outline fill opacity", 0.0, 1.0, 0.35, 0.05, key="dx_opacity")
     heat_opacity = st.slider("Heat map opacity", 0.0, 1.0, 0.45, 0.05, key="dx_heat_opacity")
 try:
     classifier = loaded_model(classifier_entry.path, classifier_entry.card["file"]["sha256"]) if classifier_entry \
@@ -111,7 +146,8 @@ try:
         lock.acquire()
     try:
         result = diagnose(_frame_as_model_sees(image, frame), classifier[0] if classifier else None,
-                          segmenter[0] if segmenter else None, image.spacing, method)  # fmt: skip
+                          segmenter[0] if segmenter else None, image.spacing, method,
+                          metadata=image.metadata)  # fmt: skip
     finally:
         for lock in locks:
             lock.release()
@@ -119,39 +155,43 @@ except MedlibError as exc:
     st.error(f"{name}: {exc}", icon=":material/error:")
     st.stop()
 
+target = segmenter[0].target if segmenter else "finding"
 display = to_display(image, frame, window)
 with view:
-    if result.probabilities:
-        st.subheader(f"{result.predicted} · {max(result.probabilities):.1%}")
-        st.caption(f"by {classifier_entry.name}; probability of every class:")
+    _gate_message(result)
+    if result.probabilities and result.predicted is not None:
+        st.subheader(result.predicted)
+        st.caption(_decision_caption(result, classifier_entry))
         st.plotly_chart(_probabilities_chart(result.class_names, result.probabilities), key="dx_probabilities")
-    pictures, captions = [], []
-    if result.heat is not None and not result.heat_on_input:
-        pictures.append(overlay(display, result.heat, heat_opacity))
-        captions.append(f"{METHOD_LABELS[method]}: where the evidence for "
-                        f"{result.predicted} lies")  # fmt: skip
-    if result.lesion_probability is not None and not result.lesions_on_input:
-        pictures.append(draw_findings(display, result, opacity))
-        captions.append(f"lesions found by {segmenter_entry.name}: outline and numbered boxes")
-    if not pictures:
+    elif result.probabilities:
+        with st.expander("What the classifier would say of it (not a finding: the image is out of distribution)"):
+            st.plotly_chart(_probabilities_chart(result.class_names, result.probabilities), key="dx_probabilities")
+    if result.gate.in_distribution:
+        pictures = [diagnosis_picture(display, result, heat_opacity, opacity)]
+        parts = ([f"{METHOD_LABELS[method]}: where the evidence for {result.predicted} lies"]
+                 if result.heat is not None and not result.heat_on_input else [])  # fmt: skip
+        if result.lesion_probability is not None and not result.lesions_on_input:
+            parts.append(f"{target} outlines by {segmenter_entry.name}, numbered")
+        captions = ["; ".join(parts) or name]
+    else:
         pictures, captions = [display], [name]
-    for column, picture, caption in zip(st.columns(len(pictures)), pictures, captions, strict=True):
-        column.image(enlarge(picture, 320), caption=caption, width="stretch")
+    for picture, caption in zip(pictures, captions, strict=True):
+        st.image(enlarge(picture, 320), caption=caption, width="stretch")
     for note in result.notes:
         st.caption(f"• {note}")
     st.caption(f"{name} · frame {frame + 1}/{image.frames} · window {window.center:.4g}/{window.width:.4g} · "
                f"models answered in {result.seconds * 1000:.0f} ms")  # fmt: skip
-if segmenter_entry is not None:
-    st.subheader(f"Lesions ({len(result.lesions)})")
+if segmenter_entry is not None and result.gate.in_distribution:
+    st.subheader(f"{target.capitalize()}s found ({len(result.lesions)})")
     if result.lesions:
         table = pd.DataFrame(result.lesions)
         table["box (x0, y0, x1, y1)"] = table.pop("box").map(lambda b: ", ".join(map(str, b)))
         table["centre (x, y)"] = table.pop("centre").map(lambda c: f"{c[0]:.0f}, {c[1]:.0f}")
-        st.table(table.set_index("lesion"))
+        st.table(table.set_index("finding"))
         if image.spacing is None:
             st.caption("Areas in pixels: the file gives no pixel spacing.")
     else:
-        st.caption("No lesion above the 0.5 probability threshold.")
+        st.caption(f"No {target} above the 0.5 probability threshold.")
 with st.expander("Image facts (de-identified: technical tags only)"):
     st.table(pd.DataFrame([{"tag": k, "value": str(v)} for k, v in image.metadata.items()] or
                           [{"tag": "—", "value": "none"}]).set_index("tag"))  # fmt: skip

@@ -25,7 +25,7 @@ from medlib.evaluation import (
     youden_threshold,
 )
 from medlib.explain import METHOD_LABELS, METHODS
-from medlib.inference import explain_images, explanation_picture, predict_split
+from medlib.inference import explain_images, explanation_picture, model_labels, predict_split
 from medlib.store import StoredModel, list_models
 from medlib.visualize import enlarge
 from ui import state
@@ -72,14 +72,22 @@ def _set_threshold(value: float) -> None:
     st.session_state["ev_threshold"] = value
 
 
-def _operating_point(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The threshold slider, and buttons that set it by Youden's J or a target sensitivity or specificity."""
-    st.session_state.setdefault("ev_threshold", 0.5)
+def _operating_point(labels: np.ndarray, scores: np.ndarray, stored: StoredModel) -> float:
+    """The threshold slider (starting at the model card's threshold, chosen on validation), and buttons that set it
+    to the card's, by Youden's J on this split, to 0.5, or to a target sensitivity or specificity."""
+    card_threshold = float((stored.card.get("threshold") or {}).get("value", 0.5))
+    if st.session_state.get("ev_threshold_of") != str(stored.path):  # a newly chosen model starts at its own
+        st.session_state["ev_threshold_of"] = str(stored.path)
+        st.session_state["ev_threshold"] = round(card_threshold, 3)
     threshold = st.slider("Threshold on the probability of " + "the positive class", 0.0, 1.0, step=0.001,
                           format="%.3f", key="ev_threshold")  # fmt: skip
     a, b, c, d = st.columns(4)
-    a.button("Youden's J", key="ev_youden", on_click=_set_threshold,
-             args=(round(youden_threshold(labels, scores), 3),), help="maximise sensitivity + specificity")  # fmt: skip
+    a.button(f"Model card's ({card_threshold:.3f})", key="ev_card", on_click=_set_threshold,
+             args=(round(card_threshold, 3),), help="the threshold recorded when the model was trained (chosen on "
+                                                    "its validation images), or 0.5 where it records none")
+    a.button("Youden's J here", key="ev_youden", on_click=_set_threshold,
+             args=(round(youden_threshold(labels, scores), 3),),
+             help="maximise sensitivity + specificity on this split (optimistic: chosen on the images it scores)")
     b.button("Default 0.5", key="ev_half", on_click=_set_threshold, args=(0.5,))
     target = c.number_input("Target", 0.5, 1.0, 0.9, 0.01, key="ev_target", label_visibility="collapsed")
     sensitive = math.floor(threshold_for(labels, scores, sensitivity=target) * 1000) / 1000
@@ -131,11 +139,12 @@ def _gallery(stored, dataset, index, labels, predicted, scores, class_names) -> 
 
 def evaluate_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
     index, outputs = _outputs(*_key(stored), dataset.fingerprint, split, dataset)
-    labels, class_names = dataset.labels[index], stored.card.get("class_names") or dataset.class_names
+    class_names = stored.card.get("class_names") or dataset.class_names
+    labels = model_labels(class_names, dataset)[index]
     binary = len(class_names) == 2
     probabilities = np.asarray(outputs).reshape(len(index), -1)
     scores = probabilities[:, 0] if binary else probabilities.max(axis=1)
-    threshold = _operating_point(labels, scores) if binary and 0 < labels.sum() < labels.size else 0.5
+    threshold = _operating_point(labels, scores, stored) if binary and 0 < labels.sum() < labels.size else 0.5
     metrics = _table(labels, outputs, threshold)
     predicted = predicted_classes(outputs, threshold)
     table = _metrics_frame(metrics)
@@ -175,9 +184,10 @@ def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset,
     second = next(m for m in others if m.name == other)
     index, a = _outputs(*_key(first), dataset.fingerprint, split, dataset)
     _, b = _outputs(*_key(second), dataset.fingerprint, split, dataset)
-    labels = dataset.labels[index]
-    result = compare(labels, a, b)
-    metrics_a, metrics_b = _table(labels, a, 0.5), _table(labels, b, 0.5)
+    labels = model_labels(first.card.get("class_names") or dataset.class_names, dataset)[index]
+    thresholds = [float((m.card.get("threshold") or {}).get("value", 0.5)) for m in (first, second)]
+    result = compare(labels, a, b, *thresholds)
+    metrics_a, metrics_b = _table(labels, a, thresholds[0]), _table(labels, b, thresholds[1])
     rows = []
     for name in ("auc", "accuracy"):
         rows.append({"metric": LABELS[name], first.name: metrics_a[name], second.name: metrics_b[name],
@@ -188,7 +198,8 @@ def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset,
     significant = result["auc_p_value"] is not None and result["auc_p_value"] < 0.05
     verdict = "differ" if significant else "do not differ detectably"
     st.caption(f"Paired bootstrap over the same {len(index)} images ({result['resamples']:,} resamples; two-sided "
-               f"p-value; threshold 0.5 for accuracy): the AUCs {verdict} at the 5% level.")  # fmt: skip
+               f"p-value; accuracy at each model card's threshold, {thresholds[0]:.3f} and {thresholds[1]:.3f}): "
+               f"the AUCs {verdict} at the 5% level.")  # fmt: skip
     if len(first.card.get("class_names", [])) == 2 and 0 < labels.sum() < labels.size:
         pairs = {m.name: curves(labels, out) for m, out in ((first, a), (second, b))}
         st.plotly_chart(roc_figure({n: (c.fpr, c.tpr, c.roc_thresholds) for n, c in pairs.items()},

@@ -68,6 +68,21 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}m {seconds % 60:02d}s"
 
 
+def _metrics_with_intervals(metrics: dict) -> pd.DataFrame:
+    """One row per split, each metric with its 95% interval beside it (``0.970 [0.956, 0.983]``)."""
+    rows = {}
+    for split, values in metrics.items():
+        row = {}
+        for name, value in values.items():
+            if name.endswith("_ci") or isinstance(value, (list, dict)):
+                continue
+            low, high = values.get(f"{name}_ci") or (None, None)
+            shown = "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+            row[name] = f"{shown} [{low:.3f}, {high:.3f}]" if low is not None and high is not None else shown
+        rows[split] = row
+    return pd.DataFrame(rows).T
+
+
 def _draw_job(job: jobs.Job) -> None:
     snap = job.snapshot()
     running = snap["state"] == "running"
@@ -82,7 +97,11 @@ def _draw_job(job: jobs.Job) -> None:
                    f"batch {start['batch_size']}")  # fmt: skip
         for note in start["notes"]:
             st.caption(f"• {note}")
-    if running and batch:
+    phases = {"calibrate": "calibrating the probabilities and choosing the threshold on the validation images…",
+              "gate": "fitting the out-of-distribution gate on the training images…"}  # fmt: skip
+    if running and snap["phase"] and not snap["end"]:
+        st.progress(1.0, text=phases.get(snap["phase"]["event"], "finishing…"))
+    elif running and batch:
         fraction = batch["batch"] / batch["batches"]
         text = (f"epoch {batch['epoch']}/{batch['epochs']} · batch {batch['batch']}/{batch['batches']} · "
                 f"{batch['images_per_s']:.0f} images/s · ETA {_duration(batch['eta_s'])}")  # fmt: skip
@@ -97,7 +116,15 @@ def _draw_job(job: jobs.Job) -> None:
         end = snap["end"]
         st.success(f"Saved as **{end['model']}** ({end['ended']}, {_duration(end['seconds'])}); it is now the active "
                    "model.", icon=":material/check_circle:")  # fmt: skip
-        st.dataframe(pd.DataFrame(end["metrics"]).T, width="stretch")
+        st.dataframe(_metrics_with_intervals(end["metrics"]), width="stretch")
+        if end.get("threshold"):
+            st.caption(f"Decision threshold {end['threshold']['value']:.3f} ({end['threshold']['rule']}, on "
+                       f"{end['threshold']['chosen_on']}); the metrics above are at it.")  # fmt: skip
+        if end.get("calibration"):
+            calibration = end["calibration"]
+            st.caption(f"Probabilities calibrated on validation (temperature {calibration['temperature']:.2f}): "
+                       f"expected calibration error {calibration['ece_before']:.3f} before, "
+                       f"{calibration['ece_after']:.3f} after.")  # fmt: skip
         if state.active_model() != end["model"] and st.session_state.get("tr_acknowledged") != job.id:
             st.session_state[state.ACTIVE_MODEL] = end["model"]
             st.session_state["tr_acknowledged"] = job.id

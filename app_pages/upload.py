@@ -150,7 +150,12 @@ def dataset_section() -> None:
     facts[0].metric("Images", f"{len(dataset):,}")
     facts[1].metric("Task", dataset.task)
     facts[2].metric("Size · channels", f"{dataset.image_size[1]}×{dataset.image_size[0]} · {dataset.channels}")
-    st.caption(f"Format: {dataset.source_format or 'unknown'} · content fingerprint `{dataset.fingerprint}`")
+    fits = {"as read": "every image at its own size", "scaled": "shrunk to one size",
+            "pad": "many sizes brought to squares, aspect kept with padding",
+            "stretch": "many sizes stretched to squares"}  # fmt: skip
+    st.caption(f"Format: {dataset.source_format or 'unknown'} · held as {dataset.images.dtype} "
+               f"({dataset.images.nbytes / 2**20:,.0f} MiB) · {fits.get(dataset.fit, dataset.fit)} · "
+               f"content fingerprint `{dataset.fingerprint}`")  # fmt: skip
     counts = dataset.counts()
     table = pd.DataFrame(counts).T.reindex(list(SPLITS))
     table["total"] = table.sum(axis=1)

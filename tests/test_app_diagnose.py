@@ -27,24 +27,65 @@ def page(monkeypatch) -> AppTest:
     return app
 
 
-def _upload(app: AppTest, name: str, data: bytes) -> AppTest:
-    app.radio(key="dx_source").set_value("Upload a file").run()
+def _upload(app: AppTest, name: str, data: bytes, synthetic_models: bool = False) -> AppTest:
+    app.radio(key="dx_source").set_value("Upload files").run()
+    if synthetic_models:  # uploads default to the real-film models; the synthetic films need their own
+        app.selectbox(key="dx_classify_real").set_value("chest-classifier")
+        app.selectbox(key="dx_segment_real").set_value("chest-lesions")
     app.file_uploader(key="dx_files").upload(name, data)
     return app.run()
 
 
-def test_the_default_models_are_preselected_and_the_sample_is_diagnosed(page):
-    assert page.selectbox(key="dx_classify").value == "chest-classifier"
-    assert page.selectbox(key="dx_segment").value == "chest-lesions"
+def _captions(app: AppTest) -> list[str]:
+    return [image.proto.imgs[0].caption for image in app.get("image")]
+
+
+def test_a_real_sample_film_is_diagnosed_by_the_real_film_models(page):
+    assert page.radio(key="dx_source").value == "A real sample film"
+    assert page.selectbox(key="dx_classify_real").value == "cxr-pneumonia"
+    assert page.selectbox(key="dx_segment_real").value == "cxr-lungs"
     assert any("Research tool, not a medical device" in w.value for w in page.warning)
+    assert not page.error
+    assert page.subheader[0].value in ("NORMAL", "PNEUMONIA")
+    assert any("threshold, chosen on validation" in c.value for c in page.caption)
+    assert any("Kermany" in c for c in _captions(page)) or any("Kermany" in c.value for c in page.caption)
+    assert any("lung field outlines by cxr-lungs" in c for c in _captions(page))
+    assert page.subheader[1].value.startswith("Lung fields found")
+
+
+def test_the_synthetic_sample_gets_the_synthetic_models(page):
+    page.radio(key="dx_source").set_value("A synthetic sample film").run()
+    assert page.selectbox(key="dx_classify_synthetic").value == "chest-classifier"
+    assert page.selectbox(key="dx_segment_synthetic").value == "chest-lesions"
     assert page.subheader[0].value.startswith(("normal", "nodule", "consolidation"))
-    captions = [image.proto.imgs[0].caption for image in page.get("image")]
-    assert any("Grad-CAM" in c for c in captions) and any("lesions found by chest-lesions" in c for c in captions)
+    captions = _captions(page)
+    assert any("Grad-CAM" in c for c in captions) and any("lesion outlines by chest-lesions" in c for c in captions)
+
+
+def test_a_colour_photograph_gets_the_gate_message_instead_of_a_diagnosis(page):
+    photo = np.random.default_rng(0).integers(0, 256, (120, 160, 3), np.uint8)
+    photo[:, :, 0] = 255  # strongly red
+    _upload(page, "photo.png", _png(photo))
+    assert not page.exception
+    assert any("outside what the models were trained on" in e.value for e in page.error)
+    assert not page.subheader or not page.subheader[0].value.startswith(("NORMAL", "PNEUMONIA"))
+    assert any("not a finding" in e.label for e in page.expander)
+
+
+def test_films_uploaded_one_after_another_are_separate_images_newest_chosen(page):
+    first = (ROOT / "samples" / "IM-0141-0001.jpeg").read_bytes()
+    second = (ROOT / "samples" / "person1001_bacteria_2932.jpeg").read_bytes()
+    page.radio(key="dx_source").set_value("Upload files").run()
+    page.file_uploader(key="dx_files").set_value([("first.jpeg", first, "image/jpeg"),
+                                                  ("second.jpeg", second, "image/jpeg")]).run()  # fmt: skip
+    assert not page.exception and not page.error
+    assert page.selectbox(key="dx_upload_pick").options == ["first.jpeg", "second.jpeg"]
+    assert any("second.jpeg" in c.value for c in page.caption)
 
 
 def test_an_uploaded_dicom_film_shows_class_overlay_and_lesion_table(page):
     film = make_phantom(6, size=192, seed=11).images[2, ..., 0]  # a consolidation, at a size no model was trained on
-    _upload(page, "film.dcm", dicom_bytes(film, "upload"))
+    _upload(page, "film.dcm", dicom_bytes(film, "upload"), synthetic_models=True)
     assert not page.exception and not page.error
     assert page.subheader[0].value.startswith("consolidation")
     lesions = page.table[0].value
@@ -53,13 +94,14 @@ def test_an_uploaded_dicom_film_shows_class_overlay_and_lesion_table(page):
     assert not page.exception
 
 
-def test_a_real_ct_dicom_and_a_bad_file(page):
+def test_a_real_ct_dicom_is_refused_by_the_gate_and_a_bad_file_named(page):
     _upload(page, "CT_small.dcm", dicom_file("CT_small.dcm").read_bytes())
-    assert not page.exception and not page.error
-    assert any("frame 1/1" in c.value for c in page.caption)
-    _upload(page, "broken.dcm", b"DICM but not really")
     assert not page.exception
-    assert page.error and "broken.dcm" in page.error[0].value
+    assert any("outside what the models were trained on" in e.value for e in page.error)
+    assert any("frame 1/1" in c.value for c in page.caption)
+    page.file_uploader(key="dx_files").upload("broken.dcm", b"DICM but not really").run()
+    assert not page.exception
+    assert any("broken.dcm" in e.value for e in page.error)
 
 
 def test_maps_come_back_onto_the_image_through_resize_and_padding():
@@ -69,6 +111,12 @@ def test_maps_come_back_onto_the_image_through_resize_and_padding():
     back = back_to_image(values, wide, (128, 256))
     assert back.shape == (128, 256) and back.min() == pytest.approx(1.0)
     assert back_to_image(values, make_pipeline(("crop", {"mode": "center", "fraction": 0.5})), (64, 64)) is None
+
+
+def _png(array: np.ndarray) -> bytes:
+    import cv2
+
+    return cv2.imencode(".png", array)[1].tobytes()
 
 
 def test_diagnose_finds_the_lesions_of_a_synthetic_film():
@@ -91,7 +139,7 @@ def test_no_patient_tag_reaches_the_page(page, tmp_path):
     planted.InstitutionName = "Planted General Hospital"
     planted.save_as(tmp_path / "planted.dcm")
     _upload(page, "scan.dcm", (tmp_path / "planted.dcm").read_bytes())
-    assert not page.exception and not page.error
+    assert not page.exception
     elements = (*page.markdown, *page.caption, *page.subheader, *page.info, *page.warning)
     texts = [t.value.to_string() for t in page.table] + [e.value for e in elements]
     shown = "\n".join(texts + [i.proto.imgs[0].caption for i in page.get("image")])

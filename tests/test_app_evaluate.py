@@ -50,6 +50,11 @@ def test_metrics_with_intervals_matrix_and_curves(page):
 
 
 def test_threshold_updates_the_metrics_and_the_gallery_shows_heat_maps(page):
+    import json
+    from pathlib import Path
+
+    card = json.loads((Path(page.session_state["ev_threshold_of"]) / "card.json").read_text())
+    assert page.slider(key="ev_threshold").value == round(card["threshold"]["value"], 3)  # the card's, at first
     before = _metric(page, "sensitivity (recall)")
     page.slider(key="ev_threshold").set_value(0.999).run()
     assert not page.exception
@@ -57,9 +62,12 @@ def test_threshold_updates_the_metrics_and_the_gallery_shows_heat_maps(page):
     assert after < before
     captions = [image.proto.imgs[0].caption for image in page.get("image")]
     assert any("true blob" in c and "predicted empty" in c for c in captions)  # false negatives, with overlays
+    youden_at_top = after + _metric(page, "specificity")
     page.button(key="ev_youden").click().run()
     assert page.slider(key="ev_threshold").value < 0.999
-    assert _metric(page, "sensitivity (recall)") > after
+    assert _metric(page, "sensitivity (recall)") + _metric(page, "specificity") >= youden_at_top
+    page.button(key="ev_card").click().run()
+    assert page.slider(key="ev_threshold").value == round(card["threshold"]["value"], 3)
 
 
 def test_comparison_of_two_models_has_a_paired_test(page):

@@ -1,39 +1,61 @@
-"""The clinician's view in a real browser: a sample at once, then an uploaded DICOM with class, overlays and lesions."""
+"""The clinician's view in a real browser: the real sample film at once, then an uploaded real film diagnosed by the
+real-film models, then a non-chest image refused by the out-of-distribution gate."""
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import pytest
 
-from medlib.phantom import make_phantom
-from medlib.phantom_export import dicom_bytes
-from tests.conftest import SCREENSHOTS
+from tests.conftest import ROOT, SCREENSHOTS, SHARED_DATA
 from tests.test_browser_upload import EXCEPTION, _images_loaded, _open, _settle
 
 pytestmark = pytest.mark.browser
 
 
-def test_diagnose_a_sample_then_an_uploaded_dicom(browser, app_url, tmp_path):
+def _real_film():
+    """A real film no shipped model trained on: one of the test split's from the shared set, else a sample."""
+    shared = SHARED_DATA / "chest_xray_224" / "images" / "PNEUMONIA" / "person1019_bacteria_2950.jpeg"
+    return shared if shared.is_file() else ROOT / "samples" / "person1001_bacteria_2932.jpeg"
+
+
+def test_diagnose_a_real_film_then_refuse_a_photograph(browser, app_url, tmp_path):
     page, errors = _open(browser, app_url)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.get_by_role("link", name="Diagnose").click()
     page.get_by_text("Research tool, not a medical device.").first.wait_for(timeout=60_000)
-    page.get_by_text("lesions found by chest-lesions").first.wait_for(timeout=120_000)
+    page.get_by_text("lung field outlines by cxr-lungs").first.wait_for(timeout=120_000)
     _settle(page)
     _images_loaded(page)
-    page.get_by_text("Grad-CAM, sharpened: where the evidence").first.wait_for(timeout=30_000)
+    assert "Kermany" in page.inner_text("body")
     page.screenshot(path=str(SCREENSHOTS / "diagnose-sample.png"), full_page=True)
 
-    film = tmp_path / "film.dcm"
-    film.write_bytes(dicom_bytes(make_phantom(6, size=256, seed=11).images[2, ..., 0], "browser"))
-    page.get_by_text("Upload a file").click()
+    page.get_by_text("Upload files").click()
     page.get_by_text("Upload an image to diagnose it.").wait_for(timeout=30_000)
+    _settle(page)
+    film = _real_film()
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(film))
-    page.get_by_text("film.dcm · frame 1/1").first.wait_for(timeout=120_000)
+    page.get_by_text(f"{film.name} · frame 1/1").first.wait_for(timeout=120_000)
     _settle(page)
     _images_loaded(page)
     body = page.inner_text("body")
-    assert "consolidation ·" in body and "Lesions (" in body and "mean_probability" in body
+    assert "PNEUMONIA" in body and "threshold, chosen on validation" in body and "Lung fields found (" in body
+    assert "outside what the models were trained on" not in body
     assert page.locator(EXCEPTION).count() == 0
-    page.screenshot(path=str(SCREENSHOTS / "diagnose-upload.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "diagnose-real-film.png"), full_page=True)
+
+    photo = tmp_path / "holiday.png"
+    rng = np.random.default_rng(0)
+    picture = cv2.GaussianBlur(rng.integers(0, 256, (300, 400, 3)).astype(np.uint8), (0, 0), 6)
+    picture[..., 2] = np.clip(picture[..., 2].astype(int) + 120, 0, 255)  # a reddish photograph
+    cv2.imwrite(str(photo), picture)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(photo))
+    page.get_by_text("holiday.png · frame 1/1").first.wait_for(timeout=120_000)
+    _settle(page)
+    page.get_by_text("outside what the models were trained on").first.wait_for(timeout=30_000)
+    body = page.inner_text("body")
+    assert "it is a colour picture" in body and "Lung fields found" not in body
+    assert page.locator(EXCEPTION).count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "diagnose-refused.png"), full_page=True)
     assert not errors, errors
     page.close()

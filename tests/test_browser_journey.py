@@ -1,8 +1,8 @@
 """The whole pipeline in a real browser, as a new user walks it; a second browser session sees none of it.
 
 Upload a DICOM and a data set ZIP, change the preprocessing, build an augmentation, train a few epochs
-with the live curve, stop, evaluate (matrix, ROC, heat maps), diagnose an uploaded film (overlay and
-lesion table). A screenshot of every page; any Streamlit exception box or browser console error fails it.
+with the live curve, stop, evaluate (matrix, ROC, heat maps), diagnose an uploaded real film (heat map and
+lung outlines). A screenshot of every page; any Streamlit exception box or browser console error fails it.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from medlib.phantom import make_phantom
-from medlib.phantom_export import dicom_bytes, write_png_zip
-from tests.conftest import SCREENSHOTS, dicom_file
+from medlib.phantom_export import write_png_zip
+from tests.conftest import ROOT, SCREENSHOTS, dicom_file
 from tests.test_browser_upload import EXCEPTION, _images_loaded, _open, _settle
 
 pytestmark = pytest.mark.browser
@@ -34,8 +34,6 @@ def _choose(page, label: str, option: str) -> None:
 def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store, tmp_path):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     archive = write_png_zip(make_phantom(90, size=64, seed=21), tmp_path / "journey-films.zip")
-    film = tmp_path / "film.dcm"
-    film.write_bytes(dicom_bytes(make_phantom(6, size=256, seed=11).images[2, ..., 0], "journey"))
     page, errors = _open(browser, app_url)
 
     # 1. Upload: a real CT DICOM, then a data set ZIP that becomes active.
@@ -109,17 +107,20 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     _no_exception(page)
     _shot(page, "6-evaluation")
 
-    # 6. Diagnose an uploaded film with the default models: class, overlays, lesion table.
+    # 6. Diagnose an uploaded real film with the default real-film models: class, heat map, lung outlines.
     page.get_by_role("link", name="Diagnose").click()
     page.get_by_text("Research tool, not a medical device.").first.wait_for(timeout=60_000)
-    page.get_by_text("Upload a file").click()
+    page.get_by_text("Upload files").click()
     page.get_by_text("Upload an image to diagnose it.").wait_for(timeout=30_000)
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(film))
-    page.get_by_text("film.dcm · frame 1/1").first.wait_for(timeout=120_000)
+    _settle(page)
+    real = ROOT / "samples" / "IM-0141-0001.jpeg"
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(real))
+    page.get_by_text("IM-0141-0001.jpeg · frame 1/1").first.wait_for(timeout=120_000)
     _settle(page)
     _images_loaded(page)
     body = page.inner_text("body")
-    assert "Grad-CAM, sharpened: where the evidence" in body and "Lesions (" in body and "mean_probability" in body
+    assert "Grad-CAM, sharpened: where the evidence" in body and "Lung fields found (" in body
+    assert "mean_probability" in body
     _no_exception(page)
     _shot(page, "7-diagnose")
     assert not errors, errors

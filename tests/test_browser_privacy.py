@@ -39,7 +39,7 @@ def test_planted_patient_tags_are_never_shown_logged_or_written(browser, app_url
             page.get_by_role("heading", name=link).wait_for(timeout=60_000)
         _settle(page)
         if link != "Upload":
-            page.get_by_text("Upload a file").first.click()
+            page.get_by_text("Upload files" if link == "Diagnose" else "Upload a file").first.click()
             page.get_by_text("Upload an image").first.wait_for(timeout=30_000)  # the uploader replaced the sample
             _settle(page)  # the rerun has ended: the uploader will not be drawn anew under the file
         dropzone = page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(uploader)

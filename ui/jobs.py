@@ -36,6 +36,7 @@ class Job:
     last_batch: dict[str, Any] | None = None
     end: dict[str, Any] | None = None
     error: str | None = None
+    phase: dict[str, Any] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     process: TrainingProcess | None = None
 
@@ -50,8 +51,10 @@ class Job:
                 self.start = event
             elif kind == "end":
                 self.end = event
-            else:  # exit: how the process ended
+            elif kind == "exit":  # how the process ended
                 self.state, self.error = event["state"], event.get("error")
+            else:  # a step after the epochs: calibration, the out-of-distribution gate
+                self.phase = event
 
     def request_stop(self) -> None:
         """Stop within one batch, saving the model kept so far (see medlib.training)."""
@@ -62,7 +65,8 @@ class Job:
         """A consistent copy of the job's state for drawing."""
         with self.lock:
             return {"state": self.state, "start": self.start, "epochs": list(self.epochs),
-                    "last_batch": self.last_batch, "end": self.end, "error": self.error}  # fmt: skip
+                    "last_batch": self.last_batch, "end": self.end, "error": self.error,
+                    "phase": self.phase}  # fmt: skip
 
 
 @st.cache_resource
