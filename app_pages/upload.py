@@ -8,6 +8,7 @@ import streamlit as st
 
 from medlib.datasets import SPLITS, Dataset, load_upload
 from medlib.errors import MedlibError
+from medlib.fingerprint import data_fingerprint
 from medlib.image import MedImage
 from medlib.readers import read_series
 from medlib.visualize import draw_outline, enlarge, scale_to_uint8
@@ -132,6 +133,40 @@ def _sample_grid(dataset: Dataset) -> None:
         columns[slot % 6].image(image, caption=f"{label} · {dataset.ids[i]}", width="stretch")
 
 
+@st.cache_data(max_entries=8, show_spinner="Taking the data set's fingerprint…")
+def _data_fingerprint(content: str, _dataset: Dataset) -> dict:
+    return data_fingerprint(_dataset)
+
+
+def _fingerprint_panel(dataset: Dataset) -> None:
+    """The facts the default recipe is derived from, in a line each, and all of them as JSON."""
+    facts = _data_fingerprint(dataset.fingerprint, dataset)
+    with st.expander("Data fingerprint: what the default recipe is derived from"):
+        height, width = facts["size"]["height"], facts["size"]["width"]
+        values = facts["intensity"]
+        lines = [f"Sizes as read: median {width['median']:.0f}×{height['median']:.0f}, from "
+                 f"{width['min']:.0f}×{height['min']:.0f} to {width['max']:.0f}×{height['max']:.0f} "
+                 f"({facts['size']['distinct']} distinct)",
+                 f"Values: {values.get('kind')}, 0.5–99.5th percentiles {values['percentiles']['p0.5']:.4g}–"
+                 f"{values['percentiles']['p99.5']:.4g}, held as {facts['dtype']}"]  # fmt: skip
+        if "channel_contrast" in values:
+            best = max(values["channel_contrast"], key=values["channel_contrast"].get)
+            lines.append(f"Colour: colourfulness {values['colourfulness']:.2f}; the {best} channel has the most "
+                         "contrast")  # fmt: skip
+        if "classes" in facts:
+            lines.append(f"Classes: {', '.join(f'{k} {v:,}' for k, v in facts['classes'].items())} (largest over "
+                         f"smallest {facts['imbalance']:.1f})")  # fmt: skip
+        if "masks" in facts:
+            masks = facts["masks"]
+            objects = f"; median object {masks['object_side_px']:.0f} px a side" if "object_side_px" in masks else ""
+            lines.append(f"Masks: {masks['foreground']:.1%} foreground, {masks['images_with_foreground']} sampled "
+                         f"images with some{objects}")  # fmt: skip
+        patients = f" of {facts['patients']:,} patients" if facts["patients"] else ""
+        lines.append(f"{facts['images']:,} images{patients}")
+        st.markdown("\n".join(f"- {line}" for line in lines))
+        st.json(facts, expanded=False)
+
+
 def dataset_section() -> None:
     _choose_dataset()
     if error := st.session_state.get(state.DATASET_ERROR):
@@ -164,6 +199,7 @@ def dataset_section() -> None:
     right.plotly_chart(class_balance(dataset), key="class_balance")
     for note in dataset.notes:
         st.caption(f"• {note}")
+    _fingerprint_panel(dataset)
     _sample_grid(dataset)
 
 

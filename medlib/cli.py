@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from medlib.datasets.assemble import FITS
 from medlib.errors import MedlibError
 from medlib.explain import METHODS
 
@@ -30,8 +31,10 @@ def _print_json(result: dict[str, Any]) -> None:
 
 def _cmd_info(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.datasets import load_dataset
+    from medlib.fingerprint import data_fingerprint
 
-    return load_dataset(args.path, seed=args.seed, n=args.n, size=args.size).summary()
+    dataset = load_dataset(args.path, seed=args.seed, n=args.n, size=args.size, fit=args.fit)
+    return dataset.summary() | {"data_fingerprint": data_fingerprint(dataset)}
 
 
 def _cmd_inspect(args: argparse.Namespace) -> dict[str, Any]:
@@ -75,7 +78,7 @@ def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
     settings: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
     options = ("task", "model", "epochs", "image_size", "seed", "max_minutes", "batch_size", "patch_size",
-               "patches_per_image", "early_stopping", "mixup")  # fmt: skip
+               "patches_per_image", "early_stopping", "mixup", "fit")  # fmt: skip
     for name in options:
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
@@ -97,7 +100,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.inference import evaluate_split, open_model
 
     loaded = open_model(args.model)
-    return evaluate_split(loaded, load_dataset(args.data, seed=args.seed), args.split, seed=args.seed)
+    dataset = load_dataset(args.data, seed=args.seed, fit=loaded.fit)
+    return evaluate_split(loaded, dataset, args.split, seed=args.seed)
 
 
 def _optional_model(path: str) -> Any:
@@ -145,7 +149,7 @@ def _cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.inference import open_model, write_explanations
 
     loaded = open_model(args.model)
-    dataset = load_dataset(args.data, seed=args.seed)
+    dataset = load_dataset(args.data, seed=args.seed, fit=loaded.fit)
     return write_explanations(loaded, dataset, args.split, Path(args.out), method=args.method, limit=args.limit)
 
 
@@ -172,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
     info.add_argument("--n", type=_positive, default=300, help="phantom only: number of images (default 300)")
     info.add_argument("--size", type=_positive, default=128, help="phantom only: image side in pixels (default 128)")
+    info.add_argument("--fit", choices=FITS, default=FITS[0],
+                      help="images of many sizes become squares: pad (keep the aspect; default) or stretch")
     info.set_defaults(run=_cmd_info)
 
     inspect = commands.add_parser("inspect", help="describe one image file (DICOM, PNG, TIFF, NIfTI, ...)")
@@ -206,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patch-size", type=int, help="segment: train on random patches of this side (multiple of 8)")
     train.add_argument("--patches-per-image", type=int, help="segment with patches: patches per image per epoch")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
+    train.add_argument("--fit", choices=FITS, help="images of many sizes become squares: pad (keep the aspect; "
+                                                   "default) or stretch")
     train.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     train.set_defaults(run=_cmd_train)
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from medlib.augment import load_augmenter
-from medlib.datasets import Dataset
+from medlib.datasets import FITS, Dataset
 from medlib.evaluation import classifier_scores
 from medlib.explain import METHODS, heatmaps, localization, overlay
 from medlib.gate import Profile
@@ -45,6 +45,12 @@ class LoadedModel:
     def threshold(self) -> float:
         """A binary classifier's decision threshold on class 1's probability: the card's, else 0.5."""
         return float((self.card.get("threshold") or {}).get("value", 0.5))
+
+    @property
+    def fit(self) -> str:
+        """How the model's training images of many sizes became squares (a data set it scores is read alike)."""
+        fit = (self.card.get("dataset") or {}).get("fit")
+        return fit if fit in FITS else FITS[0]  # a set of one size ("as read") has no say: padding keeps aspect
 
     @property
     def target(self) -> str:

@@ -23,7 +23,7 @@ import numpy as np
 
 from medlib.augment import Augmenter, default_augmenter, draw_once, load_augmenter
 from medlib.calibration import decision_threshold, fit_calibration, fold_into
-from medlib.datasets import Dataset, load_dataset
+from medlib.datasets import FITS, Dataset, load_dataset
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError, MedlibError
 from medlib.evaluation import classifier_scores
@@ -72,6 +72,8 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     Param("early_stopping", "int", 10, 0, 1000, help="epochs without improvement before stopping; 0 never"),
     Param("max_minutes", "float", 0.0, 0.0, 10_000.0, help="stop after this many minutes; 0 no limit"),
     Param("val_fraction", "float", 0.15, 0.05, 0.5, help="part of train held out when there is no val split"),
+    Param("fit", "choice", FITS[0], choices=FITS, help="images of many sizes become squares: pad keeps their aspect, "
+          "stretch fills the square"),
     Param("patch_size", "int", 0, 0, 512, help="segmentation: random patches of this side (a multiple of 8)"),
     Param("patches_per_image", "int", 8, 1, 1000, help="segmentation with patches: patches drawn per image per epoch"),
     Param("seed", "int", 0, 0, 2**31 - 1),
@@ -100,6 +102,7 @@ class TrainConfig:
     early_stopping: int = 10
     max_minutes: float = 0.0
     val_fraction: float = 0.15
+    fit: str = FITS[0]
     patch_size: int = 0
     patches_per_image: int = 8
     seed: int = 0
@@ -664,7 +667,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     unknown = sorted(set(about or {}) - set(ABOUT_KEYS))
     if unknown:
         raise SpecError(f"the card facts hold unknown key(s) {unknown}; known: {', '.join(ABOUT_KEYS)}")
-    dataset = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
+    dataset = dataset if dataset is not None else load_dataset(config.data, seed=config.seed, fit=config.fit)
     recipe = resolve(config, dataset)
     keras.utils.set_random_seed(config.seed)
     model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, bn_momentum_for(recipe.steps_per_epoch))
@@ -721,6 +724,8 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
             "fingerprint": dataset.fingerprint,
             "synthetic": dataset.synthetic,
             "image_size": list(dataset.image_size),
+            "fit": dataset.fit,
+            "dtype": str(dataset.images.dtype),
             "channels": dataset.channels,
             "counts": dataset.counts(),
         },  # fmt: skip

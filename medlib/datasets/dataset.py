@@ -38,6 +38,8 @@ class Dataset:
     source_format: str = ""
     fit: str = "as read"
     """How the images were brought to one size (see :class:`medlib.datasets.assemble.Geometry`)."""
+    source_sizes: list[tuple[int, int]] | None = None
+    """Each image's (height, width) as its file had it, where that differs from ``image_size`` or is known."""
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -100,6 +102,7 @@ class Dataset:
             synthetic=self.synthetic,
             source_format=self.source_format,
             fit=self.fit,
+            source_sizes=None if self.source_sizes is None else [self.source_sizes[i] for i in index],
         )
 
     @property

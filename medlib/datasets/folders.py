@@ -212,6 +212,7 @@ def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[
         groups=groups,
         notes=notes,
         fit=geometry.fit,
+        source_sizes=sizes,
     )
 
 

@@ -1,0 +1,107 @@
+"""A data set's fingerprint: the facts a recipe is derived from (in the spirit of nnU-Net's data fingerprint).
+
+Image sizes as the files had them (median and spread), channels, how the values are stored and spread (8- or
+16-bit films, CT in Hounsfield units, 0..1, colour), the class balance, and for masks the foreground share and
+the sizes of the objects in them; the number of images and of patients. Statistics are taken on at most
+:data:`SAMPLE` images, spread evenly over the set.
+
+>>> from medlib.phantom import make_phantom
+>>> facts = data_fingerprint(make_phantom(n=30, size=64))
+>>> facts["images"], facts["channels"], facts["intensity"]["kind"], facts["masks"]["images_with_foreground"] > 0
+(30, 1, 'unit', True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from skimage.measure import label, regionprops
+
+from medlib.datasets import Dataset
+
+SAMPLE = 200
+"""Most images whose values and masks are read for the statistics."""
+
+
+def _spread(values: np.ndarray) -> dict[str, float]:
+    """Median, 10th and 90th percentiles, minimum and maximum."""
+    low, p10, median, p90, high = np.percentile(values, [0, 10, 50, 90, 100])
+    return {"median": float(median), "p10": float(p10), "p90": float(p90), "min": float(low), "max": float(high)}
+
+
+def _kind(values: np.ndarray, stored: np.dtype) -> str:
+    """How the values are stored: ``8-bit``, ``16-bit``, ``CT (HU)``, ``unit`` (0..1) or ``float``."""
+    low, high = float(values.min()), float(values.max())
+    integral = stored.kind in "ui" or bool(np.array_equal(values, np.round(values)))
+    if integral and low >= 0 and high <= 255:
+        return "8-bit"
+    if integral and low >= 0 and high <= 65535:
+        return "16-bit"
+    if integral and low >= -2048 and high <= 4095 and low < -500:
+        return "CT (HU)"
+    if low >= 0 and high <= 1:
+        return "unit"
+    return "float"
+
+
+def intensity(images: np.ndarray) -> dict[str, Any]:
+    """How the values of ``images`` (N×H×W×C) are stored and spread; for colour, each channel's contrast."""
+    stride = max(1, max(images.shape[1:3]) // 256)
+    values = np.asarray(images[:, ::stride, ::stride], np.float32)
+    facts: dict[str, Any] = {"kind": _kind(values, images.dtype),
+                             "percentiles": dict(zip(("p0.5", "p50", "p99.5"),
+                                                     (float(v) for v in np.percentile(values, [0.5, 50, 99.5])),
+                                                     strict=True)),
+                             "mean": float(values.mean()), "std": float(values.std())}  # fmt: skip
+    if images.shape[-1] == 3:
+        contrast = [float(np.mean([values[i, ..., c].std() for i in range(len(values))])) for c in range(3)]
+        facts["channel_contrast"] = dict(zip("RGB", contrast, strict=True))
+        gray = values.mean(axis=-1)
+        spread = float(np.percentile(gray, 99.5) - np.percentile(gray, 0.5)) or 1.0
+        facts["colourfulness"] = float((values.max(axis=-1) - values.min(axis=-1)).mean()) / spread
+    return facts
+
+
+def mask_facts(masks: np.ndarray) -> dict[str, Any]:
+    """Foreground share and object sizes of ``masks`` (N×H×W in {0, 1})."""
+    areas, counts = [], []
+    for mask in masks:
+        regions = regionprops(label(mask > 0, connectivity=2))
+        counts.append(len(regions))
+        areas += [r.area for r in regions]
+    size = masks.shape[1] * masks.shape[2]
+    facts: dict[str, Any] = {
+        "foreground": float(masks.mean()),
+        "images_with_foreground": int(sum(c > 0 for c in counts)),
+        "objects_per_image": _spread(np.array(counts, float)),
+    }
+    if areas:
+        facts["object_area_px"] = _spread(np.array(areas, float))
+        facts["object_side_px"] = float(np.sqrt(np.median(areas)))  # the side of a square of the median area
+        facts["object_share"] = float(np.median(areas)) / size
+    return facts
+
+
+def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
+    """The data set's fingerprint (JSON-ready): sizes, channels, intensities, classes, masks, images and patients."""
+    n = len(dataset)
+    sample = np.unique(np.linspace(0, n - 1, min(n, SAMPLE)).astype(int)) if n else np.zeros(0, int)
+    sizes = np.array(dataset.source_sizes or [dataset.image_size] * n, float)
+    facts: dict[str, Any] = {
+        "images": n,
+        "patients": len(set(dataset.groups)) if dataset.groups else None,
+        "size": {"height": _spread(sizes[:, 0]), "width": _spread(sizes[:, 1]),
+                 "distinct": len({tuple(s) for s in sizes.tolist()}), "stored": list(dataset.image_size),
+                 "fit": dataset.fit},  # fmt: skip
+        "channels": dataset.channels,
+        "dtype": str(dataset.images.dtype),
+        "intensity": intensity(dataset.images[sample]) if n else {},
+    }
+    if dataset.labels is not None:
+        counts = np.bincount(dataset.labels, minlength=len(dataset.class_names))
+        facts["classes"] = dict(zip(dataset.class_names, (int(c) for c in counts), strict=True))
+        facts["imbalance"] = float(counts.max() / max(counts.min(), 1))
+    if dataset.masks is not None:
+        facts["masks"] = mask_facts(dataset.masks[sample])
+    return facts
