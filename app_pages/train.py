@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pandas as pd
@@ -9,8 +10,9 @@ import streamlit as st
 
 from medlib.errors import MedlibError
 from medlib.models import ARCHITECTURES
+from medlib.recipe import BUDGET_EPOCHS
 from medlib.store import default_store, delete_model, export_zip, import_upload, list_models, rename_model
-from medlib.training import TrainConfig
+from medlib.training import TrainConfig, resolve
 from ui import jobs, state
 from ui.models import loaded_model
 from ui.plots import training_curves
@@ -26,7 +28,9 @@ def _config_form(dataset) -> tuple[TrainConfig, str] | None:
     a, b, c = st.columns(3)
     model = a.selectbox("Architecture", models, key="tr_model",
                         help="auto: resnet-small for classification, unet for segmentation")  # fmt: skip
-    epochs = b.number_input("Epochs", 1, 500, 15, key="tr_epochs")
+    epochs = b.number_input("Epochs (0 = from the data)", 0, 10_000, 0, key="tr_epochs",
+                            help="0: the whole time limit, or without one at least 1,000 optimiser steps and 30 "
+                                 "passes")  # fmt: skip
     minutes = c.number_input("Time limit (minutes, 0 = none)", 0.0, 600.0, 0.0, step=1.0, key="tr_minutes")
     with st.expander("More settings"):
         d, e, f = st.columns(3)
@@ -46,21 +50,38 @@ def _config_form(dataset) -> tuple[TrainConfig, str] | None:
                                     "sometimes at the cost of ranking (AUC)")  # fmt: skip
         use_augment = m.checkbox("Use the active augmentation", True, key="tr_augment")
     pipeline, augmenter = state.active_pipeline(), state.active_augmenter()
-    steps = " → ".join(n for n, _ in pipeline.steps) or "none"
-    transforms = ", ".join(n for n, _ in augmenter.steps) if use_augment else "off"
-    st.caption(f"Preprocessing: {steps} · augmentation: {transforms} (set on their pages)")
+    # The data set's defaults are the recipe's own: left as they are, the recipe derives them (and says so).
+    derived_pipeline = pipeline.to_dict() == state.dataset_default_pipeline(dataset).to_dict()
+    derived_augment = use_augment and augmenter.to_dict() == state.dataset_default_augmenter(dataset).to_dict()
     name = st.text_input("Model name", f"{task}-{time.strftime('%Y%m%d-%H%M%S')}", key="tr_name")
     try:
         config = TrainConfig(
             data=dataset.name, task=task, model=model, epochs=int(epochs), max_minutes=float(minutes),
             optimizer=optimizer, learning_rate=float(rate), schedule=schedule, batch_size=int(batch),
             class_weighting=weighting, early_stopping=int(patience), seed=int(seed), mixup=float(mixup),
-            preprocess=pipeline.to_dict(), augment=augmenter.to_dict() if use_augment else {"steps": []},
+            preprocess=None if derived_pipeline else pipeline.to_dict(),
+            augment=None if derived_augment else augmenter.to_dict() if use_augment else {"steps": []},
         )  # fmt: skip
+        _recipe_table(config, dataset)
     except MedlibError as exc:
         st.error(str(exc), icon=":material/error:")
         return None
     return config, name.strip()
+
+
+@st.cache_data(max_entries=16, show_spinner="Deriving the recipe from the data…")
+def _recipe(config_json: str, content: str, _dataset) -> dict:
+    return {name: choice.to_dict() for name, choice in resolve(TrainConfig.from_json(config_json), _dataset)
+            .choices.items()}  # fmt: skip
+
+
+def _recipe_table(config: TrainConfig, dataset) -> None:
+    """The run's recipe before it starts: every choice, derived from the data or set, with its reason."""
+    choices = _recipe(json.dumps(config.to_dict(), sort_keys=True), dataset.fingerprint, dataset)
+    with st.expander("The recipe of this run (derived from the data unless set)", expanded=False):
+        st.dataframe(pd.DataFrame([{"setting": name, "value": str(c["value"]), "how": "derived" if c["derived"]
+                                    else "set", "why": c["reason"]} for name, c in choices.items()]),
+                     hide_index=True, width="stretch")  # fmt: skip
 
 
 def _duration(seconds: float) -> str:
@@ -102,10 +123,10 @@ def _draw_job(job: jobs.Job) -> None:
     if running and snap["phase"] and not snap["end"]:
         st.progress(1.0, text=phases.get(snap["phase"]["event"], "finishing…"))
     elif running and batch:
-        fraction = batch["batch"] / batch["batches"]
-        text = (f"epoch {batch['epoch']}/{batch['epochs']} · batch {batch['batch']}/{batch['batches']} · "
+        of = f"/{batch['epochs']}" if batch["epochs"] < BUDGET_EPOCHS else " of the time limit"
+        text = (f"epoch {batch['epoch']}{of} · batch {batch['batch']}/{batch['batches']} · "
                 f"{batch['images_per_s']:.0f} images/s · ETA {_duration(batch['eta_s'])}")  # fmt: skip
-        st.progress(fraction, text=text)
+        st.progress(batch.get("progress", batch["batch"] / batch["batches"]), text=text)
     elif running:
         st.progress(0.0, text="preparing the data and building the model…")
     if snap["epochs"]:

@@ -255,7 +255,8 @@ def load_augmenter(data: str | bytes | Mapping[str, Any]) -> Augmenter:
 
 
 def default_augmenter(kind: str = "chest") -> Augmenter:
-    """A sensible default: ``chest`` (gray radiographs, no vertical flip) or ``fundus`` (colour, any orientation)."""
+    """A sensible default: ``chest`` (gray radiographs, never mirrored), ``fundus`` (colour, any orientation) or
+    ``patches`` (random patches of large images: mirrored, never rotated, which would blacken their corners)."""
     if kind == "chest":
         return make_augmenter(
             ("affine", {"shift": 0.05, "scale": 0.25, "rotate": 8.0, "p": 0.7}),
@@ -272,4 +273,12 @@ def default_augmenter(kind: str = "chest") -> Augmenter:
             ("brightness_contrast", {"brightness": 0.15, "contrast": 0.2, "p": 0.5}),
             ("gamma", {"low": 80.0, "high": 120.0, "p": 0.3}),
         )
-    raise SpecError(f"unknown default augmentation {kind!r}; choose 'chest' or 'fundus'")
+    if kind == "patches":
+        return make_augmenter(
+            ("hflip", {"p": 0.5}),
+            ("vflip", {"p": 0.5}),
+            ("elastic", {"alpha": 20.0, "sigma": 6.0, "p": 0.2}),
+            ("brightness_contrast", {"brightness": 0.15, "contrast": 0.2, "p": 0.5}),
+            ("gamma", {"low": 80.0, "high": 120.0, "p": 0.3}),
+        )
+    raise SpecError(f"unknown default augmentation {kind!r}; choose 'chest', 'fundus' or 'patches'")

@@ -141,7 +141,7 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
         if (profile := segmenter.profile("shape")) is not None:
             signals["shape"] = float(profile.score(mask_statistics(probability))[0])
         result.lesion_probability, result.lesions_on_input = _on_image(probability, segmenter.pipeline, shape,
-                                                                       result.notes, "lesion map")  # fmt: skip
+                                                                       result.notes, f"{segmenter.target} map")
         result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
                                       else spacing)  # fmt: skip
     result.gate = GateResult(signals)

@@ -150,6 +150,9 @@ def build_unet(
     """A U-Net with batch norm; a sigmoid foreground map (softmax for more than two classes).
 
     ``depth`` defaults to :func:`unet_depth` of the input's short side, less where the sides do not halve as often.
+    Each level doubles the width; a deeper U-Net (for larger inputs: more context, not more capacity) stops at
+    four times the first level's, so at depth 4 it stays about the size of a depth-3 one (0.52 M parameters and a
+    2.3 MB file instead of 1.9 M and 8 MB).
     """
     keras = _keras()
     layers = keras.layers
@@ -168,17 +171,20 @@ def build_unet(
             x = layers.ReLU()(x)
         return x
 
+    def filters(level: int) -> int:
+        return width * 2 ** min(level, 3 if depth <= 3 else 2)
+
     inputs = keras.Input(input_shape, name="image")
     skips, x = [], inputs
     for level in range(depth):
-        x = double_conv(x, width * 2**level, f"down{level}")
+        x = double_conv(x, filters(level), f"down{level}")
         skips.append(x)
         x = layers.MaxPooling2D(2)(x)
-    x = double_conv(x, width * 2**depth, "bottom")
+    x = double_conv(x, filters(depth), "bottom")
     for level in reversed(range(depth)):
-        x = layers.Conv2DTranspose(width * 2**level, 2, strides=2, name=f"up{level}_t")(x)
+        x = layers.Conv2DTranspose(filters(level), 2, strides=2, name=f"up{level}_t")(x)
         x = layers.Concatenate()([x, skips[level]])
-        x = double_conv(x, width * 2**level, f"up{level}")
+        x = double_conv(x, filters(level), f"up{level}")
     if num_classes == 2:
         outputs = layers.Conv2D(1, 1, activation="sigmoid", name="mask")(x)
     else:

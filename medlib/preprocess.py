@@ -344,24 +344,17 @@ def default_pipeline(size: int = 256) -> Pipeline:
     return make_pipeline(("resize", {"height": size}), "window")
 
 
-def pipeline_for(dataset: Any, side: int | None = None) -> Pipeline:
-    """The default preprocessing for a data set: its channel count, a resize, then a window that fits how its
-    values are stored.
+def window_for(images: np.ndarray) -> dict[str, Any]:
+    """The window step's parameters for images stored as ``images`` are (N×H×W×C, a sample of a data set).
 
-    Images already stored for display (8-bit, or 0..1) keep their full scale for all (the ``bits`` window), so
-    a brightness means the same in every image, and a 16-bit export of such an image still looks alike; other
-    data (CT in HU, 16-bit films) gets the robust per-image window. ``side`` defaults to the data set's long
-    side, at most 128. Images stored as squares of one size are stretched to the side (an image of another
-    shape then fills the square as the data set's own did); others keep their aspect and are padded.
+    Images stored for display (8-bit, or 0..1) keep their full scale (the ``bits`` window), so a brightness means
+    the same in every image and a 16-bit export of such an image still looks alike; other data (CT in HU, 16-bit
+    films) gets the robust per-image window (the defaults).
+
+    >>> window_for(np.array([[0, 255]], np.uint8)), window_for(np.array([[-1000.0, 400.0]]))
+    ({'preset': 'bits'}, {})
     """
-    side = side or min(max(dataset.image_size), 128)
-    sample = dataset.images[:: max(1, len(dataset) // 200)]
-    low, high = float(sample.min()), float(sample.max())
-    window: dict[str, Any] = {}
-    if low >= 0.0 and (high <= 1.0 or high <= 255.0 and np.array_equal(sample, np.round(sample))):
-        window = {"preset": "bits"}
-    height, width = dataset.image_size
-    stretch = dataset.fit == "stretch" or (dataset.fit in ("as read", "scaled") and height == width)
-    color = {"mode": "gray" if dataset.channels == 1 else "rgb"}
-    return make_pipeline(("color", color), ("resize", {"height": side, "mode": "stretch" if stretch else "pad"}),
-                         ("window", window))  # fmt: skip
+    low, high = float(images.min()), float(images.max())
+    if low >= 0.0 and (high <= 1.0 or high <= 255.0 and np.array_equal(images, np.round(images))):
+        return {"preset": "bits"}
+    return {}

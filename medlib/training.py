@@ -21,25 +21,25 @@ from typing import Any
 
 import numpy as np
 
-from medlib.augment import Augmenter, default_augmenter, draw_once, load_augmenter
+from medlib.augment import Augmenter, draw_once, load_augmenter
 from medlib.calibration import decision_threshold, fit_calibration, fold_into
 from medlib.datasets import FITS, Dataset, load_dataset
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError, MedlibError
 from medlib.evaluation import classifier_scores
+from medlib.fingerprint import data_fingerprint
 from medlib.gate import fit_profile, mask_statistics
 from medlib.metrics import as_probabilities, auc_per_image, classification_metrics
 from medlib.models import (
     ARCHITECTURES,
-    DEFAULT_CLASSIFIER,
-    DEFAULT_SEGMENTER,
     ModelError,
     bn_momentum_for,
     build_model,
     dense_head,
     features_model,
 )
-from medlib.preprocess import Pipeline, load_pipeline, pipeline_for
+from medlib.preprocess import Pipeline, load_pipeline
+from medlib.recipe import Choice, derive, epochs_for
 from medlib.segmentation import mask_metrics, predict_tiled, split_metrics
 from medlib.spec import Param, SpecError
 from medlib.store import StoredModel, library_versions, save_model
@@ -59,7 +59,8 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     Param("task", "choice", "classify", choices=("classify", "segment")),
     Param("model", "choice", "auto", choices=("auto", *ARCHITECTURES)),
     Param("image_size", "int", 0, 0, 1024, help="model input side; 0 picks it from the data"),
-    Param("epochs", "int", 30, 1, 1000),
+    Param("epochs", "int", 0, 0, 10_000, help="passes over the data; 0 derives it: the whole time budget, or at "
+          "least 1,000 optimiser steps and 30 passes"),
     Param("batch_size", "int", 0, 0, 1024, help="0 picks it from the data"),
     Param("optimizer", "choice", "adamw", choices=("adamw", "adam", "sgd")),
     Param("learning_rate", "float", 2e-3, 1e-6, 1.0),
@@ -74,8 +75,10 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     Param("val_fraction", "float", 0.15, 0.05, 0.5, help="part of train held out when there is no val split"),
     Param("fit", "choice", FITS[0], choices=FITS, help="images of many sizes become squares: pad keeps their aspect, "
           "stretch fills the square"),
-    Param("patch_size", "int", 0, 0, 512, help="segmentation: random patches of this side (a multiple of 8)"),
-    Param("patches_per_image", "int", 8, 1, 1000, help="segmentation with patches: patches drawn per image per epoch"),
+    Param("patch_size", "int", 0, 0, 512, help="segmentation: random patches of this side (a multiple of 8); "
+          "0 derives it from the image and object sizes (no patches for images up to 256 px or of large objects)"),
+    Param("patches_per_image", "int", 0, 0, 1000, help="segmentation with patches: patches drawn per image per "
+          "epoch; 0 derives it (about 1,024 an epoch)"),
     Param("seed", "int", 0, 0, 2**31 - 1),
 )
 
@@ -90,7 +93,7 @@ class TrainConfig:
     image_size: int = 0
     preprocess: dict[str, Any] | None = None
     augment: dict[str, Any] | None = None
-    epochs: int = 30
+    epochs: int = 0
     batch_size: int = 0
     optimizer: str = "adamw"
     learning_rate: float = 2e-3
@@ -104,7 +107,7 @@ class TrainConfig:
     val_fraction: float = 0.15
     fit: str = FITS[0]
     patch_size: int = 0
-    patches_per_image: int = 8
+    patches_per_image: int = 0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -152,6 +155,9 @@ class Recipe:
     image_shape: tuple[int, int, int] | None = None
     """The preprocessed images' shape where the model sees patches of them (``input_shape``)."""
     patches_per_image: int = 1
+    choices: dict[str, Choice] = field(default_factory=dict)
+    """Every setting with its reason, derived from the data or set (:mod:`medlib.recipe`)."""
+    epochs: int = 0
 
     @property
     def samples_per_epoch(self) -> int:
@@ -186,27 +192,18 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
     if train.size < 2 or val.size < 1:
         raise DatasetError(f"{dataset.name} has too few images to train ({train.size} train, {val.size} validation)")
     notes = [note] if note else []
-    model = config.model if config.model != "auto" else (DEFAULT_CLASSIFIER if config.task == "classify" else
-                                                         DEFAULT_SEGMENTER)  # fmt: skip
-    patch = config.patch_size if config.task == "segment" else 0
-    side = config.image_size or (max(dataset.image_size) if patch else min(max(dataset.image_size), 128))
-    if config.task == "segment" and not patch:
-        side = max(16, side // 8 * 8)
-    pipeline = load_pipeline(config.preprocess) if config.preprocess is not None else pipeline_for(dataset, side)
+    plan = derive(config, dataset, data_fingerprint(dataset), train)
+    pipeline, patch = plan.pipeline, plan.patch if config.task == "segment" else 0
     sample, _ = pipeline.apply(dataset.images[train[0]])
     if config.preprocess is not None:
         notes.append(f"input size {sample.shape[1]}×{sample.shape[0]} comes from the preprocessing spec")
-    if config.augment is not None:
-        augmenter = load_augmenter(config.augment)
-    else:
-        augmenter = default_augmenter("fundus" if dataset.channels == 3 else "chest")
     image_shape = tuple(int(v) for v in sample.shape)
     if patch:
         if patch % 8 or patch > min(sample.shape[:2]):
             raise SpecError(f"training config: patch_size must be a multiple of 8 and at most the preprocessed "
                             f"image's side ({min(sample.shape[:2])}); got {patch}")  # fmt: skip
         size = f"{sample.shape[1]}×{sample.shape[0]}"
-        notes.append(f"training on {config.patches_per_image} random {patch}×{patch} patches per image per epoch; "
+        notes.append(f"training on {plan.per_image} random {patch}×{patch} patches per image per epoch; "
                      f"validation and test in overlapping tiles of the {size} images")  # fmt: skip
         sample = np.zeros((patch, patch, sample.shape[-1]), np.float32)
     num_classes = len(dataset.class_names) if config.task == "classify" else 2
@@ -217,9 +214,15 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
         class_weight = {k: float(train.size / (present.sum() * counts[k])) if counts[k] else 0.0
                         for k in range(num_classes)}  # fmt: skip
     batch = config.batch_size or int(min(64, 2 ** round(math.log2(max(train.size / 10, 8)))))
-    return Recipe(model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline, augmenter,
-                  class_weight, train, val, notes, image_shape if patch else None,
-                  config.patches_per_image if patch else 1)  # fmt: skip
+    plan.choices["batch size"] = Choice(batch, "set" if config.batch_size else
+                                        f"a tenth of the {train.size} training images, a power of two from 8 to 64",
+                                        not config.batch_size)  # fmt: skip
+    recipe = Recipe(plan.model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline, plan.augmenter,
+                    class_weight, train, val, notes, image_shape if patch else None, plan.per_image if patch else 1,
+                    choices=plan.choices)  # fmt: skip
+    recipe.choices["epochs"] = epochs_for(config, recipe.steps_per_epoch)
+    recipe.epochs = int(recipe.choices["epochs"].value)
+    return recipe
 
 
 class _Augment:
@@ -548,7 +551,7 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
 
         def run_progress(self, batch: int) -> float:
             """How far the run is (0..1): by its steps, or by its time budget when that runs out first."""
-            progress = (augment.epoch * steps + batch) / (steps * config.epochs)
+            progress = (augment.epoch * steps + batch) / (steps * recipe.epochs)
             if config.max_minutes:
                 progress = max(progress, (time.perf_counter() - self.started) / (config.max_minutes * 60))
             return progress
@@ -568,12 +571,12 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
         def on_train_batch_end(self, batch, logs=None):
             self.batches = batch + 1
             elapsed = time.perf_counter() - self.epoch_started
-            per_batch = elapsed / (batch + 1)
-            remaining = per_batch * (steps - batch - 1) + per_batch * steps * (config.epochs - augment.epoch - 1)
-            progress({"event": "batch", "epoch": augment.epoch + 1, "epochs": config.epochs, "batch": batch + 1,
-                      "batches": steps, "loss": float(logs.get("loss", np.nan)),
+            done = self.run_progress(batch + 1)
+            run_time = time.perf_counter() - self.started
+            progress({"event": "batch", "epoch": augment.epoch + 1, "epochs": recipe.epochs, "batch": batch + 1,
+                      "batches": steps, "loss": float(logs.get("loss", np.nan)), "progress": min(done, 1.0),
                       "images_per_s": (batch + 1) * recipe.batch_size / max(elapsed, 1e-9),
-                      "eta_s": remaining})  # fmt: skip
+                      "eta_s": run_time * (1.0 - done) / max(done, 1e-9)})  # fmt: skip
             if stop is not None and stop.is_set():
                 self.ended = "stopped"
                 self.model.stop_training = True
@@ -607,9 +610,10 @@ def _callbacks(model, config, recipe, dataset, val_inputs, augment, progress, st
                 self.keep(epoch)
             else:
                 # Patience counts epochs measurably worse than the best, and only after the first half of the
-                # run: early epochs at a high learning rate are noisy, and a lucky one must not end a run.
+                # run (by its steps or its clock): early epochs at a high learning rate are noisy, and a lucky
+                # one must not end a run.
                 self.wait += 1
-                settled = epoch + 1 >= max(5, config.epochs // 2)
+                settled = epoch + 1 >= 5 and self.run_progress(steps) >= 0.5
                 if config.early_stopping and self.wait >= config.early_stopping and settled:
                     self.ended = "early stopping"
                     self.model.stop_training = True
@@ -684,13 +688,14 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
         "classify" else None  # fmt: skip
     emit({"event": "start", "model": recipe.model, "input_shape": list(recipe.input_shape),
           "train": int(recipe.train_index.size), "val": int(recipe.val_index.size), "batch_size": recipe.batch_size,
-          "epochs": config.epochs, "notes": recipe.notes, "parameters": int(model.count_params())})  # fmt: skip
+          "epochs": recipe.epochs, "notes": recipe.notes, "parameters": int(model.count_params()),
+          "recipe": {name: choice.to_dict() for name, choice in recipe.choices.items()}})  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = out.parent / f".checkpoint-{out.name}-{os.getpid()}-{threading.get_ident()}.weights.h5"
     monitor = _callbacks(model, config, recipe, dataset, val_inputs, augment, emit, stop, checkpoint, mixing)
     started = time.perf_counter()
     try:
-        model.fit(train_inputs, epochs=config.epochs, verbose=0, callbacks=[monitor],
+        model.fit(train_inputs, epochs=recipe.epochs, verbose=0, callbacks=[monitor],
                   class_weight=None if mixup else recipe.class_weight)
     except MedlibError:
         raise
@@ -717,6 +722,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
         "class_names": list(dataset.class_names) if config.task == "classify" else
         ["background", str((about or {}).get("target", "foreground"))],
         "config": config.to_dict(),
+        "recipe": {name: choice.to_dict() for name, choice in recipe.choices.items()},
         "preprocess": recipe.pipeline.to_dict(),
         "augment": recipe.augmenter.to_dict(),
         "dataset": {

@@ -74,7 +74,8 @@ def test_store_tab_lists_renames_and_deletes(page, tmp_path):
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
     save_model(model, {"task": "classify", "metrics": {"test": {"auc": 0.9}}}, tmp_path, "stored-one")
     page.run()
-    assert page.dataframe[0].value["name"].tolist() == ["stored-one"]
+    store = next(frame.value for frame in page.dataframe if "name" in frame.value.columns)
+    assert store["name"].tolist() == ["stored-one"]
     page.button(key="st_use").click().run()
     assert page.session_state["active_model"] == "stored-one"
     page.button(key="st_check").click().run()

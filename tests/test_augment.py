@@ -81,7 +81,7 @@ def test_apply_fn_for_training_draws_anew_each_call():
     assert first.shape == image.shape and not np.array_equal(first, second)
 
 
-@pytest.mark.parametrize("kind", ["chest", "fundus"])
+@pytest.mark.parametrize("kind", ["chest", "fundus", "patches"])
 def test_default_specs_round_trip_through_json(kind):
     augmenter = default_augmenter(kind)
     assert load_augmenter(augmenter.to_json()).to_dict() == augmenter.to_dict()

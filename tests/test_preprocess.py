@@ -131,23 +131,27 @@ def test_wrong_image_shape_is_refused():
 
 def test_the_default_for_a_data_set_follows_how_its_values_are_stored():
     from medlib.datasets import Dataset
-    from medlib.preprocess import pipeline_for
+    from medlib.recipe import dataset_defaults
 
     def dataset(values):
         return Dataset("d", values, np.array(["train"] * len(values)), [str(i) for i in range(len(values))],
                        labels=np.arange(len(values)) % 2, class_names=["a", "b"])  # fmt: skip
 
+    def steps(values):
+        pipeline, _ = dataset_defaults(dataset(values))
+        return dict(pipeline.steps), [name for name, _ in pipeline.steps]
+
     rng = np.random.default_rng(0)
-    eight_bit = pipeline_for(dataset(rng.integers(0, 256, (4, 20, 30, 1)).astype(np.uint8)))
-    assert [name for name, _ in eight_bit.steps] == ["color", "resize", "window"]
-    assert eight_bit.steps[0][1]["mode"] == "gray" and eight_bit.steps[2][1]["preset"] == "bits"
-    assert eight_bit.steps[1][1]["height"] == 30 and eight_bit.steps[1][1]["mode"] == "pad"  # not square: padded
-    unit = pipeline_for(dataset(rng.random((4, 8, 8, 1)).astype(np.float32)))
-    assert unit.steps[2][1]["preset"] == "bits" and unit.steps[1][1]["mode"] == "stretch"  # squares: stretched
-    hounsfield = pipeline_for(dataset(rng.normal(-500, 400, (4, 300, 300, 1)).astype(np.float32)))
-    assert hounsfield.steps[2][1]["preset"] == "auto" and hounsfield.steps[1][1]["height"] == 128
-    colour = pipeline_for(dataset(rng.integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)))
-    assert colour.steps[0][1]["mode"] == "rgb"
+    eight_bit, names = steps(rng.integers(0, 256, (4, 20, 30, 1)).astype(np.uint8))
+    assert names == ["color", "resize", "window"]
+    assert eight_bit["color"]["mode"] == "gray" and eight_bit["window"]["preset"] == "bits"
+    assert eight_bit["resize"]["height"] == 30 and eight_bit["resize"]["mode"] == "pad"  # not square: padded
+    unit, _ = steps(rng.random((4, 8, 8, 1)).astype(np.float32))
+    assert unit["window"]["preset"] == "bits" and unit["resize"]["mode"] == "stretch"  # squares: stretched
+    hounsfield, _ = steps(rng.normal(-500, 400, (4, 300, 300, 1)).astype(np.float32))
+    assert hounsfield["window"]["preset"] == "auto" and hounsfield["resize"]["height"] == 128
+    colour, _ = steps(rng.integers(0, 256, (4, 16, 16, 3)).astype(np.uint8))
+    assert colour["color"]["mode"] == "rgb"
 
 
 def test_the_bits_window_maps_an_8_bit_film_and_its_16_bit_export_alike():

@@ -208,8 +208,8 @@ def test_worker_stop_saves_the_model(tmp_path):
 def test_config_checks_and_json_round_trip():
     config = TrainConfig(epochs=3, model="seed-cnn")
     assert TrainConfig.from_json(json.dumps(config.to_dict())) == config
-    with pytest.raises(SpecError, match="epochs=0 is out of range"):
-        TrainConfig(epochs=0)
+    with pytest.raises(SpecError, match="epochs=-1 is out of range"):
+        TrainConfig(epochs=-1)
     with pytest.raises(SpecError, match="unknown setting"):
         TrainConfig.from_dict({"epoch": 3})
     with pytest.raises(SpecError, match="for the segment task"):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from medlib.augment import Augmenter, default_augmenter, load_augmenter
+from medlib.augment import Augmenter, load_augmenter
 from medlib.datasets import Dataset
 from medlib.phantom import make_phantom
-from medlib.preprocess import Pipeline, load_pipeline, pipeline_for
+from medlib.preprocess import Pipeline, load_pipeline
+from medlib.recipe import dataset_defaults
 
 ACTIVE_DATASET = "active_dataset"
 ACTIVE_MODEL = "active_model"
@@ -58,14 +59,21 @@ def set_active_dataset(dataset: Dataset) -> list[str]:
     return followed
 
 
+@st.cache_data(max_entries=16, show_spinner="Deriving the default recipe from the data…")
+def _defaults(content: str, _dataset: Dataset) -> tuple[dict, dict]:
+    """The derived preprocessing and augmentation of the data set whose content fingerprint is ``content``."""
+    pipeline, augmenter = dataset_defaults(_dataset)
+    return pipeline.to_dict(), augmenter.to_dict()
+
+
 def dataset_default_pipeline(dataset: Dataset) -> Pipeline:
-    """The default preprocessing for a data set (the same as the training recipe's)."""
-    return pipeline_for(dataset)
+    """The default preprocessing for a data set: the training recipe's, derived from the data."""
+    return load_pipeline(_defaults(dataset.fingerprint, dataset)[0])
 
 
 def dataset_default_augmenter(dataset: Dataset) -> Augmenter:
-    """The default augmentation: chest films for gray sets, fundus-style for colour sets."""
-    return default_augmenter("fundus" if dataset.channels == 3 else "chest")
+    """The default augmentation for a data set: the training recipe's, from the data's kind."""
+    return load_augmenter(_defaults(dataset.fingerprint, dataset)[1])
 
 
 def active_pipeline() -> Pipeline:

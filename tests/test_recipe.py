@@ -1,0 +1,90 @@
+"""The default recipe derived from the data: it follows the fingerprint, and whatever the user sets wins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medlib.datasets import Dataset
+from medlib.datasets.split import assign_splits
+from medlib.recipe import BUDGET_EPOCHS, MIN_STEPS
+from medlib.training import TrainConfig, resolve
+
+
+def _masked(n: int, side: int, radius: int, dtype=np.uint8, low: float = 60, high: float = 200) -> Dataset:
+    """``n`` images of ``side`` pixels, each with a bright square of half-side ``radius`` (its mask)."""
+    rng = np.random.default_rng(0)
+    images = rng.normal(low, 5, (n, side, side, 1)).round().astype(dtype)
+    masks = np.zeros((n, side, side), np.uint8)
+    for i in range(n):
+        y, x = rng.integers(radius, side - radius, 2)
+        masks[i, y - radius : y + radius, x - radius : x + radius] = 1
+        images[i, masks[i] > 0] = high
+    return Dataset("squares", images, assign_splits(n, None, seed=0), [str(i) for i in range(n)], masks=masks)
+
+
+def test_small_images_are_taken_whole():
+    recipe = resolve(TrainConfig(task="segment"), _masked(12, 96, 10))
+    assert recipe.image_shape is None and recipe.input_shape == (96, 96, 1)
+    assert recipe.choices["patch side"].value is None and recipe.choices["input side"].derived
+
+
+def test_large_images_of_large_objects_are_shrunk_whole():
+    recipe = resolve(TrainConfig(task="segment"), _masked(10, 600, 80))
+    assert recipe.image_shape is None and recipe.input_shape == (256, 256, 1)
+    assert recipe.choices["U-Net depth"].value == 4
+
+
+def test_large_images_of_small_objects_get_patches_smaller_for_tinier_objects():
+    tiny = resolve(TrainConfig(task="segment"), _masked(10, 600, 3))
+    small = resolve(TrainConfig(task="segment"), _masked(10, 600, 20))
+    assert tiny.image_shape == (600, 600, 1) and tiny.input_shape == (64, 64, 1)
+    assert small.input_shape == (128, 128, 1) and tiny.patches_per_image == 64  # about 1,024 patches an epoch
+    assert "patches" in tiny.choices["augmentation"].reason and "rotate" not in tiny.choices["augmentation"].value
+
+
+def test_ct_gets_one_hounsfield_window_over_the_foreground():
+    ct = _masked(10, 64, 8, dtype=np.int16, low=-800, high=40)
+    recipe = resolve(TrainConfig(task="segment"), ct)
+    window = dict(recipe.pipeline.steps)["window"]
+    assert window["preset"] == "custom" and -100 < window["center"] < 100 and "Hounsfield" in \
+        recipe.choices["preprocessing"].reason  # fmt: skip
+
+
+def test_whatever_the_user_sets_wins_and_is_recorded_as_set():
+    config = TrainConfig(task="segment", image_size=64, patch_size=32, patches_per_image=5, batch_size=4, epochs=3,
+                         preprocess={"steps": [{"step": "resize", "params": {"height": 64}}]},
+                         augment={"steps": []})  # fmt: skip
+    recipe = resolve(config, _masked(10, 600, 3))
+    assert recipe.input_shape == (32, 32, 1) and recipe.image_shape == (64, 64, 1) and recipe.patches_per_image == 5
+    assert recipe.batch_size == 4 and recipe.epochs == 3 and not recipe.augmenter.steps
+    for name in ("input side", "patch side", "patches per image", "batch size", "epochs", "preprocessing",
+                 "augmentation"):  # fmt: skip
+        assert not recipe.choices[name].derived, name
+
+
+def test_training_length_follows_the_budget_or_a_number_of_steps():
+    dataset = _masked(40, 32, 4)
+    budgeted = resolve(TrainConfig(task="segment", max_minutes=3), dataset)
+    assert budgeted.epochs == BUDGET_EPOCHS and "minutes" in budgeted.choices["epochs"].reason
+    plain = resolve(TrainConfig(task="segment"), dataset)
+    assert plain.epochs * plain.steps_per_epoch >= MIN_STEPS and plain.epochs >= 30
+
+
+def test_a_time_budgeted_run_on_a_tiny_set_uses_its_budget(tmp_path):
+    pytest.importorskip("tensorflow")
+    from medlib.training import train
+
+    result = train(TrainConfig(max_minutes=0.2, augment={"steps": []}), tmp_path / "budget",
+                   dataset=_tiny_classes())  # fmt: skip
+    card = result.stored.card
+    assert card["recipe"]["epochs"]["value"] == BUDGET_EPOCHS and card["recipe"]["epochs"]["derived"]
+    assert result.ended == "time budget" and card["training"]["seconds"] >= 0.2 * 60  # the budget ended it
+
+
+def _tiny_classes() -> Dataset:
+    rng = np.random.default_rng(1)
+    labels = np.arange(40) % 2
+    images = (rng.random((40, 12, 12, 1)) * 100 + labels[:, None, None, None] * 100).astype(np.uint8)
+    return Dataset("tiny", images, assign_splits(40, labels, seed=0), [str(i) for i in range(40)], labels=labels,
+                   class_names=["a", "b"])  # fmt: skip
