@@ -21,11 +21,11 @@ from ui.samples import REAL_CREDIT, REAL_SAMPLES, real_sample, sample_image
 from ui.window import window_controls
 
 REAL, SYNTHETIC, UPLOAD = "A real sample film", "A synthetic sample film", "Upload files"
+# The models preselected for real films (and uploads) and for the synthetic demonstration films.
 DEFAULTS = {"real": {"classify": "cxr-pneumonia", "segment": "cxr-lungs"},
             "synthetic": {"classify": "chest-classifier", "segment": "chest-lesions"}}  # fmt: skip
-"""The models preselected for real films (and uploads) and for the synthetic demonstration films."""
 NONE = "none"
-UPLOAD_ID, UPLOADS, PICK = "dx_upload_id", "dx_uploads", "dx_upload_pick"
+UPLOAD_ID, UPLOADS, GENERATION = "dx_upload_id", "dx_uploads", "dx_upload_generation"
 
 
 def _model_choice(models: list[StoredModel], task: str, kind: str, label: str, column) -> StoredModel | None:
@@ -44,7 +44,7 @@ def _uploads(files: list) -> list[Upload]:
         with st.spinner("Reading the files…"):
             st.session_state[UPLOADS] = read_uploads([f.getvalue() for f in files], [f.name for f in files])
         st.session_state[UPLOAD_ID] = upload_id
-        st.session_state.pop(PICK, None)  # the picker starts again on the newest image
+        st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1  # a new picker, on the newest image
     return st.session_state[UPLOADS]
 
 
@@ -70,8 +70,9 @@ def _image_choice() -> tuple[MedImage, str, str] | None:
     if not readable:
         return None
     names = [u.name for u in readable]
-    chosen = st.selectbox("Uploaded image", range(len(readable)), index=len(readable) - 1, key=PICK,
-                          format_func=names.__getitem__, help="a new upload is chosen as it arrives")  # fmt: skip
+    chosen = st.selectbox("Uploaded image", range(len(readable)), index=len(readable) - 1,
+                          key=f"dx_upload_pick.{st.session_state[GENERATION]}", format_func=names.__getitem__,
+                          help="a new upload is chosen as it arrives")  # fmt: skip
     return readable[chosen].image, names[chosen], "real"
 
 

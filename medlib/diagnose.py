@@ -24,6 +24,11 @@ from medlib.models import ModelError
 from medlib.preprocess import Pipeline
 from medlib.segmentation import find_lesions, predict_tiled
 
+ORGAN_MIN_PART = 0.1
+"""An outline of anatomy (a segmenter of anything but lesions, such as lung fields) keeps the pieces of at least this
+share of its largest one, with their holes filled: a stray bit at an arm or a speck is no organ. Lesions are kept
+as they are, down to 4 pixels."""
+
 
 @dataclass
 class Diagnosis:
@@ -108,6 +113,23 @@ def _model_input(loaded: LoadedModel, image: np.ndarray, tiled: bool) -> np.ndar
     return model_input
 
 
+def organ_outline(mask: np.ndarray, min_part: float = ORGAN_MIN_PART) -> np.ndarray:
+    """The pieces of ``mask`` of at least ``min_part`` of its largest piece, holes filled.
+
+    >>> mask = np.zeros((20, 20), bool); mask[2:12, 2:12] = True; mask[6, 6] = False; mask[15, 15] = True
+    >>> organ = organ_outline(mask); bool(organ[6, 6]), bool(organ[15, 15]), int(organ.sum())
+    (True, False, 100)
+    """
+    from scipy import ndimage
+
+    pieces, count = ndimage.label(mask)
+    if count == 0:
+        return mask.astype(bool)
+    sizes = np.bincount(pieces.ravel())[1:]
+    keep = np.flatnonzero(sizes >= min_part * sizes.max()) + 1
+    return ndimage.binary_fill_holes(np.isin(pieces, keep))
+
+
 def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter: LoadedModel | None = None,
              spacing: tuple[float, float] | None = None, method: str = METHODS[0], threshold: float = 0.5,
              metadata: dict[str, Any] | None = None) -> Diagnosis:  # fmt: skip
@@ -142,6 +164,9 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
             signals["shape"] = float(profile.score(mask_statistics(probability))[0])
         result.lesion_probability, result.lesions_on_input = _on_image(probability, segmenter.pipeline, shape,
                                                                        result.notes, f"{segmenter.target} map")
+        if segmenter.target != "lesion":
+            kept = organ_outline(result.lesion_probability >= threshold)
+            result.lesion_probability = np.where(kept, result.lesion_probability, 0.0).astype(np.float32)
         result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
                                       else spacing)  # fmt: skip
     result.gate = GateResult(signals)

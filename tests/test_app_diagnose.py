@@ -79,7 +79,8 @@ def test_films_uploaded_one_after_another_are_separate_images_newest_chosen(page
     page.file_uploader(key="dx_files").set_value([("first.jpeg", first, "image/jpeg"),
                                                   ("second.jpeg", second, "image/jpeg")]).run()  # fmt: skip
     assert not page.exception and not page.error
-    assert page.selectbox(key="dx_upload_pick").options == ["first.jpeg", "second.jpeg"]
+    picker = next(box for box in page.selectbox if box.label == "Uploaded image")
+    assert picker.options == ["first.jpeg", "second.jpeg"] and picker.value == 1  # the newest
     assert any("second.jpeg" in c.value for c in page.caption)
 
 
