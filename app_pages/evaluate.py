@@ -178,7 +178,8 @@ def evaluate_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
 
 def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset, split: str) -> None:
     if not others:
-        st.info("Train or upload a second classifier to compare it with this one.", icon=":material/info:")
+        st.info("Train or upload a second classifier of the same classes to compare it with this one.",
+                icon=":material/info:")  # fmt: skip
         return
     other = st.selectbox("Compare with", [m.name for m in others], key="ev_other")
     second = next(m for m in others if m.name == other)
@@ -230,6 +231,8 @@ else:
         with evaluate_section:
             evaluate_tab(stored, dataset, split)
         with compare_section:
-            compare_tab(stored, [m for m in classifiers if m.name != chosen], dataset, split)
+            fitting = [m for m in classifiers if m.name != chosen and len(m.card.get("class_names") or []) ==
+                       len(dataset.class_names)]  # fmt: skip
+            compare_tab(stored, fitting, dataset, split)
     except MedlibError as exc:
         st.error(str(exc), icon=":material/error:")
