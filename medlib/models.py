@@ -140,6 +140,18 @@ def unet_depth(side: int) -> int:
     return int(min(5, max(3, round(math.log2(max(side, 1) / 16)))))
 
 
+def unet_depth_for(input_shape: tuple[int, ...]) -> int:
+    """:func:`unet_depth` of an input's short side, less where its sides do not halve as often (at least 3).
+
+    >>> unet_depth_for((256, 256, 1)), unet_depth_for((264, 264, 1))
+    (4, 3)
+    """
+    depth = unet_depth(min(input_shape[:2]))
+    while depth > 3 and (input_shape[0] % 2**depth or input_shape[1] % 2**depth):
+        depth -= 1
+    return depth
+
+
 def build_unet(
     input_shape: tuple[int, int, int],
     num_classes: int = 2,
@@ -156,10 +168,7 @@ def build_unet(
     """
     keras = _keras()
     layers = keras.layers
-    if depth is None:
-        depth = unet_depth(min(input_shape[:2]))
-        while depth > 3 and (input_shape[0] % 2**depth or input_shape[1] % 2**depth):
-            depth -= 1
+    depth = depth or unet_depth_for(input_shape)
     factor = 2**depth
     if input_shape[0] % factor or input_shape[1] % factor:
         raise ModelError(f"a U-Net of depth {depth} needs sides divisible by {factor}; got {input_shape[:2]}")

@@ -4,7 +4,7 @@ one-line reason, as nnU-Net derives its own: for 2-D images on a CPU budget.
 - **Input size, patches and batch** from the image and object sizes: images up to :data:`WHOLE_SIDE` pixels
   are taken whole; larger ones whole but shrunk where their objects are large (lung fields), at full resolution
   in random patches where they are small or thin (vessels).
-- **Network depth** from the input or patch side (:func:`medlib.models.unet_depth`).
+- **Network depth** from the input or patch side (:func:`medlib.models.unet_depth_for`).
 - **Normalisation** from how the values are stored: 8-bit and 0..1 data by their full scale, CT by one
   Hounsfield window over the foreground's values (all values without masks), other data by a window per image.
   For colour segmentation the green channel where it separates the masks' foreground from the background
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from medlib.augment import Augmenter, default_augmenter, load_augmenter
-from medlib.models import DEFAULT_CLASSIFIER, DEFAULT_SEGMENTER, unet_depth
+from medlib.models import DEFAULT_CLASSIFIER, DEFAULT_SEGMENTER
 from medlib.preprocess import Pipeline, load_pipeline, make_pipeline, window_for
 
 WHOLE_SIDE = 256
@@ -166,11 +166,15 @@ def derive(config: Any, dataset: Any, facts: dict[str, Any], train: np.ndarray) 
     """The plan of a run: each setting the user left automatic derived from the data, each one set kept."""
     choices: dict[str, Choice] = {}
     task = config.task
-    model = config.model if config.model != "auto" else DEFAULT_CLASSIFIER if task == "classify" \
-        else DEFAULT_SEGMENTER  # fmt: skip
-    choices["model"] = Choice(model, "set" if config.model != "auto" else
-                              "the default classifier: a residual CNN whose depth follows its input" if task ==
-                              "classify" else "the default segmenter", config.model == "auto")  # fmt: skip
+    if config.model != "auto":
+        model = config.model
+        choices["model"] = Choice(model, "set", False)
+    elif task == "classify":
+        model = DEFAULT_CLASSIFIER
+        choices["model"] = Choice(model, "the default classifier: a residual CNN whose depth follows its input")
+    else:
+        model = DEFAULT_SEGMENTER
+        choices["model"] = Choice(model, "the default segmenter: a U-Net whose depth follows its input")
     side, patch, per_image, why = geometry(task, facts, train.size)
     if config.image_size:
         side, why = config.image_size, "set"
@@ -186,9 +190,6 @@ def derive(config: Any, dataset: Any, facts: dict[str, Any], train: np.ndarray) 
             choices["patches per image"] = Choice(per_image, "set" if config.patches_per_image else
                                                   f"about {SAMPLES_PER_EPOCH} patches an epoch",
                                                   not config.patches_per_image)  # fmt: skip
-        if model == DEFAULT_SEGMENTER:
-            depth = unet_depth(patch or side)
-            choices["U-Net depth"] = Choice(depth, f"the {patch or side}-px input halves {depth} times")
     if config.preprocess is not None:
         pipeline = load_pipeline(config.preprocess)
         choices["preprocessing"] = Choice(" → ".join(n for n, _ in pipeline.steps), "set", False)

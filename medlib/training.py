@@ -32,11 +32,13 @@ from medlib.gate import fit_profile, mask_statistics
 from medlib.metrics import as_probabilities, auc_per_image, classification_metrics
 from medlib.models import (
     ARCHITECTURES,
+    DEFAULT_SEGMENTER,
     ModelError,
     bn_momentum_for,
     build_model,
     dense_head,
     features_model,
+    unet_depth_for,
 )
 from medlib.preprocess import Pipeline, load_pipeline
 from medlib.recipe import Choice, derive, epochs_for
@@ -220,6 +222,9 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
     recipe = Recipe(plan.model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline, plan.augmenter,
                     class_weight, train, val, notes, image_shape if patch else None, plan.per_image if patch else 1,
                     choices=plan.choices)  # fmt: skip
+    if plan.model == DEFAULT_SEGMENTER:
+        depth = unet_depth_for(recipe.input_shape)
+        recipe.choices["U-Net depth"] = Choice(depth, f"its {recipe.input_shape[0]}-px input halves {depth} times")
     recipe.choices["epochs"] = epochs_for(config, recipe.steps_per_epoch)
     recipe.epochs = int(recipe.choices["epochs"].value)
     return recipe
