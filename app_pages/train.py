@@ -78,6 +78,10 @@ def _recipe(config_json: str, content: str, _dataset) -> dict:
 def _recipe_table(config: TrainConfig, dataset) -> None:
     """The run's recipe before it starts: every choice, derived from the data or set, with its reason."""
     choices = _recipe(json.dumps(config.to_dict(), sort_keys=True), dataset.fingerprint, dataset)
+    steps, transforms = choices["preprocessing"], choices["augmentation"]
+    st.caption(f"Preprocessing: {steps['value'] or 'none'} ({'derived' if steps['derived'] else 'as set'}) · "
+               f"augmentation: {transforms['value'] or 'off'} ({'derived' if transforms['derived'] else 'as set'}); "
+               "set on their pages")  # fmt: skip
     with st.expander("The recipe of this run (derived from the data unless set)", expanded=False):
         st.dataframe(pd.DataFrame([{"setting": name, "value": str(c["value"]), "how": "derived" if c["derived"]
                                     else "set", "why": c["reason"]} for name, c in choices.items()]),

@@ -46,6 +46,8 @@ def _images_loaded(page) -> None:
 def _settle(page) -> None:
     page.wait_for_timeout(500)
     page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
+    # Elements of the run before stay on the page, faded, until the new run replaces them.
+    page.wait_for_function("!document.querySelector(\"[data-stale='true']\")", timeout=60_000)
 
 
 def test_upload_page_opens_on_the_synthetic_sample(browser, app_url):

@@ -43,13 +43,15 @@ def unwrap(root: Path) -> Path:
     """Step into a lone top-level folder (a ZIP of ``data/`` holds only ``data``).
 
     A lone folder that holds no sub-folder is a class or image folder itself, so it is kept,
-    unless it holds a CSV manifest next to its images.
+    unless it holds a CSV manifest next to its images; so is a lone split folder (``test/``), whose name is its split.
     """
     while True:
         children = _children(root)
-        if len(children) == 1 and children[0].is_dir() and any(p.is_dir() or p.suffix.lower() == ".csv"
-                                                                for p in _children(children[0])):  # fmt: skip
-            root = children[0]
+        lone = children[0] if len(children) == 1 and children[0].is_dir() else None
+        if lone is not None and lone.name.lower() not in _SPLIT_NAMES and any(
+            p.is_dir() or p.suffix.lower() == ".csv" for p in _children(lone)
+        ):
+            root = lone
         else:
             return root
 
