@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from medlib_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -38,15 +38,6 @@ SETS = {
     "chest": (SHARED / "chest_xray_224", "classify", 10),
     "lungs": (SHARED / "lung_shenzhen", "segment", 10),
 }
-
-
-def run(*args: str) -> dict:
-    command = [sys.executable, "-m", "medlib", *args]
-    print("$", " ".join(command), flush=True)
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"failed: {done.stderr.strip().splitlines()[-1]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def contrast_variants(steps: list[dict]) -> dict[str, list[dict]]:

@@ -15,23 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from medlib_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVE = ROOT.parent / "shared" / "data" / "DRIVE"
 PUBLISHED = {"unet_dice": 0.8142, "unet_auc": 0.9755, "sa_unet_dice": 0.8263}
-
-
-def run(*args: str) -> dict:
-    command = [sys.executable, "-m", "medlib", *args]
-    print("$", " ".join(command), flush=True)
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"failed: {done.stderr.strip().splitlines()[-1]}")
-    print(done.stdout.strip().splitlines()[-1], flush=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
@@ -44,8 +35,9 @@ if __name__ == "__main__":
     trained = run("train", "--data", str(DRIVE), "--task", "segment",
                   "--preprocess", "benchmarks/specs/drive_preprocess.json",
                   "--augment", "benchmarks/specs/drive_augment.json", "--patch-size", "64", "--patches-per-image", "64",
-                  "--epochs", "200", "--max-minutes", str(args.minutes), "--out", args.out, "--overwrite")  # fmt: skip
-    scored = run("evaluate", "--model", args.out, "--data", str(DRIVE), "--split", "test")
+                  "--epochs", "200", "--max-minutes", str(args.minutes), "--out", args.out, "--overwrite",
+                  show=True)  # fmt: skip
+    scored = run("evaluate", "--model", args.out, "--data", str(DRIVE), "--split", "test", show=True)
     figures = {name: scored[name] for name in ("dice", "iou", "sensitivity", "specificity", "hd95", "auc")}
     figures |= {f"{name}_ci": scored[f"{name}_ci"] for name in ("dice", "auc")}
     figures |= {"train_s": trained["seconds"], "epochs": trained["epochs"], "ended": trained["ended"], **PUBLISHED,
