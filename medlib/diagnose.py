@@ -114,20 +114,22 @@ def _model_input(loaded: LoadedModel, image: np.ndarray, tiled: bool) -> np.ndar
 
 
 def organ_outline(mask: np.ndarray, min_part: float = ORGAN_MIN_PART) -> np.ndarray:
-    """The pieces of ``mask`` of at least ``min_part`` of its largest piece, holes filled.
+    """The pieces of ``mask`` of at least ``min_part`` of its largest piece (8-connected), holes filled.
 
     >>> mask = np.zeros((20, 20), bool); mask[2:12, 2:12] = True; mask[6, 6] = False; mask[15, 15] = True
     >>> organ = organ_outline(mask); bool(organ[6, 6]), bool(organ[15, 15]), int(organ.sum())
     (True, False, 100)
     """
-    from scipy import ndimage
-
-    pieces, count = ndimage.label(mask)
-    if count == 0:
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
         return mask.astype(bool)
-    sizes = np.bincount(pieces.ravel())[1:]
-    keep = np.flatnonzero(sizes >= min_part * sizes.max()) + 1
-    return ndimage.binary_fill_holes(np.isin(pieces, keep))
+    sizes = stats[1:, cv2.CC_STAT_AREA]
+    kept = np.zeros(count, np.uint8)
+    kept[1:][sizes >= min_part * sizes.max()] = 1
+    # What the background outside the image reaches (4-connected) is outside; the rest of the background is a hole.
+    outside = np.pad(kept[pieces], 1)
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return outside[1:-1, 1:-1] != 2
 
 
 def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter: LoadedModel | None = None,
@@ -162,11 +164,13 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
         probability = predict_tiled(segmenter.model, model_input, mirrors=segmenter.mirrors)
         if (profile := segmenter.profile("shape")) is not None:
             signals["shape"] = float(profile.score(mask_statistics(probability))[0])
+        if segmenter.target != "lesion":
+            # On the model's map (fast at any image size): holes count as the organ at just above the threshold's
+            # probability; the pieces left out, as nothing.
+            kept = organ_outline(probability >= threshold)
+            probability = np.where(kept, np.maximum(probability, threshold + 1e-4), 0.0).astype(np.float32)
         result.lesion_probability, result.lesions_on_input = _on_image(probability, segmenter.pipeline, shape,
                                                                        result.notes, f"{segmenter.target} map")
-        if segmenter.target != "lesion":
-            kept = organ_outline(result.lesion_probability >= threshold)
-            result.lesion_probability = np.where(kept, result.lesion_probability, 0.0).astype(np.float32)
         result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
                                       else spacing)  # fmt: skip
     result.gate = GateResult(signals)

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 from scipy import ndimage
-from skimage.measure import label, regionprops
 
 from medlib.evaluation import resample_weights
 
@@ -172,17 +172,20 @@ def find_lesions(probability: np.ndarray, threshold: float = 0.5, spacing: tuple
 
     Boxes are ``[x0, y0, x1, y1]`` in pixels, ``x1``/``y1`` exclusive.
     """
-    components = label(np.asarray(probability) >= threshold, connectivity=2)
+    probability = np.asarray(probability, np.float32)
+    count, labels, stats, centres = cv2.connectedComponentsWithStats((probability >= threshold).astype(np.uint8),
+                                                                     connectivity=8, ltype=cv2.CV_32S)  # fmt: skip
     found = []
-    for region in regionprops(components, intensity_image=np.asarray(probability, np.float32)):
-        if region.area < min_pixels:
+    for k in range(1, count):
+        x0, y0, width, height, area = (int(v) for v in stats[k])
+        if area < min_pixels:
             continue
-        y0, x0, y1, x1 = region.bbox
-        finding = {"box": [int(x0), int(y0), int(x1), int(y1)], "area_px": int(region.area),
-                   "mean_probability": round(float(region.intensity_mean), 4),
-                   "centre": [round(float(region.centroid[1]), 1), round(float(region.centroid[0]), 1)]}  # fmt: skip
+        box = np.s_[y0 : y0 + height, x0 : x0 + width]  # summed inside its box: fast on a full-size film
+        mean = float(probability[box][labels[box] == k].sum(dtype=np.float64) / area)
+        finding = {"box": [x0, y0, x0 + width, y0 + height], "area_px": area, "mean_probability": round(mean, 4),
+                   "centre": [round(float(centres[k][0]), 1), round(float(centres[k][1]), 1)]}  # fmt: skip
         if spacing is not None:
-            finding["area_mm2"] = round(float(region.area * spacing[0] * spacing[1]), 2)
+            finding["area_mm2"] = round(float(area * spacing[0] * spacing[1]), 2)
         found.append(finding)
     found.sort(key=lambda f: -f["area_px"])
     return [{"finding": k + 1, **f} for k, f in enumerate(found)]
