@@ -96,6 +96,9 @@ def main() -> dict:
             result |= {"threshold": scored.get("threshold"), "n": scored["n"], "epochs": trained["epochs"],
                        "train_s": trained["seconds"], "ended": trained["ended"]}  # fmt: skip
             print(f"{name}: {json.dumps(result)}", flush=True)
+            if name in args.contrast_check:
+                result["contrast_check"] = contrast_check(Path(out), data, minutes, Path(folder))
+                print(f"{name} contrast check: {json.dumps(result['contrast_check'])}", flush=True)
             figures[name] = result
     return figures
 
