@@ -14,7 +14,8 @@ Each set is trained by ``python -m medlib train --data DATA [--task segment] --m
 
 With ``--contrast-check SETS``, each of those segmentation sets is trained again, as long, with the contrast the
 recipe did not choose (gray instead of its channel; CLAHE taken or left the other way), everything else as its card
-records, and all are scored on the validation split: whether the choice made on training masks helps on validation.
+records, and all are scored on the same validation images (their cards' figures): whether the choice made on
+training masks helps on validation.
 
 Prints the commands, each run's figures and, last, one JSON line.
 """
@@ -57,17 +58,19 @@ def contrast_variants(steps: list[dict]) -> dict[str, list[dict]]:
 
 
 def contrast_check(derived: Path, data: Path, minutes: float, folder: Path) -> dict:
-    """Validation Dice of the derived contrast and of each other one, trained as long with the same recipe."""
+    """Validation Dice of the derived contrast and of each other one, trained as long with the same recipe: each
+    card's validation figure, on the same seeded validation images (held out of train where a set has no val)."""
     card = json.loads((derived / "card.json").read_text())
-    checks = {"derived": run("evaluate", "--model", str(derived), "--data", str(data), "--split", "val")}
+    cards = {"derived": card}
     for label, steps in contrast_variants(card["preprocess"]["steps"]).items():
         spec = folder / f"{label.replace(' ', '-')}.json"
         spec.write_text(json.dumps({**card["preprocess"], "steps": steps}))
         out = derived.parent / f"{derived.name}-{label.replace(' ', '-')}"
         run("train", "--data", str(data), "--task", "segment", "--max-minutes", str(minutes), "--preprocess",
             str(spec), "--out", str(out), "--overwrite")  # fmt: skip
-        checks[label] = run("evaluate", "--model", str(out), "--data", str(data), "--split", "val")
-    return {label: {"dice": m["dice"], "dice_ci": m.get("dice_ci"), "n": m["n"]} for label, m in checks.items()}
+        cards[label] = json.loads((out / "card.json").read_text())
+    return {label: {key: c["metrics"]["val"].get(key) for key in ("dice", "dice_ci", "n")} | {
+        "epochs": len(c["history"])} for label, c in cards.items()}  # fmt: skip
 
 
 def main() -> dict:
