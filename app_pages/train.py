@@ -4,51 +4,54 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
 
+from medlib.datasets import FITS
 from medlib.errors import MedlibError
 from medlib.models import ARCHITECTURES
 from medlib.recipe import BUDGET_EPOCHS
+from medlib.spec import Param
 from medlib.store import default_store, delete_model, export_zip, import_upload, list_models, rename_model
-from medlib.training import TrainConfig, resolve
+from medlib.training import CONFIG_PARAMS, TrainConfig, resolve
 from ui import jobs, state
 from ui.models import loaded_model
 from ui.plots import training_curves
+from ui.spec_editor import param_widget
 
 JOB_PARAM = "job"
 
 
+MAIN_SETTINGS = ("model", "epochs", "max_minutes")
+"""The settings shown first; the others (every :data:`CONFIG_PARAMS` entry but the task and how a data set of many
+sizes was read) are under "More settings"."""
+OTHER_SETTINGS = tuple(p for p in CONFIG_PARAMS if p.name not in (*MAIN_SETTINGS, "task", "fit"))
+
+
+def _setting(param: Param, where, **changes) -> object:
+    """The widget of a training setting (``tr_<name>``), from its declaration, labelled as a sentence starts."""
+    title = param.title
+    return param_widget(replace(param, label=title[:1].upper() + title[1:], **changes), param.default,
+                        f"tr_{param.name}", where)  # fmt: skip
+
+
 def _config_form(dataset) -> tuple[TrainConfig, str] | None:
+    params = {p.name: p for p in CONFIG_PARAMS}
     tasks = (["classify"] if dataset.labels is not None else []) + (["segment"] if dataset.masks is not None else [])
-    task = st.radio("Task", tasks, horizontal=True, key="tr_task",
+    task = st.radio(params["task"].title.capitalize(), tasks, horizontal=True, key="tr_task",
                     format_func={"classify": "classification", "segment": "segmentation"}.get)  # fmt: skip
-    models = ["auto"] + [name for name, a in ARCHITECTURES.items() if a.task == task]
-    a, b, c = st.columns(3)
-    model = a.selectbox("Architecture", models, key="tr_model",
-                        help="auto: resnet-small for classification, unet for segmentation")  # fmt: skip
-    epochs = b.number_input("Epochs (0 = from the data)", 0, 10_000, 0, key="tr_epochs",
-                            help="0: the whole time limit, or without one at least 1,000 optimiser steps and 30 "
-                                 "passes")  # fmt: skip
-    minutes = c.number_input("Time limit (minutes, 0 = none)", 0.0, 600.0, 0.0, step=1.0, key="tr_minutes")
+    models = ("auto", *(name for name, a in ARCHITECTURES.items() if a.task == task))
+    settings = {"task": task}
+    for column, name in zip(st.columns(3), MAIN_SETTINGS, strict=True):
+        settings[name] = _setting(params[name], column, **({"choices": models} if name == "model" else {}))
     with st.expander("More settings"):
-        d, e, f = st.columns(3)
-        optimizer = d.selectbox("Optimiser", ["adamw", "adam", "sgd"], key="tr_opt")
-        rate = e.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2], 2e-3, key="tr_lr")
-        schedule = f.selectbox("Schedule", ["cosine", "constant"], key="tr_schedule")
-        g, h, i = st.columns(3)
-        batch = g.number_input("Batch size (0 = from the data)", 0, 512, 0, key="tr_batch")
-        weighting = h.selectbox("Class weighting", ["balanced", "none"], key="tr_weights",
-                                disabled=task != "classify")  # fmt: skip
-        patience = i.number_input("Early stopping patience (0 = off)", 0, 100, 10, key="tr_patience")
-        j, k, m = st.columns(3)
-        seed = j.number_input("Seed", 0, 1_000_000, 0, key="tr_seed")
-        mixup = k.number_input("Mixup α (0 = off)", 0.0, 1.0, 0.0, step=0.1, key="tr_mixup",
-                               disabled=task != "classify",
-                               help="blend pairs of training images and their labels: often better calibrated, "
-                                    "sometimes at the cost of ranking (AUC)")  # fmt: skip
-        use_augment = m.checkbox("Use the active augmentation", True, key="tr_augment")
+        shown = [p for p in OTHER_SETTINGS if p.shown_if is None or settings[p.shown_if[0]] in p.shown_if[1]]
+        columns = st.columns(3)
+        for i, param in enumerate(shown):
+            settings[param.name] = _setting(param, columns[i % 3])
+        use_augment = st.checkbox("Use the active augmentation", True, key="tr_augment")
     pipeline, augmenter = state.active_pipeline(), state.active_augmenter()
     # The data set's defaults are the recipe's own: left as they are, the recipe derives them (and says so).
     derived_pipeline = pipeline.to_dict() == state.dataset_default_pipeline(dataset).to_dict()
@@ -56,9 +59,7 @@ def _config_form(dataset) -> tuple[TrainConfig, str] | None:
     name = st.text_input("Model name", f"{task}-{time.strftime('%Y%m%d-%H%M%S')}", key="tr_name")
     try:
         config = TrainConfig(
-            data=dataset.name, task=task, model=model, epochs=int(epochs), max_minutes=float(minutes),
-            optimizer=optimizer, learning_rate=float(rate), schedule=schedule, batch_size=int(batch),
-            class_weighting=weighting, early_stopping=int(patience), seed=int(seed), mixup=float(mixup),
+            data=dataset.name, fit=dataset.fit if dataset.fit in FITS else FITS[0], **settings,
             preprocess=None if derived_pipeline else pipeline.to_dict(),
             augment=None if derived_augment else augmenter.to_dict() if use_augment else {"steps": []},
         )  # fmt: skip

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 from medlib.explain import METHODS  # noqa: E402
 from medlib.inference import open_model, write_explanations  # noqa: E402
 from medlib.phantom import make_phantom  # noqa: E402
+from medlib.prediction import segment_maps  # noqa: E402
 from medlib.segmentation import split_metrics  # noqa: E402
-from medlib.training import segment_maps  # noqa: E402
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 from medlib.datasets.assemble import FITS
 from medlib.errors import MedlibError
 from medlib.explain import METHODS
+from medlib.spec import Param
+from medlib.training.config import CONFIG_PARAMS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,15 +75,19 @@ def _print_epoch(event: dict[str, Any]) -> None:
         print(f"epoch {event['epoch']}  loss {event['loss']:.4f}  {scores}  {event['seconds']:.1f} s", flush=True)
 
 
+def _add_setting(parser: argparse.ArgumentParser, param: Param) -> None:
+    """A ``--flag`` for a training setting, from its declaration: its type or choices, range, default and help."""
+    kind = {"choices": param.choices} if param.kind == "choice" else {"type": {"int": int, "float": float}[param.kind]}
+    allowed = "" if param.kind == "choice" else f"; {param.low:g} to {param.high:g}"
+    text = f"{param.help}{allowed} (default {param.default})".lstrip("; ").replace("%", "%%")
+    parser.add_argument(f"--{param.name.replace('_', '-')}", **kind, help=text)
+
+
 def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.training import TrainConfig, train
 
     settings: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
-    options = ("task", "model", "epochs", "image_size", "seed", "max_minutes", "batch_size", "patch_size",
-               "patches_per_image", "early_stopping", "mixup", "fit")  # fmt: skip
-    for name in options:
-        if getattr(args, name) is not None:
-            settings[name] = getattr(args, name)
+    settings |= {p.name: getattr(args, p.name) for p in CONFIG_PARAMS if getattr(args, p.name) is not None}
     settings["data"] = args.data
     for name in ("preprocess", "augment"):
         if getattr(args, name):
@@ -194,26 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model and save it in the model store")
     train.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
     train.add_argument("--out", required=True, help="the model folder to write, e.g. models/my-model")
-    train.add_argument("--task", choices=["classify", "segment"], help="default: classify")
-    train.add_argument("--model", help="architecture (resnet-small, seed-cnn, unet); default: picked by task")
-    train.add_argument("--epochs", type=_positive, help="default 30")
-    train.add_argument("--image-size", type=int, help="model input side; default: from the data")
-    train.add_argument("--batch-size", type=int, help="default: from the data")
     train.add_argument("--preprocess", help="a preprocessing spec (JSON) from the Preprocessing page")
     train.add_argument("--augment", help="an augmentation spec (JSON) from the Augmentation page")
     train.add_argument("--config", help="a training config (JSON); options given here override it")
     train.add_argument("--about", help="facts for the model card (JSON): description, provenance, license, "
-                                       "citation, intended_use")
-    train.add_argument("--max-minutes", type=float, help="stop after this many minutes, saving the kept model")
-    train.add_argument("--early-stopping", type=int, help="patience in epochs (default 10); 0 runs every epoch")
-    train.add_argument(
-        "--mixup", type=float, help="classify: blend training image pairs in the first 80%% of the run, Beta α (0: off)"
-    )
-    train.add_argument("--patch-size", type=int, help="segment: train on random patches of this side (multiple of 8)")
-    train.add_argument("--patches-per-image", type=int, help="segment with patches: patches per image per epoch")
-    train.add_argument("--seed", type=int, help="random seed (default 0)")
-    train.add_argument("--fit", choices=FITS, help="images of many sizes become squares: pad (keep the aspect; "
-                                                   "default) or stretch")
+                                       "citation, intended_use")  # fmt: skip
+    for param in CONFIG_PARAMS:
+        _add_setting(train, param)
     train.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     train.set_defaults(run=_cmd_train)
 

@@ -15,10 +15,10 @@ from medlib.evaluation import classifier_scores
 from medlib.explain import METHODS, heatmaps, localization, overlay
 from medlib.gate import Profile
 from medlib.models import ModelError
+from medlib.prediction import predict, segment_maps
 from medlib.preprocess import Pipeline, load_pipeline, make_pipeline
 from medlib.segmentation import split_metrics
 from medlib.store import StoredModel, get_model, load_model
-from medlib.training import predict, segment_maps
 
 
 @dataclass

@@ -223,11 +223,15 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 
 def build_model(
-    name: str, input_shape: tuple[int, int, int], num_classes: int = 2, bn_momentum: float = BN_MOMENTUM
-) -> Any:
-    """Build a registered architecture for an input shape (H, W, C), a class count and a batch-norm momentum."""
+    name: str, input_shape: tuple[int, int, int], num_classes: int = 2, bn_momentum: float = BN_MOMENTUM,
+    width: int = 0,
+) -> Any:  # fmt: skip
+    """Build a registered architecture for an input shape (H, W, C), a class count and a batch-norm momentum;
+    ``width``, where not 0, is a U-Net's or residual CNN's first-level filter count (else its own default)."""
     if name not in ARCHITECTURES:
         raise ModelError(f"unknown model {name!r}; choose one of {sorted(ARCHITECTURES)}")
     if num_classes < 2:
         raise ModelError(f"a model needs at least two classes, got {num_classes}")
-    return ARCHITECTURES[name].build(tuple(int(v) for v in input_shape), num_classes, bn_momentum=bn_momentum)
+    options = {"width": width} if width else {}
+    return ARCHITECTURES[name].build(tuple(int(v) for v in input_shape), num_classes, bn_momentum=bn_momentum,
+                                     **options)  # fmt: skip

@@ -46,6 +46,15 @@ CLEARLY_BETTER = 1.1
 """A preprocessing alternative is taken when it separates foreground from background this much better."""
 MEASURED_IMAGES = 8
 """Training images on which the channel and CLAHE are measured."""
+UNET_WIDTH, MIN_PASSES = 16, 10
+"""A U-Net's first-level filters, halved in a timed run whose budget, at the speed measured on this machine, would
+buy fewer passes over the training samples than ``MIN_PASSES``: a thinner network that sees the data more often
+learns more in a short budget than a wider one that sees it a few times (half the width is about a quarter of the
+multiply-adds)."""
+BUDGET_STEPS, MIN_BATCH = 1000, 4
+"""A timed run halves its derived batch (down to ``MIN_BATCH``) while its budget, at the speed measured on this
+machine, would buy fewer optimiser steps than ``BUDGET_STEPS``: on a slow machine more, smaller steps learn more
+than a few large ones."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +244,36 @@ def dataset_defaults(dataset: Any) -> tuple[Pipeline, Augmenter]:
     side, patch, _, _ = geometry(task, facts, train.size)
     pipeline, _ = default_pipeline(dataset, task, facts, train, side)
     return pipeline, _augmentation(task, dataset.channels, patch)[0]
+
+
+def batch_for(train_images: int) -> tuple[int, str]:
+    """The batch from the data: a tenth of the training images, a power of two from 8 to 64, and why."""
+    batch = int(min(64, 2 ** round(math.log2(max(train_images / 10, 8)))))
+    return batch, (f"a tenth of the {train_images} training images, a power of two from 8 to 64; a timed run "
+                   f"halves it (to {MIN_BATCH} at least) while its budget buys fewer than {BUDGET_STEPS} steps")
+
+
+def batch_for_budget(batch: int, seconds: float, samples_per_s: float) -> tuple[int, str]:
+    """The derived batch halved (down to :data:`MIN_BATCH`) while ``seconds`` of training at ``samples_per_s``
+    buy fewer than :data:`BUDGET_STEPS` optimiser steps, and why."""
+    derived = batch
+    while batch > MIN_BATCH and seconds * samples_per_s / batch < BUDGET_STEPS:
+        batch //= 2
+    steps = int(seconds * samples_per_s / batch)
+    verdict = f"kept at {batch}" if batch == derived else f"halved from {derived} to {batch}"
+    return batch, (f"measured {samples_per_s:.0f} samples/s on this machine: {seconds / 60:g} minutes buy about "
+                   f"{steps} steps of {batch}; {verdict} (at least {BUDGET_STEPS} steps wanted)")
+
+
+def width_for_budget(seconds: float, samples_per_s: float, samples_per_epoch: int) -> tuple[int, str]:
+    """A U-Net's first-level filters for a timed run (:data:`UNET_WIDTH`, halved where the budget buys fewer than
+    :data:`MIN_PASSES` passes over the ``samples_per_epoch`` at full width), and why."""
+    passes = seconds * samples_per_s / max(samples_per_epoch, 1)
+    width = UNET_WIDTH if passes >= MIN_PASSES else UNET_WIDTH // 2
+    verdict = "kept" if width == UNET_WIDTH else "halved"
+    return width, (f"measured {samples_per_s:.0f} samples/s at {UNET_WIDTH} filters: {seconds / 60:g} minutes buy "
+                   f"{passes:.1f} passes over the {samples_per_epoch} training samples; {verdict} (at least "
+                   f"{MIN_PASSES} wanted)")
 
 
 def epochs_for(config: Any, steps_per_epoch: int) -> Choice:

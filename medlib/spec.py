@@ -37,6 +37,13 @@ class Param:
     help: str = ""
     step: float | None = None
     shown_if: tuple[str, tuple[str, ...]] | None = None  # (other parameter, its values): when a UI shows it
+    label: str = ""  # what a UI calls it; its name with spaces where empty
+    log: bool = False  # a number spanning decades (a learning rate): a UI takes it typed, not on a slider
+
+    @property
+    def title(self) -> str:
+        """What a UI calls the parameter."""
+        return self.label or self.name.replace("_", " ")
 
     def check(self, value: Any, where: str) -> Any:
         """The value converted to this parameter's type, or :class:`SpecError` saying what is allowed."""

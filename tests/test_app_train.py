@@ -88,3 +88,31 @@ def test_store_tab_lists_renames_and_deletes(page, tmp_path):
     page.button(key="st_delete").click().run()
     assert list_models(tmp_path) == []
     assert "active_model" not in page.session_state
+
+
+def test_page_command_line_and_library_declare_each_setting_alike(page):
+    """Every training setting comes from one declaration: the page's widget, the flag and the config field."""
+    import argparse
+    from dataclasses import fields
+
+    from medlib.cli import build_parser
+    from medlib.training import CONFIG_PARAMS, TrainConfig
+
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flags = {action.dest: action for action in commands.choices["train"]._actions}
+    widgets = {w.key: w for kind in ("number_input", "selectbox", "slider", "radio") for w in getattr(page, kind)}
+    for param in CONFIG_PARAMS:
+        assert defaults[param.name] == param.default, param.name
+        flag = flags[param.name]
+        assert flag.default is None and (tuple(flag.choices) == param.choices if param.kind == "choice" else
+                                          flag.type is {"int": int, "float": float}[param.kind]), param.name
+        if param.name == "fit" or (param.shown_if and param.shown_if[1] != ("classify",)):
+            continue  # read with the data set; segmentation only (this set is classified)
+        widget = widgets[f"tr_{param.name}"]
+        if param.name != "task":
+            assert widget.value == param.default, param.name
+        if param.kind in ("int", "float"):
+            assert (widget.proto.min, widget.proto.max) == (param.low, param.high), param.name
+        elif param.name not in ("task", "model"):
+            assert tuple(widget.options) == param.choices, param.name

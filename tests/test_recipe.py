@@ -7,7 +7,16 @@ import pytest
 
 from medlib.datasets import Dataset
 from medlib.datasets.split import assign_splits
-from medlib.recipe import BUDGET_EPOCHS, MIN_STEPS
+from medlib.recipe import (
+    BUDGET_EPOCHS,
+    BUDGET_STEPS,
+    MIN_BATCH,
+    MIN_PASSES,
+    MIN_STEPS,
+    UNET_WIDTH,
+    batch_for_budget,
+    width_for_budget,
+)
 from medlib.training import TrainConfig, resolve
 
 
@@ -71,6 +80,22 @@ def test_training_length_follows_the_budget_or_a_number_of_steps():
     assert plain.epochs * plain.steps_per_epoch >= MIN_STEPS and plain.epochs >= 30
 
 
+def test_a_slow_machine_gets_smaller_batches_so_the_budget_buys_enough_steps():
+    fast, why = batch_for_budget(64, 600, 200.0)  # 1,875 steps of 64
+    assert fast == 64 and "kept" in why
+    slow, why = batch_for_budget(64, 600, 12.0)  # 7,200 samples: 1,800 steps of 4
+    assert slow == 4 and "halved from 64 to 4" in why and "12 samples/s" in why
+    assert 600 * 12.0 / slow >= BUDGET_STEPS
+    hopeless, _ = batch_for_budget(64, 60, 1.0)
+    assert hopeless == MIN_BATCH
+
+
+def test_a_budget_that_buys_few_passes_gets_a_thinner_u_net():
+    assert width_for_budget(900, 40.0, 1088)[0] == UNET_WIDTH  # 33 passes
+    width, why = width_for_budget(600, 10.0, 1050)  # 5.7 passes
+    assert width == UNET_WIDTH // 2 and "5.7 passes" in why and f"at least {MIN_PASSES}" in why
+
+
 def test_a_time_budgeted_run_on_a_tiny_set_uses_its_budget(tmp_path):
     pytest.importorskip("tensorflow")
     from medlib.training import train
@@ -80,6 +105,7 @@ def test_a_time_budgeted_run_on_a_tiny_set_uses_its_budget(tmp_path):
     card = result.stored.card
     assert card["recipe"]["epochs"]["value"] == BUDGET_EPOCHS and card["recipe"]["epochs"]["derived"]
     assert result.ended == "time budget" and card["training"]["seconds"] >= 0.2 * 60  # the budget ended it
+    assert "samples/s on this machine" in card["recipe"]["batch size"]["reason"]  # measured before it started
 
 
 def _tiny_classes() -> Dataset:

@@ -42,18 +42,24 @@ def _add(key: str, registry: Mapping[str, StepKind]) -> None:
     st.session_state[_items_key(key)].append({"uid": uid, "step": name, "params": registry[name].defaults()})
 
 
-def _widget(param: Param, value: Any, key: str) -> Any:
-    label, help_text = param.name.replace("_", " "), param.help or None
+def param_widget(param: Param, value: Any, key: str, where: Any = st) -> Any:
+    """The widget of one declared parameter (in ``where``, a column or container), returning its value."""
+    label, help_text = param.title, param.help or None
     if param.kind == "choice":
-        return st.selectbox(label, param.choices, index=param.choices.index(value), key=key, help=help_text)
+        return where.selectbox(label, param.choices, index=param.choices.index(value), key=key, help=help_text)
     if param.kind == "bool":
-        return st.checkbox(label, value=bool(value), key=key, help=help_text)
+        return where.checkbox(label, value=bool(value), key=key, help=help_text)
     if param.kind == "int":
-        return st.number_input(label, int(param.low), int(param.high), int(value), step=1, key=key, help=help_text)
+        return where.number_input(label, int(param.low), int(param.high), int(value), step=1, key=key, help=help_text)
+    if param.log:
+        return where.number_input(label, float(param.low), float(param.high), float(value), step=param.step,
+                                  format="%.0e", key=key, help=help_text)  # fmt: skip
     if param.low is not None and param.high is not None and param.high - param.low <= 1000:
         step = param.step or (param.high - param.low) / 100
-        return st.slider(label, float(param.low), float(param.high), float(value), step=step, key=key, help=help_text)
-    return st.number_input(label, float(param.low), float(param.high), float(value), key=key, help=help_text)
+        return where.slider(label, float(param.low), float(param.high), float(value), step=step, key=key,
+                            help=help_text)  # fmt: skip
+    return where.number_input(label, float(param.low), float(param.high), float(value), step=param.step, key=key,
+                              help=help_text)  # fmt: skip
 
 
 def edit_spec(
@@ -87,7 +93,7 @@ def edit_spec(
                 if param.shown_if and item["params"].get(param.shown_if[0]) not in param.shown_if[1]:
                     continue
                 widget_key = f"{key}.{item['uid']}.{param.name}"
-                item["params"][param.name] = _widget(param, item["params"][param.name], widget_key)
+                item["params"][param.name] = param_widget(param, item["params"][param.name], widget_key)
     add, button = st.columns([2, 1], vertical_alignment="bottom")
     add.selectbox("Add a step", list(registry), format_func=lambda n: registry[n].title, key=f"{key}.add_choice")
     button.button("Add", key=f"{key}.add", on_click=_add, args=(key, registry), icon=":material/add:")

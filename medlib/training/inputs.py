@@ -1,0 +1,121 @@
+"""The tf.data input of a run: preprocess in parallel and cache, random patches, augmentation, batches, mixup."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import numpy as np
+
+from medlib.augment import Augmenter, draw_once
+from medlib.datasets import Dataset
+from medlib.training.plan import Recipe
+
+
+class Augment:
+    """Per-sample augmentation for tf.data: a fresh generator per (seed, epoch, position), so parallel calls agree."""
+
+    def __init__(self, augmenter: Augmenter, shape: tuple[int, ...], seed: int) -> None:
+        self.augmenter, self.shape, self.seed, self.epoch = augmenter, shape, seed, 0
+        self.local = threading.local()
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, position: np.int64):
+        compose = getattr(self.local, "compose", None)
+        if compose is None:
+            compose = self.local.compose = self.augmenter.compose(self.shape, None)
+        key = [self.seed, self.epoch, int(position)]
+        compose.set_random_state(np.random.default_rng(key), random.Random(hash(tuple(key))))
+        has_mask = mask.ndim >= 2
+        augmented, augmented_mask, _ = draw_once(compose, image, mask if has_mask else None)
+        return augmented, (augmented_mask.astype(np.float32) if has_mask else mask)
+
+
+def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, seed: int,
+                augment: Augment | None = None, shuffle: bool = False):  # fmt: skip
+    """A tf.data pipeline: preprocess in parallel, cache, (shuffle, augment in parallel,) batch, prefetch."""
+    import tensorflow as tf
+
+    shape = recipe.input_shape
+    segment = task == "segment"
+    full = recipe.image_shape or shape
+
+    def preprocess(i: np.int64):
+        mask = dataset.masks[i] if segment else None
+        image, out_mask = recipe.pipeline.apply(dataset.images[i], mask)
+        target = out_mask.astype(np.float32) if segment else np.float32(dataset.labels[i])
+        return image.astype(np.float32), target
+
+    target_shape = shape[:2] if segment else ()
+
+    def tf_preprocess(i):
+        image, target = tf.numpy_function(preprocess, [i], (tf.float32, tf.float32))
+        image.set_shape(full)
+        target.set_shape(full[:2] if segment else ())
+        return image, target
+
+    data = tf.data.Dataset.from_tensor_slices(index.astype(np.int64))
+    data = data.map(tf_preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+    if recipe.image_shape is not None:  # random patches: a fresh draw per image, epoch and position
+        data = data.repeat(recipe.patches_per_image)
+        channels = shape[-1]
+
+        def crop(pair, draw):
+            stacked = tf.concat([pair[0], pair[1][..., None]], axis=-1)
+            patch = tf.image.stateless_random_crop(stacked, (shape[0], shape[1], channels + 1),
+                                                   seed=tf.stack([tf.constant(seed, tf.int64), draw]))  # fmt: skip
+            return patch[..., :channels], patch[..., channels]
+
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)  # new patches every epoch
+        data = tf.data.Dataset.zip((data, draws)).map(crop, num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle:
+        data = data.shuffle(len(index) * recipe.patches_per_image, seed=seed, reshuffle_each_iteration=True)
+    if augment is not None and augment.augmenter.steps:
+
+        def tf_augment(pair, position):
+            image, target = tf.numpy_function(augment, [pair[0], pair[1], position], (tf.float32, tf.float32))
+            image.set_shape(shape)
+            target.set_shape(target_shape)
+            return image, target
+
+        data = tf.data.Dataset.zip((data, tf.data.Dataset.counter()))
+        data = data.map(tf_augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if segment:
+        data = data.map(lambda image, target: (image, target[..., None]))
+    return data.batch(recipe.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def mix_batches(batches, num_classes: int, alpha: float, class_weight: dict[int, float] | None, seed: int,
+                active=None):  # fmt: skip
+    """Mixup (Zhang et al., 2018): blend each image of a batch with another one of the same batch, by a weight
+    drawn from Beta(α, α) (the larger part kept by the first image), and their targets and class weights alike.
+
+    Yields (images, soft targets, sample weights): a float target for two classes, one-hot rows for more.
+    The draws are stateless, from the seed and a per-batch number that changes every epoch. ``active``, a
+    boolean ``tf.Variable`` read as each batch is made, switches the blending off (the samples pass unmixed).
+    """
+    import tensorflow as tf
+
+    weights = tf.constant([(class_weight or {}).get(k, 1.0) for k in range(num_classes)], tf.float32)
+
+    def mix(batch, draw):
+        images, labels = batch
+        n = tf.shape(images)[0]
+        seeds = tf.random.experimental.stateless_split(tf.stack([tf.constant(seed, tf.int64), draw]), 3)
+        first = tf.random.stateless_gamma([n], seeds[0], alpha)
+        second = tf.random.stateless_gamma([n], seeds[1], alpha)
+        share = first / (first + second)
+        share = tf.maximum(share, 1.0 - share)
+        if active is not None:
+            share = tf.where(active, share, tf.ones_like(share))
+        partner = tf.argsort(tf.random.stateless_uniform([n], seeds[2]))
+        labels = tf.cast(labels, tf.int32)
+        onehot = tf.one_hot(labels, num_classes)
+        images = share[:, None, None, None] * images + (1.0 - share[:, None, None, None]) * tf.gather(images, partner)
+        targets = share[:, None] * onehot + (1.0 - share[:, None]) * tf.gather(onehot, partner)
+        sample_weight = tf.gather(weights, labels)
+        sample_weight = share * sample_weight + (1.0 - share) * tf.gather(sample_weight, partner)
+        return images, (targets[:, 1] if num_classes == 2 else targets), sample_weight
+
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return tf.data.Dataset.zip((batches, draws)).map(mix, num_parallel_calls=tf.data.AUTOTUNE)
+

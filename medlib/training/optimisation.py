@@ -1,0 +1,118 @@
+"""The loss, the optimiser, the cosine schedule, and the batch a timed run can afford on this machine."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from medlib.models import build_model
+from medlib.recipe import Choice, batch_for_budget, width_for_budget
+from medlib.training.config import TrainConfig
+from medlib.training.plan import Recipe
+
+
+def loss_for(task: str, num_classes: int, smoothing: float = 0.0, soft_targets: bool = False):
+    import keras
+
+    if task == "classify" and num_classes == 2:
+        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
+    if task == "classify" and soft_targets:  # one-hot rows (mixup)
+        return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+    if task == "classify" and not smoothing:
+        return "sparse_categorical_crossentropy"
+    if task == "classify":
+
+        def smoothed_crossentropy(target, output):
+            labels = keras.ops.cast(keras.ops.reshape(target, (-1,)), "int32")
+            onehot = keras.ops.one_hot(labels, num_classes)
+            return keras.losses.categorical_crossentropy(onehot, output, label_smoothing=smoothing)
+
+        return smoothed_crossentropy
+
+    def bce_dice(target, output):
+        bce = keras.losses.binary_crossentropy(target, output)
+        overlap = keras.ops.sum(target * output, axis=(1, 2, 3))
+        total = keras.ops.sum(target + output, axis=(1, 2, 3))
+        dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
+        return keras.ops.mean(bce, axis=(1, 2)) + dice
+
+    return bce_dice
+
+
+WARMUP, FINAL_RATE = 0.05, 0.01
+"""The cosine schedule's linear warm-up (a fraction of the run) and its last rate (a fraction of the peak)."""
+
+
+def cosine_rate(peak: float, progress: float) -> float:
+    """The learning rate at ``progress`` (0..1) through a run: a linear warm-up, then a cosine decay.
+
+    >>> cosine_rate(1.0, 0.025), cosine_rate(1.0, 0.05), round(cosine_rate(1.0, 1.0), 4)
+    (0.5, 1.0, 0.01)
+    """
+    progress = min(max(progress, 0.0), 1.0)
+    if progress < WARMUP:
+        return peak * progress / WARMUP
+    t = (progress - WARMUP) / (1.0 - WARMUP)
+    return peak * ((1.0 - FINAL_RATE) * 0.5 * (1.0 + math.cos(math.pi * t)) + FINAL_RATE)
+
+
+def optimizer_for(config: TrainConfig):
+    """The optimiser at the config's rate; a cosine schedule is applied per batch by the training callback."""
+    import keras
+
+    rate = cosine_rate(config.learning_rate, 0.0) if config.schedule == "cosine" else config.learning_rate
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(rate)
+    return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
+
+
+PROBE_BATCH, PROBE_STEPS = 8, 3
+"""The speed probe: timed steps of a batch of this size (after one that compiles)."""
+
+
+def measure_speed(recipe: Recipe, task: str, width: int = 0) -> float:
+    """Training samples per second of the recipe's model (at ``width``, else the recipe's) on this machine: a
+    throwaway copy timed over :data:`PROBE_STEPS` steps of a small batch of zeros (after one that compiles)."""
+    import keras
+
+    batch = min(PROBE_BATCH, recipe.batch_size)
+    model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, width=width or recipe.width)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(task, recipe.num_classes))
+    images = np.zeros((batch, *recipe.input_shape), np.float32)
+    targets = np.zeros((batch, *recipe.input_shape[:2], 1) if task == "segment" else (batch,), np.float32)
+    model.train_on_batch(images, targets)
+    started = time.perf_counter()
+    for _ in range(PROBE_STEPS):
+        model.train_on_batch(images, targets)
+    return PROBE_STEPS * batch / max(time.perf_counter() - started, 1e-9)
+
+
+def fit_to_budget(recipe: Recipe, config: TrainConfig) -> None:
+    """In a timed run, fit the derived network width and batch to what the budget buys on this machine
+    (:func:`medlib.recipe.width_for_budget`, :func:`medlib.recipe.batch_for_budget`); the choices record the
+    measured speed."""
+    if not config.max_minutes:
+        return
+    seconds = config.max_minutes * 60.0
+    speed = measure_speed(recipe, config.task)
+    if "U-Net width" in recipe.choices:
+        width, why = width_for_budget(seconds, speed, recipe.samples_per_epoch)
+        recipe.choices["U-Net width"] = Choice(width, why)
+        if width != recipe.width:
+            recipe.width = width
+            speed = measure_speed(recipe, config.task)
+    choice = recipe.choices.get("batch size")
+    if choice is not None and choice.derived:
+        recipe.batch_size, why = batch_for_budget(recipe.batch_size, seconds, speed)
+        recipe.choices["batch size"] = Choice(recipe.batch_size, why)
+
+
+def current_lr(optimizer) -> float:
+    rate = optimizer.learning_rate
+    return float(np.asarray(rate.numpy() if hasattr(rate, "numpy") else rate))
+
+

@@ -1,0 +1,112 @@
+"""The concrete settings of one run, resolved from its config and the data (:mod:`medlib.recipe` derives them)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from medlib.augment import Augmenter
+from medlib.datasets import Dataset
+from medlib.datasets.split import assign_splits
+from medlib.errors import DatasetError
+from medlib.fingerprint import data_fingerprint
+from medlib.models import DEFAULT_SEGMENTER, unet_depth_for
+from medlib.preprocess import Pipeline
+from medlib.recipe import MIN_PASSES, UNET_WIDTH, Choice, batch_for, derive, epochs_for
+from medlib.spec import SpecError
+from medlib.training.config import TrainConfig
+
+
+@dataclass
+class Recipe:
+    """The concrete settings of one run, resolved from the config and the data."""
+
+    model: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    batch_size: int
+    pipeline: Pipeline
+    augmenter: Augmenter
+    class_weight: dict[int, float] | None
+    train_index: np.ndarray
+    val_index: np.ndarray
+    notes: list[str] = field(default_factory=list)
+    image_shape: tuple[int, int, int] | None = None
+    """The preprocessed images' shape where the model sees patches of them (``input_shape``)."""
+    patches_per_image: int = 1
+    choices: dict[str, Choice] = field(default_factory=dict)
+    """Every setting with its reason, derived from the data or set (:mod:`medlib.recipe`)."""
+    epochs: int = 0
+    width: int = 0
+    """The network's first-level filters (0: the architecture's own)."""
+
+    @property
+    def samples_per_epoch(self) -> int:
+        return int(self.train_index.size * self.patches_per_image)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return int(math.ceil(self.samples_per_epoch / self.batch_size))
+
+
+def validation_split(dataset: Dataset, fraction: float = 0.15,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, str | None]:  # fmt: skip
+    """The training and validation images: the data set's own val split, else ``fraction`` of train held out
+    (stratified by class, grouped by patient), with a note saying so."""
+    train, val = dataset.indices("train"), dataset.indices("val")
+    if val.size:
+        return train, val, None
+    labels = dataset.labels[train] if dataset.labels is not None else None
+    groups = [dataset.groups[i] for i in train] if dataset.groups else None
+    split = assign_splits(train.size, labels, groups, seed=seed, fractions=(1.0 - fraction, fraction, 0.0))
+    note = f"no val split: {int((split == 'val').sum())} train images held out for validation"
+    return train[split == "train"], train[split == "val"], note
+
+
+def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
+    """Fill the config's automatic settings from the data."""
+    if config.task == "classify" and dataset.labels is None:
+        raise DatasetError(f"{dataset.name} has masks but no class labels: use the segment task")
+    if config.task == "segment" and dataset.masks is None:
+        raise DatasetError(f"{dataset.name} has no masks: use the classify task")
+    train, val, note = validation_split(dataset, config.val_fraction, config.seed)
+    if train.size < 2 or val.size < 1:
+        raise DatasetError(f"{dataset.name} has too few images to train ({train.size} train, {val.size} validation)")
+    notes = [note] if note else []
+    plan = derive(config, dataset, data_fingerprint(dataset), train)
+    pipeline, patch = plan.pipeline, plan.patch if config.task == "segment" else 0
+    sample, _ = pipeline.apply(dataset.images[train[0]])
+    if config.preprocess is not None:
+        notes.append(f"input size {sample.shape[1]}×{sample.shape[0]} comes from the preprocessing spec")
+    image_shape = tuple(int(v) for v in sample.shape)
+    if patch:
+        if patch % 8 or patch > min(sample.shape[:2]):
+            raise SpecError(f"training config: patch_size must be a multiple of 8 and at most the preprocessed "
+                            f"image's side ({min(sample.shape[:2])}); got {patch}")  # fmt: skip
+        size = f"{sample.shape[1]}×{sample.shape[0]}"
+        notes.append(f"training on {plan.per_image} random {patch}×{patch} patches per image per epoch; "
+                     f"validation and test in overlapping tiles of the {size} images")  # fmt: skip
+        sample = np.zeros((patch, patch, sample.shape[-1]), np.float32)
+    num_classes = len(dataset.class_names) if config.task == "classify" else 2
+    class_weight = None
+    if config.task == "classify" and config.class_weighting == "balanced":
+        counts = np.bincount(dataset.labels[train], minlength=num_classes).astype(float)
+        present = counts > 0
+        class_weight = {k: float(train.size / (present.sum() * counts[k])) if counts[k] else 0.0
+                        for k in range(num_classes)}  # fmt: skip
+    batch, why = (config.batch_size, "set") if config.batch_size else batch_for(train.size)
+    plan.choices["batch size"] = Choice(batch, why, not config.batch_size)
+    recipe = Recipe(plan.model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline, plan.augmenter,
+                    class_weight, train, val, notes, image_shape if patch else None, plan.per_image if patch else 1,
+                    choices=plan.choices)  # fmt: skip
+    if plan.model == DEFAULT_SEGMENTER:
+        depth = unet_depth_for(recipe.input_shape)
+        recipe.choices["U-Net depth"] = Choice(depth, f"its {recipe.input_shape[0]}-px input halves {depth} times")
+        recipe.width = UNET_WIDTH
+        recipe.choices["U-Net width"] = Choice(UNET_WIDTH, f"{UNET_WIDTH} filters at the first level; a timed run "
+                                               f"halves it where its budget buys fewer than {MIN_PASSES} passes")
+    recipe.choices["epochs"] = epochs_for(config, recipe.steps_per_epoch)
+    recipe.epochs = int(recipe.choices["epochs"].value)
+    return recipe

@@ -1,0 +1,160 @@
+"""A training run: its recipe, the model, the fit with its monitor, and the card saved with the model."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medlib.datasets import Dataset, load_dataset
+from medlib.errors import MedlibError
+from medlib.models import ModelError, bn_momentum_for, build_model
+from medlib.spec import SpecError
+from medlib.store import StoredModel, library_versions, save_model
+from medlib.training.config import ABOUT_KEYS, Progress, TrainConfig
+from medlib.training.inputs import Augment, make_inputs, mix_batches
+from medlib.training.optimisation import fit_to_budget, loss_for, optimizer_for
+from medlib.training.plan import resolve
+from medlib.training.scoring import calibrate, fit_gate, split_scores
+
+
+@dataclass
+class TrainResult:
+    """A finished run: the stored model, its metrics per split, the history and how it ended."""
+
+    stored: StoredModel
+    metrics: dict[str, dict[str, Any]]
+    history: list[dict[str, Any]]
+    ended: str
+
+
+def _root_cause(exc: Exception) -> str:
+    """The Python error inside a TensorFlow error message (TF wraps it in graph-execution text)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    causes = [line for line in lines if "Error: " in line and not line.startswith(("[[", "Graph"))]
+    return causes[-1] if causes else f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+
+
+
+def _for_inference(model: Any) -> Any:
+    """The same network and weights without the optimizer state (a third of the file size)."""
+    import keras
+
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progress: Progress | None = None,
+          stop: threading.Event | None = None, overwrite: bool = False,
+          about: Mapping[str, Any] | None = None) -> TrainResult:  # fmt: skip
+    """Train a model by ``config`` and save it as ``out`` (a folder in the model store).
+
+    ``progress`` receives events (``start``, ``batch``, ``epoch``, ``calibrate``, ``end``);
+    setting ``stop`` ends training within one batch and saves the model kept so far.
+    A classifier is calibrated on the validation split and, with two classes, given the decision threshold
+    chosen there (:func:`calibrate`). ``about`` adds facts to the card (see :data:`ABOUT_KEYS`).
+    """
+    import keras
+    import tensorflow as tf
+
+    emit = progress or (lambda event: None)
+    unknown = sorted(set(about or {}) - set(ABOUT_KEYS))
+    if unknown:
+        raise SpecError(f"the card facts hold unknown key(s) {unknown}; known: {', '.join(ABOUT_KEYS)}")
+    dataset = dataset if dataset is not None else load_dataset(config.data, seed=config.seed, fit=config.fit)
+    recipe = resolve(config, dataset)
+    fit_to_budget(recipe, config)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, bn_momentum_for(recipe.steps_per_epoch),
+                        recipe.width)
+    mixup = config.task == "classify" and config.mixup > 0
+    mixing = tf.Variable(True, trainable=False, name="mixing") if mixup else None
+    loss = loss_for(config.task, recipe.num_classes, config.label_smoothing, soft_targets=mixup)
+    model.compile(optimizer=optimizer_for(config), loss=loss)
+    augment = Augment(recipe.augmenter, recipe.input_shape, config.seed)
+    train_inputs = make_inputs(dataset, recipe.train_index, recipe, config.task, config.seed, augment, shuffle=True)
+    if mixup:  # the class weights travel with the blended samples
+        train_inputs = mix_batches(train_inputs, recipe.num_classes, config.mixup, recipe.class_weight, config.seed,
+                                   mixing)
+    val_inputs = make_inputs(dataset, recipe.val_index, recipe, config.task, config.seed) if config.task == \
+        "classify" else None  # fmt: skip
+    emit({"event": "start", "model": recipe.model, "input_shape": list(recipe.input_shape),
+          "train": int(recipe.train_index.size), "val": int(recipe.val_index.size), "batch_size": recipe.batch_size,
+          "epochs": recipe.epochs, "notes": recipe.notes, "parameters": int(model.count_params()),
+          "recipe": {name: choice.to_dict() for name, choice in recipe.choices.items()}})  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = out.parent / f".checkpoint-{out.name}-{os.getpid()}-{threading.get_ident()}.weights.h5"
+    from medlib.training.monitor import Monitor
+
+    monitor = Monitor(config, recipe, dataset, val_inputs, augment, emit, stop, checkpoint, mixing)
+    started = time.perf_counter()
+    try:
+        model.fit(train_inputs, epochs=recipe.epochs, verbose=0, callbacks=[monitor],
+                  class_weight=None if mixup else recipe.class_weight)
+    except MedlibError:
+        raise
+    except Exception as exc:  # a failure inside TensorFlow: say which step and with what input
+        raise ModelError(f"training failed: {_root_cause(exc)}") from exc
+    finally:
+        checkpoint.unlink(missing_ok=True)
+    seconds = time.perf_counter() - started
+    inference, chosen = _for_inference(model), {}
+    if config.task == "classify":
+        emit({"event": "calibrate", "val": int(recipe.val_index.size)})
+        inference, chosen = calibrate(inference, dataset, recipe.val_index, recipe.pipeline)
+    threshold = chosen.get("threshold", {}).get("value", 0.5)
+    mirrors = recipe.augmenter.mirror_axes()
+    metrics = {"val": split_scores(config.task, inference, dataset, recipe.val_index, recipe.pipeline, mirrors,
+                                   threshold)}  # fmt: skip
+    test = dataset.indices("test")
+    if test.size:
+        metrics["test"] = split_scores(config.task, inference, dataset, test, recipe.pipeline, mirrors, threshold)
+    card = {
+        "task": config.task,
+        "architecture": recipe.model,
+        "input_shape": list(recipe.input_shape),
+        "class_names": list(dataset.class_names) if config.task == "classify" else
+        ["background", str((about or {}).get("target", "foreground"))],
+        "config": config.to_dict(),
+        "recipe": {name: choice.to_dict() for name, choice in recipe.choices.items()},
+        "preprocess": recipe.pipeline.to_dict(),
+        "augment": recipe.augmenter.to_dict(),
+        "dataset": {
+            "name": dataset.name,
+            "fingerprint": dataset.fingerprint,
+            "synthetic": dataset.synthetic,
+            "image_size": list(dataset.image_size),
+            "fit": dataset.fit,
+            "dtype": str(dataset.images.dtype),
+            "channels": dataset.channels,
+            "counts": dataset.counts(),
+        },  # fmt: skip
+        **chosen,
+        "metrics": metrics,
+        "history": monitor.history,
+        "training": {
+            "ended": monitor.ended,
+            "best_epoch": monitor.best_epoch,
+            "kept_epoch": monitor.kept_epoch,
+            "seconds": round(seconds, 1),
+            "batch_size": recipe.batch_size,
+            "class_weight": recipe.class_weight,
+            "notes": recipe.notes,
+        },  # fmt: skip
+        "versions": library_versions(),
+    }
+    if dataset.synthetic:
+        card["intended_use"] = "SYNTHETIC training data: a demonstration model, not for clinical use."
+    emit({"event": "gate", "train": int(recipe.train_index.size), "val": int(recipe.val_index.size)})
+    card["gate"] = fit_gate(inference, config.task, recipe.pipeline, [(dataset, recipe.train_index, recipe.val_index)],
+                            mirrors)  # fmt: skip
+    card.update({k: v for k, v in (about or {}).items() if k != "target"})
+    stored = save_model(inference, card, out.parent, out.name, overwrite=overwrite)
+    emit({"event": "end", "ended": monitor.ended, "model": stored.name, "metrics": metrics, "seconds": seconds,
+          **chosen})  # fmt: skip
+    return TrainResult(stored, metrics, monitor.history, monitor.ended)
