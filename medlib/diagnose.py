@@ -18,10 +18,9 @@ import numpy as np
 
 from medlib.explain import METHODS, heatmaps
 from medlib.gate import GateResult, image_signals, mask_statistics
-from medlib.inference import LoadedModel
+from medlib.inference import LoadedModel, check_input
 from medlib.metrics import as_probabilities
-from medlib.models import ModelError
-from medlib.preprocess import Pipeline
+from medlib.preprocess import Geometry, Processed
 from medlib.segmentation import find_lesions, predict_tiled
 
 ORGAN_MIN_PART = 0.1
@@ -72,45 +71,21 @@ class Diagnosis:
                 "model_seconds": round(self.seconds, 3)}  # fmt: skip
 
 
-def back_to_image(values: np.ndarray, pipeline: Pipeline, shape: tuple[int, int]) -> np.ndarray | None:
-    """A map at the model's input geometry brought back to an image of ``shape`` (height, width).
-
-    Undoes a resize (stretched, or kept in aspect and padded). ``None`` for a
-    cropping pipeline: what lay outside the crop was never seen.
-    """
-    height, width = shape
-    for name, params in pipeline.steps:
-        if name == "crop":
-            return None
-        if name == "resize" and params["mode"] == "pad":
-            h_t, w_t = params["height"], params["width"] or params["height"]
-            scale = min(h_t / height, w_t / width)
-            box = (max(1, round(height * scale)), max(1, round(width * scale)))
-            top, left = (h_t - box[0]) // 2, (w_t - box[1]) // 2
-            values = values[top : top + box[0], left : left + box[1]]
-            height, width = shape
-    return cv2.resize(np.ascontiguousarray(values, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def _on_image(values: np.ndarray, pipeline: Pipeline, shape: tuple[int, int], notes: list[str], what: str):
-    back = back_to_image(values, pipeline, shape)
+def _on_image(values: np.ndarray, geometry: Geometry, notes: list[str], what: str) -> tuple[np.ndarray, bool]:
+    """A map at the model input brought back onto the image by undoing the preprocessing's recorded geometry, and
+    whether it had to stay on the model input instead (a cropping pipeline: what lay outside was never seen)."""
+    back = geometry.to_input(values)
     if back is None:
         notes.append(f"the {what} is shown on the cropped model input: its preprocessing crops the image")
         return np.clip(values, 0.0, 1.0), True
     return np.clip(back, 0.0, 1.0), False
 
 
-def _model_input(loaded: LoadedModel, image: np.ndarray, tiled: bool) -> np.ndarray:
-    """The card's preprocessing of ``image``, checked against what the model takes."""
-    model_input, _ = loaded.pipeline.apply(image)
-    expected = tuple(int(v) for v in loaded.model.input_shape[1:])
-    fits = model_input.shape[-1] == expected[-1] if tiled else model_input.shape == expected
-    if not fits:
-        raise ModelError(
-            f"{loaded.stored.name} takes {expected} inputs, but its preprocessing makes {model_input.shape} "
-            f"from this {image.shape[-1]}-channel image; choose another model"
-        )
-    return model_input
+def _model_input(loaded: LoadedModel, image: np.ndarray) -> Processed:
+    """The card's preprocessing of ``image`` (with its geometry), checked against what the model takes."""
+    processed = loaded.pipeline.run(image)
+    check_input(loaded, processed.image, f"this {image.shape[-1]}-channel image", "choose another model")
+    return processed
 
 
 def organ_outline(mask: np.ndarray, min_part: float = ORGAN_MIN_PART) -> np.ndarray:
@@ -143,11 +118,11 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
     """
     started = time.perf_counter()
     result = Diagnosis()
-    shape = image.shape[:2]
     gray = any(m.gray for m in (classifier, segmenter) if m is not None)
     signals = image_signals(image, gray, metadata)
     if classifier is not None:
-        classifier_input = _model_input(classifier, image, tiled=False)[None]
+        classified = _model_input(classifier, image)
+        classifier_input = classified.image[None]
         probe, profile = classifier.probe, classifier.profile("features")
         if probe is not None:
             features, raw = (np.asarray(v) for v in probe.predict_on_batch(classifier_input))
@@ -160,8 +135,8 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
         result.probabilities = [round(float(p), 4) for p in probabilities]
         result.decision_threshold = classifier.threshold if probabilities.size == 2 else None
     if segmenter is not None:
-        model_input = _model_input(segmenter, image, tiled=True)
-        probability = predict_tiled(segmenter.model, model_input, mirrors=segmenter.mirrors)
+        segmented = _model_input(segmenter, image)
+        probability = predict_tiled(segmenter.model, segmented.image, mirrors=segmenter.mirrors)
         if (profile := segmenter.profile("shape")) is not None:
             signals["shape"] = float(profile.score(mask_statistics(probability))[0])
         if segmenter.target != "lesion":
@@ -169,15 +144,15 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
             # probability; the pieces left out, as nothing.
             kept = organ_outline(probability >= threshold)
             probability = np.where(kept, np.maximum(probability, threshold + 1e-4), 0.0).astype(np.float32)
-        result.lesion_probability, result.lesions_on_input = _on_image(probability, segmenter.pipeline, shape,
-                                                                       result.notes, f"{segmenter.target} map")
+        result.lesion_probability, result.lesions_on_input = _on_image(probability, segmented.geometry, result.notes,
+                                                                       f"{segmenter.target} map")  # fmt: skip
         result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
                                       else spacing)  # fmt: skip
     result.gate = GateResult(signals)
     if classifier is not None and result.gate.in_distribution:
         chosen = result.class_names.index(result.likeliest)
         heat = heatmaps(classifier.model, classifier_input, chosen, method=method)[0]
-        result.heat, result.heat_on_input = _on_image(heat, classifier.pipeline, shape, result.notes, "heat map")
+        result.heat, result.heat_on_input = _on_image(heat, classified.geometry, result.notes, "heat map")
     result.seconds = time.perf_counter() - started
     return result
 

@@ -41,3 +41,24 @@ class DatasetError(MedlibError):
 
 class UnsafeArchiveError(DatasetError):
     """A ZIP archive tries to escape its folder or expands too much."""
+
+
+class SpecError(MedlibError):
+    """A spec (preprocessing, augmentation, training config) names an unknown step or a value that is not allowed,
+    or a step fails on its input."""
+
+
+class ModelError(MedlibError):
+    """A model cannot be built, loaded or used as asked."""
+
+
+class StoreError(MedlibError):
+    """The model store cannot do what was asked (bad name, missing or changed file, no space)."""
+
+
+class UnsafeModelError(StoreError):
+    """A model file that needs unsafe deserialisation (a Lambda layer, custom code) or a legacy format."""
+
+
+class EvaluationError(MedlibError):
+    """The labels and predictions cannot be evaluated as asked."""

@@ -20,15 +20,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_curve, roc_curve
 
-from medlib.errors import MedlibError
+from medlib.errors import EvaluationError
 from medlib.metrics import as_probabilities
 
 METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1", "auc")
 """The table's metrics; each gets a ``<name>_ci`` interval."""
-
-
-class EvaluationError(MedlibError):
-    """The labels and predictions cannot be evaluated as asked."""
 
 
 def _checked(labels: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -117,14 +117,18 @@ def check_fit(loaded: LoadedModel, dataset: Dataset) -> None:
     elif dataset.masks is None:
         raise ModelError(f"{loaded.stored.name} is a segmenter but {dataset.name} has no masks")
     sample, _ = loaded.pipeline.apply(dataset.images[0])
+    check_input(loaded, sample, f"{dataset.name}'s images ({dataset.channels} channel(s))",
+                "use a data set like the one it was trained on")  # fmt: skip
+
+
+def check_input(loaded: LoadedModel, model_input: np.ndarray, source: str, advice: str) -> None:
+    """Refuse a preprocessed input the model cannot take: a classifier takes its own input shape, a segmenter any
+    size with its channels (it predicts in tiles). ``source`` and ``advice`` finish the message."""
     expected = tuple(int(v) for v in loaded.model.input_shape[1:])
-    tiled = loaded.task == "segment" and sample.shape[-1] == expected[-1]  # any size: it is predicted in tiles
-    if sample.shape != expected and not tiled:
-        raise ModelError(
-            f"{loaded.stored.name} takes {expected} inputs, but its preprocessing makes {sample.shape} "
-            f"from {dataset.name}'s images ({dataset.channels} channel(s)); "
-            "use a data set like the one it was trained on"
-        )
+    fits = model_input.shape[-1] == expected[-1] if loaded.task == "segment" else model_input.shape == expected
+    if not fits:
+        raise ModelError(f"{loaded.stored.name} takes {expected} inputs, but its preprocessing makes "
+                         f"{model_input.shape} from {source}; {advice}")  # fmt: skip
 
 
 def split_index(dataset: Dataset, split: str) -> np.ndarray:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from medlib.errors import MedlibError
+from medlib.errors import ModelError
 
 DEFAULT_CLASSIFIER = "resnet-small"
 DEFAULT_SEGMENTER = "unet"
@@ -25,10 +25,6 @@ def bn_momentum_for(steps_per_epoch: int) -> float:
     weights, and validation sits at chance while the training loss falls.
     """
     return 1.0 - 1.0 / max(10, min(100, steps_per_epoch))
-
-
-class ModelError(MedlibError):
-    """A model cannot be built, loaded or used as asked."""
 
 
 def _keras():

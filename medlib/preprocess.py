@@ -21,8 +21,9 @@ import cv2
 import numpy as np
 from skimage import exposure
 
+from medlib.errors import MedlibError, SpecError
 from medlib.image import Window
-from medlib.spec import Param, Spec, SpecError, StepKind, parse_spec
+from medlib.spec import Param, Spec, StepKind, parse_spec
 from medlib.windowing import WINDOW_PRESETS, apply_window
 
 FAMILY = "preprocess"
@@ -88,44 +89,79 @@ def _window(image: np.ndarray, mask: Mask, p: dict, file_window: Window | None):
     return apply_window(image, window), mask
 
 
-def _resize(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
+@dataclass(frozen=True)
+class Placement:
+    """Where a geometric step put its input: the input's region ``source`` (top, bottom, left, right) fills the
+    output's region ``target``; the rest of the output is padding, and the rest of the input is cut off."""
+
+    step: str
+    input_shape: tuple[int, int]
+    output_shape: tuple[int, int]
+    source: tuple[int, int, int, int]
+    target: tuple[int, int, int, int]
+
+    @property
+    def crops(self) -> bool:
+        """Whether part of the input was cut off (a map cannot be brought back over what was never seen)."""
+        return self.source != (0, self.input_shape[0], 0, self.input_shape[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
+                "source": list(self.source), "target": list(self.target)}  # fmt: skip
+
+
+def _resize_placement(shape: tuple[int, ...], p: dict) -> Placement:
     height, width = p["height"], p["width"] or p["height"]
-    h, w = image.shape[:2]
-    interpolation = _INTERPOLATION[p["interpolation"]]
+    h, w = shape[:2]
     if p["mode"] == "stretch":
         box = (height, width)
-    else:  # keep the aspect ratio and pad the rest with the image's darkest value
+    else:  # keep the aspect ratio and pad the rest
         scale = min(height / h, width / w)
         box = (max(1, round(h * scale)), max(1, round(w * scale)))
+    top, left = (height - box[0]) // 2, (width - box[1]) // 2
+    return Placement("resize", (h, w), (height, width), (0, h, 0, w), (top, top + box[0], left, left + box[1]))
+
+
+def _resize(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
+    placed = _resize_placement(image.shape, p)
+    (height, width), (top, bottom, left, right) = placed.output_shape, placed.target
+    box = (bottom - top, right - left)
+    interpolation = _INTERPOLATION[p["interpolation"]]
     resized = cv2.resize(image, (box[1], box[0]), interpolation=interpolation).reshape(*box, image.shape[-1])
     small_mask = None if mask is None else cv2.resize(mask, (box[1], box[0]), interpolation=cv2.INTER_NEAREST)
     if box == (height, width):
         return resized, small_mask
-    top, left = (height - box[0]) // 2, (width - box[1]) // 2
-    fill = float(resized.min()) if resized.size else 0.0
+    fill = float(resized.min()) if resized.size else 0.0  # padding takes the image's darkest value
     out = np.full((height, width, image.shape[-1]), fill, np.float32)
-    out[top : top + box[0], left : left + box[1]] = resized
+    out[top:bottom, left:right] = resized
     if small_mask is None:
         return out, None
     out_mask = np.zeros((height, width), small_mask.dtype)
-    out_mask[top : top + box[0], left : left + box[1]] = small_mask
+    out_mask[top:bottom, left:right] = small_mask
     return out, out_mask
 
 
-def _crop_box(shape: tuple[int, ...], top: float, left: float, height: float, width: float) -> tuple[slice, slice]:
+def _crop_placement(shape: tuple[int, ...], p: dict) -> Placement:
+    if p["mode"] == "center":
+        margin = (1.0 - p["fraction"]) / 2.0
+        box = (margin, margin, p["fraction"], p["fraction"])
+    else:
+        box = (p["top"], p["left"], p["height"], p["width"])
     h, w = shape[:2]
-    y0, x0 = min(int(round(top * h)), h - 1), min(int(round(left * w)), w - 1)
-    y1, x1 = max(y0 + 1, min(h, int(round((top + height) * h)))), max(x0 + 1, min(w, int(round((left + width) * w))))
-    return slice(y0, y1), slice(x0, x1)
+    y0, x0 = min(int(round(box[0] * h)), h - 1), min(int(round(box[1] * w)), w - 1)
+    y1 = max(y0 + 1, min(h, int(round((box[0] + box[2]) * h))))
+    x1 = max(x0 + 1, min(w, int(round((box[1] + box[3]) * w))))
+    return Placement("crop", (h, w), (y1 - y0, x1 - x0), (y0, y1, x0, x1), (0, y1 - y0, 0, x1 - x0))
 
 
 def _crop(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
-    if p["mode"] == "center":
-        margin = (1.0 - p["fraction"]) / 2.0
-        rows, cols = _crop_box(image.shape, margin, margin, p["fraction"], p["fraction"])
-    else:
-        rows, cols = _crop_box(image.shape, p["top"], p["left"], p["height"], p["width"])
-    return np.ascontiguousarray(image[rows, cols]), None if mask is None else np.ascontiguousarray(mask[rows, cols])
+    y0, y1, x0, x1 = _crop_placement(image.shape, p).source
+    cropped = np.ascontiguousarray(image[y0:y1, x0:x1])
+    return cropped, None if mask is None else np.ascontiguousarray(mask[y0:y1, x0:x1])
+
+
+PLACEMENTS = {"resize": _resize_placement, "crop": _crop_placement}
+"""The geometric steps, each with the function that says where it puts its input (the step itself uses it)."""
 
 
 def _normalize(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
@@ -295,34 +331,94 @@ class Stage:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Geometry:
+    """What the geometric steps of one run did, in order: a map at the model input is brought back onto the image
+    as read by undoing them."""
+
+    placements: tuple[Placement, ...] = ()
+
+    @property
+    def crops(self) -> bool:
+        return any(p.crops for p in self.placements)
+
+    def to_input(self, values: np.ndarray) -> np.ndarray | None:
+        """A map at the pipeline's output (H×W) brought back to the input's size, undoing each placement in reverse
+        order (padding dropped, scale undone); ``None`` where a step cropped: what lay outside was never seen.
+
+        >>> geometry = make_pipeline(("resize", {"height": 8, "mode": "pad"})).run(np.ones((4, 16))).geometry
+        >>> geometry.placements[0].target  # the 4×16 image, halved, fills rows 3 and 4 of the 8×8 output
+        (3, 5, 0, 8)
+        >>> geometry.to_input(np.ones((8, 8), np.float32)).shape
+        (4, 16)
+        """
+        if self.crops:
+            return None
+        for placed in reversed(self.placements):
+            top, bottom, left, right = placed.target
+            inner = np.ascontiguousarray(values[top:bottom, left:right], np.float32)
+            height, width = placed.input_shape
+            values = cv2.resize(inner, (width, height), interpolation=cv2.INTER_LINEAR)
+        return values
+
+
+@dataclass(frozen=True)
+class Processed:
+    """One image through a pipeline: the model input, the mask brought along, the geometry applied and (when
+    asked for) every stage."""
+
+    image: np.ndarray
+    mask: np.ndarray | None
+    geometry: Geometry
+    stages: tuple[Stage, ...] = ()
+
+
 class Pipeline(Spec):
     """An ordered list of preprocessing steps; build with :func:`make_pipeline` or :func:`load_pipeline`."""
 
     def __init__(self, steps: list[tuple[str, dict[str, Any]]] | None = None) -> None:
         super().__init__(FAMILY, STEPS, list(steps or []))
 
+    def run(self, image: np.ndarray, mask: Mask = None, file_window: Window | None = None,
+            stages: bool = False) -> Processed:  # fmt: skip
+        """The image through every step, with what each geometric step did (and every stage where ``stages``).
+
+        A step that fails raises :class:`SpecError` naming the step and its input; NaN or infinite values in the
+        result are refused.
+        """
+        current, current_mask = _as_hwc(image), mask
+        kept = [Stage("input", current, current_mask, 0.0)] if stages else []
+        placements = []
+        for number, (name, params) in enumerate(self.steps, 1):
+            start = time.perf_counter()
+            try:
+                if name in PLACEMENTS:
+                    placements.append(PLACEMENTS[name](current.shape, params))
+                with np.errstate(all="ignore"):
+                    current, current_mask = STEPS[name].build(current, current_mask, params, file_window)
+            except MedlibError:
+                raise
+            except Exception as exc:  # OpenCV, scikit-image or NumPy refusing this input
+                shape = "×".join(str(v) for v in current.shape)
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+                raise SpecError(f"preprocessing step {number} ({name}) failed on a {shape} {current.dtype} input: "
+                                f"{reason}; check the step's parameters") from exc
+            if stages:
+                kept.append(Stage(name, current, current_mask, time.perf_counter() - start))
+        if not np.isfinite(current).all():
+            raise SpecError("preprocessing produced NaN or infinite values; check the steps' parameters")
+        return Processed(current, current_mask, Geometry(tuple(placements)), tuple(kept))
+
     def trace(self, image: np.ndarray, mask: Mask = None, file_window: Window | None = None) -> list[Stage]:
         """Every stage from the input to the model input, with each step's time."""
-        current, current_mask = _as_hwc(image), mask
-        stages = [Stage("input", current, current_mask, 0.0)]
-        for name, params in self.steps:
-            start = time.perf_counter()
-            with np.errstate(all="ignore"):
-                current, current_mask = STEPS[name].build(current, current_mask, params, file_window)
-            stages.append(Stage(name, current, current_mask, time.perf_counter() - start))
-        return stages
+        return list(self.run(image, mask, file_window, stages=True).stages)
 
     def apply(
         self, image: np.ndarray, mask: Mask = None, file_window: Window | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """The model input (H×W×C float32) and the mask brought along with it."""
-        current, current_mask = _as_hwc(image), mask
-        with np.errstate(all="ignore"):
-            for name, params in self.steps:
-                current, current_mask = STEPS[name].build(current, current_mask, params, file_window)
-        if not np.isfinite(current).all():
-            raise SpecError("preprocessing produced NaN or infinite values; check the steps' parameters")
-        return current, current_mask
+        processed = self.run(image, mask, file_window)
+        return processed.image, processed.mask
 
 
 def make_pipeline(*steps: tuple[str, Mapping[str, Any]] | str) -> Pipeline:

@@ -13,11 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from medlib.errors import MedlibError
-
-
-class SpecError(MedlibError):
-    """A spec names an unknown step or a parameter value that is not allowed."""
+from medlib.errors import SpecError
 
 
 @dataclass(frozen=True)

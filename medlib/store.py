@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medlib.errors import MedlibError
+from medlib.errors import StoreError, UnsafeModelError
 
 CARD = "card.json"
 MODEL_FILE = "model.keras"
@@ -29,14 +29,6 @@ MODEL_FILE = "model.keras"
 MIN_KERAS = (3, 13, 2)
 INTENDED_USE = "Research and education only. Not a medical device; not for clinical decisions."
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-class StoreError(MedlibError):
-    """The model store cannot do what was asked (bad name, missing or changed file, no space)."""
-
-
-class UnsafeModelError(StoreError):
-    """A model file that needs unsafe deserialisation (a Lambda layer, custom code) or a legacy format."""
 
 
 @dataclass(frozen=True)

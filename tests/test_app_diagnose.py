@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from medlib.diagnose import back_to_image, diagnose
+from medlib.diagnose import diagnose
 from medlib.inference import open_model
 from medlib.phantom import make_phantom
 from medlib.phantom_export import dicom_bytes
@@ -109,9 +109,10 @@ def test_maps_come_back_onto_the_image_through_resize_and_padding():
     wide = make_pipeline(("resize", {"height": 64, "width": 64, "mode": "pad"}))
     values = np.zeros((64, 64), np.float32)
     values[16:48, 0:64] = 1.0  # the whole image, which a 128 × 256 picture fills in rows 16..47
-    back = back_to_image(values, wide, (128, 256))
+    back = wide.run(np.zeros((128, 256))).geometry.to_input(values)
     assert back.shape == (128, 256) and back.min() == pytest.approx(1.0)
-    assert back_to_image(values, make_pipeline(("crop", {"mode": "center", "fraction": 0.5})), (64, 64)) is None
+    cropping = make_pipeline(("crop", {"mode": "center", "fraction": 0.5}))
+    assert cropping.run(np.zeros((64, 64))).geometry.to_input(values) is None
 
 
 def _png(array: np.ndarray) -> bytes:

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from medlib.errors import SpecError
 from medlib.image import Window
 from medlib.preprocess import STEPS, Pipeline, default_pipeline, load_pipeline, make_pipeline
-from medlib.spec import SpecError
 from tests.strategies import images, step_params
 
 
@@ -166,3 +166,32 @@ def test_the_bits_window_maps_an_8_bit_film_and_its_16_bit_export_alike():
     assert np.allclose(twelve, eight, atol=1e-3)
     hounsfield, _ = bits.apply(film - 1000.0)  # negative values have no bit depth: the robust window instead
     assert 0.0 <= hounsfield.min() and hounsfield.max() <= 1.0 and hounsfield.std() > 0.1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(8, 200), st.integers(8, 200), st.integers(8, 64), st.sampled_from(["pad", "stretch"]),
+       st.floats(0.1, 0.9))  # fmt: skip
+def test_the_recorded_geometry_brings_a_map_back_onto_the_image(height, width, side, mode, value):
+    pipeline = make_pipeline(("resize", {"height": side, "mode": mode}))
+    processed = pipeline.run(np.zeros((height, width)))
+    (placed,) = processed.geometry.placements
+    top, bottom, left, right = placed.target
+    assert placed.output_shape == processed.image.shape[:2] and not placed.crops
+    # a map that is `value` where the image lies in the model input, and 0 in the padding, comes back as `value`
+    values = np.zeros((side, side), np.float32)
+    values[top:bottom, left:right] = value
+    back = processed.geometry.to_input(values)
+    assert back.shape == (height, width) and np.allclose(back, value, atol=1e-5)
+
+
+def test_a_crop_is_recorded_and_a_map_cannot_come_back_over_what_it_cut_off():
+    processed = make_pipeline(("crop", {"mode": "center", "fraction": 0.5}), ("resize", {"height": 16})).run(
+        np.zeros((40, 60)))
+    assert [p.step for p in processed.geometry.placements] == ["crop", "resize"]
+    assert processed.geometry.placements[0].source == (10, 30, 15, 45) and processed.geometry.crops
+    assert processed.geometry.to_input(np.zeros((16, 16), np.float32)) is None
+
+
+def test_a_failing_step_names_itself_and_its_input():
+    with pytest.raises(SpecError, match=r"step 2 \(denoise\) failed on a 0×5×1 float32 input"):
+        make_pipeline("color", "denoise").apply(np.zeros((0, 5)))
