@@ -1,18 +1,14 @@
-"""Classification and segmentation metrics (scikit-learn where it has them).
+"""What a classifier's outputs say per image: class probabilities, and each image's share of the AUC.
 
-Binary: the positive class is index 1 and the threshold is 0.5 unless given.
-Multi-class: argmax predictions and macro averages (one-vs-rest AUC).
-
->>> m = classification_metrics(np.array([0, 1, 1, 0]), np.array([0.2, 0.9, 0.6, 0.4]))
->>> m["auc"], m["accuracy"], m["sensitivity"], m["specificity"]
-(1.0, 1.0, 1.0, 1.0)
+The metrics themselves (with their intervals) are computed in one place, :mod:`medlib.evaluation`, for the card,
+the Evaluation page, the command line and the validation of each training epoch alike; segmentation metrics are
+in :mod:`medlib.segmentation`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.metrics import accuracy_score, f1_score, recall_score, roc_auc_score
 
 
 def as_probabilities(raw: np.ndarray) -> np.ndarray:
@@ -31,14 +27,6 @@ def _auc_classes(labels: np.ndarray, num_classes: int) -> list[int] | None:
     if any(not 0 < np.count_nonzero(labels == k) < labels.size for k in classes):
         return None
     return classes
-
-
-def _auc(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
-    if _auc_classes(labels, probabilities.shape[1]) is None:
-        return None
-    if probabilities.shape[1] == 2:
-        return float(roc_auc_score(labels, probabilities[:, 1]))
-    return float(roc_auc_score(labels, probabilities, multi_class="ovr", average="macro"))
 
 
 def auc_per_image(labels: np.ndarray, raw: np.ndarray) -> np.ndarray | None:
@@ -66,28 +54,3 @@ def auc_per_image(labels: np.ndarray, raw: np.ndarray) -> np.ndarray | None:
         placement = np.where(positive, below / (~positive).sum(), 1.0 - below / positive.sum())
         shares += placement * np.where(positive, 0.5 / positive.sum(), 0.5 / (~positive).sum())
     return shares * labels.size / len(classes)
-
-
-def classification_metrics(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.5) -> dict[str, float | None]:
-    """AUC, accuracy, sensitivity, specificity and F1 (macro over classes when there are more than two)."""
-    labels = np.asarray(labels).reshape(-1).astype(int)
-    probabilities = as_probabilities(raw)
-    if probabilities.shape[1] == 2:
-        predicted = (probabilities[:, 1] >= threshold).astype(int)
-        sensitivity = recall_score(labels, predicted, pos_label=1, zero_division=0)
-        specificity = recall_score(labels, predicted, pos_label=0, zero_division=0)
-        f1 = f1_score(labels, predicted, zero_division=0)
-    else:
-        classes = np.arange(probabilities.shape[1])
-        predicted = probabilities.argmax(axis=1)
-        sensitivity = recall_score(labels, predicted, labels=classes, average="macro", zero_division=0)
-        specificity = float(np.mean([recall_score(labels != k, predicted != k, zero_division=0) for k in classes]))
-        f1 = f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)
-    return {
-        "auc": _auc(labels, probabilities),
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "sensitivity": float(sensitivity),
-        "specificity": float(specificity),
-        "f1": float(f1),
-        "n": int(labels.size),
-    }

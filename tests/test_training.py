@@ -72,6 +72,15 @@ def test_store_entry_is_complete(trained):
     assert not [p for p in store.iterdir() if p.name.startswith(".")], "temporary files were left behind"
 
 
+def test_the_card_and_the_evaluation_of_the_same_split_agree(trained):
+    from medlib.inference import evaluate_split, open_model
+
+    store, result, _ = trained
+    scored = evaluate_split(open_model(store / "blobs-a"), blobs(), "test")
+    card = result.stored.card["metrics"]["test"]
+    assert {k: v for k, v in scored.items() if k in card} == card and card["auc"] is not None
+
+
 def test_a_binary_classifier_is_calibrated_given_a_threshold_and_a_gate_on_validation(trained):
     store, result, _ = trained
     card = list_models(store)[0].card

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 
 from medlib.datasets import Dataset
-from medlib.metrics import auc_per_image, classification_metrics
+from medlib.evaluation import metric_table
+from medlib.metrics import auc_per_image
 from medlib.prediction import predict_batches, segment_maps
 from medlib.training.config import MIXUP_UNTIL, Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, current_lr
@@ -100,7 +101,7 @@ class Monitor(keras.callbacks.Callback):
             return scores
         outputs = predict_batches(self.model, self.val_inputs)
         labels = dataset.labels[recipe.val_index]
-        metrics = classification_metrics(labels, outputs)
+        metrics = metric_table(labels, outputs)
         logs.update({f"val_{k}": v for k, v in metrics.items() if k != "n" and v is not None})
         losses = log_losses(labels, outputs)
         logs["val_loss"] = float(np.mean(losses))
