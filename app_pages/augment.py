@@ -14,7 +14,6 @@ from medlib.visualize import draw_outline, enlarge, scale_to_uint8
 from ui import state
 from ui.spec_editor import edit_spec, set_steps, spec_actions
 
-EDITOR = "augment_editor"
 PER_ROW = 6
 
 
@@ -39,14 +38,14 @@ def _pick_images(dataset) -> list[int]:
 
 
 def _reroll() -> None:
-    st.session_state["aug_seed"] = int(st.session_state.get("aug_seed", 0)) + 1
+    st.session_state[state.AUGMENT_SEED] = int(st.session_state.get(state.AUGMENT_SEED, 0)) + 1
 
 
 def _defaults() -> None:
     chest, fundus = st.columns(2)
     for column, kind in ((chest, "chest"), (fundus, "fundus")):
         if column.button(f"Default for {kind} images", key=f"aug_default_{kind}"):
-            set_steps(EDITOR, default_augmenter(kind).steps)
+            set_steps(state.AUGMENT_EDITOR, default_augmenter(kind).steps)
             st.rerun()
 
 
@@ -61,11 +60,11 @@ controls, grid = st.columns([1, 2])
 with controls:
     chosen = _pick_images(dataset)
     seed_col, n_col = st.columns(2)
-    seed = seed_col.number_input("Seed", 0, 1_000_000, 0, key="aug_seed")
+    seed = seed_col.number_input("Seed", 0, 1_000_000, 0, key=state.AUGMENT_SEED)
     count = n_col.slider("Variants", 4, 32, 16, step=4, key="aug_count")
     st.button("Re-roll", key="aug_reroll", on_click=_reroll, icon=":material/casino:", help="next seed")
     st.subheader("Transforms")
-    augmenter = edit_spec(EDITOR, TRANSFORMS, state.active_augmenter().steps, Augmenter)
+    augmenter = edit_spec(state.AUGMENT_EDITOR, TRANSFORMS, state.active_augmenter().steps, Augmenter)
 
 with grid:
     if augmenter is not None and not chosen:
@@ -102,8 +101,8 @@ with grid:
         with st.expander("Parameters drawn for each variant"):
             st.dataframe(pd.DataFrame(drawn), hide_index=True, width="stretch")
     if augmenter is not None:
-        spec_actions(EDITOR, augmenter, state.active_augmenter(), state.set_active_augmenter, load_augmenter,
-                     "training")  # fmt: skip
+        spec_actions(state.AUGMENT_EDITOR, augmenter, state.active_augmenter(), state.set_active_augmenter,
+                     load_augmenter, "training")
         _defaults()
         with st.expander("Augmentation spec (JSON)", expanded=True):
             st.code(augmenter.to_json(), language="json")

@@ -16,6 +16,7 @@ from medlib.readers import Upload, read_uploads
 from medlib.store import StoredModel, list_models
 from medlib.visualize import enlarge
 from medlib.windowing import to_display
+from ui import state
 from ui.models import loaded_model
 from ui.samples import REAL_CREDIT, REAL_SAMPLES, real_sample, sample_image
 from ui.window import window_controls
@@ -23,9 +24,8 @@ from ui.window import window_controls
 REAL, SYNTHETIC, UPLOAD = "A real sample film", "A synthetic sample film", "Upload files"
 # The models preselected for real films (and uploads) and for the synthetic demonstration films.
 DEFAULTS = {"real": {"classify": "cxr-pneumonia", "segment": "cxr-lungs"},
-            "synthetic": {"classify": "chest-classifier", "segment": "chest-lesions"}}  # fmt: skip
+            "synthetic": {"classify": "chest-classifier", "segment": "chest-lesions"}}
 NONE = "none"
-UPLOAD_ID, UPLOADS, GENERATION = "dx_upload_id", "dx_uploads", "dx_upload_generation"
 
 
 def _model_choice(models: list[StoredModel], task: str, kind: str, label: str, column) -> StoredModel | None:
@@ -40,12 +40,14 @@ def _uploads(files: list) -> list[Upload]:
     """The uploaded files as images (each file, or the DICOM files of one series), read once per upload; a new
     upload becomes the chosen image."""
     upload_id = tuple(f.file_id for f in files)
-    if st.session_state.get(UPLOAD_ID) != upload_id:
+    if st.session_state.get(state.DIAGNOSE_UPLOAD_ID) != upload_id:
         with st.spinner("Reading the files…"):
-            st.session_state[UPLOADS] = read_uploads([f.getvalue() for f in files], [f.name for f in files])
-        st.session_state[UPLOAD_ID] = upload_id
-        st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1  # a new picker, on the newest image
-    return st.session_state[UPLOADS]
+            uploads = read_uploads([f.getvalue() for f in files], [f.name for f in files])
+            st.session_state[state.DIAGNOSE_UPLOADS] = uploads
+        st.session_state[state.DIAGNOSE_UPLOAD_ID] = upload_id
+        # a new picker, on the newest image
+        st.session_state[state.DIAGNOSE_GENERATION] = st.session_state.get(state.DIAGNOSE_GENERATION, 0) + 1
+    return st.session_state[state.DIAGNOSE_UPLOADS]
 
 
 def _image_choice() -> tuple[MedImage, str, str] | None:
@@ -59,7 +61,7 @@ def _image_choice() -> tuple[MedImage, str, str] | None:
         return sample_image(kind), f"built-in synthetic {kind} film", "synthetic"
     files = st.file_uploader("Image file(s)", accept_multiple_files=True, key="dx_files",
                              help="DICOM, PNG, JPEG, TIFF, NIfTI (a slice), .npy. Each file is an image of its "
-                                  "own; the DICOM files of one series make one image.")  # fmt: skip
+                                  "own; the DICOM files of one series make one image.")
     if not files:
         st.info("Upload an image to diagnose it.", icon=":material/info:")
         return None
@@ -70,15 +72,16 @@ def _image_choice() -> tuple[MedImage, str, str] | None:
     if not readable:
         return None
     names = [u.name for u in readable]
-    chosen = st.selectbox("Uploaded image", range(len(readable)), index=len(readable) - 1,
-                          key=f"dx_upload_pick.{st.session_state[GENERATION]}", format_func=names.__getitem__,
-                          help="a new upload is chosen as it arrives")  # fmt: skip
+    picker = f"dx_upload_pick.{st.session_state[state.DIAGNOSE_GENERATION]}"
+    chosen = st.selectbox("Uploaded image", range(len(readable)), index=len(readable) - 1, key=picker,
+                          format_func=names.__getitem__,
+                          help="a new upload is chosen as it arrives")
     return readable[chosen].image, names[chosen], "real"
 
 
 def _probabilities_chart(names: list[str], values: list[float]) -> go.Figure:
     figure = go.Figure(go.Bar(x=values, y=names, orientation="h", text=[f"{v:.1%}" for v in values],
-                              textposition="auto", hovertemplate="%{y}: %{x:.2%}<extra></extra>"))  # fmt: skip
+                              textposition="auto", hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
     figure.update_layout(height=60 + 40 * len(names), margin=dict(l=10, r=10, t=10, b=10))
     figure.update_xaxes(range=[0, 1], tickformat=".0%")
     figure.update_yaxes(autorange="reversed")
@@ -105,18 +108,18 @@ def _gate_message(result: Diagnosis) -> None:
     if gate.in_distribution:
         if gate.signals:
             st.caption(f"The image looks like the films the models learned from (out-of-distribution score "
-                       f"{gate.score:.2f}; 1 and above is outside).")  # fmt: skip
+                       f"{gate.score:.2f}; 1 and above is outside).")
         return
     st.error("**This image is outside what the models were trained on**, so their answers are no finding: "
              + "; ".join(gate.reasons) + f". Out-of-distribution score {min(gate.score, 999):.2f} (1 and above is "
-             "outside). The models learned from frontal chest films.", icon=":material/block:")  # fmt: skip
+             "outside). The models learned from frontal chest films.", icon=":material/block:")
 
 
 st.title("Diagnose")
 st.warning("**Research tool, not a medical device.** The real-film models learned from pediatric chest films of one "
            "hospital (Kermany et al. 2018) and the lung outlines from adult films of another; the synthetic films "
            "are a demonstration. No result here may guide the care of a patient.",
-           icon=":material/warning:")  # fmt: skip
+           icon=":material/warning:")
 choice = _image_choice()
 models = list_models()
 left, right = st.columns(2)
@@ -125,7 +128,7 @@ classifier_entry = _model_choice(models, "classify", kind, "Classifier", left)
 segmenter_entry = _model_choice(models, "segment", kind, "Segmenter (lung fields or lesions)", right)
 if classifier_entry is None and segmenter_entry is None:
     st.info("Choose a classifier or a segmenter: the store has none yet; train one on the Training page.",
-            icon=":material/info:")  # fmt: skip
+            icon=":material/info:")
     st.stop()
 if choice is None:
     st.stop()
@@ -139,16 +142,16 @@ with controls:
     heat_opacity = st.slider("Heat map opacity", 0.0, 1.0, 0.45, 0.05, key="dx_heat_opacity")
 try:
     classifier = loaded_model(classifier_entry.path, classifier_entry.card["file"]["sha256"]) if classifier_entry \
-        else None  # fmt: skip
+        else None
     segmenter = loaded_model(segmenter_entry.path, segmenter_entry.card["file"]["sha256"]) if segmenter_entry \
-        else None  # fmt: skip
+        else None
     locks = [pair[1] for pair in (classifier, segmenter) if pair is not None]
     for lock in locks:
         lock.acquire()
     try:
         result = diagnose(_frame_as_model_sees(image, frame), classifier[0] if classifier else None,
                           segmenter[0] if segmenter else None, image.spacing, method,
-                          metadata=image.metadata)  # fmt: skip
+                          metadata=image.metadata)
     finally:
         for lock in locks:
             lock.release()
@@ -170,7 +173,7 @@ with view:
     if result.gate.in_distribution:
         pictures = [diagnosis_picture(display, result, heat_opacity, opacity)]
         parts = ([f"{METHOD_LABELS[method]}: where the evidence for {result.predicted} lies"]
-                 if result.heat is not None and not result.heat_on_input else [])  # fmt: skip
+                 if result.heat is not None and not result.heat_on_input else [])
         if result.lesion_probability is not None and not result.lesions_on_input:
             parts.append(f"{target} outlines by {segmenter_entry.name}, numbered")
         captions = ["; ".join(parts) or name]
@@ -181,7 +184,7 @@ with view:
     for note in result.notes:
         st.caption(f"• {note}")
     st.caption(f"{name} · frame {frame + 1}/{image.frames} · window {window.center:.4g}/{window.width:.4g} · "
-               f"models answered in {result.seconds * 1000:.0f} ms")  # fmt: skip
+               f"models answered in {result.seconds * 1000:.0f} ms")
 if segmenter_entry is not None and result.gate.in_distribution:
     st.subheader(f"{target.capitalize()}s found ({len(result.lesions)})")
     if result.lesions:
@@ -195,7 +198,7 @@ if segmenter_entry is not None and result.gate.in_distribution:
         st.caption(f"No {target} above the 0.5 probability threshold.")
 with st.expander("Image facts (de-identified: technical tags only)"):
     st.table(pd.DataFrame([{"tag": k, "value": str(v)} for k, v in image.metadata.items()] or
-                          [{"tag": "—", "value": "none"}]).set_index("tag"))  # fmt: skip
+                          [{"tag": "—", "value": "none"}]).set_index("tag"))
     for entry in (classifier_entry, segmenter_entry):
         if entry is not None:
             st.caption(f"{entry.name}: {entry.card.get('intended_use', 'research only')}")

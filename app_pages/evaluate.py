@@ -35,7 +35,7 @@ from ui.report import DISCLAIMER, evaluation_report
 
 GALLERY = 8
 LABELS = {"accuracy": "accuracy", "sensitivity": "sensitivity (recall)", "specificity": "specificity",
-          "ppv": "PPV (precision)", "npv": "NPV", "f1": "F1", "auc": "AUC"}  # fmt: skip
+          "ppv": "PPV (precision)", "npv": "NPV", "f1": "F1", "auc": "AUC"}
 
 
 @st.cache_data(max_entries=16, show_spinner="Predicting the split…")
@@ -64,23 +64,23 @@ def _key(stored: StoredModel) -> tuple[str, str]:
 
 def _metrics_frame(metrics: dict) -> pd.DataFrame:
     rows = [{"metric": LABELS[name], "estimate": metrics[name], "95% CI low": metrics[f"{name}_ci"][0],
-             "95% CI high": metrics[f"{name}_ci"][1]} for name in METRICS]  # fmt: skip
+             "95% CI high": metrics[f"{name}_ci"][1]} for name in METRICS]
     return pd.DataFrame(rows)
 
 
 def _set_threshold(value: float) -> None:
-    st.session_state["ev_threshold"] = value
+    st.session_state[state.THRESHOLD] = value
 
 
 def _operating_point(labels: np.ndarray, scores: np.ndarray, stored: StoredModel) -> float:
     """The threshold slider (starting at the model card's threshold, chosen on validation), and buttons that set it
     to the card's, by Youden's J on this split, to 0.5, or to a target sensitivity or specificity."""
     card_threshold = float((stored.card.get("threshold") or {}).get("value", 0.5))
-    if st.session_state.get("ev_threshold_of") != str(stored.path):  # a newly chosen model starts at its own
-        st.session_state["ev_threshold_of"] = str(stored.path)
-        st.session_state["ev_threshold"] = round(card_threshold, 3)
+    if st.session_state.get(state.THRESHOLD_OF) != str(stored.path):  # a newly chosen model starts at its own
+        st.session_state[state.THRESHOLD_OF] = str(stored.path)
+        st.session_state[state.THRESHOLD] = round(card_threshold, 3)
     threshold = st.slider("Threshold on the probability of " + "the positive class", 0.0, 1.0, step=0.001,
-                          format="%.3f", key="ev_threshold")  # fmt: skip
+                          format="%.3f", key=state.THRESHOLD)
     a, b, c, d = st.columns(4)
     a.button(f"Model card's ({card_threshold:.3f})", key="ev_card", on_click=_set_threshold,
              args=(round(card_threshold, 3),), help="the threshold recorded when the model was trained (chosen on "
@@ -108,9 +108,9 @@ def _curve_figures(labels: np.ndarray, outputs: np.ndarray, class_names: list[st
         per_class = {k: curves(labels, outputs, k) for k in present}
         macro = metrics["auc"] if metrics["auc"] is not None else float("nan")
         roc = roc_figure({class_names[k]: (c.fpr, c.tpr, c.roc_thresholds) for k, c in per_class.items()},
-                         title=f"ROC (one vs rest) · macro AUC {macro:.3f}")  # fmt: skip
+                         title=f"ROC (one vs rest) · macro AUC {macro:.3f}")
         pr = pr_figure({f"{class_names[k]} (AP {c.average_precision:.3f})": (c.recall, c.precision)
-                        for k, c in per_class.items()})  # fmt: skip
+                        for k, c in per_class.items()})
     return [roc, pr, calibration_figure(calibration(labels, outputs))]
 
 
@@ -129,11 +129,11 @@ def _gallery(stored, dataset, index, labels, predicted, scores, class_names) -> 
             continue
         members = members[np.argsort(-np.abs(scores[members] - 0.5))][:GALLERY]  # the most confident errors first
         pictures = _heatmaps(*_key(stored), dataset.fingerprint, tuple(int(index[k]) for k in members), method,
-                             dataset)  # fmt: skip
+                             dataset)
         columns = st.columns(4)
         for n, (k, picture) in enumerate(zip(members, pictures, strict=True)):
             caption = (f"{dataset.ids[index[k]]} · true {class_names[labels[k]]} · predicted "
-                       f"{class_names[predicted[k]]} ({scores[k]:.2f})")  # fmt: skip
+                       f"{class_names[predicted[k]]} ({scores[k]:.2f})")
             columns[n % 4].image(enlarge(picture, 192), caption=caption)
 
 
@@ -152,7 +152,7 @@ def evaluate_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
     formats = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]}
     left.dataframe(table, hide_index=True, width="stretch", column_config=formats)
     left.caption(f"{metrics['n']} images of the {split} split · 95% percentile bootstrap intervals "
-                 "(1,000 resamples, seed 0)" + ("" if binary else " · macro averages over classes"))  # fmt: skip
+                 "(1,000 resamples, seed 0)" + ("" if binary else " · macro averages over classes"))
     normalized = right.toggle("Row-normalised", key="ev_normalized")
     matrix = confusion(labels, outputs, threshold)
     right.plotly_chart(confusion_heatmap(matrix, class_names, normalized), key="ev_confusion")
@@ -165,21 +165,21 @@ def evaluate_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
     facts = {"model": stored.name, "architecture": stored.card.get("architecture"), "data set": dataset.name,
              "data set fingerprint": dataset.fingerprint, "trained on fingerprint":
              stored.card.get("dataset", {}).get("fingerprint"), "split": split, "images": len(index),
-             "threshold": threshold if binary else "most probable class"}  # fmt: skip
+             "threshold": threshold if binary else "most probable class"}
     report = evaluation_report(f"Evaluation of {stored.name} on {dataset.name} ({split})", table,
                                [confusion_heatmap(matrix, class_names, False), *figures], stored.card,
-                               dataset.summary(), facts)  # fmt: skip
+                               dataset.summary(), facts)
     a, b = st.columns(2)
     a.download_button("Predictions (.csv)", csv.to_csv(index=False), f"{stored.name}-{split}-predictions.csv",
-                      "text/csv", key="ev_csv", icon=":material/download:")  # fmt: skip
+                      "text/csv", key="ev_csv", icon=":material/download:")
     b.download_button("Report (.html)", report, f"{stored.name}-{split}-report.html", "text/html", key="ev_report",
-                      icon=":material/download:")  # fmt: skip
+                      icon=":material/download:")
 
 
 def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset, split: str) -> None:
     if not others:
         st.info("Train or upload a second classifier of the same classes to compare it with this one.",
-                icon=":material/info:")  # fmt: skip
+                icon=":material/info:")
         return
     other = st.selectbox("Compare with", [m.name for m in others], key="ev_other")
     second = next(m for m in others if m.name == other)
@@ -194,17 +194,17 @@ def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset,
         rows.append({"metric": LABELS[name], first.name: metrics_a[name], second.name: metrics_b[name],
                      "difference (B − A)": result[f"{name}_difference"],
                      "95% CI": "–".join(f"{v:+.3f}" for v in result[f"{name}_difference_ci"] if v is not None),
-                     "p-value": result[f"{name}_p_value"]})  # fmt: skip
+                     "p-value": result[f"{name}_p_value"]})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     significant = result["auc_p_value"] is not None and result["auc_p_value"] < 0.05
     verdict = "differ" if significant else "do not differ detectably"
     st.caption(f"Paired bootstrap over the same {len(index)} images ({result['resamples']:,} resamples; two-sided "
                f"p-value; accuracy at each model card's threshold, {thresholds[0]:.3f} and {thresholds[1]:.3f}): "
-               f"the AUCs {verdict} at the 5% level.")  # fmt: skip
+               f"the AUCs {verdict} at the 5% level.")
     if len(first.card.get("class_names", [])) == 2 and 0 < labels.sum() < labels.size:
         pairs = {m.name: curves(labels, out) for m, out in ((first, a), (second, b))}
         st.plotly_chart(roc_figure({n: (c.fpr, c.tpr, c.roc_thresholds) for n, c in pairs.items()},
-                                   title="ROC of both models"), key="ev_compare_roc")  # fmt: skip
+                                   title="ROC of both models"), key="ev_compare_roc")
 
 
 st.title("Evaluation")
@@ -213,10 +213,10 @@ dataset = state.active_dataset()
 classifiers = [m for m in list_models() if m.card.get("task") == "classify"]
 if dataset.labels is None:
     st.info(f"The active data set, {dataset.name}, has no class labels: load a labelled set on the Upload page.",
-            icon=":material/info:")  # fmt: skip
+            icon=":material/info:")
 elif not classifiers:
     st.info("No classifier in the model store yet: train one on the **Training** page, or upload one in its "
-            "Model store tab.", icon=":material/info:")  # fmt: skip
+            "Model store tab.", icon=":material/info:")
 else:
     names = [m.name for m in classifiers]
     active = state.active_model()
@@ -224,7 +224,7 @@ else:
     left, right = st.columns(2)
     chosen = left.selectbox("Model", names, index=names.index(active) if active in names else 0, key="ev_model")
     split = right.selectbox(f"Split of {dataset.name}", splits, key="ev_split",
-                            index=splits.index("test") if "test" in splits else 0)  # fmt: skip
+                            index=splits.index("test") if "test" in splits else 0)
     stored = classifiers[names.index(chosen)]
     evaluate_section, compare_section = st.tabs(["Evaluate", "Compare two models"])
     try:
@@ -232,7 +232,7 @@ else:
             evaluate_tab(stored, dataset, split)
         with compare_section:
             fitting = [m for m in classifiers if m.name != chosen and len(m.card.get("class_names") or []) ==
-                       len(dataset.class_names)]  # fmt: skip
+                       len(dataset.class_names)]
             compare_tab(stored, fitting, dataset, split)
     except MedlibError as exc:
         st.error(str(exc), icon=":material/error:")

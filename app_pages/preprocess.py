@@ -13,7 +13,6 @@ from ui.pick import pick_image
 from ui.plots import histogram
 from ui.spec_editor import edit_spec, set_steps, spec_actions
 
-EDITOR = "preprocess_editor"
 COLUMNS = 4
 
 
@@ -56,9 +55,9 @@ controls, stages_area = st.columns([1, 2])
 with controls:
     picked = pick_image(dataset, "pp_pick")
     st.subheader("Steps")
-    pipeline = edit_spec(EDITOR, STEPS, state.active_pipeline().steps, Pipeline)
+    pipeline = edit_spec(state.PREPROCESS_EDITOR, STEPS, state.active_pipeline().steps, Pipeline)
     if st.button("Reset to the default pipeline", key="pp_reset"):
-        set_steps(EDITOR, state.dataset_default_pipeline(dataset).steps)
+        set_steps(state.PREPROCESS_EDITOR, state.dataset_default_pipeline(dataset).steps)
         st.rerun()
 with stages_area:
     if pipeline is not None and picked is not None:
@@ -71,7 +70,7 @@ with stages_area:
             )
             st.image(_display(final), width=w)
     if pipeline is not None:
-        spec_actions(EDITOR, pipeline, state.active_pipeline(), state.set_active_pipeline, load_pipeline,
-                     "training and inference")  # fmt: skip
+        spec_actions(state.PREPROCESS_EDITOR, pipeline, state.active_pipeline(), state.set_active_pipeline,
+                     load_pipeline, "training and inference")
         with st.expander("Pipeline JSON"):
             st.code(pipeline.to_json(), language="json")

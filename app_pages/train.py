@@ -34,14 +34,14 @@ def _setting(param: Param, where, **changes) -> object:
     """The widget of a training setting (``tr_<name>``), from its declaration, labelled as a sentence starts."""
     title = param.title
     return param_widget(replace(param, label=title[:1].upper() + title[1:], **changes), param.default,
-                        f"tr_{param.name}", where)  # fmt: skip
+                        f"tr_{param.name}", where)
 
 
 def _config_form(dataset) -> tuple[TrainConfig, str] | None:
     params = {p.name: p for p in CONFIG_PARAMS}
     tasks = (["classify"] if dataset.labels is not None else []) + (["segment"] if dataset.masks is not None else [])
     task = st.radio(params["task"].title.capitalize(), tasks, horizontal=True, key="tr_task",
-                    format_func={"classify": "classification", "segment": "segmentation"}.get)  # fmt: skip
+                    format_func={"classify": "classification", "segment": "segmentation"}.get)
     models = ("auto", *(name for name, a in ARCHITECTURES.items() if a.task == task))
     settings = {"task": task}
     for column, name in zip(st.columns(3), MAIN_SETTINGS, strict=True):
@@ -62,7 +62,7 @@ def _config_form(dataset) -> tuple[TrainConfig, str] | None:
             data=dataset.name, fit=dataset.fit if dataset.fit in FITS else FITS[0], **settings,
             preprocess=None if derived_pipeline else pipeline.to_dict(),
             augment=None if derived_augment else augmenter.to_dict() if use_augment else {"steps": []},
-        )  # fmt: skip
+        )
         _recipe_table(config, dataset)
     except MedlibError as exc:
         st.error(str(exc), icon=":material/error:")
@@ -73,7 +73,7 @@ def _config_form(dataset) -> tuple[TrainConfig, str] | None:
 @st.cache_data(max_entries=16, show_spinner="Deriving the recipe from the data…")
 def _recipe(config_json: str, content: str, _dataset) -> dict:
     return {name: choice.to_dict() for name, choice in resolve(TrainConfig.from_json(config_json), _dataset)
-            .choices.items()}  # fmt: skip
+            .choices.items()}
 
 
 def _recipe_table(config: TrainConfig, dataset) -> None:
@@ -82,11 +82,11 @@ def _recipe_table(config: TrainConfig, dataset) -> None:
     steps, transforms = choices["preprocessing"], choices["augmentation"]
     st.caption(f"Preprocessing: {steps['value'] or 'none'} ({'derived' if steps['derived'] else 'as set'}) · "
                f"augmentation: {transforms['value'] or 'off'} ({'derived' if transforms['derived'] else 'as set'}); "
-               "set on their pages")  # fmt: skip
+               "set on their pages")
     with st.expander("The recipe of this run (derived from the data unless set)", expanded=False):
         st.dataframe(pd.DataFrame([{"setting": name, "value": str(c["value"]), "how": "derived" if c["derived"]
                                     else "set", "why": c["reason"]} for name, c in choices.items()]),
-                     hide_index=True, width="stretch")  # fmt: skip
+                     hide_index=True, width="stretch")
 
 
 def _duration(seconds: float) -> str:
@@ -120,17 +120,17 @@ def _draw_job(job: jobs.Job) -> None:
     if start:
         st.caption(f"{start['model']} · {start['parameters']:,} parameters · input {start['input_shape']} · "
                    f"{start['train']} train / {start['val']} validation images · "
-                   f"batch {start['batch_size']}")  # fmt: skip
+                   f"batch {start['batch_size']}")
         for note in start["notes"]:
             st.caption(f"• {note}")
     phases = {"calibrate": "calibrating the probabilities and choosing the threshold on the validation images…",
-              "gate": "fitting the out-of-distribution gate on the training images…"}  # fmt: skip
+              "gate": "fitting the out-of-distribution gate on the training images…"}
     if running and snap["phase"] and not snap["end"]:
         st.progress(1.0, text=phases.get(snap["phase"]["event"], "finishing…"))
     elif running and batch:
         of = f"/{batch['epochs']}" if batch["epochs"] < BUDGET_EPOCHS else " of the time limit"
         text = (f"epoch {batch['epoch']}{of} · batch {batch['batch']}/{batch['batches']} · "
-                f"{batch['images_per_s']:.0f} images/s · ETA {_duration(batch['eta_s'])}")  # fmt: skip
+                f"{batch['images_per_s']:.0f} images/s · ETA {_duration(batch['eta_s'])}")
         st.progress(batch.get("progress", batch["batch"] / batch["batches"]), text=text)
     elif running:
         st.progress(0.0, text="preparing the data and building the model…")
@@ -141,34 +141,34 @@ def _draw_job(job: jobs.Job) -> None:
     if snap["end"]:
         end = snap["end"]
         st.success(f"Saved as **{end['model']}** ({end['ended']}, {_duration(end['seconds'])}); it is now the active "
-                   "model.", icon=":material/check_circle:")  # fmt: skip
+                   "model.", icon=":material/check_circle:")
         st.dataframe(_metrics_with_intervals(end["metrics"]), width="stretch")
         if end.get("threshold"):
             st.caption(f"Decision threshold {end['threshold']['value']:.3f} ({end['threshold']['rule']}, on "
-                       f"{end['threshold']['chosen_on']}); the metrics above are at it.")  # fmt: skip
+                       f"{end['threshold']['chosen_on']}); the metrics above are at it.")
         if end.get("calibration"):
             calibration = end["calibration"]
             st.caption(f"Probabilities calibrated on validation (temperature {calibration['temperature']:.2f}): "
                        f"expected calibration error {calibration['ece_before']:.3f} before, "
-                       f"{calibration['ece_after']:.3f} after.")  # fmt: skip
-        if state.active_model() != end["model"] and st.session_state.get("tr_acknowledged") != job.id:
+                       f"{calibration['ece_after']:.3f} after.")
+        if state.active_model() != end["model"] and st.session_state.get(state.JOB_ACKNOWLEDGED) != job.id:
             st.session_state[state.ACTIVE_MODEL] = end["model"]
-            st.session_state["tr_acknowledged"] = job.id
+            st.session_state[state.JOB_ACKNOWLEDGED] = job.id
             st.rerun(scope="app")
-    elif not running and st.session_state.get("tr_acknowledged") != job.id:
-        st.session_state["tr_acknowledged"] = job.id
+    elif not running and st.session_state.get(state.JOB_ACKNOWLEDGED) != job.id:
+        st.session_state[state.JOB_ACKNOWLEDGED] = job.id
         st.rerun(scope="app")
 
 
 def train_tab() -> None:
     dataset = state.active_dataset()
-    job = jobs.find_job(st.session_state.get("tr_job") or st.query_params.get(JOB_PARAM))
+    job = jobs.find_job(st.session_state.get(state.TRAINING_JOB) or st.query_params.get(JOB_PARAM))
     if job is not None:
-        st.session_state["tr_job"] = job.id
+        st.session_state[state.TRAINING_JOB] = job.id
     running = job is not None and job.state == "running"
     form = _config_form(dataset)
     start = st.button("Start training", type="primary", key="tr_start", icon=":material/play_arrow:",
-                      disabled=running or form is None)  # fmt: skip
+                      disabled=running or form is None)
     if start and form is not None:
         config, name = form
         out = default_store() / name
@@ -176,7 +176,7 @@ def train_tab() -> None:
             st.error(f"A model named {name!r} exists already; choose another name.", icon=":material/error:")
         else:
             job = jobs.start_job(config, dataset, out)
-            st.session_state["tr_job"] = job.id
+            st.session_state[state.TRAINING_JOB] = job.id
             st.query_params[JOB_PARAM] = job.id
             running = True
     if job is not None:
@@ -195,7 +195,7 @@ def store_tab() -> None:
             rows.append({"name": m.name, "task": m.card.get("task"), "architecture": m.card.get("architecture"),
                          "data set": m.card.get("dataset", {}).get("name"), "AUC": test.get("auc"),
                          "accuracy": test.get("accuracy"), "dice": test.get("dice"), "created": m.card.get("created"),
-                         "MB": round(m.card["file"]["size"] / 1e6, 2)})  # fmt: skip
+                         "MB": round(m.card["file"]["size"] / 1e6, 2)})
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         names = [m.name for m in models]
         active = state.active_model()
@@ -206,7 +206,7 @@ def store_tab() -> None:
             st.session_state[state.ACTIVE_MODEL] = chosen
             st.rerun()
         download.download_button("Download (.zip)", export_zip(stored), f"{chosen}.zip", "application/zip",
-                                 key="st_download", icon=":material/download:")  # fmt: skip
+                                 key="st_download", icon=":material/download:")
         new_name = st.text_input("Rename to", key="st_new_name")
         rename, delete = st.columns(2)
         if rename.button("Rename", key="st_rename", disabled=not new_name):
@@ -229,14 +229,14 @@ def store_tab() -> None:
                 model = loaded.model
                 shapes = f"input {list(model.input_shape[1:])}, output {list(model.output_shape[1:])}"
                 st.success(f"{chosen} loads: {shapes}, {model.count_params():,} parameters.",
-                           icon=":material/check_circle:")  # fmt: skip
+                           icon=":material/check_circle:")
             except (MedlibError, KeyError, ValueError, OSError) as exc:
                 st.error(str(exc), icon=":material/error:")
         with st.expander("Model card"):
             st.json(stored.card, expanded=1)
     st.subheader("Upload a model")
     upload = st.file_uploader("A .keras file or a model .zip from this app", type=["keras", "zip", "h5"],
-                              key="st_upload")  # fmt: skip
+                              key="st_upload")
     name = st.text_input("Name for it", key="st_upload_name")
     if st.button("Add to the store", key="st_add", disabled=upload is None or not name):
         try:

@@ -24,6 +24,13 @@ IMAGE_NAME = "image_name"
 IMAGE_ERROR = "image_error"
 ACTIVE_PREPROCESS = "active_preprocess"
 ACTIVE_AUGMENT = "active_augment"
+DATASET_FOLLOWED = "dataset_followed"  # the data set the Upload page made active (to notice one made elsewhere)
+PREPROCESS_EDITOR, AUGMENT_EDITOR = "preprocess_editor", "augment_editor"  # the spec editors' step lists
+AUGMENT_SEED = "aug_seed"  # the Augmentation page's draw (a widget its "new draw" button moves on)
+DIAGNOSE_UPLOAD_ID, DIAGNOSE_UPLOADS = "dx_upload_id", "dx_uploads"  # the Diagnose page's files, read once
+DIAGNOSE_GENERATION = "dx_upload_generation"  # a new image picker for each new upload
+THRESHOLD, THRESHOLD_OF = "ev_threshold", "ev_threshold_of"  # the Evaluation page's threshold, and whose it is
+TRAINING_JOB, JOB_ACKNOWLEDGED = "tr_job", "tr_acknowledged"  # the run watched, and the last one whose end was seen
 
 #: The built-in data set a new session starts with.
 DEFAULT_PHANTOM = {"n": 300, "size": 128, "seed": 0}
@@ -51,7 +58,7 @@ def set_active_dataset(dataset: Dataset) -> list[str]:
     st.session_state[ACTIVE_DATASET] = dataset
     followed = []
     for key, default, what in ((ACTIVE_PREPROCESS, dataset_default_pipeline, "preprocessing"),
-                               (ACTIVE_AUGMENT, dataset_default_augmenter, "augmentation")):  # fmt: skip
+                               (ACTIVE_AUGMENT, dataset_default_augmenter, "augmentation")):
         current = st.session_state.get(key)
         if current is None or previous is None or current == default(previous).to_dict():
             st.session_state[key] = default(dataset).to_dict()
