@@ -47,9 +47,9 @@ def peak_of_info(path: Path, repo: Path) -> tuple[float, float, dict]:
             "s = load_dataset(sys.argv[1]).summary(); "
             "print(json.dumps({'peak': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
             "'seconds': time.perf_counter() - t, 'size': s['image_size'], 'images': s['images'], "
-            "'notes': s['notes'], 'dtype': s.get('dtype', 'float32')}))")  # fmt: skip
+            "'notes': s['notes'], 'dtype': s.get('dtype', 'float32')}))")
     done = subprocess.run([sys.executable, "-c", code, str(path)], cwd=repo, capture_output=True, text=True,
-                          check=True)  # fmt: skip
+                          check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return result["peak"], result["seconds"], result
 
@@ -66,7 +66,7 @@ def main() -> dict:
     figures: dict = {}
     peak, seconds, summary = peak_of_info(SHARED / "chest_xray_224", repo)
     print(f"chest_xray_224: {summary['images']} films of {summary['size']} ({summary['dtype']}) in {seconds:.1f} s, "
-          f"peak {peak:.0f} MiB")  # fmt: skip
+          f"peak {peak:.0f} MiB")
     figures["chest_xray_224"] = {"peak_mib": round(peak), "seconds": round(seconds, 1)}
     with tempfile.TemporaryDirectory(prefix="medlib-films-") as folder:
         started = time.perf_counter()
@@ -74,9 +74,9 @@ def main() -> dict:
         print(f"made {args.films} full-size films in {time.perf_counter() - started:.0f} s")
         peak, seconds, summary = peak_of_info(films, repo)
     print(f"{args.films} full-size films: brought to {summary['size']} ({summary['dtype']}) in {seconds:.1f} s, "
-          f"peak {peak:.0f} MiB; {'; '.join(summary['notes'][:2])}")  # fmt: skip
+          f"peak {peak:.0f} MiB; {'; '.join(summary['notes'][:2])}")
     figures[f"{args.films}_full_size_films"] = {"peak_mib": round(peak), "seconds": round(seconds, 1),
-                                                "size": summary["size"]}  # fmt: skip
+                                                "size": summary["size"]}
     return figures
 
 

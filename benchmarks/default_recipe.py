@@ -67,10 +67,10 @@ def contrast_check(derived: Path, data: Path, minutes: float, folder: Path) -> d
         spec.write_text(json.dumps({**card["preprocess"], "steps": steps}))
         out = derived.parent / f"{derived.name}-{label.replace(' ', '-')}"
         run("train", "--data", str(data), "--task", "segment", "--max-minutes", str(minutes), "--preprocess",
-            str(spec), "--out", str(out), "--overwrite")  # fmt: skip
+            str(spec), "--out", str(out), "--overwrite")
         cards[label] = json.loads((out / "card.json").read_text())
     return {label: {key: c["metrics"]["val"].get(key) for key in ("dice", "dice_ci", "n")} | {
-        "epochs": len(c["history"])} for label, c in cards.items()}  # fmt: skip
+        "epochs": len(c["history"])} for label, c in cards.items()}
 
 
 def main() -> dict:
@@ -78,7 +78,7 @@ def main() -> dict:
     parser.add_argument("--only", nargs="+", choices=list(SETS), default=list(SETS))
     parser.add_argument("--out", default="/tmp/default-recipe")
     parser.add_argument("--contrast-check", nargs="+", choices=[n for n, s in SETS.items() if s[1] == "segment"],
-                        default=[])  # fmt: skip
+                        default=[])
     args = parser.parse_args()
     figures: dict = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -92,12 +92,12 @@ def main() -> dict:
                 continue
             out = f"{args.out}/{name}"
             trained = run("train", "--data", str(data), "--task", task, "--max-minutes", str(minutes), "--out", out,
-                          "--overwrite")  # fmt: skip
+                          "--overwrite")
             scored = run("evaluate", "--model", out, "--data", str(data), "--split", "test")
             keys = ("dice", "auc") if task == "segment" else ("auc", "accuracy", "sensitivity", "specificity", "ece")
             result = {key: scored[key] for key in keys} | {f"{key}_ci": scored.get(f"{key}_ci") for key in keys}
             result |= {"threshold": scored.get("threshold"), "n": scored["n"], "epochs": trained["epochs"],
-                       "train_s": trained["seconds"], "ended": trained["ended"]}  # fmt: skip
+                       "train_s": trained["seconds"], "ended": trained["ended"]}
             print(f"{name}: {json.dumps(result)}", flush=True)
             if name in args.contrast_check:
                 result["contrast_check"] = contrast_check(Path(out), data, minutes, Path(folder))

@@ -59,7 +59,7 @@ def main() -> dict:
             read_and_diagnose = lambda path=path: diagnose(read_image(path).data[0], *real)  # noqa: E731
             figures[f"{name}_read_and_models_s"] = _timed(read_and_diagnose, args.repeats)
             print(f"{name}: models {figures[f'{name}_models_s'][0]} s (worst {figures[f'{name}_models_s'][1]}), "
-                  f"read and models {figures[f'{name}_read_and_models_s'][0]} s median")  # fmt: skip
+                  f"read and models {figures[f'{name}_read_and_models_s'][0]} s median")
     synthetic = open_model(ROOT / "models" / "chest-classifier"), open_model(ROOT / "models" / "chest-lesions")
     for size in (256, 1024):
         film = make_phantom(3, size=size, seed=3).images[1]

@@ -36,10 +36,10 @@ if __name__ == "__main__":
                   "--preprocess", "benchmarks/specs/drive_preprocess.json",
                   "--augment", "benchmarks/specs/drive_augment.json", "--patch-size", "64", "--patches-per-image", "64",
                   "--epochs", "200", "--max-minutes", str(args.minutes), "--out", args.out, "--overwrite",
-                  show=True)  # fmt: skip
+                  show=True)
     scored = run("evaluate", "--model", args.out, "--data", str(DRIVE), "--split", "test", show=True)
     figures = {name: scored[name] for name in ("dice", "iou", "sensitivity", "specificity", "hd95", "auc")}
     figures |= {f"{name}_ci": scored[f"{name}_ci"] for name in ("dice", "auc")}
     figures |= {"train_s": trained["seconds"], "epochs": trained["epochs"], "ended": trained["ended"], **PUBLISHED,
-                "dice_vs_unet": round(scored["dice"] / PUBLISHED["unet_dice"], 4)}  # fmt: skip
+                "dice_vs_unet": round(scored["dice"] / PUBLISHED["unet_dice"], 4)}
     print(json.dumps(figures))

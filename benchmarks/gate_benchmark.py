@@ -45,10 +45,10 @@ NON_CHEST_DICOM = (
     "RG3_UNCR.dcm", "SC_rgb.dcm", "SC_rgb_jpeg.dcm", "US1_UNCR.dcm", "color-pl.dcm", "color3d_jpeg_baseline.dcm",
     "examples_palette.dcm", "examples_rgb_color.dcm", "examples_ybr_color.dcm", "gdcm-US-ALOKA-16.dcm",
     "liver_1frame.dcm", "mlut_18.dcm", "vlut_04.dcm", "image_dfl.dcm", "GDCMJ2K_TextGBR.dcm",
-)  # fmt: skip
+)
 SKIMAGE = ("astronaut", "brick", "camera", "cat", "checkerboard", "clock", "coffee", "coins", "colorwheel", "grass",
            "gravel", "hubble_deep_field", "immunohistochemistry", "logo", "microaneurysms", "moon", "page", "retina",
-           "rocket", "text", "cell", "shepp_logan_phantom", "binary_blobs", "horse")  # fmt: skip
+           "rocket", "text", "cell", "shepp_logan_phantom", "binary_blobs", "horse")
 
 
 def _dicom(name: str) -> tuple[np.ndarray, dict] | None:
@@ -185,7 +185,7 @@ def main() -> dict:
         for group, rows in groups.items():
             flagged = sum(score >= 1.0 for _, score, _ in rows)
             print(f"{side:9} {group}: {flagged}/{len(rows)} flagged ({flagged / len(rows):.1%}, "
-                  f"95% CI {wilson(flagged, len(rows))})")  # fmt: skip
+                  f"95% CI {wilson(flagged, len(rows))})")
             odd = [r for r in rows if (r[1] < 1.0) == (side == "non-chest")]
             for name, score, signals in odd[: args.show]:
                 shown = " ".join(f"{k} {v:.2f}" for k, v in signals.items())
@@ -193,7 +193,7 @@ def main() -> dict:
             figures[f"{side}: {group}"] = {"flagged": flagged, "n": len(rows), "ci": wilson(flagged, len(rows))}
         # Totals: the pydicom-data pictures count once, with their tags, or (pixels only) without them.
         totals = {"all": [g for g in groups if "without tags" not in g],
-                  "all, pixels only": [g for g in groups if "with its tags" not in g]}  # fmt: skip
+                  "all, pixels only": [g for g in groups if "with its tags" not in g]}
         for label, members in totals.items() if side != "apart" else ():
             hits = sum(figures[f"{side}: {g}"]["flagged"] for g in members)
             n = sum(figures[f"{side}: {g}"]["n"] for g in members)

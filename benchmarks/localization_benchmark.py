@@ -42,7 +42,7 @@ if __name__ == "__main__":
             figures[f"{method}_heatmap_iou"] = scores["heatmap_iou"]
             figures["lesion_images"] = scores["n_lesions"]
             print(f"{method}: pointing game {scores['pointing_game']}, heat-map IoU {scores['heatmap_iou']} "
-                  f"on {scores['n_lesions']} lesion images")  # fmt: skip
+                  f"on {scores['n_lesions']} lesion images")
     test = data.indices("test")
     for subset, index in (("all", test), ("lesion", test[data.masks[test].any(axis=(1, 2))])):
         seg = split_metrics(*segment_maps(segmenter.model, data, index, segmenter.pipeline, segmenter.mirrors))
@@ -50,5 +50,5 @@ if __name__ == "__main__":
             figures[f"segmenter_{subset}_{name}"] = seg[name]
             figures[f"segmenter_{subset}_{name}_ci"] = seg[f"{name}_ci"]
         print(f"segmenter, {subset} test images ({seg['n']}): Dice {seg['dice']} {seg['dice_ci']}, IoU {seg['iou']}, "
-              f"HD95 {seg['hd95']} px, pixel AUC {seg['auc']}")  # fmt: skip
+              f"HD95 {seg['hd95']} px, pixel AUC {seg['auc']}")
     print(json.dumps(figures))

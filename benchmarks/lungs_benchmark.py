@@ -46,7 +46,7 @@ VARIANTS: dict[str, Change] = {
     "flatter (contrast ×0.6)": lambda i, m: (128.0 + 0.6 * (i - 128.0), m),
     "blurred (σ 2 px)": lambda i, m: (cv2.GaussianBlur(i, (0, 0), 2.0), m),
     "noisier (σ 8 gray levels)": lambda i, m: (np.clip(i + np.random.default_rng(0).normal(0, 8, i.shape), 0, 255),
-                                               m),  # fmt: skip
+                                               m),
     "16-bit": lambda i, m: (i * 257.0, m),
     "turned 7°": lambda i, m: _affine(i, m, 7.0, 1.0),
     "framed wider (lungs at 80%)": lambda i, m: _affine(i, m, 0.0, 0.8),
@@ -69,7 +69,7 @@ def main() -> dict:
         changed = Dataset(name, np.stack([p[0] for p in pairs])[..., None], np.array(["test"] * len(pairs)),
                           [films.ids[i] for i in test], masks=np.stack([p[1] for p in pairs]).astype(np.uint8))
         scores = split_metrics(*segment_maps(loaded.model, changed, np.arange(len(pairs)), loaded.pipeline,
-                                             loaded.mirrors))  # fmt: skip
+                                             loaded.mirrors))
         figures[name] = {"dice": scores["dice"], "dice_ci": scores["dice_ci"], "auc": scores["auc"]}
         print(f"{name}: Dice {scores['dice']:.4f} {scores['dice_ci']}, pixel AUC {scores['auc']:.4f}", flush=True)
     return figures

@@ -62,4 +62,4 @@ if __name__ == "__main__":
         "seed_images_per_s": theirs,
         "ratio_vs_seed": round(mine / theirs, 1) if theirs else None,
         "heavy_images_per_s": round(heavy, 2),
-    }))  # fmt: skip
+    }))

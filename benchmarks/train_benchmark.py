@@ -44,7 +44,7 @@ def run_ours(dataset: Dataset, store: Path, name: str, **settings) -> dict:
     training = result.stored.card["training"]
     return {"auc": round(test["auc"], 4), "accuracy": round(test["accuracy"], 4), "train_s": seconds,
             "epochs": len(result.history), "kept_epoch": training["kept_epoch"], "best_epoch": training["best_epoch"],
-            "ended": result.ended}  # fmt: skip
+            "ended": result.ended}
 
 
 def run_seed_script(npz: Path) -> dict:
@@ -73,7 +73,7 @@ def drive_patches(folder: Path, per_image: int = 300, side: int = 32, seed: int 
     val = rng.choice(train, train.size // 6, replace=False)
     split[val] = "val"
     return Dataset("DRIVE vessel patches", np.stack(images), split, [f"p{k}" for k in range(len(images))],
-                   labels=np.array(labels), class_names=["background", "vessel"])  # fmt: skip
+                   labels=np.array(labels), class_names=["background", "vessel"])
 
 
 def to_npz(dataset: Dataset, path: Path) -> Path:
@@ -90,7 +90,7 @@ def to_npz(dataset: Dataset, path: Path) -> Path:
 def summary(runs: list[dict]) -> dict:
     """Mean and worst test AUC and accuracy over runs."""
     return {f"{stat}_{key}": round(float(fn([r[key] for r in runs])), 4)
-            for key in ("auc", "accuracy") for stat, fn in (("mean", np.mean), ("min", np.min))}  # fmt: skip
+            for key in ("auc", "accuracy") for stat, fn in (("mean", np.mean), ("min", np.min))}
 
 
 def main(only: str | None, seeds: list[int]) -> dict:
@@ -112,7 +112,7 @@ def main(only: str | None, seeds: list[int]) -> dict:
             figures["phantom_seed_cnn"] = run_ours(dataset, store, "phantom-seed", model="seed-cnn", epochs=10,
                                                    class_weighting="none", early_stopping=0,
                                                    augment={"steps": []}, learning_rate=1e-3,
-                                                   schedule="constant", optimizer="adam")  # fmt: skip
+                                                   schedule="constant", optimizer="adam")
         drive = SHARED / "data" / "DRIVE"
         if only in (None, "drive-patches") and drive.is_dir():
             dataset = drive_patches(drive)

@@ -148,7 +148,7 @@ TRANSFORMS: dict[str, StepKind] = {
             )), "Black out random rectangles of the image (the mask is kept).", "intensity",
         ),
     )
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ class Variant:
 
 #: Bookkeeping entries of albumentations' applied parameters that say nothing about the draw.
 _NOT_DRAWN = {"shape", "interpolation", "mask_interpolation", "fill", "fill_mask", "output_shape",
-              "x_min", "x_max", "y_min", "y_max"}  # fmt: skip
+              "x_min", "x_max", "y_min", "y_max"}
 
 
 def _plain(value: Any) -> Any:

@@ -51,7 +51,7 @@ class Calibration:
     def to_dict(self) -> dict[str, Any]:
         return {"method": "temperature and class bias (Platt scaling for two classes), fitted on validation",
                 "temperature": round(self.temperature, 6), "bias": [round(b, 6) for b in self.bias],
-                "ece_before": self.ece_before, "ece_after": self.ece_after}  # fmt: skip
+                "ece_before": self.ece_before, "ece_after": self.ece_after}
 
 
 def fit_calibration(labels: np.ndarray, logits: np.ndarray) -> Calibration:
@@ -69,7 +69,7 @@ def fit_calibration(labels: np.ndarray, logits: np.ndarray) -> Calibration:
     before = Calibration(1.0, (0.0,) * k)
     fitted = Calibration(temperature, bias)
     return Calibration(temperature, bias, expected_calibration_error(labels, before.probabilities(z)),
-                       expected_calibration_error(labels, fitted.probabilities(z)))  # fmt: skip
+                       expected_calibration_error(labels, fitted.probabilities(z)))
 
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:

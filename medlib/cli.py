@@ -63,7 +63,7 @@ def _cmd_phantom(args: argparse.Namespace) -> dict[str, Any]:
 def _print_epoch(event: dict[str, Any]) -> None:
     if event["event"] == "start":
         print(f"training {event['model']} on {event['train']} images (validation {event['val']}), "
-              f"input {event['input_shape']}, batch {event['batch_size']}", flush=True)  # fmt: skip
+              f"input {event['input_shape']}, batch {event['batch_size']}", flush=True)
         for note in event["notes"]:
             print(f"  note: {note}", flush=True)
     elif event["event"] == "calibrate":
@@ -98,7 +98,7 @@ def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     flat = {f"{split}_{k}": v for split, metrics in result.metrics.items() for k, v in metrics.items()}
     seconds = result.stored.card["training"]["seconds"]
     return {"model": str(result.stored.path), "ended": result.ended, "epochs": len(result.history),
-            "seconds": seconds, **flat}  # fmt: skip
+            "seconds": seconds, **flat}
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", help="an augmentation spec (JSON) from the Augmentation page")
     train.add_argument("--config", help="a training config (JSON); options given here override it")
     train.add_argument("--about", help="facts for the model card (JSON): description, provenance, license, "
-                                       "citation, intended_use")  # fmt: skip
+                                       "citation, intended_use")
     for param in CONFIG_PARAMS:
         _add_setting(train, param)
     train.add_argument("--overwrite", action="store_true", help="replace a model of the same name")

@@ -68,7 +68,7 @@ class Diagnosis:
         return {"probabilities": dict(zip(self.class_names, self.probabilities, strict=True)),
                 "predicted": self.predicted, "threshold": self.decision_threshold, **self.gate.to_dict(),
                 "findings": self.lesions if self.gate.in_distribution else [], "notes": self.notes,
-                "model_seconds": round(self.seconds, 3)}  # fmt: skip
+                "model_seconds": round(self.seconds, 3)}
 
 
 def _on_image(values: np.ndarray, geometry: Geometry, notes: list[str], what: str) -> tuple[np.ndarray, bool]:
@@ -109,7 +109,7 @@ def organ_outline(mask: np.ndarray, min_part: float = ORGAN_MIN_PART) -> np.ndar
 
 def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter: LoadedModel | None = None,
              spacing: tuple[float, float] | None = None, method: str = METHODS[0], threshold: float = 0.5,
-             metadata: dict[str, Any] | None = None) -> Diagnosis:  # fmt: skip
+             metadata: dict[str, Any] | None = None) -> Diagnosis:
     """Classify and segment one image (H×W×C as read), and judge whether it is like the models' training images.
 
     ``spacing`` (mm per pixel: rows, columns) gives the findings' areas in mm²; ``threshold`` is the segmenter's;
@@ -145,9 +145,9 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
             kept = organ_outline(probability >= threshold)
             probability = np.where(kept, np.maximum(probability, threshold + 1e-4), 0.0).astype(np.float32)
         result.lesion_probability, result.lesions_on_input = _on_image(probability, segmented.geometry, result.notes,
-                                                                       f"{segmenter.target} map")  # fmt: skip
+                                                                       f"{segmenter.target} map")
         result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
-                                      else spacing)  # fmt: skip
+                                      else spacing)
     result.gate = GateResult(signals)
     if classifier is not None and result.gate.in_distribution:
         chosen = result.class_names.index(result.likeliest)
@@ -158,7 +158,7 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
 
 
 def draw_findings(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.35, threshold: float = 0.5,
-                  color: tuple[int, int, int] = (255, 64, 64)) -> np.ndarray:  # fmt: skip
+                  color: tuple[int, int, int] = (255, 64, 64)) -> np.ndarray:
     """The RGB picture with the lesion mask filled at ``opacity``, its outline, and numbered boxes."""
     from medlib.visualize import as_rgb, draw_outline
 
@@ -176,13 +176,13 @@ def draw_findings(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.
         x0, y0, x1, y1 = finding["box"]
         cv2.rectangle(out, (x0 - 2, y0 - 2), (x1 + 1, y1 + 1), (255, 220, 0), thickness)
         cv2.putText(out, str(finding["finding"]), (x0, max(10, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.35 * thickness, (255, 220, 0), thickness)  # fmt: skip
+                    0.35 * thickness, (255, 220, 0), thickness)
     return out
 
 
 
 def diagnosis_picture(display: np.ndarray, diagnosis: Diagnosis, heat_opacity: float = 0.45,
-                      opacity: float = 0.35) -> np.ndarray:  # fmt: skip
+                      opacity: float = 0.35) -> np.ndarray:
     """The RGB picture of a diagnosis on ``display`` (the image as shown, uint8): the heat map blended in, the
     segmenter's outline and numbered boxes on top (each where it lies on the image, not on a cropped input)."""
     from medlib.explain import overlay
@@ -208,7 +208,7 @@ def image_paths(sources: Sequence[str | Path]) -> list[Path]:
 
 
 def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmenter: LoadedModel | None,
-                   out: Path | None = None, method: str = METHODS[0]) -> Iterator[dict[str, Any]]:  # fmt: skip
+                   out: Path | None = None, method: str = METHODS[0]) -> Iterator[dict[str, Any]]:
     """Diagnose image files one by one: one result per file (``error`` for a file that cannot be read or used, and
     the next file goes on). ``out`` receives ``<stem>.png`` (the picture) and, with a segmenter, ``<stem>-mask.png``
     (0/255 at the image's own size)."""

@@ -125,7 +125,7 @@ def _interval(values: np.ndarray, level: float) -> list[float | None]:
 
 
 def metrics_with_intervals(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.5, resamples: int = 1000,
-                           level: float = 0.95, seed: int = 0) -> dict[str, Any]:  # fmt: skip
+                           level: float = 0.95, seed: int = 0) -> dict[str, Any]:
     """:func:`metric_table` plus ``<metric>_ci: [low, high]``, a percentile bootstrap interval over images."""
     labels, probabilities = _checked(labels, raw)
     point = metric_table(labels, probabilities, threshold)
@@ -141,7 +141,7 @@ def classifier_scores(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.
     reliability = calibration(labels, raw, bins=ECE_BINS)
     binary = as_probabilities(raw).shape[1] == 2
     return metrics_with_intervals(labels, raw, threshold, seed=seed) | ({"threshold": threshold} if binary else {}) \
-        | {"ece": reliability["ece"], "brier": reliability["brier"]}  # fmt: skip
+        | {"ece": reliability["ece"], "brier": reliability["brier"]}
 
 
 def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -152,7 +152,7 @@ def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def threshold_for(labels: np.ndarray, scores: np.ndarray, sensitivity: float | None = None,
-                  specificity: float | None = None) -> float:  # fmt: skip
+                  specificity: float | None = None) -> float:
     """The highest threshold reaching a target sensitivity, or the lowest reaching a target specificity."""
     if (sensitivity is None) == (specificity is None):
         raise EvaluationError("give exactly one target: sensitivity or specificity")
@@ -185,7 +185,7 @@ def curves(labels: np.ndarray, raw: np.ndarray, positive: int = 1) -> Curves:
     fpr, tpr, thresholds = roc_curve(truth, scores)
     precision, recall, _ = precision_recall_curve(truth, scores)
     return Curves(fpr, tpr, np.minimum(thresholds, 1.0), precision, recall,
-                  float(average_precision_score(truth, scores)))  # fmt: skip
+                  float(average_precision_score(truth, scores)))
 
 
 def calibration(labels: np.ndarray, raw: np.ndarray, bins: int = 10) -> dict[str, Any]:
@@ -210,7 +210,7 @@ def calibration(labels: np.ndarray, raw: np.ndarray, bins: int = 10) -> dict[str
     observed = _ratio(np.bincount(which, hit, bins), count)
     ece = float(np.nansum(count / labels.size * np.abs(mean_confidence - observed)))
     return {"bin_edges": edges, "count": count, "confidence": mean_confidence, "observed": observed,
-            "brier": round(brier, 4), "ece": round(ece, 4)}  # fmt: skip
+            "brier": round(brier, 4), "ece": round(ece, 4)}
 
 
 def confusion(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -221,7 +221,7 @@ def confusion(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.5) -> np
 
 
 def compare(labels: np.ndarray, raw_a: np.ndarray, raw_b: np.ndarray, threshold_a: float = 0.5,
-            threshold_b: float = 0.5, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:  # fmt: skip
+            threshold_b: float = 0.5, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
     """Model B minus model A on the same images: AUC and accuracy differences, paired bootstrap CI and p-value.
 
     The p-value is two-sided: twice the smaller share of resampled differences on
@@ -247,7 +247,7 @@ def compare(labels: np.ndarray, raw_a: np.ndarray, raw_b: np.ndarray, threshold_
 
 
 def predictions_table(ids: list[str], labels: np.ndarray | None, raw: np.ndarray, class_names: list[str],
-                      threshold: float = 0.5) -> pd.DataFrame:  # fmt: skip
+                      threshold: float = 0.5) -> pd.DataFrame:
     """One row per image: id, true label (where known), the probability of every class, the predicted label."""
     probabilities = as_probabilities(raw)
     table = pd.DataFrame({"id": list(ids)})

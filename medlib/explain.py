@@ -74,7 +74,7 @@ def _pixel_detail(grads: np.ndarray, images: np.ndarray) -> np.ndarray:
 
 
 def heatmaps(model: Any, images: np.ndarray, class_index: np.ndarray | int | None = None,
-             method: str = METHODS[0], layer: str | None = None) -> np.ndarray:  # fmt: skip
+             method: str = METHODS[0], layer: str | None = None) -> np.ndarray:
     """Heat maps (N×H×W, 0..1, at the input resolution) for ``images`` (already preprocessed).
 
     ``class_index``: the class to explain per image (default: the predicted one).
@@ -111,7 +111,7 @@ def heatmaps(model: Any, images: np.ndarray, class_index: np.ndarray | int | Non
     cams = np.maximum(np.einsum("nhwc,nc->nhw", features, weights), 0.0)
     height, width = images.shape[1:3]
     out = _scaled(np.stack([cv2.resize(cam.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-                            for cam in cams]))  # fmt: skip
+                            for cam in cams]))
     return _scaled(out * _pixel_detail(input_grads[0], images)) if sharp else out
 
 
@@ -147,4 +147,4 @@ def localization(heat: np.ndarray, masks: np.ndarray, threshold: float = 0.5) ->
     hits = [pointing_hit(heat[k], masks[k]) for k in keep]
     ious = [heatmap_iou(heat[k], masks[k], threshold) for k in keep]
     return {"pointing_game": round(float(np.mean(hits)), 4), "heatmap_iou": round(float(np.mean(ious)), 4),
-            "n_lesions": len(keep)}  # fmt: skip
+            "n_lesions": len(keep)}

@@ -53,7 +53,7 @@ def intensity(images: np.ndarray) -> dict[str, Any]:
                              "percentiles": dict(zip(("p0.5", "p50", "p99.5"),
                                                      (float(v) for v in np.percentile(values, [0.5, 50, 99.5])),
                                                      strict=True)),
-                             "mean": float(values.mean()), "std": float(values.std())}  # fmt: skip
+                             "mean": float(values.mean()), "std": float(values.std())}
     if images.shape[-1] == 3:
         contrast = [float(np.mean([values[i, ..., c].std() for i in range(len(values))])) for c in range(3)]
         facts["channel_contrast"] = dict(zip("RGB", contrast, strict=True))
@@ -93,7 +93,7 @@ def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
         "patients": len(set(dataset.groups)) if dataset.groups else None,
         "size": {"height": _spread(sizes[:, 0]), "width": _spread(sizes[:, 1]),
                  "distinct": len({tuple(s) for s in sizes.tolist()}), "stored": list(dataset.image_size),
-                 "fit": dataset.fit},  # fmt: skip
+                 "fit": dataset.fit},
         "channels": dataset.channels,
         "dtype": str(dataset.images.dtype),
         "intensity": intensity(dataset.images[sample]) if n else {},

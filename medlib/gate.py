@@ -92,14 +92,14 @@ class Profile:
         axes = base64.b64encode(np.ascontiguousarray(self.axes, "<f4").tobytes()).decode("ascii")
         return {"mean": _rounded(self.mean), "axes": {"shape": list(self.axes.shape), "float32_base64": axes},
                 "variances": _rounded(self.variances), "residual_variance": float(f"{self.residual_variance:.6g}"),
-                "threshold": round(float(self.threshold), 6)}  # fmt: skip
+                "threshold": round(float(self.threshold), 6)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Profile:
         axes = np.frombuffer(base64.b64decode(data["axes"]["float32_base64"]), "<f4").reshape(data["axes"]["shape"])
         return cls(np.asarray(data["mean"], np.float64), axes.astype(np.float64),
                    np.asarray(data["variances"], np.float64), float(data["residual_variance"]),
-                   float(data["threshold"]))  # fmt: skip
+                   float(data["threshold"]))
 
 
 def _rounded(values: np.ndarray) -> list:
@@ -131,7 +131,7 @@ def fit_profile(train: np.ndarray, val: np.ndarray) -> Profile | None:
 
 
 MASK_STATISTICS = ("foreground", "components", "two_largest", "left_share", "centre_row", "centre_column",
-                   "uncertain")  # fmt: skip
+                   "uncertain")
 """What the shape signal compares: the foreground share of the image, the number of components of at least 1%
 of it, the share of the foreground in the two largest, the share in the image's left half, the foreground's
 centre (row and column, 0..1), and the share of foreground-ish pixels the segmenter is unsure of (0.2..0.8)."""
@@ -156,7 +156,7 @@ def mask_statistics(probability: np.ndarray) -> np.ndarray:
         float(rows.mean()) / height,
         float(columns.mean()) / width,
         unsure / (area + unsure),
-    ])  # fmt: skip
+    ])
 
 
 def colour_spread(image: np.ndarray) -> float:

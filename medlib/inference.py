@@ -90,7 +90,7 @@ def card_pipeline(card: dict[str, Any], input_shape: tuple[int, ...]) -> Pipelin
     conversion to the channels the model takes where it has none: gray, RGB, RGBA or palette images all fit."""
     height, width = input_shape[:2]
     pipeline = load_pipeline(card["preprocess"]) if card.get("preprocess") else make_pipeline(
-        ("resize", {"height": height, "width": width, "mode": "stretch"}), "window")  # fmt: skip
+        ("resize", {"height": height, "width": width, "mode": "stretch"}), "window")
     if any(name == "color" for name, _ in pipeline.steps):
         return pipeline
     return make_pipeline(("color", {"mode": "gray" if input_shape[-1] == 1 else "rgb"}), *pipeline.steps)
@@ -118,7 +118,7 @@ def check_fit(loaded: LoadedModel, dataset: Dataset) -> None:
         raise ModelError(f"{loaded.stored.name} is a segmenter but {dataset.name} has no masks")
     sample, _ = loaded.pipeline.apply(dataset.images[0])
     check_input(loaded, sample, f"{dataset.name}'s images ({dataset.channels} channel(s))",
-                "use a data set like the one it was trained on")  # fmt: skip
+                "use a data set like the one it was trained on")
 
 
 def check_input(loaded: LoadedModel, model_input: np.ndarray, source: str, advice: str) -> None:
@@ -128,7 +128,7 @@ def check_input(loaded: LoadedModel, model_input: np.ndarray, source: str, advic
     fits = model_input.shape[-1] == expected[-1] if loaded.task == "segment" else model_input.shape == expected
     if not fits:
         raise ModelError(f"{loaded.stored.name} takes {expected} inputs, but its preprocessing makes "
-                         f"{model_input.shape} from {source}; {advice}")  # fmt: skip
+                         f"{model_input.shape} from {source}; {advice}")
 
 
 def split_index(dataset: Dataset, split: str) -> np.ndarray:
@@ -172,7 +172,7 @@ def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", s
         chosen = loaded.card.get("threshold")
         if "threshold" in metrics:
             metrics["threshold_source"] = (f"the model card: {chosen.get('rule', 'chosen')}, on {chosen['chosen_on']}"
-                                           if chosen else "0.5: the model card records no threshold")  # fmt: skip
+                                           if chosen else "0.5: the model card records no threshold")
     else:
         check_fit(loaded, dataset)
         maps = segment_maps(loaded.model, dataset, split_index(dataset, split), loaded.pipeline, loaded.mirrors)
@@ -183,7 +183,7 @@ def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", s
 def explain_images(
     loaded: LoadedModel, dataset: Dataset, index: np.ndarray, method: str = METHODS[0],
     class_index: np.ndarray | None = None, batch: int = 32,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Heat maps for the images at ``index``, with the model inputs and (where the set has them) the masks.
 
     All three are at the model's input resolution, after the card's preprocessing.
@@ -199,7 +199,7 @@ def explain_images(
         heatmaps(loaded.model, inputs_array[start : start + batch], method=method,
                  class_index=None if class_index is None else class_index[start : start + batch])
         for start in range(0, len(index), batch)
-    ])  # fmt: skip
+    ])
     return heat, inputs_array, None if dataset.masks is None else np.stack(masks)
 
 
@@ -219,7 +219,7 @@ def explanation_picture(model_input: np.ndarray, heat: np.ndarray, mask: np.ndar
 
 
 def write_explanations(loaded: LoadedModel, dataset: Dataset, split: str, out: Path, method: str = METHODS[0],
-                       limit: int = 64) -> dict[str, Any]:  # fmt: skip
+                       limit: int = 64) -> dict[str, Any]:
     """Write heat-map overlays (PNG) for a split; where masks exist, score the localization of every lesion.
 
     Each image is explained for its true class (where labels exist), so the

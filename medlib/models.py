@@ -215,13 +215,13 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("seed-cnn", "classify", build_seed_cnn, "the seed article's three-convolution CNN (baseline)"),
         Architecture(DEFAULT_SEGMENTER, "segment", build_unet, "U-Net for segmentation"),
     )
-}  # fmt: skip
+}
 
 
 def build_model(
     name: str, input_shape: tuple[int, int, int], num_classes: int = 2, bn_momentum: float = BN_MOMENTUM,
     width: int = 0,
-) -> Any:  # fmt: skip
+) -> Any:
     """Build a registered architecture for an input shape (H, W, C), a class count and a batch-norm momentum;
     ``width``, where not 0, is a U-Net's or residual CNN's first-level filter count (else its own default)."""
     if name not in ARCHITECTURES:
@@ -230,4 +230,4 @@ def build_model(
         raise ModelError(f"a model needs at least two classes, got {num_classes}")
     options = {"width": width} if width else {}
     return ARCHITECTURES[name].build(tuple(int(v) for v in input_shape), num_classes, bn_momentum=bn_momentum,
-                                     **options)  # fmt: skip
+                                     **options)

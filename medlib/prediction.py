@@ -26,7 +26,7 @@ def predict(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
 
 
 def segment_maps(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
-                 mirrors: Sequence[tuple[int, ...]] = ((),)):  # fmt: skip
+                 mirrors: Sequence[tuple[int, ...]] = ((),)):
     """Reference masks, predicted probability maps (in tiles where images exceed the model's input; averaged over
     the ``mirrors``, see :func:`predict_tiled`) and fields of view (``None`` where the set has none), all at the
     preprocessing's geometry."""

@@ -107,7 +107,7 @@ class Placement:
 
     def to_dict(self) -> dict[str, Any]:
         return {"step": self.step, "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
-                "source": list(self.source), "target": list(self.target)}  # fmt: skip
+                "source": list(self.source), "target": list(self.target)}
 
 
 def _resize_placement(shape: tuple[int, ...], p: dict) -> Placement:
@@ -236,7 +236,7 @@ def _percentiles_params(when: tuple[str, ...], on: str = "preset") -> tuple[Para
               step=0.5, shown_if=(on, when)),
         Param("high_percentile", "float", 99.5, 51.0, 100.0, help="values above this percentile become white",
               step=0.5, shown_if=(on, when)),
-    )  # fmt: skip
+    )
 
 
 STEPS: dict[str, StepKind] = {
@@ -318,7 +318,7 @@ STEPS: dict[str, StepKind] = {
             "retinal vessels) or to three RGB channels.", "channels",
         ),
     )
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -380,7 +380,7 @@ class Pipeline(Spec):
         super().__init__(FAMILY, STEPS, list(steps or []))
 
     def run(self, image: np.ndarray, mask: Mask = None, file_window: Window | None = None,
-            stages: bool = False) -> Processed:  # fmt: skip
+            stages: bool = False) -> Processed:
         """The image through every step, with what each geometric step did (and every stage where ``stages``).
 
         A step that fails raises :class:`SpecError` naming the step and its input; NaN or infinite values in the

@@ -88,7 +88,7 @@ def geometry(task: str, facts: dict[str, Any], train_images: int) -> tuple[int, 
     if task == "classify":
         side = min(long_side, CLASSIFIER_SIDE)
         why = (f"the images' own side ({long_side} px)" if side == long_side else
-               f"the images' long side ({long_side} px) shrunk to {side}, what a CPU trains on in minutes")  # fmt: skip
+               f"the images' long side ({long_side} px) shrunk to {side}, what a CPU trains on in minutes")
         return side, 0, 1, why
     masks = facts.get("masks", {})
     share, object_side = masks.get("object_share", 1.0), masks.get("object_side_px", float(long_side))
@@ -97,13 +97,13 @@ def geometry(task: str, facts: dict[str, Any], train_images: int) -> tuple[int, 
         return side, 0, 1, f"whole images: {long_side} px fit the CPU budget (a multiple of 16 for the U-Net)"
     if share >= LARGE_OBJECT_SHARE:
         return (WHOLE_SIDE, 0, 1, f"whole images shrunk to {WHOLE_SIDE} px: the objects are large (the median one "
-                f"covers {share:.1%} of the image) and keep their shape")  # fmt: skip
+                f"covers {share:.1%} of the image) and keep their shape")
     side = min(long_side, 1024)  # validation goes in tiles: any side will do
     patch = 64 if object_side <= 16 else 128
     per_image = int(min(64, max(8, math.ceil(SAMPLES_PER_EPOCH / max(train_images, 1)))))
     return (side, patch, per_image, f"small or thin objects (median {object_side:.0f} px a side, {share:.2%} of the "
             f"image) at full resolution ({side} px): random {patch}-px patches, {per_image} per image and epoch; "
-            "validation in overlapping tiles of whole images")  # fmt: skip
+            "validation in overlapping tiles of whole images")
 
 
 def _separation(values: np.ndarray, masks: np.ndarray, region: np.ndarray) -> float:
@@ -138,7 +138,7 @@ def contrast_choice(images: np.ndarray, masks: np.ndarray, fov: np.ndarray | Non
     measured = ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
     reason = (f"foreground/background separation (Fisher's ratio) on {len(images)} training images: {measured}; "
               f"with CLAHE {with_clahe:.2f}, {'taken' if clahe else 'not taken'} (a choice must be "
-              f"{CLEARLY_BETTER - 1:.0%} better)")  # fmt: skip
+              f"{CLEARLY_BETTER - 1:.0%} better)")
     return mode, clahe, reason
 
 
@@ -154,7 +154,7 @@ def _window(facts: dict[str, Any], dataset: Any, train: np.ndarray) -> tuple[dic
         where = "the foreground's" if dataset.masks is not None else "all"
         return ({"preset": "custom", "center": float((low + high) / 2), "width": float(max(high - low, 1.0))},
                 f"CT in Hounsfield units: one window over {where} values, {low:.0f} to {high:.0f} HU (their 0.5 and "
-                "99.5 percentiles), the same for every image")  # fmt: skip
+                "99.5 percentiles), the same for every image")
     window = window_for(dataset.images[train[:: max(1, train.size // 200)]])
     if window.get("preset") == "bits":
         return window, f"{kind} values: their full scale, the same for every image (a 16-bit export looks alike)"
@@ -164,11 +164,11 @@ def _window(facts: dict[str, Any], dataset: Any, train: np.ndarray) -> tuple[dic
 def _augmentation(task: str, channels: int, patch: int) -> tuple[Augmenter, str]:
     if patch:
         return default_augmenter("patches"), "patches: mirrored either way, elastic, exposure; never rotated " \
-                                             "(rotation blackens a patch's corners)"  # fmt: skip
+                                             "(rotation blackens a patch's corners)"
     if channels == 3:
         return default_augmenter("fundus"), "colour photographs: mirrored and turned any way, elastic, exposure"
     return default_augmenter("chest"), "gray films: zoom ±25%, rotation ±8°, exposure, noise; never mirrored " \
-                                       "(anatomy has a side)"  # fmt: skip
+                                       "(anatomy has a side)"
 
 
 def derive(config: Any, dataset: Any, facts: dict[str, Any], train: np.ndarray) -> Plan:
@@ -198,7 +198,7 @@ def derive(config: Any, dataset: Any, facts: dict[str, Any], train: np.ndarray) 
         if patch:
             choices["patches per image"] = Choice(per_image, "set" if config.patches_per_image else
                                                   f"about {SAMPLES_PER_EPOCH} patches an epoch",
-                                                  not config.patches_per_image)  # fmt: skip
+                                                  not config.patches_per_image)
     if config.preprocess is not None:
         pipeline = load_pipeline(config.preprocess)
         choices["preprocessing"] = Choice(" → ".join(n for n, _ in pipeline.steps), "set", False)
@@ -215,7 +215,7 @@ def derive(config: Any, dataset: Any, facts: dict[str, Any], train: np.ndarray) 
 
 
 def default_pipeline(dataset: Any, task: str, facts: dict[str, Any], train: np.ndarray,
-                     side: int) -> tuple[Pipeline, str]:  # fmt: skip
+                     side: int) -> tuple[Pipeline, str]:
     """The derived preprocessing of a data set for ``task`` at ``side`` pixels, and why, in one line."""
     height, width = dataset.image_size
     stretch = dataset.fit == "stretch" or (dataset.fit in ("as read", "scaled") and height == width)
@@ -282,7 +282,7 @@ def epochs_for(config: Any, steps_per_epoch: int) -> Choice:
         return Choice(config.epochs, "set", False)
     if config.max_minutes:
         return Choice(BUDGET_EPOCHS, f"as many as {config.max_minutes:g} minutes allow: the budget ends the run and "
-                                     "the learning rate follows the clock")  # fmt: skip
+                                     "the learning rate follows the clock")
     epochs = max(MIN_EPOCHS, math.ceil(MIN_STEPS / max(steps_per_epoch, 1)))
     return Choice(epochs, f"at least {MIN_STEPS} optimiser steps ({steps_per_epoch} an epoch) and {MIN_EPOCHS} passes")
 

@@ -27,7 +27,7 @@ AUC_BINS = 1024
 
 
 def predict_tiled(model: Any, image: np.ndarray, overlap: float = 0.25, batch: int = 8,
-                  mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:  # fmt: skip
+                  mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:
     """The foreground probability (H×W) of an image of any size, from overlapping model-sized tiles.
 
     Tiles overlap by ``overlap`` of their side and are blended with weights that
@@ -40,7 +40,7 @@ def predict_tiled(model: Any, image: np.ndarray, overlap: float = 0.25, batch: i
     films that never saw one upside down finds lesions in the wrong places there.
     """
     return np.mean([np.flip(_predict_tiles(model, np.flip(image, axes), overlap, batch), axes) for axes in mirrors],
-                   axis=0)  # fmt: skip
+                   axis=0)
 
 
 def _predict_tiles(model: Any, image: np.ndarray, overlap: float, batch: int) -> np.ndarray:
@@ -48,7 +48,7 @@ def _predict_tiles(model: Any, image: np.ndarray, overlap: float, batch: int) ->
     height, width = image.shape[:2]
     pad_h, pad_w = max(0, tile_h - height), max(0, tile_w - width)
     padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect" if pad_h < height and pad_w < width
-                    else "edge") if pad_h or pad_w else image  # fmt: skip
+                    else "edge") if pad_h or pad_w else image
     full_h, full_w = padded.shape[:2]
 
     def starts(size: int, tile: int) -> list[int]:
@@ -97,7 +97,7 @@ def _ratio(num: float, den: float, empty: float) -> float:
 
 
 def mask_metrics(truth: np.ndarray, probability: np.ndarray, threshold: float = 0.5, fov: np.ndarray | None = None,
-                 spacing: tuple[float, float] = (1.0, 1.0)) -> dict[str, float]:  # fmt: skip
+                 spacing: tuple[float, float] = (1.0, 1.0)) -> dict[str, float]:
     """Dice, IoU, sensitivity, specificity and HD95 of one predicted map, counting only pixels inside ``fov``."""
     inside = np.ones(truth.shape, bool) if fov is None else np.asarray(fov) > 0
     t = (np.asarray(truth) > 0) & inside
@@ -132,7 +132,7 @@ def _auc_from_histograms(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
 def split_metrics(
     truths: list[np.ndarray], probabilities: list[np.ndarray], fovs: list[np.ndarray | None] | None = None,
     threshold: float = 0.5, resamples: int = 1000, seed: int = 0, spacing: tuple[float, float] = (1.0, 1.0),
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Mean per-image metrics and the pooled pixel AUC of a split, each with ``<metric>_ci`` (95%, over images).
 
     HD95 is averaged over the images where both masks have a boundary (``hd95_n`` of them).
@@ -161,12 +161,12 @@ def split_metrics(
     boot_auc = boot_auc[np.isfinite(boot_auc)]
     result["auc"] = None if not np.isfinite(auc) else round(float(auc), 4)
     result["auc_ci"] = [round(float(v), 4) for v in np.percentile(boot_auc, [2.5, 97.5])] if boot_auc.size else [
-        None, None]  # fmt: skip
+        None, None]
     return result | {"n": len(truths)}
 
 
 def find_lesions(probability: np.ndarray, threshold: float = 0.5, spacing: tuple[float, float] | None = None,
-                 min_pixels: int = 4) -> list[dict[str, Any]]:  # fmt: skip
+                 min_pixels: int = 4) -> list[dict[str, Any]]:
     """Connected components of the predicted mask (lesions, lung fields: whatever the segmenter outlines), largest
     first, numbered from 1: box, area (mm² where spacing is known), mean probability.
 
@@ -174,7 +174,7 @@ def find_lesions(probability: np.ndarray, threshold: float = 0.5, spacing: tuple
     """
     probability = np.asarray(probability, np.float32)
     count, labels, stats, centres = cv2.connectedComponentsWithStats((probability >= threshold).astype(np.uint8),
-                                                                     connectivity=8, ltype=cv2.CV_32S)  # fmt: skip
+                                                                     connectivity=8, ltype=cv2.CV_32S)
     found = []
     for k in range(1, count):
         x0, y0, width, height, area = (int(v) for v in stats[k])
@@ -183,7 +183,7 @@ def find_lesions(probability: np.ndarray, threshold: float = 0.5, spacing: tuple
         box = np.s_[y0 : y0 + height, x0 : x0 + width]  # summed inside its box: fast on a full-size film
         mean = float(probability[box][labels[box] == k].sum(dtype=np.float64) / area)
         finding = {"box": [x0, y0, x0 + width, y0 + height], "area_px": area, "mean_probability": round(mean, 4),
-                   "centre": [round(float(centres[k][0]), 1), round(float(centres[k][1]), 1)]}  # fmt: skip
+                   "centre": [round(float(centres[k][0]), 1), round(float(centres[k][1]), 1)]}
         if spacing is not None:
             finding["area_mm2"] = round(float(area * spacing[0] * spacing[1]), 2)
         found.append(finding)

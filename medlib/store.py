@@ -67,7 +67,7 @@ def library_versions() -> dict[str, str]:
     from medlib import __version__
 
     return {"medlib": __version__, "keras": keras.__version__, "tensorflow": tensorflow.__version__,
-            "numpy": numpy.__version__}  # fmt: skip
+            "numpy": numpy.__version__}
 
 
 def _sha256(path: Path) -> str:
@@ -98,7 +98,7 @@ def save_model(model: Any, card: dict[str, Any], store: Path, name: str, overwri
         model.save(temporary / MODEL_FILE)
         stat = (temporary / MODEL_FILE).stat()
         card = {**card, "name": name, "file": {"name": MODEL_FILE, "size": stat.st_size,
-                                               "sha256": _sha256(temporary / MODEL_FILE)}}  # fmt: skip
+                                               "sha256": _sha256(temporary / MODEL_FILE)}}
         card.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         card.setdefault("intended_use", INTENDED_USE)
         _write_json(temporary / CARD, card)
@@ -208,7 +208,7 @@ def update_card(stored: StoredModel, changes: dict[str, Any]) -> StoredModel:
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise StoreError(f"could not update the card of {stored.name!r} ({exc.strerror or exc}); it is unchanged") \
-            from exc  # fmt: skip
+            from exc
     return StoredModel(stored.name, stored.path, card)
 
 

@@ -45,7 +45,7 @@ class TrainingProcess:
         self._process = context.Process(
             target=_child, args=(config.to_dict(), dataset, str(out), self._events, self._stop),
             name=f"train-{out.name}", daemon=True,
-        )  # fmt: skip
+        )
 
     def start(self) -> None:
         self._process.start()

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from medlib.datasets import Dataset
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 CHROMIUM = os.environ.get("MEDLIB_CHROMIUM", "/usr/bin/chromium")
@@ -83,7 +85,7 @@ def serve_app(store: Path, log_name: str, *options: str) -> Iterator[str]:
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
          *options],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MEDLIB_MODELS": str(store)},
-    )  # fmt: skip
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -128,3 +130,18 @@ def browser():
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+
+
+@pytest.fixture(scope="session")
+def toy_classifiers(tmp_path_factory) -> tuple[Path, Dataset]:
+    """A store holding two classifiers trained once per session on :func:`tests.helpers.squares`: ``resnet`` (the
+    default architecture) and ``seed`` (the seed article's CNN), for the tests that only need trained models."""
+    pytest.importorskip("tensorflow")
+    from medlib.training import TrainConfig, train
+    from tests.helpers import FAST, squares
+
+    root = tmp_path_factory.mktemp("toy-classifiers")
+    data = squares()
+    train(TrainConfig(**{**FAST, "epochs": 8}), root / "resnet", dataset=data)
+    train(TrainConfig(**{**FAST, "model": "seed-cnn", "epochs": 8}), root / "seed", dataset=data)
+    return root, data

@@ -77,7 +77,7 @@ def test_films_uploaded_one_after_another_are_separate_images_newest_chosen(page
     second = (ROOT / "samples" / "person1001_bacteria_2932.jpeg").read_bytes()
     page.radio(key="dx_source").set_value("Upload files").run()
     page.file_uploader(key="dx_files").set_value([("first.jpeg", first, "image/jpeg"),
-                                                  ("second.jpeg", second, "image/jpeg")]).run()  # fmt: skip
+                                                  ("second.jpeg", second, "image/jpeg")]).run()
     assert not page.exception and not page.error
     picker = next(box for box in page.selectbox if box.label == "Uploaded image")
     assert picker.options == ["first.jpeg", "second.jpeg"] and picker.value == 1  # the newest
@@ -124,7 +124,7 @@ def _png(array: np.ndarray) -> bytes:
 def test_diagnose_finds_the_lesions_of_a_synthetic_film():
     data = make_phantom(3, size=128, seed=5)
     result = diagnose(data.images[2], open_model(MODELS / "chest-classifier"), open_model(MODELS / "chest-lesions"),
-                      spacing=(0.5, 0.5))  # fmt: skip
+                      spacing=(0.5, 0.5))
     assert result.predicted == "consolidation"
     assert result.heat.shape == result.lesion_probability.shape == (128, 128)
     truth = data.masks[2] > 0

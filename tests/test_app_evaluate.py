@@ -1,33 +1,22 @@
-"""AppTest of the Evaluation page on two small classifiers trained on a planted-square set."""
+"""AppTest of the Evaluation page on the two toy classifiers trained on a planted-square set (see conftest)."""
 
 from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from medlib.training import TrainConfig, train
 from tests.conftest import ROOT
-from tests.test_training import FAST, blobs
 
 pytest.importorskip("tensorflow")
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("evaluation-models")
-    data = blobs(160, size=32)
-    train(TrainConfig(**FAST), root / "square-resnet", dataset=data)
-    train(TrainConfig(**{**FAST, "model": "seed-cnn", "epochs": 2}), root / "square-seed", dataset=data)
-    return root, data
-
-
 @pytest.fixture
-def page(store, monkeypatch) -> AppTest:
-    root, data = store
+def page(toy_classifiers, monkeypatch) -> AppTest:
+    root, data = toy_classifiers
     monkeypatch.setenv("MEDLIB_MODELS", str(root))
     app = AppTest.from_file(str(ROOT / "app_pages" / "evaluate.py"), default_timeout=120)
     app.session_state["active_dataset"] = data
-    app.session_state["active_model"] = "square-resnet"
+    app.session_state["active_model"] = "resnet"
     app.run()
     assert not app.exception, app.exception
     return app
@@ -45,7 +34,7 @@ def test_metrics_with_intervals_matrix_and_curves(page):
     assert _metric(page, "AUC") > 0.9
     charts = page.get("plotly_chart")
     assert len(charts) >= 4  # confusion matrix, ROC, PR, calibration (and the comparison ROC)
-    assert page.selectbox(key="ev_model").value == "square-resnet"
+    assert page.selectbox(key="ev_model").value == "resnet"
     assert page.selectbox(key="ev_split").value == "test"
 
 
@@ -71,7 +60,7 @@ def test_threshold_updates_the_metrics_and_the_gallery_shows_heat_maps(page):
 
 
 def test_comparison_of_two_models_has_a_paired_test(page):
-    assert page.selectbox(key="ev_other").value == "square-seed"
+    assert page.selectbox(key="ev_other").value == "seed"
     table = page.dataframe[1].value
     assert table["metric"].tolist() == ["AUC", "accuracy"]
     assert 0.0 < table["p-value"].iloc[0] <= 1.0

@@ -100,7 +100,7 @@ IMAGE_CORPUS = {
     "text named .dcm": (b"patient: nobody\n" * 20, "notes.dcm", NotAnImageError),
     "text named .png": (b"just some text\n", "fake.png", NotAnImageError),
     "DICOM without pixel data": (_dicom_without_pixels(), "empty.dcm", NoPixelDataError),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(IMAGE_CORPUS))
@@ -191,7 +191,7 @@ def test_csv_naming_missing_files():
 
 def test_nested_zips_and_other_files_are_skipped_and_reported():
     films = {f"set/{c}/{i}.png": _png(np.full((8, 8), 40 * i + k, np.uint8)) for k, c in enumerate(("a", "b"))
-             for i in range(4)}  # fmt: skip
+             for i in range(4)}
     data = _zip({**films, "set/a/more.zip": _zip({"x.png": _png(np.zeros((8, 8), np.uint8))}), "set/notes.txt": b"hi"})
     dataset = load_upload(data, "set.zip")
     assert len(dataset) == 8 and dataset.class_names == ["a", "b"]
@@ -201,7 +201,7 @@ def test_nested_zips_and_other_files_are_skipped_and_reported():
 def test_csv_with_an_unlabelled_image_is_refused():
     manifest = "path,label\na.png,normal\nb.png,\n"
     data = _zip({"set/manifest.csv": manifest.encode(), "set/a.png": _png(np.zeros((8, 8), np.uint8)),
-                 "set/b.png": _png(np.ones((8, 8), np.uint8))})  # fmt: skip
+                 "set/b.png": _png(np.ones((8, 8), np.uint8))})
     with pytest.raises(DatasetError, match="have no label"):
         load_upload(data, "set.zip")
 

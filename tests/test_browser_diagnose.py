@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, SCREENSHOTS, SHARED_DATA
-from tests.test_browser_upload import EXCEPTION, _images_loaded, _open, _settle
+from tests.helpers import EXCEPTION, images_loaded, open_app, settle
 
 pytestmark = pytest.mark.browser
 
@@ -20,24 +20,24 @@ def _real_film():
 
 
 def test_diagnose_a_real_film_then_refuse_a_photograph(browser, app_url, tmp_path):
-    page, errors = _open(browser, app_url)
+    page, errors = open_app(browser, app_url)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.get_by_role("link", name="Diagnose").click()
     page.get_by_text("Research tool, not a medical device.").first.wait_for(timeout=60_000)
     page.get_by_text("lung field outlines by cxr-lungs").first.wait_for(timeout=120_000)
-    _settle(page)
-    _images_loaded(page)
+    settle(page)
+    images_loaded(page)
     assert "Kermany" in page.inner_text("body")
     page.screenshot(path=str(SCREENSHOTS / "diagnose-sample.png"), full_page=True)
 
     page.get_by_text("Upload files").click()
     page.get_by_text("Upload an image to diagnose it.").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     film = _real_film()
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(film))
     page.get_by_text(f"{film.name} · frame 1/1").first.wait_for(timeout=120_000)
-    _settle(page)
-    _images_loaded(page)
+    settle(page)
+    images_loaded(page)
     body = page.inner_text("body")
     assert "PNEUMONIA" in body and "threshold, chosen on validation" in body and "Lung fields found (" in body
     assert "outside what the models were trained on" not in body
@@ -51,7 +51,7 @@ def test_diagnose_a_real_film_then_refuse_a_photograph(browser, app_url, tmp_pat
     cv2.imwrite(str(photo), picture)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(photo))
     page.get_by_text("holiday.png · frame 1/1").first.wait_for(timeout=120_000)
-    _settle(page)
+    settle(page)
     page.get_by_text("outside what the models were trained on").first.wait_for(timeout=30_000)
     body = page.inner_text("body")
     assert "it is a colour picture" in body and "Lung fields found" not in body

@@ -12,7 +12,7 @@ import pytest
 from medlib.phantom import make_phantom
 from medlib.phantom_export import write_png_zip
 from tests.conftest import ROOT, SCREENSHOTS, dicom_file
-from tests.test_browser_upload import EXCEPTION, _images_loaded, _open, _settle
+from tests.helpers import EXCEPTION, images_loaded, open_app, settle
 
 pytestmark = pytest.mark.browser
 
@@ -28,64 +28,64 @@ def _shot(page, name: str) -> None:
 def _choose(page, label: str, option: str) -> None:
     page.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
     page.get_by_role("option", name=option).first.click()
-    _settle(page)
+    settle(page)
 
 
 def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store, tmp_path):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     archive = write_png_zip(make_phantom(90, size=64, seed=21), tmp_path / "journey-films.zip")
-    page, errors = _open(browser, app_url)
+    page, errors = open_app(browser, app_url)
 
     # 1. Upload: a real CT DICOM, then a data set ZIP that becomes active.
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(dicom_file("CT_small.dcm")))
     page.get_by_text("DICOM · CT").first.wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     _shot(page, "1-upload-dicom")
     page.get_by_role("tab", name="Data set").click()
     page.get_by_text("Upload a data set").click()
-    _settle(page)
+    settle(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").last.set_input_files(str(archive))
     page.locator("[data-testid='stSidebar']").get_by_text("journey-films").first.wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     _no_exception(page)
     _shot(page, "2-upload-dataset")
 
     # 2. Preprocessing: add CLAHE and make it the active pipeline.
     page.get_by_role("link", name="Preprocessing").click()
     page.get_by_text("Model input at its real size").wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     _choose(page, "Add a step", "Histogram equalisation / CLAHE")
     page.get_by_role("button", name="Add").first.click()
-    _settle(page)
+    settle(page)
     page.get_by_text("Not yet active. Changes:").first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Use for training and inference").click()
     page.locator("[data-testid='stSidebar']").get_by_text("equalize").first.wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     _no_exception(page)
     _shot(page, "3-preprocessing")
 
     # 3. Augmentation: add a horizontal flip and use it for training.
     page.get_by_role("link", name="Augmentation").click()
     page.get_by_text("16 variants in").wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     _choose(page, "Add a step", "Horizontal flip")
     page.get_by_role("button", name="Add").first.click()
-    _settle(page)
+    settle(page)
     page.get_by_text("Not yet active. Changes:").first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Use for training").click()
     page.locator("[data-testid='stSidebar']").get_by_text("5 augmentation transform(s)").first.wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     _no_exception(page)
     _shot(page, "4-augmentation")
 
     # 4. Training: a few epochs with the live curve, then stop; the model is stored and active.
     page.get_by_role("link", name="Training").click()
     page.get_by_role("button", name="Start training").wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     assert "equalize" in page.get_by_text("Preprocessing:").first.inner_text()
     page.get_by_label("Model name").fill("journey-run")
     page.get_by_label("Model name").press("Enter")
-    _settle(page)
+    settle(page)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("validation metrics").filter(visible=True).first.wait_for(timeout=180_000)
     page.wait_for_function("() => /epoch [3-9]\\/\\d+ · batch/.test(document.body.innerText)", timeout=180_000)
@@ -93,17 +93,17 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Saved as").wait_for(timeout=120_000)
     page.locator("[data-testid='stSidebar']").get_by_text("journey-run").first.wait_for(timeout=30_000)  # now active
-    _settle(page)
+    settle(page)
     assert (browser_store / "journey-run" / "card.json").is_file()
     _no_exception(page)
 
     # 5. Evaluation of the new model on the uploaded set: matrix, ROC and heat maps.
     page.get_by_role("link", name="Evaluation").click()
     page.get_by_text("confusion matrix (counts)").wait_for(timeout=120_000)
-    _settle(page)
+    settle(page)
     assert "journey-run" in page.locator("[data-testid='stSidebar']").inner_text()  # the active model, preselected
     page.get_by_text("ROC (one vs rest)").first.wait_for(timeout=30_000)
-    _images_loaded(page)
+    images_loaded(page)
     _no_exception(page)
     _shot(page, "6-evaluation")
 
@@ -112,12 +112,12 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     page.get_by_text("Research tool, not a medical device.").first.wait_for(timeout=60_000)
     page.get_by_text("Upload files").click()
     page.get_by_text("Upload an image to diagnose it.").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     real = ROOT / "samples" / "IM-0141-0001.jpeg"
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(real))
     page.get_by_text("IM-0141-0001.jpeg · frame 1/1").first.wait_for(timeout=120_000)
-    _settle(page)
-    _images_loaded(page)
+    settle(page)
+    images_loaded(page)
     body = page.inner_text("body")
     assert "Grad-CAM, sharpened: where the evidence" in body and "Lung fields found (" in body
     assert "mean_probability" in body
@@ -126,13 +126,13 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     assert not errors, errors
 
     # A second browser session at the same time: its own data set, no job, no active model of the first.
-    other, other_errors = _open(browser, app_url)
+    other, other_errors = open_app(browser, app_url)
     sidebar = other.locator("[data-testid='stSidebar']")
     sidebar.get_by_text("Synthetic chest films").first.wait_for(timeout=60_000)
     assert "journey-films" not in sidebar.inner_text() and "journey-run" not in sidebar.inner_text()
     other.get_by_role("link", name="Training").click()
     other.get_by_role("button", name="Start training").wait_for(timeout=60_000)
-    _settle(other)
+    settle(other)
     assert "journey-run on" not in other.inner_text("body")
     assert "journey-films" in page.locator("[data-testid='stSidebar']").inner_text()  # the first keeps its own
     assert not other_errors, other_errors

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SCREENSHOTS, dicom_file, serve_app
-from tests.test_browser_upload import EXCEPTION, _open, _settle
+from tests.helpers import EXCEPTION, open_app, settle
 
 pytestmark = pytest.mark.browser
 
@@ -32,16 +32,16 @@ def test_planted_patient_tags_are_never_shown_logged_or_written(browser, app_url
     planted.PatientName, planted.PatientID = f"{secret}^Jane", f"{secret}-ID"
     planted.PatientBirthDate, planted.InstitutionName = "19010101", f"{secret} General Hospital"
     planted.save_as(tmp_path / "planted.dcm")
-    page, errors = _open(browser, app_url)
+    page, errors = open_app(browser, app_url)
     for link, uploader in (("Upload", 0), ("Preprocessing", 0), ("Diagnose", 0)):
         if link != "Upload":  # the app opens on Upload: a click on its own link would rerun it under the upload
             page.get_by_role("link", name=link).click()
             page.get_by_role("heading", name=link).wait_for(timeout=60_000)
-        _settle(page)
+        settle(page)
         if link != "Upload":
             page.get_by_text("Upload files" if link == "Diagnose" else "Upload a file").first.click()
             page.get_by_text("Upload an image").first.wait_for(timeout=30_000)  # the uploader replaced the sample
-            _settle(page)  # the rerun has ended: the uploader will not be drawn anew under the file
+            settle(page)  # the rerun has ended: the uploader will not be drawn anew under the file
         dropzone = page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(uploader)
         dropzone.wait_for(state="attached", timeout=30_000)
         dropzone.set_input_files(str(tmp_path / "planted.dcm"))
@@ -50,7 +50,7 @@ def test_planted_patient_tags_are_never_shown_logged_or_written(browser, app_url
         except Exception:
             page.screenshot(path=str(ROOT / "artifacts" / f"privacy-{link}-failed.png"))
             raise
-        _settle(page)
+        settle(page)
         page.wait_for_timeout(1500)
         assert page.locator(EXCEPTION).count() == 0
         body = page.inner_text("body")
@@ -67,8 +67,8 @@ def test_an_upload_over_the_server_limit_is_refused_with_a_clear_message(browser
     big = tmp_path / "too-big.png"
     big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(2_200_000))
     with serve_app(browser_store, "streamlit-small-uploads.log", "--server.maxUploadSize", "1") as url:
-        page, _ = _open(browser, url)
-        _settle(page)
+        page, _ = open_app(browser, url)
+        settle(page)
         page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(big))
         page.get_by_text("File must be 1.0MB or smaller.").or_(
             page.get_by_text("File must be 1MB or smaller.")

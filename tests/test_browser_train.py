@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.conftest import SCREENSHOTS
-from tests.test_browser_upload import EXCEPTION, _images_loaded, _open, _settle
+from tests.helpers import EXCEPTION, images_loaded, open_app, settle
 
 pytestmark = pytest.mark.browser
 
@@ -18,14 +18,14 @@ def _epochs_done(page) -> int:
 
 
 def test_train_watch_stop_and_store(browser, app_url, browser_store):
-    page, errors = _open(browser, app_url)
+    page, errors = open_app(browser, app_url)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.get_by_role("link", name="Training").click()
     page.get_by_role("button", name="Start training").wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     page.get_by_label("Model name").fill("browser-run")
     page.get_by_label("Model name").press("Enter")
-    _settle(page)
+    settle(page)
     page.get_by_role("button", name="Start training").click()
     # the curves, after the first epoch (plotly may draw a hidden copy of a title while it lays out)
     page.get_by_text("validation metrics").filter(visible=True).first.wait_for(timeout=180_000)
@@ -35,11 +35,11 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     assert "?job=" in page.url
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Saved as").wait_for(timeout=120_000)
-    _settle(page)
+    settle(page)
     page.get_by_text("stopped").first.wait_for(timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"))
     page.get_by_role("tab", name="Model store").click()
-    _settle(page)
+    settle(page)
     assert (browser_store / "browser-run" / "card.json").is_file()
     page.locator("[data-testid='stSidebar']").get_by_text("browser-run").first.wait_for(timeout=30_000)
     assert page.locator(EXCEPTION).count() == 0
@@ -49,10 +49,10 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     page.get_by_role("link", name="Evaluation").click()
     page.get_by_text("confusion matrix (counts)").wait_for(timeout=120_000)
     page.get_by_text("Misclassified").first.wait_for(timeout=120_000)
-    _settle(page)
+    settle(page)
     page.get_by_text("ROC (one vs rest)").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid='stImage']").count() >= 1  # the first misclassified, with its Grad-CAM
-    _images_loaded(page)
+    images_loaded(page)
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "evaluation.png"), full_page=True)
     assert not errors, errors

@@ -79,6 +79,6 @@ def test_folding_into_the_model_gives_the_calibrated_probabilities():
     calibration = Calibration(2.5, (0.0, -0.7))
     folded = fold_into(model, calibration)
     assert np.allclose(np.asarray(folded.predict_on_batch(images))[:, 0], calibration.probabilities(logits)[:, 1],
-                       atol=1e-5)  # fmt: skip
+                       atol=1e-5)
     assert np.allclose(model.layers[-1].get_weights()[0], kernel)  # the original model is unchanged
     assert isinstance(folded, keras.Model)

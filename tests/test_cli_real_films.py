@@ -23,7 +23,7 @@ NORMAL, PNEUMONIA = SAMPLES / "IM-0141-0001.jpeg", SAMPLES / "person1001_bacteri
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "medlib", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=600)  # fmt: skip
+                          timeout=600)
 
 
 def _lines(result: subprocess.CompletedProcess) -> list[dict]:
@@ -71,7 +71,7 @@ def test_evaluate_all_images_at_the_card_threshold_with_calibration(tmp_path):
         (tmp_path / "external" / label).mkdir(parents=True)
         shutil.copy(film, tmp_path / "external" / label)
     result = _run("evaluate", "--model", str(ROOT / "models" / "cxr-pneumonia"), "--data",
-                  str(tmp_path / "external"), "--split", "all")  # fmt: skip
+                  str(tmp_path / "external"), "--split", "all")
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout.splitlines()[-1])
     assert metrics["n"] == 2 and metrics["split"] == "all"
@@ -87,7 +87,7 @@ def test_evaluate_all_counts_every_image_and_a_lone_test_folder_stays_test(tmp_p
     archive = write_phantom(make_phantom(n=24, size=128, seed=4), tmp_path / "films.zip")
     model = str(ROOT / "models" / "chest-classifier")
     everything = json.loads(_run("evaluate", "--model", model, "--data", str(archive), "--split", "all")
-                            .stdout.splitlines()[-1])  # fmt: skip
+                            .stdout.splitlines()[-1])
     assert everything["n"] == 24
     test_only = tmp_path / "held-out" / "test"
     for k, name in enumerate(("normal", "nodule", "consolidation")):
@@ -95,5 +95,5 @@ def test_evaluate_all_counts_every_image_and_a_lone_test_folder_stays_test(tmp_p
         film = make_phantom(n=3, size=128, seed=9).images[k, ..., 0]
         cv2.imwrite(str(test_only / name / "a.png"), np.round(film * 255).astype(np.uint8))
     held_out = json.loads(_run("evaluate", "--model", model, "--data", str(tmp_path / "held-out")).stdout
-                          .splitlines()[-1])  # fmt: skip
+                          .splitlines()[-1])
     assert held_out["split"] == "test" and held_out["n"] == 3

@@ -8,48 +8,20 @@ import numpy as np
 import pytest
 
 from medlib.cli import main
-from medlib.datasets import Dataset
-from medlib.datasets.split import assign_splits
 from medlib.explain import METHODS, heatmap_iou, heatmaps, last_spatial_layer, localization, overlay, pointing_hit
 from medlib.inference import explain_images, open_model
 from medlib.models import ModelError
-from medlib.training import TrainConfig, train
-from tests.test_training import FAST
+from tests.helpers import SIZE
 
 pytest.importorskip("tensorflow")
-
-SIZE, SIDE = 32, 6
-
-
-def squares(n: int = 200, seed: int = 0) -> Dataset:
-    """Class 1 has a bright square somewhere (its mask is the square); class 0 has none."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 2
-    images = rng.normal(0.3, 0.05, (n, SIZE, SIZE, 1)).astype(np.float32)
-    masks = np.zeros((n, SIZE, SIZE), np.uint8)
-    for i in np.flatnonzero(labels):
-        y, x = rng.integers(2, SIZE - SIDE - 2, 2)
-        images[i, y : y + SIDE, x : x + SIDE] += 0.5
-        masks[i, y : y + SIDE, x : x + SIDE] = 1
-    return Dataset("squares", images, assign_splits(n, labels, seed=seed), [f"s{i}" for i in range(n)],
-                   labels=labels, class_names=["empty", "square"], masks=masks, synthetic=True)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("explain")
-    data = squares()
-    train(TrainConfig(**{**FAST, "epochs": 8}), root / "resnet", dataset=data)
-    train(TrainConfig(**{**FAST, "model": "seed-cnn", "epochs": 8}), root / "seed", dataset=data)
-    return root, data
 
 
 # seed-cnn's unpadded convolutions shrink its maps, which are then stretched back over the whole input: its
 # maximum lands up to a few pixels off (0.68-0.78 measured); the default classifier's padded maps stay aligned (1.0).
 @pytest.mark.parametrize(("name", "floor"), [("resnet", 0.9), ("seed", 0.6)])
 @pytest.mark.parametrize("method", METHODS)
-def test_heat_map_points_at_the_planted_square(trained, name, floor, method):
-    root, data = trained
+def test_heat_map_points_at_the_planted_square(toy_classifiers, name, floor, method):
+    root, data = toy_classifiers
     loaded = open_model(root / name)
     index = np.flatnonzero(data.labels == 1)[:40]
     heat, inputs, masks = explain_images(loaded, data, index, method)
@@ -60,10 +32,10 @@ def test_heat_map_points_at_the_planted_square(trained, name, floor, method):
     assert scores["n_lesions"] == 40
 
 
-def test_the_last_feature_map_is_found_and_a_dense_only_model_is_refused(trained):
+def test_the_last_feature_map_is_found_and_a_dense_only_model_is_refused(toy_classifiers):
     import keras
 
-    loaded = open_model(trained[0] / "resnet")
+    loaded = open_model(toy_classifiers[0] / "resnet")
     assert last_spatial_layer(loaded.model).startswith("stage")
     dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
     with pytest.raises(ModelError, match="no convolutional feature map"):
@@ -84,13 +56,13 @@ def test_localization_scores_on_known_maps():
     assert picture.shape == (20, 20, 3) and picture.dtype == np.uint8
 
 
-def test_cli_explain_writes_overlays_and_scores(trained, tmp_path, capsys):
-    root, data = trained
+def test_cli_explain_writes_overlays_and_scores(toy_classifiers, tmp_path, capsys):
+    root, data = toy_classifiers
     np.savez(tmp_path / "squares.npz", train_images=data.images[:20, ..., 0], train_labels=data.labels[:20],
-             test_images=data.images[100:140, ..., 0], test_labels=data.labels[100:140])  # fmt: skip
+             test_images=data.images[100:140, ..., 0], test_labels=data.labels[100:140])
     out = tmp_path / "overlays"
     code = main(["explain", "--model", str(root / "resnet"), "--data", str(tmp_path / "squares.npz"),
-                 "--out", str(out), "--limit", "5"])  # fmt: skip
+                 "--out", str(out), "--limit", "5"])
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["written"] == 5 and len(list(out.glob("*.png"))) == 5

@@ -14,7 +14,7 @@ from medlib.fingerprint import data_fingerprint
 def _dataset(images: np.ndarray, labels=None, masks=None, groups=None) -> Dataset:
     n = len(images)
     return Dataset("d", images, assign_splits(n, labels, seed=0), [str(i) for i in range(n)], labels=labels,
-                   class_names=["a", "b"] if labels is not None else [], masks=masks, groups=groups)  # fmt: skip
+                   class_names=["a", "b"] if labels is not None else [], masks=masks, groups=groups)
 
 
 def test_sizes_as_read_classes_and_patients(tmp_path):
@@ -34,7 +34,7 @@ def test_sizes_as_read_classes_and_patients(tmp_path):
     (np.arange(256, dtype=np.uint8), "8-bit"), (np.arange(0, 4096, 16, dtype=np.uint16), "16-bit"),
     (np.linspace(-1024, 1500, 256).round().astype(np.int16), "CT (HU)"), (np.linspace(0, 1, 256), "unit"),
     (np.linspace(-3, 3, 256), "float"),
-])  # fmt: skip
+])
 def test_how_the_values_are_stored(values, kind):
     images = np.tile(values.reshape(16, 16)[None, ..., None], (4, 1, 1, 1))
     assert data_fingerprint(_dataset(images, labels=np.array([0, 1, 0, 1])))["intensity"]["kind"] == kind

@@ -31,7 +31,7 @@ def _setup(config: TrainConfig, stop: threading.Event | None = None):
     values = labels + rng.normal(0, 0.6, 40)
     images = np.broadcast_to(values[:, None, None, None], (40, 8, 8, 1)).astype(np.float32)
     dataset = Dataset("values", images, assign_splits(40, labels, seed=0), [str(i) for i in range(40)],
-                      labels=labels, class_names=["a", "b"])  # fmt: skip
+                      labels=labels, class_names=["a", "b"])
     recipe = resolve(config, dataset)
     inputs = keras.Input((8, 8, 1))
     pooled = keras.layers.GlobalAveragePooling2D()(inputs)

@@ -135,7 +135,7 @@ def test_the_default_for_a_data_set_follows_how_its_values_are_stored():
 
     def dataset(values):
         return Dataset("d", values, np.array(["train"] * len(values)), [str(i) for i in range(len(values))],
-                       labels=np.arange(len(values)) % 2, class_names=["a", "b"])  # fmt: skip
+                       labels=np.arange(len(values)) % 2, class_names=["a", "b"])
 
     def steps(values):
         pipeline, _ = dataset_defaults(dataset(values))
@@ -170,7 +170,7 @@ def test_the_bits_window_maps_an_8_bit_film_and_its_16_bit_export_alike():
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(8, 200), st.integers(8, 200), st.integers(8, 64), st.sampled_from(["pad", "stretch"]),
-       st.floats(0.1, 0.9))  # fmt: skip
+       st.floats(0.1, 0.9))
 def test_the_recorded_geometry_brings_a_map_back_onto_the_image(height, width, side, mode, value):
     pipeline = make_pipeline(("resize", {"height": side, "mode": mode}))
     processed = pipeline.run(np.zeros((height, width)))

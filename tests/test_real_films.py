@@ -37,7 +37,7 @@ def test_rgb_rgba_palette_and_16_bit_films_go_through_the_1_channel_models_alike
     versions = {
         "gray": _png(gray), "rgb": _png(gray.convert("RGB")), "rgba": _png(gray.convert("RGBA")),
         "palette": _png(gray.convert("P")), "16-bit": cv2.imencode(".png", pixels.astype(np.uint16) * 257)[1].tobytes(),
-    }  # fmt: skip
+    }
     results = {name: diagnose(read_image(data).data[0], *models) for name, data in versions.items()}
     reference = results["gray"].probabilities
     for name, result in results.items():
@@ -55,7 +55,7 @@ def test_an_older_card_without_a_channel_step_still_takes_an_rgb_film():
 def test_the_gate_flags_noise_and_blank_images_and_passes_the_sample_films(models):
     rng = np.random.default_rng(0)
     for image in (rng.uniform(0, 255, (256, 256, 1)), np.full((300, 300, 1), 128.0),
-                  rng.uniform(0, 255, (200, 300, 3))):  # fmt: skip
+                  rng.uniform(0, 255, (200, 300, 3))):
         result = diagnose(image.astype(np.float32), *models)
         assert not result.gate.in_distribution and result.predicted is None and result.heat is None
     for film in sorted((ROOT / "samples").glob("*.jpeg")):

@@ -57,18 +57,18 @@ def test_ct_gets_one_hounsfield_window_over_the_foreground():
     recipe = resolve(TrainConfig(task="segment"), ct)
     window = dict(recipe.pipeline.steps)["window"]
     assert window["preset"] == "custom" and -100 < window["center"] < 100 and "Hounsfield" in \
-        recipe.choices["preprocessing"].reason  # fmt: skip
+        recipe.choices["preprocessing"].reason
 
 
 def test_whatever_the_user_sets_wins_and_is_recorded_as_set():
     config = TrainConfig(task="segment", image_size=64, patch_size=32, patches_per_image=5, batch_size=4, epochs=3,
                          preprocess={"steps": [{"step": "resize", "params": {"height": 64}}]},
-                         augment={"steps": []})  # fmt: skip
+                         augment={"steps": []})
     recipe = resolve(config, _masked(10, 600, 3))
     assert recipe.input_shape == (32, 32, 1) and recipe.image_shape == (64, 64, 1) and recipe.patches_per_image == 5
     assert recipe.batch_size == 4 and recipe.epochs == 3 and not recipe.augmenter.steps
     for name in ("input side", "patch side", "patches per image", "batch size", "epochs", "preprocessing",
-                 "augmentation"):  # fmt: skip
+                 "augmentation"):
         assert not recipe.choices[name].derived, name
 
 
@@ -101,7 +101,7 @@ def test_a_time_budgeted_run_on_a_tiny_set_uses_its_budget(tmp_path):
     from medlib.training import train
 
     result = train(TrainConfig(max_minutes=0.2, augment={"steps": []}), tmp_path / "budget",
-                   dataset=_tiny_classes())  # fmt: skip
+                   dataset=_tiny_classes())
     card = result.stored.card
     assert card["recipe"]["epochs"]["value"] == BUDGET_EPOCHS and card["recipe"]["epochs"]["derived"]
     assert result.ended == "time budget" and card["training"]["seconds"] >= 0.2 * 60  # the budget ended it
@@ -113,4 +113,4 @@ def _tiny_classes() -> Dataset:
     labels = np.arange(40) % 2
     images = (rng.random((40, 12, 12, 1)) * 100 + labels[:, None, None, None] * 100).astype(np.uint8)
     return Dataset("tiny", images, assign_splits(40, labels, seed=0), [str(i) for i in range(40)], labels=labels,
-                   class_names=["a", "b"])  # fmt: skip
+                   class_names=["a", "b"])

@@ -32,7 +32,7 @@ def discs(n: int = 64, size: int = 32, seed: int = 0) -> Dataset:
         images[i, disc, 0] += 0.4
         masks[i] = disc
     return Dataset("discs", images, assign_splits(n, None, seed=seed), [f"d{i}" for i in range(n)], masks=masks,
-                   synthetic=True)  # fmt: skip
+                   synthetic=True)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_a_segmenter_card_holds_the_shape_profile_of_its_gate(unet):
 def test_cli_evaluate_prints_every_segmentation_metric_with_intervals(unet, tmp_path, capsys):
     path, data, _ = unet
     np.savez(tmp_path / "discs.npz", train_images=data.images[:8, ..., 0], train_masks=data.masks[:8],
-             test_images=data.images[40:, ..., 0], test_masks=data.masks[40:])  # fmt: skip
+             test_images=data.images[40:, ..., 0], test_masks=data.masks[40:])
     assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "discs.npz")]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for name in ("dice", "iou", "sensitivity", "specificity", "hd95", "auc"):
@@ -123,7 +123,7 @@ def test_split_metrics_agree_with_per_image_means_and_the_pixel_auc(seed):
     probabilities = [np.clip(t * 0.4 + rng.random((12, 12)) * 0.6, 0, 1) for t in truths]
     result = split_metrics(truths, probabilities, resamples=200)
     assert result["dice"] == pytest.approx(np.mean([mask_metrics(t, p)["dice"] for t, p in
-                                                    zip(truths, probabilities, strict=True)]), abs=1e-4)  # fmt: skip
+                                                    zip(truths, probabilities, strict=True)]), abs=1e-4)
     pixels = np.concatenate([p.ravel() for p in probabilities])
     pooled = roc_auc_score(np.concatenate([t.ravel() for t in truths]), pixels)
     assert result["auc"] == pytest.approx(pooled, abs=2e-3)  # binned at 1/1024
@@ -132,7 +132,7 @@ def test_split_metrics_agree_with_per_image_means_and_the_pixel_auc(seed):
 def test_patch_training_learns_and_is_scored_on_whole_images_in_tiles(tmp_path):
     data = discs(24, size=64, seed=3)
     config = TrainConfig(task="segment", epochs=10, learning_rate=5e-3, early_stopping=0, augment={"steps": []},
-                         patch_size=32, patches_per_image=6)  # fmt: skip
+                         patch_size=32, patches_per_image=6)
     events = []
     result = train(config, tmp_path / "patches", dataset=data, progress=events.append)
     start = next(e for e in events if e["event"] == "start")

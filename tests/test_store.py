@@ -143,7 +143,7 @@ def test_a_colour_set_fits_a_gray_model_but_a_preprocessing_of_another_size_is_r
     loaded = open_model(Path(__file__).resolve().parents[1] / "models" / "chest-classifier")  # gray 128×128, 3 classes
     labels = np.arange(12) % 3
     colour = Dataset("colour", np.zeros((12, 64, 64, 3), np.float32), assign_splits(12, labels, seed=0),
-                     [f"c{i}" for i in range(12)], labels=labels, class_names=["a", "b", "c"])  # fmt: skip
+                     [f"c{i}" for i in range(12)], labels=labels, class_names=["a", "b", "c"])
     check_fit(loaded, colour)  # the card's preprocessing brings colour to the gray channel the model takes
     smaller = dataclasses.replace(loaded, pipeline=make_pipeline(("color", {}), ("resize", {"height": 64})))
     with pytest.raises(ModelError, match=r"takes \(128, 128, 1\) inputs"):

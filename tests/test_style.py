@@ -1,4 +1,4 @@
-"""The code base stays ruff-clean (lint rules in pyproject.toml)."""
+"""The code base stays ruff-clean (lint rules in pyproject.toml) and free of formatter markers."""
 
 from __future__ import annotations
 
@@ -16,3 +16,11 @@ def test_ruff_check_passes():
         pytest.skip("ruff is not installed (pip install -r requirements-dev.txt)")
     result = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_formatter_markers_without_a_formatter():
+    # No formatter runs on this code (ruff check lints it, with a 120-character line), so a marker that tells
+    # one to skip a line only adds noise.
+    marked = [str(path.relative_to(ROOT)) for folder in ("medlib", "ui", "app_pages", "tests", "benchmarks")
+              for path in (ROOT / folder).rglob("*.py") if "fmt: " + "skip" in path.read_text(encoding="utf-8")]
+    assert not marked, marked

@@ -66,7 +66,7 @@ class Job:
         with self.lock:
             return {"state": self.state, "start": self.start, "epochs": list(self.epochs),
                     "last_batch": self.last_batch, "end": self.end, "error": self.error,
-                    "phase": self.phase}  # fmt: skip
+                    "phase": self.phase}
 
 
 @st.cache_resource

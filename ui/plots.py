@@ -50,24 +50,24 @@ def training_curves(epochs: list[dict]) -> go.Figure:
     figure.add_trace(go.Scatter(x=x, y=[e["loss"] for e in epochs], name="train loss", mode="lines+markers"), 1, 1)
     if any(e.get("val_loss") == e.get("val_loss") for e in epochs):  # NaN for segmentation
         figure.add_trace(go.Scatter(x=x, y=[e.get("val_loss") for e in epochs], name="val loss",
-                                    mode="lines+markers"), 1, 1)  # fmt: skip
+                                    mode="lines+markers"), 1, 1)
     for key in ("val_auc", "val_dice", "val_accuracy", "val_sensitivity", "val_specificity"):
         if epochs and key in epochs[-1]:
             figure.add_trace(go.Scatter(x=x, y=[e.get(key) for e in epochs], name=key[4:], mode="lines+markers"), 1, 2)
     figure.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),  # the legend below: titles stay clear
-                         legend=dict(orientation="h", y=-0.28, x=0))  # fmt: skip
+                         legend=dict(orientation="h", y=-0.28, x=0))
     figure.update_xaxes(title_text="epoch", dtick=1 if len(epochs) <= 20 else None)
     kept = epochs[-1].get("kept_epoch", -1) if epochs else -1
     if kept > 0:
         figure.add_vline(x=kept, line_dash="dot", line_color="gray", annotation_text=f"kept: epoch {kept}",
-                         annotation_position="top left", row=1, col=1)  # fmt: skip
+                         annotation_position="top left", row=1, col=1)
         figure.add_vline(x=kept, line_dash="dot", line_color="gray", row=1, col=2)
     return figure
 
 
 def _square(figure: go.Figure, x_title: str, y_title: str, title: str) -> go.Figure:
     figure.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), title=title,
-                         legend=dict(orientation="h", y=-0.2, x=0))  # fmt: skip
+                         legend=dict(orientation="h", y=-0.2, x=0))
     figure.update_xaxes(title_text=x_title, range=[0, 1], constrain="domain")
     figure.update_yaxes(title_text=y_title, range=[0, 1.02], scaleanchor="x", scaleratio=1)
     return figure
@@ -80,28 +80,28 @@ def confusion_heatmap(matrix: np.ndarray, class_names: list[str], normalized: bo
     figure = go.Figure(go.Heatmap(
         z=values, x=class_names, y=class_names, text=text, texttemplate="%{text}", colorscale="Blues",
         hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>", showscale=False,
-    ))  # fmt: skip
+    ))
     figure.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
-                         title="confusion matrix" + (" (row-normalised)" if normalized else " (counts)"))  # fmt: skip
+                         title="confusion matrix" + (" (row-normalised)" if normalized else " (counts)"))
     figure.update_xaxes(title_text="predicted", side="bottom")
     figure.update_yaxes(title_text="true", autorange="reversed")
     return figure
 
 
 def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], point: tuple[float, float] | None = None,
-               title: str = "ROC") -> go.Figure:  # fmt: skip
+               title: str = "ROC") -> go.Figure:
     """ROC curves by name (false-positive rate, true-positive rate, thresholds), chance line and operating point."""
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="gray"),
-                                name="chance", hoverinfo="skip"))  # fmt: skip
+                                name="chance", hoverinfo="skip"))
     for name, (fpr, tpr, thresholds) in curves.items():
         figure.add_trace(go.Scatter(
             x=fpr, y=tpr, mode="lines", name=name, customdata=thresholds,
             hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<br>threshold %{customdata:.3f}<extra>%{fullData.name}</extra>",
-        ))  # fmt: skip
+        ))
     if point is not None:
         figure.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="operating point",
-                                    marker=dict(size=12, color="#e45756", symbol="x")))  # fmt: skip
+                                    marker=dict(size=12, color="#e45756", symbol="x")))
     return _square(figure, "false-positive rate (1 - specificity)", "sensitivity", title)
 
 
@@ -110,7 +110,7 @@ def pr_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "pr
     figure = go.Figure()
     for name, (recall, precision) in curves.items():
         figure.add_trace(go.Scatter(x=recall, y=precision, mode="lines", name=name,
-                                    hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>"))  # fmt: skip
+                                    hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>"))
     return _square(figure, "recall (sensitivity)", "precision (PPV)", title)
 
 
@@ -120,12 +120,12 @@ def calibration_figure(calibration: dict) -> go.Figure:
     keep = count > 0
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="gray"),
-                                name="perfectly calibrated", hoverinfo="skip"))  # fmt: skip
+                                name="perfectly calibrated", hoverinfo="skip"))
     figure.add_trace(go.Scatter(
         x=np.asarray(calibration["confidence"])[keep], y=np.asarray(calibration["observed"])[keep],
         mode="lines+markers", name="model", customdata=count[keep],
         marker=dict(size=6 + 14 * np.sqrt(count[keep] / count.max())),
         hovertemplate="confidence %{x:.2f}<br>observed %{y:.2f}<br>%{customdata} images<extra></extra>",
-    ))  # fmt: skip
+    ))
     title = f"calibration · Brier {calibration['brier']:.3f} · ECE {calibration['ece']:.3f}"
     return _square(figure, "predicted probability", "observed frequency", title)

@@ -17,7 +17,7 @@ DISCLAIMER = (
 
 
 def evaluation_report(title: str, metrics: pd.DataFrame, figures: list[go.Figure], card: dict[str, Any],
-                      dataset: dict[str, Any], facts: dict[str, Any]) -> str:  # fmt: skip
+                      dataset: dict[str, Any], facts: dict[str, Any]) -> str:
     """An HTML page with the facts, the metrics table with intervals, the plots and the model card."""
     charts = "".join(
         figure.to_html(full_html=False, include_plotlyjs=k == 0, config={"displaylogo": False})

@@ -53,13 +53,13 @@ def param_widget(param: Param, value: Any, key: str, where: Any = st) -> Any:
         return where.number_input(label, int(param.low), int(param.high), int(value), step=1, key=key, help=help_text)
     if param.log:
         return where.number_input(label, float(param.low), float(param.high), float(value), step=param.step,
-                                  format="%.0e", key=key, help=help_text)  # fmt: skip
+                                  format="%.0e", key=key, help=help_text)
     if param.low is not None and param.high is not None and param.high - param.low <= 1000:
         step = param.step or (param.high - param.low) / 100
         return where.slider(label, float(param.low), float(param.high), float(value), step=step, key=key,
-                            help=help_text)  # fmt: skip
+                            help=help_text)
     return where.number_input(label, float(param.low), float(param.high), float(value), step=param.step, key=key,
-                              help=help_text)  # fmt: skip
+                              help=help_text)
 
 
 def edit_spec(
@@ -84,11 +84,11 @@ def edit_spec(
             with st.container(horizontal=True, vertical_alignment="center", wrap=False):
                 st.markdown(f"**{index + 1}. {kind.title}**", help=kind.help or None, width="stretch")
                 st.button("↑", key=f"{key}.{item['uid']}.up", on_click=_move, args=(key, index, -1),
-                          disabled=index == 0, help="move up")  # fmt: skip
+                          disabled=index == 0, help="move up")
                 st.button("↓", key=f"{key}.{item['uid']}.down", on_click=_move, args=(key, index, 1),
-                          disabled=index == len(items) - 1, help="move down")  # fmt: skip
+                          disabled=index == len(items) - 1, help="move down")
                 st.button("✕", key=f"{key}.{item['uid']}.remove", on_click=_remove, args=(key, index),
-                          help="remove this step")  # fmt: skip
+                          help="remove this step")
             for param in kind.params:
                 if param.shown_if and item["params"].get(param.shown_if[0]) not in param.shown_if[1]:
                     continue
@@ -121,7 +121,7 @@ def spec_actions(
     st.download_button(
         "Download JSON", spec.to_json(), f"{spec.family}.json", "application/json", key=f"{key}.download",
         icon=":material/download:",
-    )  # fmt: skip
+    )
     uploaded = st.file_uploader("Load from JSON", type=["json"], key=f"{key}.load")
     if uploaded is not None and st.session_state.get(f"{key}.loaded_id") != uploaded.file_id:
         st.session_state[f"{key}.loaded_id"] = uploaded.file_id

@@ -49,7 +49,7 @@ def load_upload(data: bytes, name: str, seed: int = 0, fit: str = "pad") -> Data
 
 
 def load_dataset(source: str | os.PathLike[str], seed: int = 0, n: int = 300, size: int = 128,
-                 fit: str = "pad") -> Dataset:  # fmt: skip
+                 fit: str = "pad") -> Dataset:
     """Load a data set from a path (folder, ``.zip``, ``.npz``) or the word ``phantom``.
 
     ``n`` and ``size`` apply to the phantom only; ``seed`` fixes the split

@@ -39,7 +39,7 @@ class Geometry:
     fit: str
 
     def fit_frame(self, frame: np.ndarray, interpolation: int = cv2.INTER_AREA,
-                  fill: float | None = None) -> np.ndarray:  # fmt: skip
+                  fill: float | None = None) -> np.ndarray:
         """``frame`` (H×W or H×W×C) at this geometry; padding takes ``fill``, by default the frame's smallest value."""
         h, w = frame.shape[:2]
         if (h, w) == (self.height, self.width):
@@ -84,7 +84,7 @@ def plan_geometry(sizes: Sequence[tuple[int, int]], fit: str = "pad") -> tuple[G
     side = int(min(MIXED_SIZE_SIDE, np.median([max(s) for s in sizes])))
     how = "aspect kept, padded" if fit == "pad" else "stretched to fill"
     note = (f"{len(sizes)} images of {len(distinct)} sizes brought to {side}×{side} ({how}; the median long side, "
-            f"at most {MIXED_SIZE_SIDE})")  # fmt: skip
+            f"at most {MIXED_SIZE_SIDE})")
     return Geometry(side, side, fit), note
 
 
@@ -133,7 +133,7 @@ class ImageStack:
         if wider != self.array.dtype:
             if wider.itemsize * self.array.size > MAX_DATASET_BYTES:
                 raise ImageTooLargeError(f"{self.array.shape[0]:,} images of {self.array.shape[1:]} as {wider} "
-                                         "are too large to hold; use fewer or smaller images")  # fmt: skip
+                                         "are too large to hold; use fewer or smaller images")
             self.array = self.array.astype(wider)
         if self.array.dtype.kind in "ui":
             info = np.iinfo(self.array.dtype)

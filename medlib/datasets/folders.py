@@ -20,7 +20,7 @@ _SPLIT_NAMES = {
     "train": "train", "training": "train",
     "val": "val", "valid": "val", "validation": "val",
     "test": "test", "testing": "test",
-}  # fmt: skip
+}
 _IMAGE_DIRS = ("images", "image", "imgs", "img")
 _MASK_DIRS = ("masks", "labels", "label", "1st_manual", "manual", "annotations", "gt", "groundtruth", "mask")
 _FOV_DIRS = ("fov", "roi")
@@ -153,7 +153,7 @@ def _read_images(entries: list[Entry], fit: str, notes: list[str]) -> tuple[Imag
 
 
 def _read_masks(paths: list[Path | None], sizes: list[tuple[int, int]], geometry: Geometry,
-                ids: list[str]) -> np.ndarray:  # fmt: skip
+                ids: list[str]) -> np.ndarray:
     masks = np.zeros((len(paths), geometry.height, geometry.width), np.uint8)
     for index, path in enumerate(paths):
         if path is not None:
@@ -162,7 +162,7 @@ def _read_masks(paths: list[Path | None], sizes: list[tuple[int, int]], geometry
 
 
 def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None,
-                  fit: str = "pad") -> Dataset:  # fmt: skip
+                  fit: str = "pad") -> Dataset:
     """Read the files of ``entries`` and make a :class:`Dataset` of them (images of many sizes: see ``fit``)."""
     if not entries:
         raise DatasetError(
@@ -185,7 +185,7 @@ def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[
     stack, sizes = _read_images(entries, fit, notes)
     geometry = stack.geometry
     mask_array = _read_masks([e.mask for e in entries], sizes, geometry, ids) if any(e.mask for e in entries) \
-        else None  # fmt: skip
+        else None
     fov_array = _read_masks([e.fov for e in entries], sizes, geometry, ids) if any(e.fov for e in entries) else None
 
     groups = [e.group for e in entries] if all(e.group for e in entries) else None

@@ -24,7 +24,7 @@ MEDMNIST_CLASSES: dict[str, list[str]] = {
         "actinic keratoses and intraepithelial carcinoma", "basal cell carcinoma", "benign keratosis-like lesions",
         "dermatofibroma", "melanoma", "melanocytic nevi", "vascular lesions",
     ],
-}  # fmt: skip
+}
 
 
 def _class_names(arrays: dict[str, np.ndarray], name: str, n_classes: int) -> list[str]:

@@ -22,7 +22,7 @@ _WHERE = {
     "make_inputs": "inputs", "mix_batches": "inputs", "cosine_rate": "optimisation", "Recipe": "plan",
     "resolve": "plan", "validation_split": "plan", "TrainResult": "run", "train": "run", "fit_gate": "scoring",
     "not_measurably_worse": "selection",
-}  # fmt: skip
+}
 """Where each public name lives: a module is imported when one of its names is first used, so that the pages
 and the command line that only need a config do not load the metrics and calibration code."""
 

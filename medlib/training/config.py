@@ -61,7 +61,7 @@ CONFIG_PARAMS: tuple[Param, ...] = (
           help="the part of train held out for validation when the data set has no val split"),
     Param("fit", "choice", FITS[0], choices=FITS, help="images of many sizes become squares: pad keeps their "
           "aspect, stretch fills the square"),
-)  # fmt: skip
+)
 
 _TYPES = {"int": int, "float": float, "bool": bool, "choice": str}
 
@@ -107,7 +107,7 @@ TrainConfig = make_dataclass(
      ("augment", dict | None, field(default=None))]
     + [(p.name, _TYPES[p.kind], field(default=p.default)) for p in CONFIG_PARAMS],
     bases=(_Config,),
-)  # fmt: skip
+)
 TrainConfig.__module__ = __name__  # where pickle finds it (the training process receives one)
 TrainConfig.__doc__ = """What to train and how: the data (a path or ``phantom``), optional preprocessing and
 augmentation specs (``None`` derives them from the data), and one field per :data:`CONFIG_PARAMS` entry with its

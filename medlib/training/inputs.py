@@ -31,7 +31,7 @@ class Augment:
 
 
 def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, seed: int,
-                augment: Augment | None = None, shuffle: bool = False):  # fmt: skip
+                augment: Augment | None = None, shuffle: bool = False):
     """A tf.data pipeline: preprocess in parallel, cache, (shuffle, augment in parallel,) batch, prefetch."""
     import tensorflow as tf
 
@@ -62,7 +62,7 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
         def crop(pair, draw):
             stacked = tf.concat([pair[0], pair[1][..., None]], axis=-1)
             patch = tf.image.stateless_random_crop(stacked, (shape[0], shape[1], channels + 1),
-                                                   seed=tf.stack([tf.constant(seed, tf.int64), draw]))  # fmt: skip
+                                                   seed=tf.stack([tf.constant(seed, tf.int64), draw]))
             return patch[..., :channels], patch[..., channels]
 
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)  # new patches every epoch
@@ -85,7 +85,7 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
 
 
 def mix_batches(batches, num_classes: int, alpha: float, class_weight: dict[int, float] | None, seed: int,
-                active=None):  # fmt: skip
+                active=None):
     """Mixup (Zhang et al., 2018): blend each image of a batch with another one of the same batch, by a weight
     drawn from Beta(α, α) (the larger part kept by the first image), and their targets and class weights alike.
 

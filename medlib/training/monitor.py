@@ -42,7 +42,7 @@ class Monitor(keras.callbacks.Callback):
 
     def __init__(self, config: TrainConfig, recipe: Recipe, dataset: Dataset, val_inputs: Any, epoch_of: Any,
                  progress: Progress, stop: threading.Event | None = None, checkpoint: Path | None = None,
-                 mixing: Any = None) -> None:  # fmt: skip
+                 mixing: Any = None) -> None:
         super().__init__()
         self.config, self.recipe, self.dataset, self.val_inputs = config, recipe, dataset, val_inputs
         self.epoch_of, self.progress, self.stop = epoch_of, progress, stop
@@ -82,7 +82,7 @@ class Monitor(keras.callbacks.Callback):
                        "batch": batch + 1, "batches": self.recipe.steps_per_epoch,
                        "loss": float((logs or {}).get("loss", np.nan)), "progress": min(done, 1.0),
                        "images_per_s": (batch + 1) * self.recipe.batch_size / max(now - self.epoch_started, 1e-9),
-                       "eta_s": (now - self.started) * (1.0 - done) / max(done, 1e-9)})  # fmt: skip
+                       "eta_s": (now - self.started) * (1.0 - done) / max(done, 1e-9)})
         if self.stop is not None and self.stop.is_set():
             self.ended = "stopped"
             self.model.stop_training = True
@@ -113,7 +113,7 @@ class Monitor(keras.callbacks.Callback):
         scores = self.validation_scores(logs)
         row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)), "lr": current_lr(self.model.optimizer),
                "seconds": time.perf_counter() - self.epoch_started,
-               **{k: float(v) for k, v in logs.items() if k.startswith("val_")}}  # fmt: skip
+               **{k: float(v) for k, v in logs.items() if k.startswith("val_")}}
         self.history.append(row)
         if np.mean(scores) > self.best:
             self.best, self.best_scores, self.best_epoch = float(np.mean(scores)), scores, epoch + 1
@@ -130,7 +130,7 @@ class Monitor(keras.callbacks.Callback):
                 self.ended = "early stopping"
                 self.model.stop_training = True
         self.progress({"event": "epoch", **row, "best_epoch": self.best_epoch, "kept_epoch": self.kept_epoch,
-                       "monitor": self.watched})  # fmt: skip
+                       "monitor": self.watched})
 
     def keep(self, epoch: int) -> None:
         """Keep this epoch's weights (in memory, and in the checkpoint file where there is one)."""

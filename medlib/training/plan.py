@@ -52,7 +52,7 @@ class Recipe:
 
 
 def validation_split(dataset: Dataset, fraction: float = 0.15,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, str | None]:  # fmt: skip
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, str | None]:
     """The training and validation images: the data set's own val split, else ``fraction`` of train held out
     (stratified by class, grouped by patient), with a note saying so."""
     train, val = dataset.indices("train"), dataset.indices("val")
@@ -84,10 +84,10 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
     if patch:
         if patch % 8 or patch > min(sample.shape[:2]):
             raise SpecError(f"training config: patch_size must be a multiple of 8 and at most the preprocessed "
-                            f"image's side ({min(sample.shape[:2])}); got {patch}")  # fmt: skip
+                            f"image's side ({min(sample.shape[:2])}); got {patch}")
         size = f"{sample.shape[1]}×{sample.shape[0]}"
         notes.append(f"training on {plan.per_image} random {patch}×{patch} patches per image per epoch; "
-                     f"validation and test in overlapping tiles of the {size} images")  # fmt: skip
+                     f"validation and test in overlapping tiles of the {size} images")
         sample = np.zeros((patch, patch, sample.shape[-1]), np.float32)
     num_classes = len(dataset.class_names) if config.task == "classify" else 2
     class_weight = None
@@ -95,12 +95,12 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
         counts = np.bincount(dataset.labels[train], minlength=num_classes).astype(float)
         present = counts > 0
         class_weight = {k: float(train.size / (present.sum() * counts[k])) if counts[k] else 0.0
-                        for k in range(num_classes)}  # fmt: skip
+                        for k in range(num_classes)}
     batch, why = (config.batch_size, "set") if config.batch_size else batch_for(train.size)
     plan.choices["batch size"] = Choice(batch, why, not config.batch_size)
     recipe = Recipe(plan.model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline, plan.augmenter,
                     class_weight, train, val, notes, image_shape if patch else None, plan.per_image if patch else 1,
-                    choices=plan.choices)  # fmt: skip
+                    choices=plan.choices)
     if plan.model == DEFAULT_SEGMENTER:
         depth = unet_depth_for(recipe.input_shape)
         recipe.choices["U-Net depth"] = Choice(depth, f"its {recipe.input_shape[0]}-px input halves {depth} times")

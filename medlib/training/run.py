@@ -51,7 +51,7 @@ def _for_inference(model: Any) -> Any:
 
 def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progress: Progress | None = None,
           stop: threading.Event | None = None, overwrite: bool = False,
-          about: Mapping[str, Any] | None = None) -> TrainResult:  # fmt: skip
+          about: Mapping[str, Any] | None = None) -> TrainResult:
     """Train a model by ``config`` and save it as ``out`` (a folder in the model store).
 
     ``progress`` receives events (``start``, ``batch``, ``epoch``, ``calibrate``, ``end``);
@@ -82,11 +82,11 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
         train_inputs = mix_batches(train_inputs, recipe.num_classes, config.mixup, recipe.class_weight, config.seed,
                                    mixing)
     val_inputs = make_inputs(dataset, recipe.val_index, recipe, config.task, config.seed) if config.task == \
-        "classify" else None  # fmt: skip
+        "classify" else None
     emit({"event": "start", "model": recipe.model, "input_shape": list(recipe.input_shape),
           "train": int(recipe.train_index.size), "val": int(recipe.val_index.size), "batch_size": recipe.batch_size,
           "epochs": recipe.epochs, "notes": recipe.notes, "parameters": int(model.count_params()),
-          "recipe": {name: choice.to_dict() for name, choice in recipe.choices.items()}})  # fmt: skip
+          "recipe": {name: choice.to_dict() for name, choice in recipe.choices.items()}})
     out.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = out.parent / f".checkpoint-{out.name}-{os.getpid()}-{threading.get_ident()}.weights.h5"
     from medlib.training.monitor import Monitor
@@ -110,7 +110,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     threshold = chosen.get("threshold", {}).get("value", 0.5)
     mirrors = recipe.augmenter.mirror_axes()
     metrics = {"val": split_scores(config.task, inference, dataset, recipe.val_index, recipe.pipeline, mirrors,
-                                   threshold)}  # fmt: skip
+                                   threshold)}
     test = dataset.indices("test")
     if test.size:
         metrics["test"] = split_scores(config.task, inference, dataset, test, recipe.pipeline, mirrors, threshold)
@@ -133,7 +133,7 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
             "dtype": str(dataset.images.dtype),
             "channels": dataset.channels,
             "counts": dataset.counts(),
-        },  # fmt: skip
+        },
         **chosen,
         "metrics": metrics,
         "history": monitor.history,
@@ -145,16 +145,16 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
             "batch_size": recipe.batch_size,
             "class_weight": recipe.class_weight,
             "notes": recipe.notes,
-        },  # fmt: skip
+        },
         "versions": library_versions(),
     }
     if dataset.synthetic:
         card["intended_use"] = "SYNTHETIC training data: a demonstration model, not for clinical use."
     emit({"event": "gate", "train": int(recipe.train_index.size), "val": int(recipe.val_index.size)})
     card["gate"] = fit_gate(inference, config.task, recipe.pipeline, [(dataset, recipe.train_index, recipe.val_index)],
-                            mirrors)  # fmt: skip
+                            mirrors)
     card.update({k: v for k, v in (about or {}).items() if k != "target"})
     stored = save_model(inference, card, out.parent, out.name, overwrite=overwrite)
     emit({"event": "end", "ended": monitor.ended, "model": stored.name, "metrics": metrics, "seconds": seconds,
-          **chosen})  # fmt: skip
+          **chosen})
     return TrainResult(stored, metrics, monitor.history, monitor.ended)

@@ -18,17 +18,17 @@ from medlib.segmentation import predict_tiled, split_metrics
 
 
 def gate_vectors(model: Any, task: str, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
-                 mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:  # fmt: skip
+                 mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:
     """What the gate compares for the images at ``index``: a classifier's feature vectors, or the statistics of a
     segmenter's masks (:func:`medlib.gate.mask_statistics`); masks of the data set are not needed."""
     if task == "classify":
         return predict(features_model(model), dataset, index, pipeline)
     return np.stack([mask_statistics(predict_tiled(model, pipeline.apply(dataset.images[i])[0], mirrors=mirrors))
-                     for i in index])  # fmt: skip
+                     for i in index])
 
 
 def fit_gate(model: Any, task: str, pipeline: Pipeline, parts: Sequence[tuple[Dataset, np.ndarray, np.ndarray]],
-             mirrors: Sequence[tuple[int, ...]] = ((),)) -> dict[str, Any]:  # fmt: skip
+             mirrors: Sequence[tuple[int, ...]] = ((),)) -> dict[str, Any]:
     """The card's ``gate`` entry: the profile (``features`` of a classifier, mask ``shape`` of a segmenter) of the
     training images of ``parts`` (data set, training images, validation images), its threshold set on their
     validation images (:func:`medlib.gate.fit_profile`)."""
@@ -42,7 +42,7 @@ def fit_gate(model: Any, task: str, pipeline: Pipeline, parts: Sequence[tuple[Da
 
 
 def split_scores(task: str, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
-                 mirrors: Sequence[tuple[int, ...]] = ((),), threshold: float = 0.5) -> dict[str, Any]:  # fmt: skip
+                 mirrors: Sequence[tuple[int, ...]] = ((),), threshold: float = 0.5) -> dict[str, Any]:
     """The card's metrics of one split, with 95% bootstrap intervals: classification metrics at ``threshold``
     (binary) with the calibration error and Brier score, or segmentation metrics (averaged over the ``mirrors``
     the model was trained with)."""
@@ -64,7 +64,7 @@ def calibrate(model: Any, dataset: Dataset, val: np.ndarray, pipeline: Pipeline)
         value = decision_threshold(labels, calibration.probabilities(logits)[:, 1])
         chosen["threshold"] = {"value": value, "chosen_on": f"val ({val.size} images)",
                                "rule": "Youden's J (sensitivity + specificity - 1) at its best, the middle one of the "
-                                       "cuts between scores that reach it"}  # fmt: skip
+                                       "cuts between scores that reach it"}
     return fold_into(model, calibration), chosen
 
 

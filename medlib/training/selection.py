@@ -27,10 +27,10 @@ def segmentation_losses(truths: Sequence[np.ndarray], probabilities: Sequence[np
 
 
 def dice_per_image(truths: Sequence[np.ndarray], probabilities: Sequence[np.ndarray],
-                   fovs: Sequence[np.ndarray | None]) -> np.ndarray:  # fmt: skip
+                   fovs: Sequence[np.ndarray | None]) -> np.ndarray:
     """Each image's Dice of its probability map against its reference mask (inside its field of view)."""
     return np.array([mask_metrics(t, p, fov=f)["dice"] for t, p, f in zip(truths, probabilities, fovs,
-                                                                         strict=True)])  # fmt: skip
+                                                                         strict=True)])
 
 
 def not_measurably_worse(scores: np.ndarray, best: np.ndarray, z: float = 2.0) -> bool:

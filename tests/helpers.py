@@ -1,0 +1,83 @@
+"""Helpers shared by several test modules: a toy data set anyone can classify, fast training settings, and the
+browser tests' page handling."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from medlib.datasets import Dataset
+from medlib.datasets.split import assign_splits
+
+
+def blobs(n: int = 96, size: int = 16, seed: int = 0) -> Dataset:
+    """Two classes anyone can tell apart: a bright square in class 1, none in class 0."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    images = rng.normal(0.3, 0.05, (n, size, size, 1)).astype(np.float32)
+    for i in np.flatnonzero(labels):
+        y, x = rng.integers(2, size - 7, 2)
+        images[i, y : y + 5, x : x + 5] += 0.5
+    return Dataset("blobs", images, assign_splits(n, labels, seed=seed), [f"b{i}" for i in range(n)],
+                   labels=labels, class_names=["empty", "blob"], synthetic=True)
+
+
+SIZE, SIDE = 32, 6
+
+
+def squares(n: int = 200, seed: int = 0) -> Dataset:
+    """Class 1 has a bright square somewhere (its mask is the square); class 0 has none."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    images = rng.normal(0.3, 0.05, (n, SIZE, SIZE, 1)).astype(np.float32)
+    masks = np.zeros((n, SIZE, SIZE), np.uint8)
+    for i in np.flatnonzero(labels):
+        y, x = rng.integers(2, SIZE - SIDE - 2, 2)
+        images[i, y : y + SIDE, x : x + SIDE] += 0.5
+        masks[i, y : y + SIDE, x : x + SIDE] = 1
+    return Dataset("squares", images, assign_splits(n, labels, seed=seed), [f"s{i}" for i in range(n)],
+                   labels=labels, class_names=["empty", "square"], masks=masks, synthetic=True)
+
+
+FAST = {"epochs": 6, "learning_rate": 5e-3, "early_stopping": 0, "augment": {"steps": []}}
+
+
+EXCEPTION = "[data-testid='stException']"
+
+
+def _record_failure(errors: list[str], response) -> None:
+    # Images of a superseded rerun are dropped by Streamlit's media store; a late request for one is harmless.
+    if response.status >= 400 and "/media/" not in response.url:
+        errors.append(f"{response.status} {response.url}")
+
+
+def open_app(browser, url: str):
+    """A new page on the app, collecting console errors, page errors and failed requests."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text) if m.type == "error" and not m.text.startswith("Failed to load resource") else None
+        ),
+    )
+    page.on("response", lambda r: _record_failure(errors, r))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.get_by_role("heading", name="Upload").wait_for(timeout=60_000)
+    return page, errors
+
+
+def images_loaded(page) -> None:
+    """Wait until every image on the page has loaded (they come from /media after the script run)."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=30_000,
+    )
+
+
+def settle(page) -> None:
+    page.wait_for_timeout(500)
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
+    # Elements of the run before stay on the page, faded, until the new run replaces them.
+    page.wait_for_function("!document.querySelector(\"[data-stale='true']\")", timeout=60_000)
