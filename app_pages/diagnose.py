@@ -19,6 +19,7 @@ from medlib.windowing import to_display
 from ui import state
 from ui.models import loaded_model
 from ui.samples import REAL_CREDIT, REAL_SAMPLES, real_sample, sample_image
+from ui.sidebar import privacy_notice
 from ui.window import window_controls
 
 REAL, SYNTHETIC, UPLOAD = "A real sample film", "A synthetic sample film", "Upload files"
@@ -120,6 +121,7 @@ st.warning("**Research tool, not a medical device.** The real-film models learne
            "hospital (Kermany et al. 2018) and the lung outlines from adult films of another; the synthetic films "
            "are a demonstration. No result here may guide the care of a patient.",
            icon=":material/warning:")
+privacy_notice()
 choice = _image_choice()
 models = list_models()
 left, right = st.columns(2)

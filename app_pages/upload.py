@@ -16,6 +16,7 @@ from medlib.windowing import to_display
 from ui import state
 from ui.plots import class_balance, histogram
 from ui.samples import SAMPLE_NAME, sample_image
+from ui.sidebar import privacy_notice
 from ui.window import window_controls
 
 
@@ -203,6 +204,7 @@ def dataset_section() -> None:
 
 
 st.title("Upload")
+privacy_notice()
 image_tab, dataset_tab = st.tabs(["Image", "Data set"])
 with image_tab:
     image_section()

@@ -160,9 +160,10 @@ def _cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _default_model(name: str) -> Path:
-    from medlib.store import default_store
+    """A model that ships with medlib (wherever it is installed)."""
+    from medlib.store import shipped_store
 
-    return default_store() / name
+    return shipped_store() / name
 
 
 def _positive(text: str) -> int:

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 import zipfile
@@ -44,9 +45,29 @@ class StoredModel:
         return self.path / MODEL_FILE
 
 
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _in_checkout() -> bool:
+    """Whether medlib runs from a clone of its repository (not from an installed package)."""
+    return (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "models").is_dir()
+
+
+def shipped_store() -> Path:
+    """Where the models that ship with medlib lie: a checkout's ``models/`` folder, or, installed, the wheel's data
+    files under the Python prefix (``share/medlib/models``)."""
+    return _CHECKOUT / "models" if _in_checkout() else Path(sys.prefix) / "share" / "medlib" / "models"
+
+
 def default_store() -> Path:
-    """``$MEDLIB_MODELS`` or the repository's ``models/`` folder."""
-    return Path(os.environ.get("MEDLIB_MODELS", Path(__file__).resolve().parents[1] / "models"))
+    """The writable store: ``$MEDLIB_MODELS``; else, in a checkout, its ``models/`` folder (beside the shipped
+    models); else, installed, a user folder (``$XDG_DATA_HOME/medlib/models``, by default
+    ``~/.local/share/medlib/models``), never inside site-packages."""
+    if "MEDLIB_MODELS" in os.environ:
+        return Path(os.environ["MEDLIB_MODELS"])
+    if _in_checkout():
+        return _CHECKOUT / "models"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "medlib" / "models"
 
 
 def check_name(name: str) -> str:

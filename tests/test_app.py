@@ -46,6 +46,7 @@ def test_app_opens_on_the_upload_page_with_the_synthetic_set():
 
 def test_default_view_shows_the_synthetic_sample(upload_page):
     assert any("synthetic" in i.value for i in upload_page.info)
+    assert any("patient identifiers" in c.value for c in upload_page.caption)  # where uploads go, and what not to send
     assert any(m.value == "DICOM · OT" for m in upload_page.metric)
 
 

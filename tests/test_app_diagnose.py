@@ -24,6 +24,7 @@ def page(monkeypatch) -> AppTest:
     app = AppTest.from_file(str(ROOT / "app_pages" / "diagnose.py"), default_timeout=120)
     app.run()
     assert not app.exception, app.exception
+    assert any("patient identifiers" in c.value for c in app.caption)  # where uploads go, and what not to send
     return app
 
 

@@ -1,4 +1,5 @@
-"""The sidebar every page shows: the active data set and model."""
+"""The sidebar every page shows (the active data set and model), and the privacy notice of the pages that take
+uploads."""
 
 from __future__ import annotations
 
@@ -23,3 +24,13 @@ def render_sidebar() -> None:
         st.caption(active_model() or "none chosen: each page preselects one from the store")
         st.divider()
         st.caption("Research tool, not a medical device.")
+
+
+PRIVACY_NOTICE = ("Images you upload are sent to the server that runs this app. On a shared or public server, upload "
+                  "only images without patient identifiers (no names, numbers or dates, also none burned into the "
+                  "pixels). DICOM files are read de-identified: only technical tags are kept and shown.")
+
+
+def privacy_notice() -> None:
+    """Say where uploads go and what they must not carry (shown on the pages that take uploads)."""
+    st.caption(f":material/lock: {PRIVACY_NOTICE}")
