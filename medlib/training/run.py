@@ -18,7 +18,7 @@ from medlib.store import StoredModel, library_versions, save_model
 from medlib.training.config import ABOUT_KEYS, Progress, TrainConfig
 from medlib.training.inputs import Augment, make_inputs, mix_batches
 from medlib.training.optimisation import fit_to_budget, loss_for, optimizer_for
-from medlib.training.plan import resolve
+from medlib.training.plan import Recipe, resolve
 from medlib.training.scoring import calibrate, fit_gate, split_scores
 
 
@@ -39,7 +39,6 @@ def _root_cause(exc: Exception) -> str:
     return causes[-1] if causes else f"{type(exc).__name__}: {lines[-1] if lines else ''}"
 
 
-
 def _for_inference(model: Any) -> Any:
     """The same network and weights without the optimizer state (a third of the file size)."""
     import keras
@@ -47,6 +46,51 @@ def _for_inference(model: Any) -> Any:
     copy = keras.Model.from_config(model.get_config())
     copy.set_weights(model.get_weights())
     return copy
+
+
+def model_card(config: TrainConfig, recipe: Recipe, dataset: Dataset, monitor: Any, seconds: float,
+               metrics: dict[str, dict[str, Any]], chosen: dict[str, Any],
+               about: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The card of a trained model (all but its gate): what it is, how it was trained and on what, its metrics per
+    split, its calibration, and the ``about`` facts."""
+    card = {
+        "task": config.task,
+        "architecture": recipe.model,
+        "input_shape": list(recipe.input_shape),
+        "class_names": list(dataset.class_names) if config.task == "classify" else
+        ["background", str((about or {}).get("target", "foreground"))],
+        "config": config.to_dict(),
+        "recipe": {name: choice.to_dict() for name, choice in recipe.choices.items()},
+        "preprocess": recipe.pipeline.to_dict(),
+        "augment": recipe.augmenter.to_dict(),
+        "dataset": {
+            "name": dataset.name,
+            "fingerprint": dataset.fingerprint,
+            "synthetic": dataset.synthetic,
+            "image_size": list(dataset.image_size),
+            "fit": dataset.fit,
+            "dtype": str(dataset.images.dtype),
+            "channels": dataset.channels,
+            "counts": dataset.counts(),
+        },
+        **chosen,
+        "metrics": metrics,
+        "history": monitor.history,
+        "training": {
+            "ended": monitor.ended,
+            "best_epoch": monitor.best_epoch,
+            "kept_epoch": monitor.kept_epoch,
+            "seconds": round(seconds, 1),
+            "batch_size": recipe.batch_size,
+            "class_weight": recipe.class_weight,
+            "notes": recipe.notes,
+        },
+        "versions": library_versions(),
+    }
+    if dataset.synthetic:
+        card["intended_use"] = "SYNTHETIC training data: a demonstration model, not for clinical use."
+    card.update({k: v for k, v in (about or {}).items() if k != "target"})
+    return card
 
 
 def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progress: Progress | None = None,
@@ -114,46 +158,10 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     test = dataset.indices("test")
     if test.size:
         metrics["test"] = split_scores(config.task, inference, dataset, test, recipe.pipeline, mirrors, threshold)
-    card = {
-        "task": config.task,
-        "architecture": recipe.model,
-        "input_shape": list(recipe.input_shape),
-        "class_names": list(dataset.class_names) if config.task == "classify" else
-        ["background", str((about or {}).get("target", "foreground"))],
-        "config": config.to_dict(),
-        "recipe": {name: choice.to_dict() for name, choice in recipe.choices.items()},
-        "preprocess": recipe.pipeline.to_dict(),
-        "augment": recipe.augmenter.to_dict(),
-        "dataset": {
-            "name": dataset.name,
-            "fingerprint": dataset.fingerprint,
-            "synthetic": dataset.synthetic,
-            "image_size": list(dataset.image_size),
-            "fit": dataset.fit,
-            "dtype": str(dataset.images.dtype),
-            "channels": dataset.channels,
-            "counts": dataset.counts(),
-        },
-        **chosen,
-        "metrics": metrics,
-        "history": monitor.history,
-        "training": {
-            "ended": monitor.ended,
-            "best_epoch": monitor.best_epoch,
-            "kept_epoch": monitor.kept_epoch,
-            "seconds": round(seconds, 1),
-            "batch_size": recipe.batch_size,
-            "class_weight": recipe.class_weight,
-            "notes": recipe.notes,
-        },
-        "versions": library_versions(),
-    }
-    if dataset.synthetic:
-        card["intended_use"] = "SYNTHETIC training data: a demonstration model, not for clinical use."
+    card = model_card(config, recipe, dataset, monitor, seconds, metrics, chosen, about)
     emit({"event": "gate", "train": int(recipe.train_index.size), "val": int(recipe.val_index.size)})
     card["gate"] = fit_gate(inference, config.task, recipe.pipeline, [(dataset, recipe.train_index, recipe.val_index)],
                             mirrors)
-    card.update({k: v for k, v in (about or {}).items() if k != "target"})
     stored = save_model(inference, card, out.parent, out.name, overwrite=overwrite)
     emit({"event": "end", "ended": monitor.ended, "model": stored.name, "metrics": metrics, "seconds": seconds,
           **chosen})
