@@ -24,15 +24,16 @@ def blobs(n: int = 96, size: int = 16, seed: int = 0) -> Dataset:
 SIZE, SIDE = 32, 6
 
 
-def squares(n: int = 200, seed: int = 0) -> Dataset:
-    """Class 1 has a bright square somewhere (its mask is the square); class 0 has none."""
+def squares(n: int = 200, seed: int = 0, contrast: float = 0.5) -> Dataset:
+    """Class 1 has a square ``contrast`` brighter than the background somewhere (its mask is the square); class 0
+    has none."""
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % 2
     images = rng.normal(0.3, 0.05, (n, SIZE, SIZE, 1)).astype(np.float32)
     masks = np.zeros((n, SIZE, SIZE), np.uint8)
     for i in np.flatnonzero(labels):
         y, x = rng.integers(2, SIZE - SIDE - 2, 2)
-        images[i, y : y + SIDE, x : x + SIDE] += 0.5
+        images[i, y : y + SIDE, x : x + SIDE] += contrast
         masks[i, y : y + SIDE, x : x + SIDE] = 1
     return Dataset("squares", images, assign_splits(n, labels, seed=seed), [f"s{i}" for i in range(n)],
                    labels=labels, class_names=["empty", "square"], masks=masks, synthetic=True)

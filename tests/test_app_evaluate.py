@@ -6,14 +6,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from tests.helpers import squares
 
 pytest.importorskip("tensorflow")
 
 
 @pytest.fixture
 def page(toy_classifiers, monkeypatch) -> AppTest:
-    root, data = toy_classifiers
+    root, _ = toy_classifiers
     monkeypatch.setenv("MEDLIB_MODELS", str(root))
+    data = squares(seed=1, contrast=0.4)  # fainter squares than they learned from: found, but less surely
     app = AppTest.from_file(str(ROOT / "app_pages" / "evaluate.py"), default_timeout=120)
     app.session_state["active_dataset"] = data
     app.session_state["active_model"] = "resnet"
@@ -50,7 +52,7 @@ def test_threshold_updates_the_metrics_and_the_gallery_shows_heat_maps(page):
     after = _metric(page, "sensitivity (recall)")
     assert after < before
     captions = [image.proto.imgs[0].caption for image in page.get("image")]
-    assert any("true blob" in c and "predicted empty" in c for c in captions)  # false negatives, with overlays
+    assert any("true square" in c and "predicted empty" in c for c in captions)  # false negatives, with overlays
     youden_at_top = after + _metric(page, "specificity")
     page.button(key="ev_youden").click().run()
     assert page.slider(key="ev_threshold").value < 0.999
