@@ -24,9 +24,9 @@ from ui.spec_editor import param_widget
 JOB_PARAM = "job"
 
 
+# The settings shown first; the others (every CONFIG_PARAMS entry but the task and how a data set of many sizes
+# was read) are under "More settings". (A comment: a bare string here would be drawn on the page.)
 MAIN_SETTINGS = ("model", "epochs", "max_minutes")
-"""The settings shown first; the others (every :data:`CONFIG_PARAMS` entry but the task and how a data set of many
-sizes was read) are under "More settings"."""
 OTHER_SETTINGS = tuple(p for p in CONFIG_PARAMS if p.name not in (*MAIN_SETTINGS, "task", "fit"))
 
 
