@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medlib.errors import ModelError
+from medlib.limits import available_cpus
 
 DEFAULT_CLASSIFIER = "resnet-small"
 DEFAULT_SEGMENTER = "unet"
@@ -27,12 +28,28 @@ def bn_momentum_for(steps_per_epoch: int) -> float:
     return 1.0 - 1.0 / max(10, min(100, steps_per_epoch))
 
 
+def size_thread_pools() -> int:
+    """Size TensorFlow's thread pools to the CPUs this process may use (its container's quota, see
+    :func:`medlib.limits.available_cpus`), not the host's count; a no-op once TensorFlow has started its runtime.
+    Returns that CPU count."""
+    import tensorflow as tf
+
+    cpus = available_cpus()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(cpus)
+        tf.config.threading.set_inter_op_parallelism_threads(cpus)
+    except RuntimeError:  # the runtime has started: its pools are set for good
+        pass
+    return cpus
+
+
 def _keras():
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
+    size_thread_pools()
     return keras
 
 

@@ -181,6 +181,9 @@ def get_model(name: str, store: Path | None = None) -> StoredModel:
 def _check_keras() -> Any:
     import keras
 
+    from medlib.models import size_thread_pools
+
+    size_thread_pools()
     version = tuple(int(p) for p in re.findall(r"\d+", keras.__version__)[:3])
     if version < MIN_KERAS:
         raise UnsafeModelError(

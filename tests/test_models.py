@@ -54,3 +54,18 @@ def test_the_light_modules_import_no_tensorflow_and_inference_no_training():
     assert not {"tensorflow", "keras"} & loaded
     inference = _imported("import medlib.inference, medlib.diagnose")
     assert not {m for m in inference if m.startswith("medlib.training")}
+
+
+def test_the_cpus_a_container_may_use_come_from_its_quota(tmp_path):
+    import os
+
+    from medlib.limits import available_cpus
+
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("50000 100000\n")  # half a CPU: one thread
+    assert available_cpus(cpu_max) == 1
+    cpu_max.write_text("max 100000\n")  # no quota: the CPUs the process may run on
+    assert available_cpus(cpu_max) == len(os.sched_getaffinity(0))
+    cpu_max.write_text("6400000 100000\n")  # a quota above the CPUs there are
+    assert available_cpus(cpu_max) == len(os.sched_getaffinity(0))
+    assert available_cpus(tmp_path / "absent") == len(os.sched_getaffinity(0))
