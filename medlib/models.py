@@ -5,6 +5,7 @@ TensorFlow is imported only when a builder is called, so ``import medlib`` stays
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,10 +29,11 @@ def bn_momentum_for(steps_per_epoch: int) -> float:
     return 1.0 - 1.0 / max(10, min(100, steps_per_epoch))
 
 
+@functools.cache
 def size_thread_pools() -> int:
     """Size TensorFlow's thread pools to the CPUs this process may use (its container's quota, see
-    :func:`medlib.limits.available_cpus`), not the host's count; a no-op once TensorFlow has started its runtime.
-    Returns that CPU count."""
+    :func:`medlib.limits.available_cpus`), not the host's count, once per process (before TensorFlow starts its
+    runtime: afterwards its pools are set for good). Returns that CPU count."""
     import tensorflow as tf
 
     cpus = available_cpus()

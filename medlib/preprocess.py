@@ -105,10 +105,6 @@ class Placement:
         """Whether part of the input was cut off (a map cannot be brought back over what was never seen)."""
         return self.source != (0, self.input_shape[0], 0, self.input_shape[1])
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
-                "source": list(self.source), "target": list(self.target)}
-
 
 def _resize_placement(shape: tuple[int, ...], p: dict) -> Placement:
     height, width = p["height"], p["width"] or p["height"]

@@ -74,13 +74,13 @@ PROBE_BATCH, PROBE_STEPS = 8, 3
 """The speed probe: timed steps of a batch of this size (after one that compiles)."""
 
 
-def measure_speed(recipe: Recipe, task: str, width: int = 0) -> float:
-    """Training samples per second of the recipe's model (at ``width``, else the recipe's) on this machine: a
-    throwaway copy timed over :data:`PROBE_STEPS` steps of a small batch of zeros (after one that compiles)."""
+def measure_speed(recipe: Recipe, task: str) -> float:
+    """Training samples per second of the recipe's model (at the recipe's width) on this machine: a throwaway copy
+    timed over :data:`PROBE_STEPS` steps of a small batch of zeros (after one that compiles)."""
     import keras
 
     batch = min(PROBE_BATCH, recipe.batch_size)
-    model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, width=width or recipe.width)
+    model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, width=recipe.width)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(task, recipe.num_classes))
     images = np.zeros((batch, *recipe.input_shape), np.float32)
     targets = np.zeros((batch, *recipe.input_shape[:2], 1) if task == "segment" else (batch,), np.float32)
@@ -95,8 +95,10 @@ def fit_to_budget(recipe: Recipe, config: TrainConfig) -> None:
     """In a timed run, fit the derived network width and batch to what the budget buys on this machine
     (:func:`medlib.recipe.width_for_budget`, :func:`medlib.recipe.batch_for_budget`); the choices record the
     measured speed."""
-    if not config.max_minutes:
-        return
+    batch = recipe.choices.get("batch size")
+    fit_batch = batch is not None and batch.derived
+    if not config.max_minutes or not (fit_batch or "U-Net width" in recipe.choices):
+        return  # no budget, or nothing derived to fit to it: no probe
     seconds = config.max_minutes * 60.0
     speed = measure_speed(recipe, config.task)
     if "U-Net width" in recipe.choices:
@@ -104,9 +106,9 @@ def fit_to_budget(recipe: Recipe, config: TrainConfig) -> None:
         recipe.choices["U-Net width"] = Choice(width, why)
         if width != recipe.width:
             recipe.width = width
-            speed = measure_speed(recipe, config.task)
-    choice = recipe.choices.get("batch size")
-    if choice is not None and choice.derived:
+            if fit_batch:  # the batch follows the thinner network's speed
+                speed = measure_speed(recipe, config.task)
+    if fit_batch:
         recipe.batch_size, why = batch_for_budget(recipe.batch_size, seconds, speed)
         recipe.choices["batch size"] = Choice(recipe.batch_size, why)
 
