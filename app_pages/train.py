@@ -30,17 +30,20 @@ MAIN_SETTINGS = ("model", "epochs", "max_minutes")
 OTHER_SETTINGS = tuple(p for p in CONFIG_PARAMS if p.name not in (*MAIN_SETTINGS, "task", "fit"))
 
 
+def _label(param: Param) -> str:
+    """A setting's title as a sentence starts."""
+    return param.title[:1].upper() + param.title[1:]
+
+
 def _setting(param: Param, where, **changes) -> object:
-    """The widget of a training setting (``tr_<name>``), from its declaration, labelled as a sentence starts."""
-    title = param.title
-    return param_widget(replace(param, label=title[:1].upper() + title[1:], **changes), param.default,
-                        f"tr_{param.name}", where)
+    """The widget of a training setting (``tr_<name>``), from its declaration."""
+    return param_widget(replace(param, label=_label(param), **changes), param.default, f"tr_{param.name}", where)
 
 
 def _config_form(dataset) -> tuple[TrainConfig, str] | None:
     params = {p.name: p for p in CONFIG_PARAMS}
     tasks = (["classify"] if dataset.labels is not None else []) + (["segment"] if dataset.masks is not None else [])
-    task = st.radio(params["task"].title.capitalize(), tasks, horizontal=True, key="tr_task",
+    task = st.radio(_label(params["task"]), tasks, horizontal=True, key="tr_task",
                     format_func={"classify": "classification", "segment": "segmentation"}.get)
     models = ("auto", *(name for name, a in ARCHITECTURES.items() if a.task == task))
     settings = {"task": task}

@@ -39,8 +39,6 @@ def segment_maps(model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipe
     return truths, probabilities, fovs
 
 
-
-
 def predict_batches(model: Any, inputs: Any) -> np.ndarray:
     """Model outputs for the batches of a tf.data pipeline of (images, targets) (the targets are not used)."""
     return np.concatenate([np.asarray(model.predict_on_batch(images)) for images, _ in inputs])
