@@ -10,7 +10,7 @@ import streamlit as st
 
 from medlib.augment import Augmenter, load_augmenter
 from medlib.datasets import Dataset
-from medlib.limits import MAX_CACHED_PHANTOMS
+from medlib.limits import limit
 from medlib.phantom import make_phantom
 from medlib.preprocess import Pipeline, load_pipeline
 from medlib.recipe import dataset_defaults
@@ -37,7 +37,7 @@ TRAINING_JOB, JOB_ACKNOWLEDGED = "tr_job", "tr_acknowledged"  # the run watched,
 DEFAULT_PHANTOM = {"n": 300, "size": 128, "seed": 0}
 
 
-@st.cache_resource(max_entries=MAX_CACHED_PHANTOMS, show_spinner="Generating the synthetic chest films…")
+@st.cache_resource(max_entries=limit("max_cached_phantoms"), show_spinner="Generating the synthetic chest films…")
 def phantom(n: int, size: int, seed: int) -> Dataset:
     """The synthetic set, shared read-only by every session (it holds no user data)."""
     return make_phantom(n=n, size=size, seed=seed)

@@ -17,7 +17,6 @@ from medlib.datasets.dataset import SPLITS, Dataset
 from medlib.datasets.folders import load_folder
 from medlib.datasets.npz import load_npz
 from medlib.errors import DatasetError
-from medlib.limits import MAX_ARCHIVE_BYTES
 from medlib.readers import read_bytes
 
 __all__ = ["FITS", "SPLITS", "Dataset", "load_dataset", "load_upload"]
@@ -64,5 +63,5 @@ def load_dataset(source: str | os.PathLike[str], seed: int = 0, n: int = 300, si
         return load_folder(path, seed=seed, fit=fit)
     if not path.exists():
         raise DatasetError(f"{path} does not exist; give a folder, a .zip, a .npz or the word 'phantom'")
-    data, name = read_bytes(path, limit=MAX_ARCHIVE_BYTES)
+    data, name = read_bytes(path, cap="max_archive_mb")
     return load_upload(data, name, seed=seed, fit=fit)

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from medlib.errors import DatasetError, UnsafeArchiveError
-from medlib.limits import MAX_ARCHIVE_BYTES, MAX_ARCHIVE_ENTRIES, MAX_COMPRESSION_RATIO
+from medlib.limits import limit, raise_hint
 
 _SKIPPED_PARTS = ("__MACOSX",)
 
@@ -27,8 +27,8 @@ def _safe_member_path(name: str) -> PurePosixPath:
 def extract_zip(
     data: bytes,
     target: Path,
-    max_bytes: int = MAX_ARCHIVE_BYTES,
-    max_entries: int = MAX_ARCHIVE_ENTRIES,
+    max_bytes: int | None = None,
+    max_entries: int | None = None,
 ) -> list[str]:
     """Extract a ZIP given as bytes into ``target``; return the entries skipped, with why.
 
@@ -37,7 +37,10 @@ def extract_zip(
     ``max_bytes`` or an entry that expands suspiciously much raises
     :class:`UnsafeArchiveError`. While writing, the real bytes are counted too,
     so a ZIP that lies in its directory cannot expand further than allowed.
+    The caps default to the server's limits (:mod:`medlib.limits`).
     """
+    max_bytes = limit("max_archive_mb") if max_bytes is None else max_bytes
+    max_entries = limit("max_archive_entries") if max_entries is None else max_entries
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
@@ -46,13 +49,14 @@ def extract_zip(
         infos = archive.infolist()
         if len(infos) > max_entries:
             raise UnsafeArchiveError(
-                f"the ZIP holds {len(infos):,} entries, more than the limit of {max_entries:,}; split the data set"
+                f"the ZIP holds {len(infos):,} entries, more than {max_entries:,}: split the data set "
+                f"({raise_hint('max_archive_entries')})"
             )
         declared = sum(info.file_size for info in infos)
         if declared > max_bytes:
             raise UnsafeArchiveError(
-                f"the ZIP expands to {declared:,} bytes, more than the limit of {max_bytes:,}; "
-                "upload a smaller data set"
+                f"the ZIP expands to {declared:,} bytes, more than {max_bytes:,}: upload a smaller data set "
+                f"({raise_hint('max_archive_mb')})"
             )
         skipped: list[str] = []
         plan: list[tuple[zipfile.ZipInfo, Path]] = []
@@ -67,7 +71,7 @@ def extract_zip(
                 skipped.append(f"{info.filename} (nested ZIP archives are not opened)")
                 continue
             ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > (1 << 20) and ratio > MAX_COMPRESSION_RATIO:
+            if info.file_size > (1 << 20) and ratio > limit("max_compression_ratio"):
                 raise UnsafeArchiveError(
                     f"the ZIP entry {info.filename!r} expands {ratio:,.0f}-fold: "
                     "this looks like a ZIP bomb and is refused"

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from medlib.errors import DatasetError, ImageTooLargeError, MedlibError
-from medlib.limits import MAX_DATASET_BYTES, MAX_DATASET_SIDE, MIXED_SIZE_SIDE
+from medlib.limits import MAX_DATASET_SIDE, MIXED_SIZE_SIDE, limit, raise_hint
 from medlib.readers import read_image
 
 FITS = ("pad", "stretch")
@@ -115,10 +115,10 @@ class ImageStack:
 
     def __init__(self, count: int, geometry: Geometry, channels: int) -> None:
         values = count * geometry.height * geometry.width * channels
-        if values > MAX_DATASET_BYTES:
+        if values > limit("max_dataset_mb"):
             raise ImageTooLargeError(
                 f"{count:,} images of {geometry.height}×{geometry.width}×{channels} need at least "
-                f"{values / 2**30:.1f} GiB; use fewer or smaller images"
+                f"{values / 2**20:,.0f} MB: use fewer or smaller images ({raise_hint('max_dataset_mb')})"
             )
         self.geometry, self.channels = geometry, channels
         self.array = np.zeros((count, geometry.height, geometry.width, channels), np.uint8)
@@ -131,9 +131,10 @@ class ImageStack:
         fitted = self.geometry.fit_frame(frame).reshape(self.array.shape[1:])
         wider = _wider(self.array.dtype, kind)
         if wider != self.array.dtype:
-            if wider.itemsize * self.array.size > MAX_DATASET_BYTES:
+            if wider.itemsize * self.array.size > limit("max_dataset_mb"):
                 raise ImageTooLargeError(f"{self.array.shape[0]:,} images of {self.array.shape[1:]} as {wider} "
-                                         "are too large to hold; use fewer or smaller images")
+                                         f"are too large to hold: use fewer or smaller images "
+                                         f"({raise_hint('max_dataset_mb')})")
             self.array = self.array.astype(wider)
         if self.array.dtype.kind in "ui":
             info = np.iinfo(self.array.dtype)

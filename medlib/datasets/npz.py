@@ -9,7 +9,7 @@ import numpy as np
 
 from medlib.datasets.dataset import SPLITS, Dataset
 from medlib.errors import DatasetError, ImageTooLargeError
-from medlib.limits import MAX_ARCHIVE_BYTES
+from medlib.limits import limit, raise_hint
 
 #: Class names of the MedMNIST sets, keyed by the start of the file name.
 MEDMNIST_CLASSES: dict[str, list[str]] = {
@@ -56,8 +56,9 @@ def load_npz(data: bytes, name: str = "dataset.npz") -> Dataset:
             expanded = sum(info.file_size for info in archive.infolist())
     except zipfile.BadZipFile as exc:
         raise DatasetError(f"{name} is not a valid .npz archive ({exc}); save it again with numpy.savez") from exc
-    if expanded > MAX_ARCHIVE_BYTES:
-        raise ImageTooLargeError(f"{name} expands to {expanded:,} bytes, over the {MAX_ARCHIVE_BYTES:,} limit")
+    if expanded > limit("max_archive_mb"):
+        raise ImageTooLargeError(f"{name} expands to {expanded:,} bytes, too large to open "
+                                 f"({raise_hint('max_archive_mb')})")
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}

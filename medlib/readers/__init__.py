@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from medlib.errors import CorruptFileError, EmptyFileError, ImageTooLargeError, MedlibError, NotAnImageError
 from medlib.image import MedImage
-from medlib.limits import MAX_FILE_BYTES
+from medlib.limits import limit, raise_hint
 from medlib.readers.dicom import read_dicom, read_dicom_series, series_uid
 from medlib.readers.nifti import read_nifti
 from medlib.readers.npy import read_npy
@@ -29,22 +29,23 @@ __all__ = ["MedImage", "Upload", "read_bytes", "read_dicom_series", "read_image"
            "sniff_format"]
 
 
-def read_bytes(source: Source, limit: int = MAX_FILE_BYTES) -> tuple[bytes, str]:
-    """The bytes and the name of a path, a bytes object or a binary file."""
+def read_bytes(source: Source, cap: str = "max_file_mb") -> tuple[bytes, str]:
+    """The bytes and the name of a path, a bytes object or a binary file, refused over the limit ``cap``."""
+    most = limit(cap)
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), ""
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
             raise NotAnImageError(f"{path} is not a file; check the path")
-        if path.stat().st_size > limit:
-            raise ImageTooLargeError(f"{path.name} is {path.stat().st_size:,} bytes, over the {limit:,} limit")
+        if path.stat().st_size > most:
+            raise ImageTooLargeError(f"{path.name} is {path.stat().st_size:,} bytes, too large ({raise_hint(cap)})")
         data, name = path.read_bytes(), path.name
     else:
-        data = source.read(limit + 1)
+        data = source.read(most + 1)
         name = str(getattr(source, "name", ""))
-    if len(data) > limit:
-        raise ImageTooLargeError(f"the file is over the {limit:,}-byte limit; downscale or split it")
+    if len(data) > most:
+        raise ImageTooLargeError(f"{name or 'the file'} is too large: downscale or split it ({raise_hint(cap)})")
     return data, name
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from medlib.errors import ImageTooLargeError
-from medlib.limits import MAX_FRAME_PIXELS, MAX_TOTAL_VALUES
+from medlib.limits import limit, raise_hint
 
 
 def check_size(height: int, width: int, frames: int = 1, channels: int = 1, *, what: str = "image") -> None:
@@ -19,16 +19,16 @@ def check_size(height: int, width: int, frames: int = 1, channels: int = 1, *, w
         raise ImageTooLargeError(
             f"the {what} header declares an empty size ({frames} x {height} x {width}); the file is damaged"
         )
-    if height * width > MAX_FRAME_PIXELS:
+    if height * width > limit("max_frame_pixels"):
         raise ImageTooLargeError(
-            f"the {what} declares {height} x {width} = {height * width:,} pixels per frame, more than "
-            f"the limit of {MAX_FRAME_PIXELS:,}; downscale it before uploading"
+            f"the {what} declares {height} x {width} = {height * width:,} pixels per frame: downscale it before "
+            f"uploading ({raise_hint('max_frame_pixels')})"
         )
     total = height * width * frames * channels
-    if total > MAX_TOTAL_VALUES:
+    if total > limit("max_file_values"):
         raise ImageTooLargeError(
-            f"the {what} declares {total:,} values ({frames} frames of {height} x {width} x {channels}), "
-            f"more than the limit of {MAX_TOTAL_VALUES:,}; upload fewer frames or a smaller image"
+            f"the {what} declares {total:,} values ({frames} frames of {height} x {width} x {channels}): upload "
+            f"fewer frames or a smaller image ({raise_hint('max_file_values')})"
         )
 
 

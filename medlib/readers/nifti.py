@@ -9,19 +9,21 @@ import numpy as np
 
 from medlib.errors import CorruptFileError, ImageTooLargeError, UnsupportedEncodingError
 from medlib.image import MedImage
-from medlib.limits import MAX_ARCHIVE_BYTES
+from medlib.limits import limit, raise_hint
 from medlib.readers.common import check_size
 
 
-def gunzip_capped(data: bytes, limit: int = MAX_ARCHIVE_BYTES) -> bytes:
-    """Decompress gzip bytes, refusing output larger than ``limit`` (no gzip bombs)."""
+def gunzip_capped(data: bytes) -> bytes:
+    """Decompress gzip bytes, refusing output larger than the archive limit (no gzip bombs)."""
+    most = limit("max_archive_mb")
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        out = inflater.decompress(data, limit + 1)
+        out = inflater.decompress(data, most + 1)
     except zlib.error as exc:
         raise CorruptFileError(f"the .gz file is truncated or corrupt ({exc}); compress it again") from exc
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise ImageTooLargeError(f"the .gz file expands to more than {limit:,} bytes; that is too large to open")
+    if len(out) > most or inflater.unconsumed_tail:
+        raise ImageTooLargeError(f"the .gz file expands to more than {most:,} bytes, too large to open "
+                                 f"({raise_hint('max_archive_mb')})")
     return out
 
 
