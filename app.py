@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.sidebar import render_sidebar
+from ui.workspace import sweep_idle
 
 st.set_page_config(page_title="MedLab dashboard", page_icon="ui/favicon.png", layout="wide")
 
@@ -16,6 +17,7 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
+sweep_idle()  # other sessions' workspaces idle past the limit
 try:
     navigation.run()
 finally:  # after the page, so the sidebar shows what the page just changed (also when a page stops early)

@@ -13,7 +13,7 @@ from medlib.explain import METHOD_LABELS, METHODS
 from medlib.image import MedImage
 from medlib.phantom import CLASS_NAMES
 from medlib.readers import Upload, read_uploads
-from medlib.store import StoredModel, list_models
+from medlib.store import StoredModel
 from medlib.visualize import enlarge
 from medlib.windowing import to_display
 from ui import state
@@ -21,6 +21,7 @@ from ui.models import loaded_model
 from ui.samples import REAL_CREDIT, REAL_SAMPLES, real_sample, sample_image
 from ui.sidebar import privacy_notice
 from ui.window import window_controls
+from ui.workspace import shelf
 
 REAL, SYNTHETIC, UPLOAD = "A real sample film", "A synthetic sample film", "Upload files"
 # The models preselected for real films (and uploads) and for the synthetic demonstration films.
@@ -123,7 +124,7 @@ st.warning("**Research tool, not a medical device.** The real-film models learne
            icon=":material/warning:")
 privacy_notice()
 choice = _image_choice()
-models = list_models()
+models = shelf().models()
 left, right = st.columns(2)
 kind = choice[2] if choice is not None else "real"
 classifier_entry = _model_choice(models, "classify", kind, "Classifier", left)

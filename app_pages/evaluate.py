@@ -26,12 +26,13 @@ from medlib.evaluation import (
 )
 from medlib.explain import METHOD_LABELS, METHODS
 from medlib.inference import explain_images, explanation_picture, model_labels, predict_split
-from medlib.store import StoredModel, list_models
+from medlib.store import StoredModel
 from medlib.visualize import enlarge
 from ui import state
 from ui.models import loaded_model
 from ui.plots import calibration_figure, confusion_heatmap, pr_figure, roc_figure
 from ui.report import DISCLAIMER, evaluation_report
+from ui.workspace import shelf
 
 GALLERY = 8
 LABELS = {"accuracy": "accuracy", "sensitivity": "sensitivity (recall)", "specificity": "specificity",
@@ -210,7 +211,7 @@ def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset,
 st.title("Evaluation")
 st.caption(DISCLAIMER)
 dataset = state.active_dataset()
-classifiers = [m for m in list_models() if m.card.get("task") == "classify"]
+classifiers = [m for m in shelf().models() if m.card.get("task") == "classify"]
 if dataset.labels is None:
     st.info(f"The active data set, {dataset.name}, has no class labels: load a labelled set on the Upload page.",
             icon=":material/info:")

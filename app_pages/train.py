@@ -14,12 +14,13 @@ from medlib.errors import MedlibError
 from medlib.models import ARCHITECTURES
 from medlib.recipe import BUDGET_EPOCHS
 from medlib.spec import Param
-from medlib.store import default_store, delete_model, export_zip, import_upload, list_models, rename_model
+from medlib.store import export_zip
 from medlib.training import CONFIG_PARAMS, TrainConfig, resolve
 from ui import jobs, state
 from ui.models import loaded_model
 from ui.plots import training_curves
 from ui.spec_editor import param_widget
+from ui.workspace import remember_in_url, shelf, workspace
 
 JOB_PARAM = "job"
 
@@ -114,10 +115,17 @@ def _metrics_with_intervals(metrics: dict) -> pd.DataFrame:
 
 def _draw_job(job: jobs.Job) -> None:
     snap = job.snapshot()
-    running = snap["state"] == "running"
+    running = snap["state"] == jobs.RUNNING
     header, stop = st.columns([4, 1])
     header.markdown(f"**{job.name}** on {job.dataset_name} — {snap['state']}")
-    if running and stop.button("Stop", key="tr_stop", icon=":material/stop_circle:", type="primary"):
+    position = job.position()
+    if position is not None:
+        queue = jobs.training_queue()
+        st.info(f"Waiting in the server's training queue: **position {position}** ({queue.running} run(s) at once "
+                f"on this server, at most {queue.slots}). It starts by itself when a run ahead of it ends.",
+                icon=":material/hourglass_top:")
+    if job.active and stop.button("Stop" if position is None else "Leave the queue", key="tr_stop", type="primary",
+                                  icon=":material/stop_circle:"):
         job.request_stop()
     batch, start = snap["last_batch"], snap["start"]
     if start:
@@ -158,44 +166,77 @@ def _draw_job(job: jobs.Job) -> None:
             st.session_state[state.ACTIVE_MODEL] = end["model"]
             st.session_state[state.JOB_ACKNOWLEDGED] = job.id
             st.rerun(scope="app")
-    elif not running and st.session_state.get(state.JOB_ACKNOWLEDGED) != job.id:
+    elif not job.active and st.session_state.get(state.JOB_ACKNOWLEDGED) != job.id:
         st.session_state[state.JOB_ACKNOWLEDGED] = job.id
         st.rerun(scope="app")
 
 
 def train_tab() -> None:
     dataset = state.active_dataset()
-    job = jobs.find_job(st.session_state.get(state.TRAINING_JOB) or st.query_params.get(JOB_PARAM))
+    own = workspace()
+    job = jobs.find_job(st.session_state.get(state.TRAINING_JOB) or st.query_params.get(JOB_PARAM), own)
     if job is not None:
         st.session_state[state.TRAINING_JOB] = job.id
-    running = job is not None and job.state == "running"
+    active = job is not None and job.active
     form = _config_form(dataset)
     start = st.button("Start training", type="primary", key="tr_start", icon=":material/play_arrow:",
-                      disabled=running or form is None)
+                      disabled=active or form is None)
     if start and form is not None:
         config, name = form
-        out = default_store() / name
-        if out.exists():
+        try:
+            taken = shelf().taken(name)
+        except MedlibError as exc:
+            st.error(str(exc), icon=":material/error:")
+            taken = True
+        if taken:
             st.error(f"A model named {name!r} exists already; choose another name.", icon=":material/error:")
         else:
-            job = jobs.start_job(config, dataset, out)
+            job = jobs.start_job(config, dataset, own.models / name, own)
             st.session_state[state.TRAINING_JOB] = job.id
             st.query_params[JOB_PARAM] = job.id
-            running = True
+            remember_in_url()
+            active = True
     if job is not None:
         st.divider()
-        st.fragment(_draw_job, run_every=1.0 if running else None)(job)
+        st.fragment(_draw_job, run_every=1.0 if active else None)(job)
+
+
+def _rename_or_delete(chosen: str, active: str | None) -> None:
+    """Rename or delete one of the visitor's own models."""
+    new_name = st.text_input("Rename to", key="st_new_name")
+    rename, delete = st.columns(2)
+    if rename.button("Rename", key="st_rename", disabled=not new_name):
+        try:
+            shelf().rename(chosen, new_name.strip())
+            if active == chosen:
+                st.session_state[state.ACTIVE_MODEL] = new_name.strip()
+            st.rerun()
+        except (MedlibError, OSError) as exc:
+            st.error(str(exc), icon=":material/error:")
+    confirm = delete.checkbox(f"Yes, delete {chosen}", key="st_confirm")
+    if delete.button("Delete", key="st_delete", disabled=not confirm):
+        try:
+            shelf().delete(chosen)
+        except MedlibError as exc:
+            st.error(str(exc), icon=":material/error:")
+            return
+        if active == chosen:
+            st.session_state.pop(state.ACTIVE_MODEL, None)
+        st.rerun()
 
 
 def store_tab() -> None:
-    models = list_models()
+    models = shelf().models()
+    st.caption("Your models (trained or uploaded here) are private to this browser session and are removed when it "
+               "ends: download the ones to keep. Shared models are read-only: use or download them.")
     if not models:
         st.info("No models yet: train one above, or upload one below.", icon=":material/info:")
     else:
         rows = []
         for m in models:
             test = m.card.get("metrics", {}).get("test") or m.card.get("metrics", {}).get("val") or {}
-            rows.append({"name": m.name, "task": m.card.get("task"), "architecture": m.card.get("architecture"),
+            rows.append({"name": m.name, "whose": "shared (read-only)" if m.read_only else "yours",
+                         "task": m.card.get("task"), "architecture": m.card.get("architecture"),
                          "data set": m.card.get("dataset", {}).get("name"), "AUC": test.get("auc"),
                          "accuracy": test.get("accuracy"), "dice": test.get("dice"), "created": m.card.get("created"),
                          "MB": round(m.card["file"]["size"] / 1e6, 2)})
@@ -210,22 +251,10 @@ def store_tab() -> None:
             st.rerun()
         download.download_button("Download (.zip)", export_zip(stored), f"{chosen}.zip", "application/zip",
                                  key="st_download", icon=":material/download:")
-        new_name = st.text_input("Rename to", key="st_new_name")
-        rename, delete = st.columns(2)
-        if rename.button("Rename", key="st_rename", disabled=not new_name):
-            try:
-                rename_model(chosen, new_name.strip())
-                if active == chosen:
-                    st.session_state[state.ACTIVE_MODEL] = new_name.strip()
-                st.rerun()
-            except (MedlibError, OSError) as exc:
-                st.error(str(exc), icon=":material/error:")
-        confirm = delete.checkbox(f"Yes, delete {chosen}", key="st_confirm")
-        if delete.button("Delete", key="st_delete", disabled=not confirm):
-            delete_model(chosen)
-            if active == chosen:
-                st.session_state.pop(state.ACTIVE_MODEL, None)
-            st.rerun()
+        if stored.read_only:
+            st.caption(f"{chosen} is shared: it cannot be renamed or deleted here.")
+        else:
+            _rename_or_delete(chosen, active)
         if st.button("Load and check", key="st_check", help="load in Keras safe mode after checking size and SHA-256"):
             try:
                 loaded, _ = loaded_model(stored.path, stored.card["file"]["sha256"])
@@ -244,7 +273,7 @@ def store_tab() -> None:
     if st.button("Add to the store", key="st_add", disabled=upload is None or not name):
         try:
             with st.spinner("Checking the model in safe mode…"):
-                import_upload(upload.getvalue(), upload.name, name.strip())
+                shelf().add_upload(upload.getvalue(), upload.name, name.strip())
             st.success(f"Added {name.strip()}.")
         except MedlibError as exc:
             st.error(f"{upload.name}: {exc}", icon=":material/error:")

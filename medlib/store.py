@@ -39,6 +39,8 @@ class StoredModel:
     name: str
     path: Path
     card: dict[str, Any]
+    read_only: bool = False
+    """A shared model (shipped or the server's): used and downloaded, never renamed, overwritten or deleted."""
 
     @property
     def model_file(self) -> Path:
@@ -68,6 +70,14 @@ def default_store() -> Path:
     if _in_checkout():
         return _CHECKOUT / "models"
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "medlib" / "models"
+
+
+def shared_stores() -> list[Path]:
+    """The stores every visitor of an app sees, read-only: ``$MEDLIB_MODELS`` where it is set, else the writable
+    store and the shipped models (one folder in a checkout)."""
+    if "MEDLIB_MODELS" in os.environ:
+        return [Path(os.environ["MEDLIB_MODELS"])]
+    return list(dict.fromkeys([default_store(), shipped_store()]))
 
 
 def check_name(name: str) -> str:
@@ -154,8 +164,9 @@ def read_card(folder: Path) -> dict[str, Any]:
     return card
 
 
-def list_models(store: Path | None = None) -> list[StoredModel]:
-    """The finished models of a store, newest first (temporary and broken folders are left out)."""
+def list_models(store: Path | None = None, read_only: bool = False) -> list[StoredModel]:
+    """The finished models of a store, newest first (temporary and broken folders are left out), flagged
+    ``read_only`` as asked."""
     store = store or default_store()
     if not store.is_dir():
         return []
@@ -164,7 +175,7 @@ def list_models(store: Path | None = None) -> list[StoredModel]:
         if folder.name.startswith(".") or not folder.is_dir() or not (folder / CARD).is_file():
             continue
         try:
-            found.append(StoredModel(folder.name, folder, read_card(folder)))
+            found.append(StoredModel(folder.name, folder, read_card(folder), read_only))
         except StoreError:
             continue
     return sorted(found, key=lambda m: (str(m.card.get("created", "")), m.name), reverse=True)

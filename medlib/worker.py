@@ -1,31 +1,39 @@
-"""Training in a child process that a front end follows, stops, or kills.
+"""Training in a child process that a front end follows, stops, or kills; a queue that bounds how many run at once.
 
 A separate process keeps TensorFlow's global state away from the host (Streamlit
 clears the Keras session after every script run, which breaks a model being
 built in a thread of the same process) and lets a stuck or killed run end
-without taking the host down. The child sends the training events (see
-:func:`medlib.training.train`) through a queue and a last ``exit`` event with
-how it ended; a follower thread in the parent hands every event to ``on_event``.
+without taking the host down. The data set reaches the child as memory-mapped
+``.npy`` files in a scratch folder, not as a pickled copy of every pixel. The
+child sends the training events (see :func:`medlib.training.train`) through a
+queue and a last ``exit`` event with how it ended; a follower thread in the
+parent hands every event to ``on_event``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import queue
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from medlib.datasets import Dataset
+from medlib.datasets.dataset import open_shared_dataset, share_dataset
 from medlib.errors import MedlibError
-from medlib.training import TrainConfig, train
+from medlib.training.config import TrainConfig
 
 Event = dict[str, Any]
 
 
-def _child(config: dict[str, Any], dataset: Dataset, out: str, events, stop) -> None:
+def _child(config: dict[str, Any], shared: str, out: str, events, stop) -> None:
+    from medlib.training import train  # in the child only: the parent never imports the training code
+
     try:
+        dataset = open_shared_dataset(Path(shared))
         result = train(TrainConfig.from_dict(config), Path(out), dataset=dataset, progress=events.put, stop=stop)
         events.put({"event": "exit", "state": "stopped" if result.ended == "stopped" else "completed"})
     except MedlibError as exc:
@@ -35,33 +43,46 @@ def _child(config: dict[str, Any], dataset: Dataset, out: str, events, stop) -> 
 
 
 class TrainingProcess:
-    """One training run in a spawned process; ``on_event`` receives its events in order, then ``exit``."""
+    """One training run in a spawned process; ``on_event`` receives its events in order, then ``exit``.
 
-    def __init__(self, config: TrainConfig, dataset: Dataset, out: Path, on_event: Callable[[Event], None]) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._events = context.Queue()
-        self._stop = context.Event()
+    The data set is written into ``scratch`` (a new temporary folder if none is given) when the run starts, and
+    the folder is removed when it ends.
+    """
+
+    def __init__(self, config: TrainConfig, dataset: Dataset, out: Path, on_event: Callable[[Event], None],
+                 scratch: Path | None = None) -> None:
+        self.config, self.out = config, out
+        self._dataset: Dataset | None = dataset
+        self._scratch = scratch
         self._on_event = on_event
-        self._process = context.Process(
-            target=_child, args=(config.to_dict(), dataset, str(out), self._events, self._stop),
-            name=f"train-{out.name}", daemon=True,
-        )
+        self._process: Any = None
+        self._stop: Any = None
 
     def start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._scratch = share_dataset(self._dataset, self._scratch or Path(tempfile.mkdtemp(prefix="medlib-run-")))
+        self._dataset = None  # the child maps the files; this object need not keep the pixels
+        self._events, self._stop = context.Queue(), context.Event()
+        self._process = context.Process(
+            target=_child, args=(self.config.to_dict(), str(self._scratch), str(self.out), self._events, self._stop),
+            name=f"train-{self.out.name}", daemon=True,
+        )
         self._process.start()
         threading.Thread(target=self._follow, name=f"follow-{self._process.name}", daemon=True).start()
 
     def stop(self) -> None:
         """Ask the run to end within one batch; it saves the model kept so far (see medlib.training)."""
-        self._stop.set()
+        if self._stop is not None:
+            self._stop.set()
 
     def kill(self) -> None:
         """End the process at once: nothing is saved (the store never holds a half-written model)."""
-        self._process.kill()
+        if self._process is not None:
+            self._process.kill()
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid
+        return None if self._process is None else self._process.pid
 
     def _follow(self) -> None:
         while True:
@@ -74,10 +95,84 @@ class TrainingProcess:
                     event = self._events.get(timeout=1.0)
                 except queue.Empty:
                     code = self._process.exitcode
-                    error = f"the training process ended unexpectedly (exit code {code})"
-                    self._on_event({"event": "exit", "state": "failed", "error": error})
-                    return
+                    event = {"event": "exit", "state": "failed",
+                             "error": f"the training process ended unexpectedly (exit code {code})"}
             self._on_event(event)
             if event["event"] == "exit":
                 self._process.join(timeout=10)
+                shutil.rmtree(self._scratch, ignore_errors=True)
                 return
+
+
+class TrainingQueue:
+    """The training runs of one server: at most ``slots`` at once, the others waiting in the order they came.
+
+    A run ends with an ``exit`` event whatever happens; a run cancelled while it waits ends with state
+    ``cancelled`` without starting.
+    """
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError(f"a training queue needs at least one slot, not {slots}")
+        self.slots = slots
+        self._running: list[TrainingProcess] = []
+        self._waiting: list[TrainingProcess] = []
+        self._lock = threading.Lock()
+
+    def submit(self, config: TrainConfig, dataset: Dataset, out: Path, on_event: Callable[[Event], None],
+               scratch: Path | None = None) -> TrainingProcess:
+        """Queue a run; it starts at once where a slot is free."""
+        run: TrainingProcess
+
+        def follow(event: Event) -> None:
+            on_event(event)
+            if event["event"] == "exit":
+                self._finished(run)
+
+        run = TrainingProcess(config, dataset, out, follow, scratch)
+        with self._lock:
+            self._waiting.append(run)
+        self._start_next()
+        return run
+
+    def position(self, run: TrainingProcess) -> int | None:
+        """1 for the next run to start, 2 for the one after...; None once it started (or ended)."""
+        with self._lock:
+            return self._waiting.index(run) + 1 if run in self._waiting else None
+
+    def cancel(self, run: TrainingProcess) -> bool:
+        """Take a waiting run out of the queue (it ends as ``cancelled``); False if it has started already."""
+        with self._lock:
+            if run not in self._waiting:
+                return False
+            self._waiting.remove(run)
+        run._on_event({"event": "exit", "state": "cancelled"})
+        return True
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    def _finished(self, run: TrainingProcess) -> None:
+        with self._lock:
+            if run in self._running:
+                self._running.remove(run)
+        self._start_next()
+
+    def _start_next(self) -> None:
+        while True:
+            with self._lock:
+                if len(self._running) >= self.slots or not self._waiting:
+                    return
+                run = self._waiting.pop(0)
+                self._running.append(run)
+            try:
+                run.start()
+            except (OSError, MedlibError) as exc:  # no disk for the data set, no process: the run fails, alone
+                run._on_event({"event": "exit", "state": "failed", "error": f"the run could not start: {exc}"})

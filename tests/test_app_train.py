@@ -1,27 +1,55 @@
-"""AppTest of the Training page: train on a tiny synthetic set, see the result, manage the store."""
+"""AppTest of the Training page: train on a tiny synthetic set, see the result, manage the models.
+
+``MEDLIB_MODELS`` is the shared store (read-only in the app); what a session trains or uploads lands in its own
+workspace.
+"""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from medlib.errors import StoreError
 from medlib.phantom import make_phantom
 from medlib.store import list_models
+from medlib.workspace import Shelf
 from tests.conftest import ROOT
 
 pytest.importorskip("tensorflow")
 
 
-@pytest.fixture
-def page(tmp_path, monkeypatch) -> AppTest:
-    monkeypatch.setenv("MEDLIB_MODELS", str(tmp_path))
+def _open(**query: str) -> AppTest:
     app = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=120)
     app.session_state["active_dataset"] = make_phantom(30, size=32)
+    for key, value in query.items():
+        app.query_params[key] = value
     app.run()
     assert not app.exception
     return app
+
+
+@pytest.fixture
+def page(tmp_path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("MEDLIB_MODELS", str(tmp_path))
+    return _open()
+
+
+def _own(app: AppTest) -> Path:
+    """The models folder of the session's private workspace."""
+    return app.session_state["workspace"].models
+
+
+def _tiny_model(store: Path, name: str) -> None:
+    import keras
+
+    from medlib.store import save_model
+
+    inputs = keras.Input((32, 32, 1))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
+    save_model(model, {"task": "classify", "metrics": {"test": {"auc": 0.9}}}, store, name)
 
 
 def _wait_for(predicate, seconds: float = 120) -> None:
@@ -37,7 +65,8 @@ def test_train_from_the_page_lands_in_the_store_and_becomes_active(page, tmp_pat
     page.button(key="tr_start").click().run()
     assert not page.exception
     assert page.query_params["job"]
-    _wait_for(lambda: [m.name for m in list_models(tmp_path)] == ["from-the-page"])
+    _wait_for(lambda: [m.name for m in list_models(_own(page))] == ["from-the-page"])
+    assert list_models(tmp_path) == []  # nothing in the shared store
     time.sleep(1.0)
     page.run()
     assert not page.exception
@@ -45,48 +74,52 @@ def test_train_from_the_page_lands_in_the_store_and_becomes_active(page, tmp_pat
     assert page.session_state["active_model"] == "from-the-page"
     assert page.button(key="tr_start").disabled is False
 
-    # A reload is a new session with the same URL: the job id in it finds the run again.
-    reloaded = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=120)
-    reloaded.session_state["active_dataset"] = make_phantom(30, size=32)
-    reloaded.query_params["job"] = page.query_params["job"]
-    reloaded.run()
+    # A reload is a new session with the same URL: the job id and workspace token in it find the run again.
+    reloaded = _open(job=page.query_params["job"], ws=page.query_params["ws"])
     assert any("from-the-page" in m.value for m in reloaded.markdown)
-    # Another browser session, without the id, does not see this job.
-    other = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=120)
-    other.session_state["active_dataset"] = make_phantom(30, size=32)
-    other.run()
+    assert _own(reloaded) == _own(page)
+    # Another browser session sees neither the job (even given its id) nor the model, and cannot delete it.
+    other = _open(job=page.query_params["job"])
     assert not any("from-the-page" in m.value for m in other.markdown)
+    assert _own(other) != _own(page)
+    assert not any("from-the-page" in f.value.to_string() for f in other.dataframe)
+    with pytest.raises(StoreError, match="no model named"):
+        Shelf(_own(other), (tmp_path,)).delete("from-the-page")
+    assert [m.name for m in list_models(_own(page))] == ["from-the-page"]
 
 
 def test_an_existing_name_is_refused(page, tmp_path):
-    (tmp_path / "taken").mkdir()
+    _tiny_model(tmp_path, "taken")  # a shared model's name
     page.text_input(key="tr_name").set_value("taken").run()
     page.button(key="tr_start").click().run()
     assert "exists already" in page.error[0].value
 
 
-def test_store_tab_lists_renames_and_deletes(page, tmp_path):
-    import keras
-
-    from medlib.store import save_model
-
-    inputs = keras.Input((32, 32, 1))
-    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
-    save_model(model, {"task": "classify", "metrics": {"test": {"auc": 0.9}}}, tmp_path, "stored-one")
+def test_store_tab_lists_renames_and_deletes_own_models_only(page, tmp_path):
+    _tiny_model(tmp_path, "shipped-one")
+    page.run()
+    assert not any(b.key in ("st_rename", "st_delete") for b in page.button)  # a shared model has neither
+    assert any("cannot be renamed or deleted" in c.value for c in page.caption)
+    with pytest.raises(StoreError, match="shared model: you can use and download it, but not delete it"):
+        Shelf(_own(page), (tmp_path,)).delete("shipped-one")
+    _tiny_model(_own(page), "stored-one")
     page.run()
     store = next(frame.value for frame in page.dataframe if "name" in frame.value.columns)
-    assert store["name"].tolist() == ["stored-one"]
+    assert store["name"].tolist() == ["stored-one", "shipped-one"]
+    assert store["whose"].tolist() == ["yours", "shared (read-only)"]
+    page.selectbox(key="st_model").set_value("stored-one").run()
     page.button(key="st_use").click().run()
     assert page.session_state["active_model"] == "stored-one"
     page.button(key="st_check").click().run()
     assert "stored-one loads: input [32, 32, 1], output [3]" in page.success[0].value
     page.text_input(key="st_new_name").set_value("renamed").run()
     page.button(key="st_rename").click().run()
-    assert [m.name for m in list_models(tmp_path)] == ["renamed"]
+    assert [m.name for m in list_models(_own(page))] == ["renamed"]
     assert page.session_state["active_model"] == "renamed"
     page.checkbox(key="st_confirm").check().run()
     page.button(key="st_delete").click().run()
-    assert list_models(tmp_path) == []
+    assert list_models(_own(page)) == []
+    assert [m.name for m in list_models(tmp_path)] == ["shipped-one"]
     assert "active_model" not in page.session_state
 
 
@@ -116,3 +149,25 @@ def test_page_command_line_and_library_declare_each_setting_alike(page):
             assert (widget.proto.min, widget.proto.max) == (param.low, param.high), param.name
         elif param.name not in ("task", "model"):
             assert tuple(widget.options) == param.choices, param.name
+
+
+def test_a_second_run_waits_in_the_queue_shows_its_position_and_starts_after_the_first(tmp_path, monkeypatch):
+    from ui import jobs
+
+    monkeypatch.setenv("MEDLIB_MODELS", str(tmp_path))
+    monkeypatch.setenv("MEDLIB_MAX_TRAINING_RUNS", "1")
+    jobs.training_queue.clear()  # a queue with the one slot set above
+    first, second = _open(), _open()
+    for app, name, epochs in ((first, "first", 200), (second, "second", 2)):
+        app.number_input(key="tr_epochs").set_value(epochs)
+        app.text_input(key="tr_name").set_value(name)
+        app.button(key="tr_start").click().run()
+        assert not app.exception
+    assert any("position 1" in i.value for i in second.info)
+    assert second.button(key="tr_stop").label == "Leave the queue"
+    assert not any("position" in i.value for i in first.info)
+    first.button(key="tr_stop").click().run()  # the first session stops its own run; the second one's goes on
+    _wait_for(lambda: [m.name for m in list_models(_own(second))] == ["second"], 240)
+    assert [m.name for m in list_models(_own(first))] == ["first"]
+    assert not any("second" in m.value for m in first.markdown)
+    jobs.training_queue.clear()

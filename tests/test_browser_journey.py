@@ -94,7 +94,7 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     page.get_by_text("Saved as").wait_for(timeout=120_000)
     page.locator("[data-testid='stSidebar']").get_by_text("journey-run").first.wait_for(timeout=30_000)  # now active
     settle(page)
-    assert (browser_store / "journey-run" / "card.json").is_file()
+    assert not (browser_store / "journey-run").exists()  # in the session's private workspace
     _no_exception(page)
 
     # 5. Evaluation of the new model on the uploaded set: matrix, ROC and heat maps.
@@ -134,6 +134,11 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     other.get_by_role("button", name="Start training").wait_for(timeout=60_000)
     settle(other)
     assert "journey-run on" not in other.inner_text("body")
+    other.get_by_role("tab", name="Model store").click()  # the shared models only: not the first session's model
+    other.get_by_text("Your models (trained or uploaded here) are private").first.wait_for(timeout=30_000)
+    settle(other)
+    listed = other.locator("td[role='gridcell']").all_text_contents()  # the table's cells (drawn on a canvas)
+    assert "cxr-pneumonia" in listed and "journey-run" not in listed
     assert "journey-films" in page.locator("[data-testid='stSidebar']").inner_text()  # the first keeps its own
     assert not other_errors, other_errors
     other.close()

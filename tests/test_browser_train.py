@@ -32,7 +32,7 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     page.wait_for_function("() => /epoch [3-9]\\/\\d+ · batch/.test(document.body.innerText)", timeout=180_000)
     assert _epochs_done(page) >= 2
     page.screenshot(path=str(SCREENSHOTS / "train-running.png"))
-    assert "?job=" in page.url
+    assert "job=" in page.url and "ws=" in page.url
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Saved as").wait_for(timeout=120_000)
     settle(page)
@@ -40,7 +40,8 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"))
     page.get_by_role("tab", name="Model store").click()
     settle(page)
-    assert (browser_store / "browser-run" / "card.json").is_file()
+    assert not (browser_store / "browser-run").exists()  # in this session's private workspace, not the shared store
+    page.get_by_text("Your models (trained or uploaded here) are private").first.wait_for(timeout=30_000)
     page.locator("[data-testid='stSidebar']").get_by_text("browser-run").first.wait_for(timeout=30_000)
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "train-store.png"))

@@ -42,3 +42,10 @@ def test_a_refusal_names_the_limit_and_how_to_raise_it(monkeypatch):
     message = str(refused.value)
     assert "max_file_mb is 1 MB" in message and "MEDLIB_MAX_FILE_MB" in message
     assert read_bytes(bytes(1000))[0] == bytes(1000)
+
+
+def test_the_readme_lists_every_limit():
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert all(f"`{item.variable}`" in readme for item in LIMITS.values())

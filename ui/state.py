@@ -32,6 +32,7 @@ DIAGNOSE_UPLOAD_ID, DIAGNOSE_UPLOADS = "dx_upload_id", "dx_uploads"  # the Diagn
 DIAGNOSE_GENERATION = "dx_upload_generation"  # a new image picker for each new upload
 THRESHOLD, THRESHOLD_OF = "ev_threshold", "ev_threshold_of"  # the Evaluation page's threshold, and whose it is
 TRAINING_JOB, JOB_ACKNOWLEDGED = "tr_job", "tr_acknowledged"  # the run watched, and the last one whose end was seen
+WORKSPACE = "workspace"  # the private folder of this session (medlib.workspace.Workspace)
 
 #: The built-in data set a new session starts with.
 DEFAULT_PHANTOM = {"n": 300, "size": 128, "seed": 0}

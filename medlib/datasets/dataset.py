@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -151,3 +153,33 @@ class Dataset:
             "fingerprint": self.fingerprint,
             "notes": list(self.notes),
         }
+
+
+_ARRAYS = ("images", "split", "labels", "masks", "fov")
+
+
+def share_dataset(dataset: Dataset, folder: Path) -> Path:
+    """Write ``dataset`` into ``folder`` (one ``.npy`` file per array and ``dataset.json``) for another process to
+    map with :func:`open_shared_dataset` instead of receiving a pickled copy of every pixel."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rest = {}
+    for item in fields(dataset):
+        value = getattr(dataset, item.name)
+        if item.name in _ARRAYS:
+            if value is not None:
+                np.save(folder / f"{item.name}.npy", value, allow_pickle=False)
+        else:
+            rest[item.name] = value
+    (folder / "dataset.json").write_text(json.dumps(rest), encoding="utf-8")
+    return folder
+
+
+def open_shared_dataset(folder: Path) -> Dataset:
+    """The data set :func:`share_dataset` wrote, its arrays memory-mapped read-only (the pages stay in the
+    operating system's file cache, shared, not copied into this process)."""
+    rest = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+    if rest.get("source_sizes") is not None:
+        rest["source_sizes"] = [tuple(size) for size in rest["source_sizes"]]
+    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+              for name in _ARRAYS if (folder / f"{name}.npy").is_file()}
+    return Dataset(**rest, **arrays)

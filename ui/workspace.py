@@ -1,0 +1,43 @@
+"""This browser session's private workspace and the models it sees (see :mod:`medlib.workspace`)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from medlib.limits import limit
+from medlib.store import shared_stores
+from medlib.workspace import Shelf, Workspace, Workspaces
+from ui import jobs, state
+
+WORKSPACE_PARAM = "ws"
+
+
+@st.cache_resource
+def workspaces() -> Workspaces:
+    """The server's workspaces (a temporary folder, removed when the server stops)."""
+    return Workspaces()
+
+
+def workspace() -> Workspace:
+    """The session's workspace: kept in session state, found again after a reload by the token in the URL."""
+    found = st.session_state.get(state.WORKSPACE)
+    if found is None or found.removed:
+        found = workspaces().find(st.query_params.get(WORKSPACE_PARAM)) or workspaces().create()
+        st.session_state[state.WORKSPACE] = found
+    found.touch()
+    return found
+
+
+def remember_in_url() -> None:
+    """Put the workspace's token in the URL, so that a reload of the page finds the workspace again."""
+    st.query_params[WORKSPACE_PARAM] = workspace().token
+
+
+def shelf() -> Shelf:
+    """The models this session sees: its own, then the shared ones (read-only)."""
+    return Shelf(workspace().models, tuple(shared_stores()))
+
+
+def sweep_idle() -> None:
+    """Remove the workspaces of every session idle past the limit, unless a run of theirs waits or runs."""
+    workspaces().sweep(limit("workspace_idle_minutes") * 60.0, busy=jobs.busy)
