@@ -28,6 +28,8 @@ REAL, SYNTHETIC, UPLOAD = "A real sample film", "A synthetic sample film", "Uplo
 DEFAULTS = {"real": {"classify": "cxr-pneumonia", "segment": "cxr-lungs"},
             "synthetic": {"classify": "chest-classifier", "segment": "chest-lesions"}}
 NONE = "none"
+#: The long side, in pixels, of what the page works on and shows: a screen shows no more of a full-size film.
+SCREEN_SIDE = 1280
 
 
 def _model_choice(models: list[StoredModel], task: str, kind: str, label: str, column) -> StoredModel | None:
@@ -154,7 +156,7 @@ try:
     try:
         result = diagnose(_frame_as_model_sees(image, frame), classifier[0] if classifier else None,
                           segmenter[0] if segmenter else None, image.spacing, method,
-                          metadata=image.metadata)
+                          metadata=image.metadata, work_side=SCREEN_SIDE)
     finally:
         for lock in locks:
             lock.release()
@@ -163,7 +165,7 @@ except MedlibError as exc:
     st.stop()
 
 target = segmenter[0].target if segmenter else "finding"
-display = to_display(image, frame, window)
+display = to_display(image, frame, window, max_side=SCREEN_SIDE)
 with view:
     _gate_message(result)
     if result.probabilities and result.predicted is not None:

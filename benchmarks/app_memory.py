@@ -108,7 +108,7 @@ def journey(page, minutes: float, mark) -> None:
     mark("the app opened: the default synthetic set built")
     page.get_by_role("link", name="Training").click()
     page.get_by_role("button", name="Start training").wait_for(timeout=120_000)
-    limit = page.get_by_label("Time limit (minutes, 0 = none)")
+    limit = page.get_by_role("spinbutton", name="Time limit (minutes, 0 = none)")
     limit.fill(str(minutes))
     limit.press("Enter")
     page.wait_for_timeout(1500)

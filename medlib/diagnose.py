@@ -22,6 +22,7 @@ from medlib.inference import LoadedModel, check_input
 from medlib.metrics import as_probabilities
 from medlib.preprocess import Geometry, Processed
 from medlib.segmentation import find_lesions, predict_tiled
+from medlib.visualize import shrink
 
 ORGAN_MIN_PART = 0.1
 """An outline of anatomy (a segmenter of anything but lesions, such as lung fields) keeps the pieces of at least this
@@ -48,6 +49,8 @@ class Diagnosis:
     notes: list[str] = field(default_factory=list)
     heat_on_input: bool = False
     lesions_on_input: bool = False
+    image_size: tuple[int, int] | None = None
+    """The image's (height, width); the findings are in its pixels, the maps may be smaller (``work_side``)."""
 
     @property
     def likeliest(self) -> str | None:
@@ -107,17 +110,31 @@ def organ_outline(mask: np.ndarray, min_part: float = ORGAN_MIN_PART) -> np.ndar
     return outside[1:-1, 1:-1] != 2
 
 
+def _findings_on_image(findings: list[dict[str, Any]], factor: float) -> list[dict[str, Any]]:
+    """Findings measured on an image shrunk by ``factor``, in the pixels of the image itself."""
+    if factor == 1.0:
+        return findings
+    return [{**f, "box": [round(v / factor) for v in f["box"]], "area_px": round(f["area_px"] / factor**2),
+             "centre": [round(v / factor, 1) for v in f["centre"]]} for f in findings]
+
+
 def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter: LoadedModel | None = None,
              spacing: tuple[float, float] | None = None, method: str = METHODS[0], threshold: float = 0.5,
-             metadata: dict[str, Any] | None = None) -> Diagnosis:
+             metadata: dict[str, Any] | None = None, work_side: int | None = None) -> Diagnosis:
     """Classify and segment one image (H×W×C as read), and judge whether it is like the models' training images.
 
     ``spacing`` (mm per pixel: rows, columns) gives the findings' areas in mm²; ``threshold`` is the segmenter's;
     ``metadata``, a DICOM file's de-identified tags, lets the gate read its modality and body part.
     A binary classifier decides at the threshold its card records (chosen on validation).
+    ``work_side`` shrinks a larger image first (its long side to that many pixels, by area averaging, as the
+    models' own resizing does): the maps come back at that size, the findings still in the image's pixels. A
+    front end that shows a full-size film on a screen needs no more, and is spared the maps at 20 megapixels.
     """
     started = time.perf_counter()
-    result = Diagnosis()
+    result = Diagnosis(image_size=(int(image.shape[0]), int(image.shape[1])))
+    image, factor = shrink(image, work_side)
+    if spacing is not None:
+        spacing = (spacing[0] / factor, spacing[1] / factor)
     gray = any(m.gray for m in (classifier, segmenter) if m is not None)
     signals = image_signals(image, gray, metadata)
     if classifier is not None:
@@ -148,6 +165,8 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
                                                                        f"{segmenter.target} map")
         result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
                                       else spacing)
+        if not result.lesions_on_input:
+            result.lesions = _findings_on_image(result.lesions, factor)
     result.gate = GateResult(signals)
     if classifier is not None and result.gate.in_distribution:
         chosen = result.class_names.index(result.likeliest)
@@ -165,7 +184,12 @@ def draw_findings(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.
     out = as_rgb(picture).copy()
     if diagnosis.lesion_probability is None:
         return out
-    mask = diagnosis.lesion_probability >= threshold
+    mask = (diagnosis.lesion_probability >= threshold).astype(np.uint8)
+    if mask.shape != out.shape[:2]:  # a map of another size (see ``work_side``) on a picture of the image
+        mask = cv2.resize(mask, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST)
+    mask = mask.astype(bool)
+    height, width = diagnosis.image_size or out.shape[:2]
+    scale_x, scale_y = out.shape[1] / width, out.shape[0] / height  # from the findings' image pixels
     if opacity > 0 and mask.any():
         tint = out.copy()
         tint[mask] = color
@@ -173,7 +197,7 @@ def draw_findings(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.
     out = draw_outline(out, mask.astype(np.uint8), color)
     thickness = max(1, round(max(out.shape[:2]) / 256))
     for finding in diagnosis.lesions:
-        x0, y0, x1, y1 = finding["box"]
+        x0, y0, x1, y1 = (round(v * s) for v, s in zip(finding["box"], (scale_x, scale_y) * 2, strict=True))
         cv2.rectangle(out, (x0 - 2, y0 - 2), (x1 + 1, y1 + 1), (255, 220, 0), thickness)
         cv2.putText(out, str(finding["finding"]), (x0, max(10, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
                     0.35 * thickness, (255, 220, 0), thickness)

@@ -85,6 +85,8 @@ class MedImage:
 
     def value_range(self) -> tuple[float, float]:
         """Smallest and largest finite value over all frames."""
+        if np.isfinite(self.data).all():  # the common case, without a copy of the pixels
+            return (float(self.data.min()), float(self.data.max())) if self.data.size else (0.0, 0.0)
         finite = self.data[np.isfinite(self.data)]
         if finite.size == 0:
             return 0.0, 0.0

@@ -44,6 +44,21 @@ def draw_outline(
     return out
 
 
+def shrink(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    """``image`` (H×W or H×W×C) shrunk by area averaging until its long side is at most ``max_side``, and the
+    factor used (1.0: unchanged, also for ``None``).
+
+    >>> picture, factor = shrink(np.zeros((400, 100, 1), np.float32), 200); picture.shape, factor
+    ((200, 50, 1), 0.5)
+    """
+    factor = 1.0 if max_side is None else min(1.0, max_side / max(image.shape[:2]))
+    if factor == 1.0:
+        return image, factor
+    width, height = max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).reshape(height, width,
+                                                                                    *image.shape[2:]), factor
+
+
 def enlarge(image: np.ndarray, min_side: int = 256) -> np.ndarray:
     """Upscale a small image (nearest neighbour, whole factor) so its short side reaches ``min_side``."""
     factor = max(1, int(np.ceil(min_side / max(1, min(image.shape[:2])))))

@@ -29,7 +29,11 @@ def apply_window(pixels: np.ndarray, window: Window) -> np.ndarray:
     return np.clip(np.nan_to_num(scaled, nan=0.0), 0.0, 1.0)
 
 
-def to_display(image: MedImage, frame: int = 0, window: Window | None = None) -> np.ndarray:
-    """One frame as uint8 for the screen, through ``window`` (default: the file's own)."""
-    scaled = apply_window(image.frame(frame), window or image.default_window())
+def to_display(image: MedImage, frame: int = 0, window: Window | None = None, max_side: int | None = None
+               ) -> np.ndarray:
+    """One frame as uint8 for the screen, through ``window`` (default: the file's own), shrunk to ``max_side``
+    pixels on its long side where larger (a screen shows no more; a full-size film is 20 megapixels)."""
+    from medlib.visualize import shrink
+
+    scaled = apply_window(shrink(image.frame(frame), max_side)[0], window or image.default_window())
     return np.round(scaled * 255.0).astype(np.uint8)

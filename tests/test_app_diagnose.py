@@ -134,6 +134,27 @@ def test_diagnose_finds_the_lesions_of_a_synthetic_film():
     assert result.lesions and result.lesions[0]["area_mm2"] == pytest.approx(result.lesions[0]["area_px"] * 0.25)
 
 
+def test_a_large_film_worked_on_at_screen_size_keeps_its_findings_in_its_own_pixels():
+    import cv2
+
+    from medlib.diagnose import diagnosis_picture
+
+    film = make_phantom(3, size=128, seed=5).images[2]
+    large = cv2.resize(film, (512, 512), interpolation=cv2.INTER_NEAREST)[..., None]  # the same film, 4× the pixels
+    models = open_model(MODELS / "chest-classifier"), open_model(MODELS / "chest-lesions")
+    whole = diagnose(large, *models, spacing=(0.5, 0.5))
+    screen = diagnose(large, *models, spacing=(0.5, 0.5), work_side=128)
+    assert screen.predicted == whole.predicted and screen.image_size == (512, 512)
+    assert screen.heat.shape == screen.lesion_probability.shape == (128, 128)  # the maps at the working size
+    assert whole.lesion_probability.shape == (512, 512)
+    first, second = screen.lesions[0], whole.lesions[0]
+    assert np.allclose(first["box"], second["box"], atol=8)  # in the film's own pixels, to the working pixel
+    assert first["area_px"] == pytest.approx(second["area_px"], rel=0.15)
+    assert first["area_mm2"] == pytest.approx(first["area_px"] * 0.25, rel=0.01)
+    picture = diagnosis_picture(np.zeros((256, 256), np.uint8), screen)  # drawn on a picture of a third size
+    assert picture.shape == (256, 256, 3) and picture[..., 0].max() == 255
+
+
 def test_no_patient_tag_reaches_the_page(page, tmp_path):
     import pydicom
 
