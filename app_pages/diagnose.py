@@ -17,7 +17,7 @@ from medlib.store import StoredModel
 from medlib.visualize import enlarge
 from medlib.windowing import to_display
 from ui import state
-from ui.models import loaded_model
+from ui.models import heavy_work, loaded_model
 from ui.samples import REAL_CREDIT, REAL_SAMPLES, real_sample, sample_image
 from ui.sidebar import privacy_notice
 from ui.window import window_controls
@@ -45,7 +45,7 @@ def _uploads(files: list) -> list[Upload]:
     upload becomes the chosen image."""
     upload_id = tuple(f.file_id for f in files)
     if st.session_state.get(state.DIAGNOSE_UPLOAD_ID) != upload_id:
-        with st.spinner("Reading the files…"):
+        with st.spinner("Reading the files…"), heavy_work():
             uploads = read_uploads([f.getvalue() for f in files], [f.name for f in files])
             st.session_state[state.DIAGNOSE_UPLOADS] = uploads
         st.session_state[state.DIAGNOSE_UPLOAD_ID] = upload_id
@@ -151,21 +151,23 @@ try:
     segmenter = loaded_model(segmenter_entry.path, segmenter_entry.card["file"]["sha256"]) if segmenter_entry \
         else None
     locks = [pair[1] for pair in (classifier, segmenter) if pair is not None]
-    for lock in locks:
-        lock.acquire()
-    try:
-        result = diagnose(_frame_as_model_sees(image, frame), classifier[0] if classifier else None,
-                          segmenter[0] if segmenter else None, image.spacing, method,
-                          metadata=image.metadata, work_side=SCREEN_SIDE)
-    finally:
+    with heavy_work():
         for lock in locks:
-            lock.release()
+            lock.acquire()
+        try:
+            result = diagnose(_frame_as_model_sees(image, frame), classifier[0] if classifier else None,
+                              segmenter[0] if segmenter else None, image.spacing, method,
+                              metadata=image.metadata, work_side=SCREEN_SIDE)
+        finally:
+            for lock in locks:
+                lock.release()
 except MedlibError as exc:
     st.error(f"{name}: {exc}", icon=":material/error:")
     st.stop()
 
 target = segmenter[0].target if segmenter else "finding"
-display = to_display(image, frame, window, max_side=SCREEN_SIDE)
+with heavy_work():
+    display = to_display(image, frame, window, max_side=SCREEN_SIDE)
 with view:
     _gate_message(result)
     if result.probabilities and result.predicted is not None:
@@ -185,7 +187,7 @@ with view:
     else:
         pictures, captions = [display], [name]
     for picture, caption in zip(pictures, captions, strict=True):
-        st.image(enlarge(picture, 320), caption=caption, width="stretch")
+        st.image(enlarge(picture, 320), caption=caption, width="stretch", output_format="JPEG")  # PNG: 40× slower
     for note in result.notes:
         st.caption(f"• {note}")
     st.caption(f"{name} · frame {frame + 1}/{image.frames} · window {window.center:.4g}/{window.width:.4g} · "

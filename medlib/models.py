@@ -32,11 +32,14 @@ def bn_momentum_for(steps_per_epoch: int) -> float:
 @functools.cache
 def size_thread_pools() -> int:
     """Size TensorFlow's thread pools to the CPUs this process may use (its container's quota, see
-    :func:`medlib.limits.available_cpus`), not the host's count, once per process (before TensorFlow starts its
-    runtime: afterwards its pools are set for good). Returns that CPU count."""
+    :func:`medlib.limits.available_cpus`), not the host's count, or to ``$MEDLIB_THREADS`` (each of several
+    worker processes on one machine takes its share), once per process (before TensorFlow starts its runtime:
+    afterwards its pools are set for good). Returns that count."""
+    import os
+
     import tensorflow as tf
 
-    cpus = available_cpus()
+    cpus = int(os.environ.get("MEDLIB_THREADS") or 0) or available_cpus()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(cpus)
         tf.config.threading.set_inter_op_parallelism_threads(cpus)

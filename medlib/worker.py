@@ -13,6 +13,7 @@ parent hands every event to ``on_event``.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import shutil
 import tempfile
@@ -27,11 +28,16 @@ from medlib.errors import MedlibError
 from medlib.training.config import TrainConfig
 
 Event = dict[str, Any]
+#: How much lower the training process's CPU priority is than the server's: on a server that trains and serves
+#: pages on the same few CPUs, pages come first (a run takes a little longer; a page no longer takes 30 s).
+TRAINING_NICENESS = 10
 
 
 def _child(config: dict[str, Any], shared: str, out: str, events, stop) -> None:
     from medlib.training import train  # in the child only: the parent never imports the training code
 
+    if hasattr(os, "nice"):
+        os.nice(TRAINING_NICENESS)
     try:
         dataset = open_shared_dataset(Path(shared))
         result = train(TrainConfig.from_dict(config), Path(out), dataset=dataset, progress=events.put, stop=stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import numpy as np
@@ -12,7 +13,7 @@ from medlib.errors import DatasetError
 from medlib.spec import SpecError
 from medlib.store import list_models, load_model
 from medlib.training import TrainConfig, cosine_rate, mix_batches, not_measurably_worse, resolve, train
-from medlib.worker import TrainingProcess
+from medlib.worker import TRAINING_NICENESS, TrainingProcess
 from tests.helpers import FAST, blobs
 
 pytest.importorskip("tensorflow")
@@ -171,6 +172,8 @@ def test_killed_worker_fails_with_its_last_metrics_and_leaves_no_model(tmp_path)
     run = TrainingProcess(TrainConfig(**{**FAST, "epochs": 200}), blobs(), tmp_path / "killed", on_event)
     run.start()
     assert first_epoch.wait(timeout=180), events[-1:]
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, run.pid) == min(19, own + TRAINING_NICENESS)  # pages come first
     run.kill()
     assert ended.wait(timeout=30)
     assert events[-1]["state"] == "failed" and "ended unexpectedly" in events[-1]["error"]

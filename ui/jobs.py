@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,11 @@ def find_job(job_id: str | None, workspace: Workspace) -> Job | None:
 def busy(workspace: Workspace) -> bool:
     """Whether a run of ``workspace`` waits or runs (its folder must stay)."""
     return any(job.active and job.owner == workspace.token for job in list(registry().values()))
+
+
+def forget_ended(alive: Callable[[str], bool]) -> None:
+    """Drop the ended jobs whose workspace is gone (``alive(token)`` is False): nobody can see them any more."""
+    table = registry()
+    for job_id, job in list(table.items()):
+        if not job.active and not alive(job.owner):
+            table.pop(job_id, None)

@@ -39,5 +39,7 @@ def shelf() -> Shelf:
 
 
 def sweep_idle() -> None:
-    """Remove the workspaces of every session idle past the limit, unless a run of theirs waits or runs."""
+    """Remove the workspaces of every session idle past the limit, unless a run of theirs waits or runs, and
+    forget the ended runs of workspaces that are gone."""
     workspaces().sweep(limit("workspace_idle_minutes") * 60.0, busy=jobs.busy)
+    jobs.forget_ended(lambda token: workspaces().find(token) is not None)
