@@ -131,6 +131,14 @@ def _cmd_diagnose(args: argparse.Namespace) -> None:
         sys.stdout.flush()
 
 
+def _cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.batch import predict
+
+    segmenter = None if args.segmenter == "none" else Path(args.segmenter)
+    return predict(Path(args.data), Path(args.out), Path(args.model), segmenter, args.method, args.scheduler,
+                   args.workers, args.part_size)
+
+
 def _cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.datasets import load_dataset
     from medlib.inference import open_model
@@ -228,6 +236,20 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--out", help="a folder for <stem>.png pictures and <stem>-mask.png masks (0/255)")
     diagnose.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
     diagnose.set_defaults(run=_cmd_diagnose)
+
+    predict = commands.add_parser("predict", help="score every image of a folder, ZIP, CSV manifest or DICOM tree "
+                                                 "on a Dask cluster into Parquet (resumable)")
+    predict.add_argument("--model", required=True, help="a classifier folder, e.g. models/cxr-pneumonia")
+    predict.add_argument("--segmenter", default="none", help="a segmenter folder too (default: none)")
+    predict.add_argument("--data", required=True, help="a folder or DICOM tree, a .zip, or a .csv with a path column")
+    predict.add_argument("--out", required=True, help="the Parquet folder to write (FILE.parquet); a run that was "
+                                                      "stopped goes on where it stopped")
+    predict.add_argument("--scheduler", help="a running Dask scheduler's address (default: a local cluster)")
+    predict.add_argument("--workers", type=_positive, default=2, help="local cluster only: worker processes "
+                                                                      "(default 2)")
+    predict.add_argument("--part-size", type=_positive, default=16, help="files per Parquet part (default 16)")
+    predict.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
+    predict.set_defaults(run=_cmd_predict)
 
     gate = commands.add_parser("gate", help="fit a model's out-of-distribution gate on the images it should accept")
     gate.add_argument("--model", required=True, help="a model folder, e.g. models/cxr-lungs")
