@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app_memory import CHROMIUM, CHROMIUM_ARGS, ROOT, Sampler, serve, tree  # noqa: E402
+from app_memory import CHROMIUM, CHROMIUM_ARGS, ROOT, Sampler, serve, start_training, tree  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "chest_xray_224"
 FULL_SIZE = (4000, 5000)  # width, height
@@ -79,18 +79,6 @@ def lower_priority(pids: list[int], niceness: int) -> None:
             continue
 
 
-def start_training(page, url: str, minutes: float) -> None:
-    """A default run on the Training page with a time limit, followed until it trains."""
-    page.goto(f"{url}/train")
-    page.get_by_role("button", name="Start training").wait_for(timeout=180_000)
-    limit = page.get_by_role("spinbutton", name="Time limit (minutes, 0 = none)")
-    limit.fill(str(minutes))
-    limit.press("Enter")
-    page.wait_for_timeout(1500)
-    page.get_by_role("button", name="Start training").click()
-    page.wait_for_function("() => /images\\/s · ETA/.test(document.body.innerText)", timeout=300_000)
-
-
 def main(sessions: int, train_minutes: float, browser_nice: int) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -115,8 +103,10 @@ def main(sessions: int, train_minutes: float, browser_nice: int) -> dict:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             trainer = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
-            if train_minutes > 0:
-                start_training(trainer, url, train_minutes)
+            if train_minutes > 0:  # followed until it trains
+                trainer.goto(f"{url}/train")
+                start_training(trainer, train_minutes)
+                trainer.wait_for_function("() => /images\\/s · ETA/.test(document.body.innerText)", timeout=300_000)
             warm = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
             warm.goto(f"{url}/diagnose")  # a first visitor: the real sample film, both models loaded
             warm.get_by_text("lung field outlines by cxr-lungs").first.wait_for(timeout=300_000)

@@ -102,17 +102,22 @@ def serve(env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     raise SystemExit("streamlit did not start within 3 minutes")
 
 
-def journey(page, minutes: float, mark) -> None:
-    """The default journey in one browser page; ``mark(step)`` after each step."""
-    page.get_by_text("Upload your own file above").first.wait_for(timeout=120_000)
-    mark("the app opened: the default synthetic set built")
-    page.get_by_role("link", name="Training").click()
-    page.get_by_role("button", name="Start training").wait_for(timeout=120_000)
+def start_training(page, minutes: float) -> None:
+    """Start a default run with a time limit of ``minutes`` on the Training page (open in ``page``)."""
+    page.get_by_role("button", name="Start training").wait_for(timeout=180_000)
     limit = page.get_by_role("spinbutton", name="Time limit (minutes, 0 = none)")
     limit.fill(str(minutes))
     limit.press("Enter")
     page.wait_for_timeout(1500)
     page.get_by_role("button", name="Start training").click()
+
+
+def journey(page, minutes: float, mark) -> None:
+    """The default journey in one browser page; ``mark(step)`` after each step."""
+    page.get_by_text("Upload your own file above").first.wait_for(timeout=120_000)
+    mark("the app opened: the default synthetic set built")
+    page.get_by_role("link", name="Training").click()
+    start_training(page, minutes)
     page.get_by_text("Saved as").wait_for(timeout=int((minutes * 60 + 600) * 1000))
     mark(f"a default training run ({minutes:g} min) ended, its model saved")
     page.get_by_role("link", name="Evaluation").click()
