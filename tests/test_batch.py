@@ -54,3 +54,30 @@ def test_two_workers_give_the_serial_rows_and_a_restart_scores_only_what_is_miss
     again = predict(films, out, model, None, "gradcam", workers=2, part_size=3, report=lambda line: None)
     assert again["scored_now"] == 3
     assert [_without_timings(r) for r in read_results(out)] == serial  # every file once
+
+
+def test_a_run_killed_half_way_and_started_again_scores_every_file_once(films, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    model = ROOT / "models" / "chest-classifier"
+    out = tmp_path / "killed.parquet"
+    command = [sys.executable, "-m", "medlib", "predict", "--model", str(model), "--data", str(films), "--out",
+               str(out), "--workers", "1", "--part-size", "1", "--method", "gradcam"]
+    run = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while len(list(out.glob("part-*.parquet"))) < 2:
+        assert run.poll() is None and time.monotonic() < deadline, "the run ended or stalled before two parts"
+        time.sleep(0.2)
+    os.killpg(run.pid, signal.SIGKILL)  # the command, its cluster and its worker, at once
+    run.wait(timeout=30)
+    written = len(list(out.glob("part-*.parquet")))
+    assert 2 <= written < 8
+    again = predict(films, out, model, None, "gradcam", workers=1, part_size=1, report=lambda line: None)
+    assert again["scored_now"] == 8 - written
+    rows = read_results(out)
+    assert sorted(row["file"] for row in rows) == sorted(str(f) for f in list_inputs(films, tmp_path / "unused"))
