@@ -12,6 +12,7 @@ shared ones (shipped or the server's), which nobody can change from the app.
 from __future__ import annotations
 
 import atexit
+import os
 import secrets
 import shutil
 import tempfile
@@ -32,6 +33,10 @@ from medlib.store import (
     rename_model,
 )
 
+PREFIX = "medlib-workspaces-"
+#: How long a workspace whose sessions have all ended is kept (a reload, a lost connection coming back).
+ENDED_GRACE_S = 120.0
+
 
 class Workspace:
     """One visitor's folder (``root``); its token is the secret that finds it again."""
@@ -39,6 +44,7 @@ class Workspace:
     def __init__(self, root: Path, token: str) -> None:
         self.root, self.token = root, token
         self.last_used = time.monotonic()
+        self.sessions: set[str] = set()  # the browser sessions that used it (a reload is a new one)
         self.models.mkdir(parents=True, exist_ok=True)
         # Removed with the last reference to it: when the browser session that held it ends.
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(root), True)
@@ -51,19 +57,43 @@ class Workspace:
     def removed(self) -> bool:
         return not self._finalizer.alive
 
-    def touch(self) -> None:
+    def touch(self, session: str | None = None) -> None:
         self.last_used = time.monotonic()
+        if session is not None:
+            self.sessions.add(session)
 
     def remove(self) -> None:
         """Delete the folder and everything in it."""
         self._finalizer()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _remove_orphans(parent: Path) -> None:
+    """Remove the workspace folders of servers that ended without removing theirs (killed, crashed)."""
+    for folder in parent.glob(f"{PREFIX}*-*"):
+        pid = folder.name[len(PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class Workspaces:
-    """The workspaces of one server under ``base`` (a fresh temporary folder by default), all removed at exit."""
+    """The workspaces of one server under ``base`` (by default a fresh temporary folder named after the server's
+    process, where the folders of servers that were killed are removed first), all removed at exit."""
 
     def __init__(self, base: Path | None = None) -> None:
-        self.base = base or Path(tempfile.mkdtemp(prefix="medlib-workspaces-"))
+        if base is None:
+            _remove_orphans(Path(tempfile.gettempdir()))
+            base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
+        self.base = base
         self.base.mkdir(parents=True, exist_ok=True)
         self._open: weakref.WeakValueDictionary[str, Workspace] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
@@ -81,11 +111,15 @@ class Workspaces:
         workspace = self._open.get(token) if token else None
         return None if workspace is None or workspace.removed else workspace
 
-    def sweep(self, idle_s: float, busy: Callable[[Workspace], bool] = lambda _: False) -> list[str]:
-        """Remove the workspaces unused for ``idle_s`` seconds, except busy ones; their tokens."""
+    def sweep(self, idle_s: float, busy: Callable[[Workspace], bool] = lambda _: False,
+              ended: Callable[[Workspace], bool] = lambda _: False) -> list[str]:
+        """Remove the workspaces unused for ``idle_s`` seconds, or for ``ENDED_GRACE_S`` once ``ended`` (every
+        browser session that used it is gone), except busy ones; their tokens."""
         now = time.monotonic()
         with self._lock:
-            stale = [w for w in self._open.values() if now - w.last_used > idle_s and not busy(w)]
+            stale = [w for w in self._open.values()
+                     if (now - w.last_used > idle_s or (now - w.last_used > ENDED_GRACE_S and ended(w)))
+                     and not busy(w)]
         for workspace in stale:
             workspace.remove()
         return [w.token for w in stale]

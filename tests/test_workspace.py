@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from medlib.errors import StoreError
 from medlib.store import list_models
 from medlib.worker import TrainingQueue
-from medlib.workspace import Shelf, Workspaces
+from medlib.workspace import ENDED_GRACE_S, Shelf, Workspaces
 from tests.helpers import FAST, blobs
 
 
@@ -56,14 +57,32 @@ def test_a_workspace_is_found_by_its_token_and_removed_with_its_session(tmp_path
     assert not root.exists() and spaces.find(token) is None and len(spaces) == 0
 
 
-def test_idle_workspaces_are_swept_unless_busy(tmp_path):
+def test_idle_workspaces_and_those_of_ended_sessions_are_swept_unless_busy(tmp_path):
     spaces = Workspaces(tmp_path)
-    idle, busy, fresh = spaces.create(), spaces.create(), spaces.create()
+    idle, busy, fresh, left, reloading = (spaces.create() for _ in range(5))
     for workspace in (idle, busy):
         workspace.last_used -= 3600
-    assert spaces.sweep(60, busy=lambda w: w is busy) == [idle.token]
-    assert idle.removed and not idle.root.exists()
-    assert busy.root.exists() and fresh.root.exists()
+    left.last_used -= ENDED_GRACE_S + 1  # its tab closed a while ago
+    reloading.last_used -= ENDED_GRACE_S / 2  # closed just now: a reload may come back for it
+    gone = {left.token, reloading.token}
+    assert spaces.sweep(3000, busy=lambda w: w is busy, ended=lambda w: w.token in gone) == [idle.token, left.token]
+    assert idle.removed and not idle.root.exists() and left.removed
+    assert busy.root.exists() and fresh.root.exists() and reloading.root.exists()
+
+
+def test_the_folders_of_a_killed_server_are_removed_by_the_next_one(tmp_path, monkeypatch):
+    import subprocess
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])  # a process that has ended: its pid names no server
+    dead.wait()
+    orphan = tmp_path / f"medlib-workspaces-{dead.pid}-abc"
+    (orphan / "token" / "models").mkdir(parents=True)
+    living = tmp_path / f"medlib-workspaces-{os.getpid()}-def"
+    living.mkdir()
+    spaces = Workspaces()
+    assert not orphan.exists() and living.exists() and spaces.base.parent == tmp_path
 
 
 def test_the_queue_runs_one_at_a_time_in_order_and_a_waiting_run_can_leave(tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from medlib.limits import limit
 from medlib.store import shared_stores
@@ -24,8 +26,20 @@ def workspace() -> Workspace:
     if found is None or found.removed:
         found = workspaces().find(st.query_params.get(WORKSPACE_PARAM)) or workspaces().create()
         st.session_state[state.WORKSPACE] = found
-    found.touch()
+    found.touch(_session_id())
     return found
+
+
+def _session_id() -> str | None:
+    context = get_script_run_ctx()
+    return None if context is None else context.session_id
+
+
+def _sessions_ended(workspace: Workspace) -> bool:
+    """Whether every browser session that used ``workspace`` has ended (its tab closed, its connection gone)."""
+    if not runtime.exists():
+        return False
+    return not any(runtime.get_instance().is_active_session(session) for session in workspace.sessions)
 
 
 def remember_in_url() -> None:
@@ -39,7 +53,7 @@ def shelf() -> Shelf:
 
 
 def sweep_idle() -> None:
-    """Remove the workspaces of every session idle past the limit, unless a run of theirs waits or runs, and
-    forget the ended runs of workspaces that are gone."""
-    workspaces().sweep(limit("workspace_idle_minutes") * 60.0, busy=jobs.busy)
+    """Remove the workspaces idle past the limit or whose sessions have all ended (after a grace for a reload),
+    unless a run of theirs waits or runs, and forget the ended runs of workspaces that are gone."""
+    workspaces().sweep(limit("workspace_idle_minutes") * 60.0, busy=jobs.busy, ended=_sessions_ended)
     jobs.forget_ended(lambda token: workspaces().find(token) is not None)
