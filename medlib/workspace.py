@@ -3,8 +3,8 @@
 A :class:`Workspace` holds what one browser session writes: the models it
 trains or uploads, and the arrays a training run reads. :class:`Workspaces` is
 the server's set of them under one base folder: it hands out new ones, finds
-one again by its secret token (a page reload), removes those idle too long,
-and removes all of them when the server stops. A :class:`Shelf` is what one
+one again by its secret token (a page reload), removes those idle too long or
+whose sessions have ended, and removes all of them when the server stops. A :class:`Shelf` is what one
 visitor sees: their own models, which they may rename and delete, beside the
 shared ones (shipped or the server's), which nobody can change from the app.
 """
@@ -46,7 +46,7 @@ class Workspace:
         self.last_used = time.monotonic()
         self.sessions: set[str] = set()  # the browser sessions that used it (a reload is a new one)
         self.models.mkdir(parents=True, exist_ok=True)
-        # Removed with the last reference to it: when the browser session that held it ends.
+        # Removed with the last reference to it (the session state that held it dropped), or at exit.
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(root), True)
 
     @property
