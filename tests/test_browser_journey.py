@@ -92,7 +92,7 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     _shot(page, "5-training")
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Saved as").wait_for(timeout=120_000)
-    page.locator("[data-testid='stSidebar']").get_by_text("journey-run").first.wait_for(timeout=30_000)  # now active
+    page.locator("[data-testid='stSidebar']").get_by_text("journey-run").first.wait_for(timeout=90_000)  # now active
     settle(page)
     assert not (browser_store / "journey-run").exists()  # in the session's private workspace
     _no_exception(page)

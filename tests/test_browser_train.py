@@ -42,7 +42,7 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     settle(page)
     assert not (browser_store / "browser-run").exists()  # in this session's private workspace, not the shared store
     page.get_by_text("Your models (trained or uploaded here) are private").first.wait_for(timeout=30_000)
-    page.locator("[data-testid='stSidebar']").get_by_text("browser-run").first.wait_for(timeout=30_000)
+    page.locator("[data-testid='stSidebar']").get_by_text("browser-run").first.wait_for(timeout=90_000)
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "train-store.png"))
 
