@@ -116,6 +116,7 @@ def _metrics_with_intervals(metrics: dict) -> pd.DataFrame:
 def _draw_job(job: jobs.Job) -> None:
     snap = job.snapshot()
     running = snap["state"] == jobs.RUNNING
+    active = snap["state"] in (jobs.WAITING, jobs.RUNNING)  # from the snapshot: the live state may be ahead of it
     header, stop = st.columns([4, 1])
     header.markdown(f"**{job.name}** on {job.dataset_name} — {snap['state']}")
     position = job.position()
@@ -124,7 +125,7 @@ def _draw_job(job: jobs.Job) -> None:
         st.info(f"Waiting in the server's training queue: **position {position}** ({queue.running} run(s) at once "
                 f"on this server, at most {queue.slots}). It starts by itself when a run ahead of it ends.",
                 icon=":material/hourglass_top:")
-    if job.active and stop.button("Stop" if position is None else "Leave the queue", key="tr_stop", type="primary",
+    if active and stop.button("Stop" if position is None else "Leave the queue", key="tr_stop", type="primary",
                                   icon=":material/stop_circle:"):
         job.request_stop()
     batch, start = snap["last_batch"], snap["start"]
@@ -166,7 +167,7 @@ def _draw_job(job: jobs.Job) -> None:
             st.session_state[state.ACTIVE_MODEL] = end["model"]
             st.session_state[state.JOB_ACKNOWLEDGED] = job.id
             st.rerun(scope="app")
-    elif not job.active and st.session_state.get(state.JOB_ACKNOWLEDGED) != job.id:
+    elif not active and st.session_state.get(state.JOB_ACKNOWLEDGED) != job.id:
         st.session_state[state.JOB_ACKNOWLEDGED] = job.id
         st.rerun(scope="app")
 
