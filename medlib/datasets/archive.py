@@ -61,6 +61,7 @@ def extract_zip(
         skipped: list[str] = []
         plan: list[tuple[zipfile.ZipInfo, Path]] = []
         root = target.resolve()
+        max_ratio = limit("max_compression_ratio")
         for info in infos:
             relative = _safe_member_path(info.filename)
             if info.is_dir() or not relative.parts:
@@ -71,7 +72,7 @@ def extract_zip(
                 skipped.append(f"{info.filename} (nested ZIP archives are not opened)")
                 continue
             ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > (1 << 20) and ratio > limit("max_compression_ratio"):
+            if info.file_size > (1 << 20) and ratio > max_ratio:
                 raise UnsafeArchiveError(
                     f"the ZIP entry {info.filename!r} expands {ratio:,.0f}-fold: "
                     "this looks like a ZIP bomb and is refused"
