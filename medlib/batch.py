@@ -12,7 +12,6 @@ only says what one part is.
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import os
@@ -32,9 +31,12 @@ TIMINGS = ("seconds", "model_seconds")
 
 def list_inputs(data: Path, unpack_to: Path) -> list[Path]:
     """The image files of ``data``, sorted: a folder (searched recursively, DICOM trees too), a ``.zip`` (unpacked
-    once into ``unpack_to``) or a ``.csv`` manifest (a ``path`` column, or its first, relative to the CSV)."""
+    once into ``unpack_to``) or a ``.csv`` manifest (a ``path``, ``image``, ``file`` or ``filename`` column, relative
+    to the CSV or absolute)."""
     from medlib.datasets.archive import extract_zip
+    from medlib.datasets.folders import read_manifest
     from medlib.diagnose import image_paths
+    from medlib.readers import read_bytes
 
     if data.is_dir():
         return image_paths([data])
@@ -42,16 +44,12 @@ def list_inputs(data: Path, unpack_to: Path) -> list[Path]:
     if suffix == ".zip":
         if not (unpack_to / ".complete").is_file():
             unpack_to.mkdir(parents=True, exist_ok=True)
-            extract_zip(data.read_bytes(), unpack_to)
+            extract_zip(read_bytes(data, cap="max_archive_mb")[0], unpack_to)
             (unpack_to / ".complete").write_text("")
         return image_paths([unpack_to])
     if suffix == ".csv":
-        with open(data, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-        if not rows:
-            raise DatasetError(f"{data} is empty; give one file path per row under a 'path' header")
-        column = rows[0].index("path") if "path" in rows[0] else 0
-        return sorted(data.parent / row[column] for row in rows[1:] if row)
+        rows, column = read_manifest(data)
+        return sorted(data.parent / row[column] for row in rows if row[column])
     if data.is_file():
         return [data]
     raise DatasetError(f"{data} does not exist; give a folder, a .zip, a .csv manifest or an image file")
@@ -116,8 +114,8 @@ def predict(data: Path, out: Path, classifier: Path | None, segmenter: Path | No
     if scheduler:
         client, cluster = Client(scheduler), None
     else:  # each worker one process with its share of the CPUs for TensorFlow
-        os.environ["MEDLIB_THREADS"] = str(max(1, available_cpus() // workers))
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               env={"MEDLIB_THREADS": str(max(1, available_cpus() // workers))})
         client = Client(cluster)
     report(f"Dask dashboard: {client.dashboard_link}")
     started, done_files = time.monotonic(), 0
@@ -143,6 +141,5 @@ def read_results(out: Path) -> list[dict[str, Any]]:
     """The rows of a finished run, in file order (each the ``diagnose`` output of one file, or its error)."""
     import pyarrow.parquet as pq
 
-    rows = [json.loads(text) for part in sorted(out.glob("part-*.parquet"))
+    return [json.loads(text) for part in sorted(out.glob("part-*.parquet"))
             for text in pq.read_table(part, columns=["result"]).column("result").to_pylist()]
-    return rows

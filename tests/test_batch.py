@@ -81,3 +81,10 @@ def test_a_run_killed_half_way_and_started_again_scores_every_file_once(films, t
     assert again["scored_now"] == 8 - written
     rows = read_results(out)
     assert sorted(row["file"] for row in rows) == sorted(str(f) for f in list_inputs(films, tmp_path / "unused"))
+
+
+def test_a_csv_manifest_lists_its_files_relative_to_itself(tmp_path):
+    (tmp_path / "films").mkdir()
+    (tmp_path / "list.csv").write_text("\ufeffPath,patient_id\nfilms/b.png,2\nfilms/a.png,1\n", encoding="utf-8")
+    assert list_inputs(tmp_path / "list.csv", tmp_path / "unused") == [tmp_path / "films" / "a.png",
+                                                                         tmp_path / "films" / "b.png"]

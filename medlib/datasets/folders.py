@@ -242,14 +242,23 @@ def _find_manifest(root: Path) -> Path | None:
     return None
 
 
-def _entries_from_manifest(manifest: Path) -> list[Entry]:
-    base = manifest.parent.resolve()
+def read_manifest(manifest: Path) -> tuple[list[dict[str, str]], str]:
+    """A CSV manifest's rows (header names lower-cased, values stripped) and the column that names the images."""
     with open(manifest, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
     if not rows:
         raise DatasetError(f"the manifest {manifest.name} has no rows")
-    path_column = next(c for c in _MANIFEST_PATH_COLUMNS if c in rows[0])
+    path_column = next((c for c in _MANIFEST_PATH_COLUMNS if c in rows[0]), None)
+    if path_column is None:
+        raise DatasetError(f"the manifest {manifest.name} needs a column naming the images: "
+                           f"{', '.join(_MANIFEST_PATH_COLUMNS)}")
+    return rows, path_column
+
+
+def _entries_from_manifest(manifest: Path) -> list[Entry]:
+    base = manifest.parent.resolve()
+    rows, path_column = read_manifest(manifest)
     if "label" not in rows[0] and "mask" not in rows[0]:
         raise DatasetError(f"the manifest {manifest.name} needs a label or a mask column next to {path_column!r}")
 
