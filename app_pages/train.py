@@ -184,12 +184,7 @@ def train_tab() -> None:
                       disabled=active or form is None)
     if start and form is not None:
         config, name = form
-        try:
-            taken = shelf().taken(name)
-        except MedlibError as exc:
-            st.error(str(exc), icon=":material/error:")
-            taken = True
-        if taken:
+        if shelf().taken(name):
             st.error(f"A model named {name!r} exists already; choose another name.", icon=":material/error:")
         else:
             job = jobs.start_job(config, dataset, own.models / name, own)

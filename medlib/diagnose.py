@@ -187,14 +187,14 @@ def draw_findings(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.
     mask = (diagnosis.lesion_probability >= threshold).astype(np.uint8)
     if mask.shape != out.shape[:2]:  # a map of another size (see ``work_side``) on a picture of the image
         mask = cv2.resize(mask, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST)
-    mask = mask.astype(bool)
+    inside = mask.astype(bool)
     height, width = diagnosis.image_size or out.shape[:2]
     scale_x, scale_y = out.shape[1] / width, out.shape[0] / height  # from the findings' image pixels
-    if opacity > 0 and mask.any():
+    if opacity > 0 and inside.any():
         tint = out.copy()
-        tint[mask] = color
+        tint[inside] = color
         out = cv2.addWeighted(out, 1.0 - opacity, tint, opacity, 0.0)
-    out = draw_outline(out, mask.astype(np.uint8), color)
+    out = draw_outline(out, mask, color)
     thickness = max(1, round(max(out.shape[:2]) / 256))
     for finding in diagnosis.lesions:
         x0, y0, x1, y1 = (round(v * s) for v, s in zip(finding["box"], (scale_x, scale_y) * 2, strict=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from medlib.image import MedImage, Window
+from medlib.visualize import shrink
 
 #: Standard CT windows in Hounsfield units (centre, width).
 WINDOW_PRESETS: dict[str, Window] = {
@@ -33,7 +34,5 @@ def to_display(image: MedImage, frame: int = 0, window: Window | None = None, ma
                ) -> np.ndarray:
     """One frame as uint8 for the screen, through ``window`` (default: the file's own), shrunk to ``max_side``
     pixels on its long side where larger (a screen shows no more; a full-size film is 20 megapixels)."""
-    from medlib.visualize import shrink
-
     scaled = apply_window(shrink(image.frame(frame), max_side)[0], window or image.default_window())
     return np.round(scaled * 255.0).astype(np.uint8)
