@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from medlib.datasets.archive import extract_zip
 from medlib.datasets.assemble import FITS
+from medlib.datasets.cache import dataset_chunks, is_cache, open_cache, write_cache
 from medlib.datasets.dataset import SPLITS, Dataset
-from medlib.datasets.folders import load_folder
+from medlib.datasets.folders import folder_plan, load_folder
 from medlib.datasets.npz import load_npz
 from medlib.errors import DatasetError
 from medlib.readers import read_bytes
 
-__all__ = ["FITS", "SPLITS", "Dataset", "load_dataset", "load_upload"]
+__all__ = ["FITS", "SPLITS", "Dataset", "cache_dataset", "load_dataset", "load_upload"]
 
 PHANTOM_WORD = "phantom"
 
@@ -49,19 +51,55 @@ def load_upload(data: bytes, name: str, seed: int = 0, fit: str = "pad") -> Data
 
 def load_dataset(source: str | os.PathLike[str], seed: int = 0, n: int = 300, size: int = 128,
                  fit: str = "pad") -> Dataset:
-    """Load a data set from a path (folder, ``.zip``, ``.npz``) or the word ``phantom``.
+    """Load a data set from a path (folder, ``.zip``, ``.npz``, a cache written by :func:`cache_dataset`) or the
+    word ``phantom``.
 
     ``n`` and ``size`` apply to the phantom only; ``seed`` fixes the split
-    where the data set brings none; ``fit`` says how images of many sizes become squares.
+    where the data set brings none; ``fit`` says how images of many sizes become squares. A cache is not read
+    into memory: its images are read from disk as they are needed.
     """
     if str(source) == PHANTOM_WORD:
         from medlib.phantom import make_phantom
 
         return make_phantom(n=n, size=size, seed=seed)
     path = Path(source)
+    if is_cache(path):
+        return open_cache(path)
     if path.is_dir():
         return load_folder(path, seed=seed, fit=fit)
     if not path.exists():
         raise DatasetError(f"{path} does not exist; give a folder, a .zip, a .npz or the word 'phantom'")
     data, name = read_bytes(path, cap="max_archive_mb")
     return load_upload(data, name, seed=seed, fit=fit)
+
+
+def cache_dataset(source: str | os.PathLike[str], out: str | os.PathLike[str], seed: int = 0, n: int = 300,
+                  size: int = 128, fit: str = "pad", report: Callable[[int], None] | None = None) -> Path:
+    """Write a data set to the folder ``out`` as a cache (:mod:`medlib.datasets.cache`) that trains from disk.
+
+    A folder (or a ZIP, unpacked beside ``out`` first) and the phantom are read a shard at a time, so the set
+    may be larger than memory; an ``.npz`` is read whole. ``report`` gets the number of images written so far.
+    """
+    out = Path(out)
+    if str(source) == PHANTOM_WORD:
+        from medlib.phantom import phantom_chunks
+
+        template, chunks = phantom_chunks(n, size, seed)
+        return write_cache(template, chunks, out, report)
+    path = Path(source)
+    if path.is_dir() and not is_cache(path):
+        plan = folder_plan(path, seed=seed, fit=fit)
+        return write_cache(plan.template, plan.chunks(), out, report)
+    if path.suffix.lower() == ".zip":
+        data, name = read_bytes(path, cap="max_archive_mb")
+        with tempfile.TemporaryDirectory(prefix="medlib-zip-", dir=out.parent if out.parent.is_dir() else None) \
+                as folder:
+            skipped = extract_zip(data, Path(folder))
+            del data
+            plan = folder_plan(Path(folder), name=Path(name).stem, seed=seed, fit=fit)
+            plan.template.source_format = f"zip ({plan.template.source_format})"
+            if skipped:
+                plan.template.notes.append("skipped archive entries: " + "; ".join(skipped[:5]))
+            return write_cache(plan.template, plan.chunks(), out, report)
+    dataset = load_dataset(path, seed=seed, fit=fit)
+    return write_cache(dataset, dataset_chunks(dataset), out, report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ class Dataset:
     """How the images were brought to one size (see :class:`medlib.datasets.assemble.Geometry`)."""
     source_sizes: list[tuple[int, int]] | None = None
     """Each image's (height, width) as its file had it, where that differs from ``image_size`` or is known."""
+    precomputed: dict[str, Any] = field(default_factory=dict)
+    """Facts of a set read from disk (:mod:`medlib.datasets.cache`), computed when it was written so that they
+    need not read every image: ``fingerprint``, ``value_range``, ``mask_not_empty`` (per image) and ``cache``."""
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -70,6 +74,11 @@ class Dataset:
     @property
     def image_size(self) -> tuple[int, int]:
         return int(self.images.shape[1]), int(self.images.shape[2])
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the images are read from disk as they are needed (a cache), not held in memory."""
+        return not isinstance(self.images, np.ndarray)
 
     @property
     def channels(self) -> int:
@@ -110,13 +119,10 @@ class Dataset:
     @property
     def fingerprint(self) -> str:
         """A content hash (16 hex digits) of images, labels, masks and splits."""
-        digest = hashlib.sha256()
-        digest.update(repr((self.images.shape, self.class_names)).encode())
-        for part in (self.images, self.labels, self.masks, self.fov):
-            if part is not None:
-                digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))  # no copy of the pixels
-        digest.update("\n".join(self.split.tolist()).encode())
-        return digest.hexdigest()[:16]
+        if "fingerprint" in self.precomputed:
+            return str(self.precomputed["fingerprint"])
+        return data_digest(self.images.shape, self.class_names, self.images, self.labels, self.masks, self.fov,
+                           self.split)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Images per split and class (for segmentation: images whose mask is empty or not)."""
@@ -128,7 +134,9 @@ class Dataset:
                 out[split] = {name: int(tally.get(k, 0)) for k, name in enumerate(self.class_names)}
             else:
                 assert self.masks is not None
-                positive = int(self.masks[index].any(axis=(1, 2)).sum())
+                known = self.precomputed.get("mask_not_empty")
+                positive = int(np.asarray(known)[index].sum()) if known is not None else \
+                    int(self.masks[index].any(axis=(1, 2)).sum())
                 out[split] = {"mask not empty": positive, "mask empty": int(len(index) - positive)}
         return out
 
@@ -149,10 +157,37 @@ class Dataset:
             "channels": self.channels,
             "masks": self.masks is not None,
             "fov_masks": self.fov is not None,
-            "value_range": [float(self.images.min()), float(self.images.max())] if len(self) else [0.0, 0.0],
+            "value_range": self.value_range(),
             "fingerprint": self.fingerprint,
             "notes": list(self.notes),
         }
+
+
+    def value_range(self) -> list[float]:
+        """The smallest and largest pixel value."""
+        if "value_range" in self.precomputed:
+            return [float(v) for v in self.precomputed["value_range"]]
+        return [float(self.images.min()), float(self.images.max())] if len(self) else [0.0, 0.0]
+
+
+def data_digest(shape: Sequence[int], class_names: Sequence[str], images: np.ndarray | Iterable[np.ndarray],
+                labels: np.ndarray | None, masks: np.ndarray | Iterable[np.ndarray] | None,
+                fov: np.ndarray | Iterable[np.ndarray] | None, split: np.ndarray) -> str:
+    """The fingerprint of a data set's parts (16 hex digits); images, masks and fields of view may come as one
+    array or as consecutive chunks of it (the same bytes give the same hash)."""
+    digest = hashlib.sha256()
+    digest.update(repr((tuple(shape), list(class_names))).encode())
+    for part in (images, labels, masks, fov):
+        for piece in ([] if part is None else [part] if isinstance(part, np.ndarray) else part):
+            digest.update(memoryview(np.ascontiguousarray(piece)).cast("B"))  # no copy of the pixels
+    digest.update("\n".join(np.asarray(split).tolist()).encode())
+    return digest.hexdigest()[:16]
+
+
+def placeholder(shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only uint8 array of ``shape`` that takes no memory (zeros), for a data set whose pixels are
+    not read yet."""
+    return np.broadcast_to(np.zeros((), np.uint8), shape)
 
 
 _ARRAYS = ("images", "split", "labels", "masks", "fov")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from medlib.datasets.assemble import Geometry, ImageStack, fit_mask, plan_geometry, read_frame, read_mask
-from medlib.datasets.dataset import Dataset
+from medlib.datasets.cache import SHARD_IMAGES, Chunk
+from medlib.datasets.dataset import Dataset, placeholder
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
 from medlib.readers.header import image_header
@@ -131,27 +133,6 @@ def _sizes(entries: list[Entry]) -> list[tuple[int, int, int]]:
     return sizes
 
 
-def _read_images(entries: list[Entry], fit: str, notes: list[str]) -> tuple[ImageStack, list[tuple[int, int]]]:
-    """Every entry's image, brought to one geometry as it is read; the images' own sizes (from their headers,
-    which masks are checked against) come back too."""
-    headers = _sizes(entries)
-    geometry, note = plan_geometry([(h, w) for h, w, _ in headers], fit)
-    channels = 3 if sum(c == 3 for _, _, c in headers) * 2 > len(headers) else 1
-    if note:
-        notes.append(note)
-    converted = sum(c != channels for _, _, c in headers)
-    if converted:
-        notes.append(f"{converted} image(s) converted to {'RGB' if channels == 3 else 'gray'}")
-    stack, stacks = ImageStack(len(entries), geometry, channels), 0
-    for index, entry in enumerate(entries):
-        frame, more = read_frame(entry.image, reduce_to=max(geometry.height, geometry.width))
-        stacks += more
-        stack.put(index, frame)
-    if stacks:
-        notes.append(f"{stacks} multi-frame file(s): the first frame of each was used")
-    return stack, [(h, w) for h, w, _ in headers]
-
-
 def _read_masks(paths: list[Path | None], sizes: list[tuple[int, int]], geometry: Geometry,
                 ids: list[str]) -> np.ndarray:
     masks = np.zeros((len(paths), geometry.height, geometry.width), np.uint8)
@@ -161,9 +142,56 @@ def _read_masks(paths: list[Path | None], sizes: list[tuple[int, int]], geometry
     return masks
 
 
-def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None,
-                  fit: str = "pad") -> Dataset:
-    """Read the files of ``entries`` and make a :class:`Dataset` of them (images of many sizes: see ``fit``)."""
+@dataclass
+class FolderPlan:
+    """A data set of files before its pixels are read: every entry, the geometry and channels they are brought
+    to, and the labels, splits, patients and notes. ``template`` is the :class:`Dataset` it makes, with
+    placeholder arrays (no memory) until :meth:`read` fills them."""
+
+    entries: list[Entry]
+    geometry: Geometry
+    channels: int
+    sizes: list[tuple[int, int]]
+    template: Dataset
+    multi_frame: int = 0
+    """Files read so far that held more than one frame (the first was used)."""
+
+    def read(self, start: int = 0, stop: int | None = None) -> Chunk:
+        """The images (and masks and fields of view) of entries ``start`` to ``stop``, read and fitted."""
+        entries = self.entries[start:stop]
+        sizes, ids = self.sizes[start:stop], self.template.ids[start:stop]
+        stack = ImageStack(len(entries), self.geometry, self.channels)
+        for index, entry in enumerate(entries):
+            frame, more = read_frame(entry.image, reduce_to=max(self.geometry.height, self.geometry.width))
+            self.multi_frame += more
+            stack.put(index, frame)
+        masks = _read_masks([e.mask for e in entries], sizes, self.geometry, ids) \
+            if self.template.masks is not None else None
+        fov = _read_masks([e.fov for e in entries], sizes, self.geometry, ids) \
+            if self.template.fov is not None else None
+        return Chunk(stack.array, masks, fov)
+
+    def chunks(self, size: int = SHARD_IMAGES) -> Iterator[Chunk]:
+        """Every entry's pixels, ``size`` images at a time."""
+        for start in range(0, len(self.entries), size):
+            yield self.read(start, start + size)
+        self._note_frames()
+
+    def dataset(self) -> Dataset:
+        """The whole data set, read into memory."""
+        chunk = self.read()
+        self._note_frames()
+        return replace(self.template, images=chunk.images, masks=chunk.masks, fov=chunk.fov)
+
+    def _note_frames(self) -> None:
+        if self.multi_frame:
+            self.template.notes.append(f"{self.multi_frame} multi-frame file(s): the first frame of each was used")
+
+
+def plan_folder(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None,
+                fit: str = "pad") -> FolderPlan:
+    """Plan a :class:`Dataset` of the files of ``entries`` from their headers and names (images of many sizes:
+    see ``fit``); no pixel is decoded except where a format has no cheap header."""
     if not entries:
         raise DatasetError(
             "no images were found: use one sub-folder per class, images/ and masks/ folders, "
@@ -181,12 +209,14 @@ def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[
         class_names = sorted({str(e.label) for e in entries})
         labels = np.array([class_names.index(str(e.label)) for e in entries], dtype=np.int64)
 
-    ids = [e.image.stem for e in entries]
-    stack, sizes = _read_images(entries, fit, notes)
-    geometry = stack.geometry
-    mask_array = _read_masks([e.mask for e in entries], sizes, geometry, ids) if any(e.mask for e in entries) \
-        else None
-    fov_array = _read_masks([e.fov for e in entries], sizes, geometry, ids) if any(e.fov for e in entries) else None
+    headers = _sizes(entries)
+    geometry, note = plan_geometry([(h, w) for h, w, _ in headers], fit)
+    channels = 3 if sum(c == 3 for _, _, c in headers) * 2 > len(headers) else 1
+    if note:
+        notes.append(note)
+    converted = sum(c != channels for _, _, c in headers)
+    if converted:
+        notes.append(f"{converted} image(s) converted to {'RGB' if channels == 3 else 'gray'}")
 
     groups = [e.group for e in entries] if all(e.group for e in entries) else None
     given = {e.split for e in entries}
@@ -202,20 +232,28 @@ def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[
         split = np.array([e.split for e in entries], dtype=str)
         if "val" not in given:
             notes.append("no validation split was given; training holds out part of train")
-    return Dataset(
+    n, side = len(entries), (geometry.height, geometry.width)
+    template = Dataset(
         name=name,
-        images=stack.array,
+        images=placeholder((n, *side, channels)),
         split=split,
-        ids=ids,
+        ids=[e.image.stem for e in entries],
         labels=labels,
         class_names=class_names,
-        masks=mask_array,
-        fov=fov_array,
+        masks=placeholder((n, *side)) if any(e.mask for e in entries) else None,
+        fov=placeholder((n, *side)) if any(e.fov for e in entries) else None,
         groups=groups,
         notes=notes,
         fit=geometry.fit,
-        source_sizes=sizes,
+        source_sizes=[(h, w) for h, w, _ in headers],
     )
+    return FolderPlan(entries, geometry, channels, template.source_sizes, template)
+
+
+def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None,
+                  fit: str = "pad") -> Dataset:
+    """Read the files of ``entries`` and make a :class:`Dataset` of them (images of many sizes: see ``fit``)."""
+    return plan_folder(entries, name, seed, skipped, fit).dataset()
 
 
 def _entries_from_layout(folder: Path, split: str | None, skipped: list[str]) -> list[Entry]:
@@ -288,11 +326,9 @@ def _entries_from_manifest(manifest: Path) -> list[Entry]:
     return entries
 
 
-def load_folder(folder: Path, name: str | None = None, seed: int = 0, fit: str = "pad") -> Dataset:
-    """Load a data set folder: a CSV manifest, image/mask folders or class folders, with or without split folders.
-
-    Images of many sizes become squares (``fit``: ``pad`` keeps their aspect, ``stretch`` fills the square).
-    """
+def folder_plan(folder: Path, name: str | None = None, seed: int = 0, fit: str = "pad") -> FolderPlan:
+    """Plan the data set of a folder: a CSV manifest, image/mask folders or class folders, with or without split
+    folders (:func:`plan_folder`; nothing is read but the file headers)."""
     if not folder.is_dir():
         raise DatasetError(f"{folder} is not a folder")
     root = unwrap(folder)
@@ -311,6 +347,14 @@ def load_folder(folder: Path, name: str | None = None, seed: int = 0, fit: str =
         else:
             entries = _entries_from_layout(root, None, skipped)
         layout = "image/mask folders" if entries and entries[0].mask is not None else "class folders"
-    dataset = build_dataset(entries, name or folder.name, seed, skipped, fit)
-    dataset.source_format = layout
-    return dataset
+    plan = plan_folder(entries, name or folder.name, seed, skipped, fit)
+    plan.template.source_format = layout
+    return plan
+
+
+def load_folder(folder: Path, name: str | None = None, seed: int = 0, fit: str = "pad") -> Dataset:
+    """Load a data set folder: a CSV manifest, image/mask folders or class folders, with or without split folders.
+
+    Images of many sizes become squares (``fit``: ``pad`` keeps their aspect, ``stretch`` fills the square).
+    """
+    return folder_plan(folder, name, seed, fit).dataset()

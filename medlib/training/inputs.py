@@ -31,8 +31,14 @@ class Augment:
 
 
 def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, seed: int,
-                augment: Augment | None = None, shuffle: bool = False):
-    """A tf.data pipeline: preprocess in parallel, cache, (shuffle, augment in parallel,) batch, prefetch."""
+                augment: Augment | None = None, shuffle: bool = False, batch: int | None = None):
+    """A tf.data pipeline: preprocess in parallel, cache, (shuffle, augment in parallel,) batch, prefetch.
+
+    A set held in memory is preprocessed once and cached (in memory). A set read from disk
+    (:attr:`Dataset.streamed`) is not cached: each epoch shuffles the image numbers, then reads and preprocesses
+    the images on parallel threads while the model trains, so memory holds only the batches in flight.
+    ``batch``: the batch size, the recipe's by default (a worker of a distributed run takes its share).
+    """
     import tensorflow as tf
 
     shape = recipe.input_shape
@@ -54,9 +60,16 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
         return image, target
 
     data = tf.data.Dataset.from_tensor_slices(index.astype(np.int64))
-    data = data.map(tf_preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
-    if recipe.image_shape is not None:  # random patches: a fresh draw per image, epoch and position
+    samples = len(index) * recipe.patches_per_image
+    if dataset.streamed:  # the numbers are shuffled and repeated (one per patch), each read as it is drawn
         data = data.repeat(recipe.patches_per_image)
+        if shuffle:
+            data = data.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
+        data = data.map(tf_preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        data = data.map(tf_preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+        data = data.repeat(recipe.patches_per_image)
+    if recipe.image_shape is not None:  # random patches: a fresh draw per image, epoch and position
         channels = shape[-1]
 
         def crop(pair, draw):
@@ -67,8 +80,8 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
 
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)  # new patches every epoch
         data = tf.data.Dataset.zip((data, draws)).map(crop, num_parallel_calls=tf.data.AUTOTUNE)
-    if shuffle:
-        data = data.shuffle(len(index) * recipe.patches_per_image, seed=seed, reshuffle_each_iteration=True)
+    if shuffle and not dataset.streamed:
+        data = data.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
     if augment is not None and augment.augmenter.steps:
 
         def tf_augment(pair, position):
@@ -81,7 +94,18 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
         data = data.map(tf_augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if segment:
         data = data.map(lambda image, target: (image, target[..., None]))
-    return data.batch(recipe.batch_size).prefetch(tf.data.AUTOTUNE)
+    return data.batch(batch or recipe.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def weigh_batches(batches, class_weight: dict[int, float] | None, num_classes: int):
+    """Batches of (images, labels, each sample's class weight): what ``fit`` makes of ``class_weight``, for a
+    loop that steps the model itself (:func:`medlib.training.distribute.fit_replicated`)."""
+    import tensorflow as tf
+
+    if not class_weight:
+        return batches
+    weights = tf.constant([class_weight.get(k, 1.0) for k in range(num_classes)], tf.float32)
+    return batches.map(lambda images, labels: (images, labels, tf.gather(weights, tf.cast(labels, tf.int32))))
 
 
 def mix_batches(batches, num_classes: int, alpha: float, class_weight: dict[int, float] | None, seed: int,
