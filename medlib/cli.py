@@ -18,6 +18,7 @@ from medlib.errors import MedlibError
 from medlib.explain import METHODS
 from medlib.spec import Param
 from medlib.training.config import CONFIG_PARAMS
+from medlib.training.distribute import STRATEGIES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +61,23 @@ def _cmd_phantom(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _cmd_cache(args: argparse.Namespace) -> dict[str, Any]:
+    import time
+
+    from medlib.datasets import cache_dataset, load_dataset
+
+    started = time.perf_counter()
+
+    def report(written: int) -> None:
+        rate = written / max(time.perf_counter() - started, 1e-9)
+        print(f"cached {written:,} images ({rate:,.0f} a second)", file=sys.stderr, flush=True)
+
+    out = cache_dataset(args.data, args.out, seed=args.seed, n=args.n, size=args.size, fit=args.fit, report=report)
+    summary = load_dataset(out).summary()
+    return {"out": str(out), "seconds": round(time.perf_counter() - started, 1),
+            **{k: summary[k] for k in ("images", "splits", "image_size", "dtype", "channels", "fingerprint")}}
+
+
 def _print_epoch(event: dict[str, Any]) -> None:
     if event["event"] == "start":
         print(f"training {event['model']} on {event['train']} images (validation {event['val']}), "
@@ -94,7 +112,11 @@ def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
             settings[name] = json.loads(Path(getattr(args, name)).read_text())
     config = TrainConfig.from_dict(settings)
     about = json.loads(Path(args.about).read_text()) if args.about else None
-    result = train(config, Path(args.out), progress=_print_epoch, overwrite=args.overwrite, about=about)
+    result = train(config, Path(args.out), progress=_print_epoch, overwrite=args.overwrite, about=about,
+                   strategy=args.strategy, resume=True if args.resume else None)
+    if result.stored is None:  # a worker of a distributed run: the chief writes the model
+        return {"model": None, "ended": result.ended, "epochs": len(result.history),
+                "note": "this worker is not the chief; the chief (worker 0) wrote the model"}
     flat = {f"{split}_{k}": v for split, metrics in result.metrics.items() for k, v in metrics.items()}
     seconds = result.stored.card["training"]["seconds"]
     return {"model": str(result.stored.path), "ended": result.ended, "epochs": len(result.history),
@@ -206,6 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
     phantom.add_argument("--out", required=True, help="file.npz, file.zip (PNG class folders) or a folder (DICOM)")
     phantom.set_defaults(run=_cmd_phantom)
 
+    cache = commands.add_parser("cache", help="write a data set as a cache that trains from disk (for sets larger "
+                                              "than memory)")
+    cache.add_argument("data", help="a folder, a .zip, a .npz, or the word 'phantom' for the built-in set")
+    cache.add_argument("--out", required=True, help="the cache folder to write; train on it with --data DIR")
+    cache.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
+    cache.add_argument("--n", type=_positive, default=300, help="phantom only: number of images (default 300)")
+    cache.add_argument("--size", type=_positive, default=128, help="phantom only: image side in pixels (default 128)")
+    cache.add_argument("--fit", choices=FITS, default=FITS[0],
+                       help="images of many sizes become squares: pad (keep the aspect; default) or stretch")
+    cache.set_defaults(run=_cmd_cache)
+
     train = commands.add_parser("train", help="train a model and save it in the model store")
     train.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
     train.add_argument("--out", required=True, help="the model folder to write, e.g. models/my-model")
@@ -216,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
                                        "citation, intended_use")
     for param in CONFIG_PARAMS:
         _add_setting(train, param)
+    train.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                       help="where to train: one device, every local GPU (mirrored), or one process per machine "
+                            "configured by TF_CONFIG (multiworker); auto: mirrored where there are GPUs, else one")
+    train.add_argument("--resume", action="store_true",
+                       help="keep the run's state after each epoch, and go on from it if the run is started again "
+                            "(always on under multiworker)")
     train.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     train.set_defaults(run=_cmd_train)
 

@@ -140,3 +140,15 @@ def test_a_streamed_set_gives_the_same_batches_as_in_memory(tmp_path):
     shuffled = make_inputs(cached, recipe.train_index, recipe, "segment", seed=0, shuffle=True)
     epochs = [np.concatenate([m.numpy().sum(axis=(1, 2, 3)) for _, m in shuffled]) for _ in range(2)]
     assert len(epochs[0]) == recipe.train_index.size * 2 and not np.array_equal(epochs[0], epochs[1])
+
+
+def test_the_cache_command_writes_a_set_that_info_reads(tmp_path, capsys):
+    from medlib.cli import main
+
+    assert main(["cache", "phantom", "--n", "9", "--size", "16", "--out", str(tmp_path / "films")]) == 0
+    written = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert written["images"] == 9 and written["dtype"] == "uint8" and written["image_size"] == [16, 16]
+    assert main(["info", str(tmp_path / "films")]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["fingerprint"] == written["fingerprint"]
+    assert main(["cache", "phantom", "--n", "9", "--out", str(tmp_path / "films")]) == 2
+    assert "already exists" in capsys.readouterr().err

@@ -53,6 +53,9 @@ class Monitor(keras.callbacks.Callback):
         self.ended, self.history = "completed", []
         self.started = self.epoch_started = time.perf_counter()
         self.batches = 0
+        self.scorer: Any = None
+        """The model validation predicts with, where not the trained one (a copy outside a multi-worker
+        strategy, given the weights after each epoch)."""
 
     def run_progress(self, batch: int) -> float:
         """How far the run is (0..1): by its steps, or by its time budget when that runs out first."""
@@ -92,14 +95,14 @@ class Monitor(keras.callbacks.Callback):
 
     def validation_scores(self, logs: dict[str, Any]) -> np.ndarray:
         """Score the validation images (adding ``val_*`` entries to ``logs``); per-image scores, higher better."""
-        recipe, dataset = self.recipe, self.dataset
+        recipe, dataset, model = self.recipe, self.dataset, self.scorer or self.model
         if self.config.task == "segment":  # whole validation images, in tiles where the model sees patches
-            maps = segment_maps(self.model, dataset, recipe.val_index, recipe.pipeline)
+            maps = segment_maps(model, dataset, recipe.val_index, recipe.pipeline)
             scores = dice_per_image(*maps)
             logs["val_dice"] = float(np.mean(scores))
             logs["val_loss"] = float(np.mean(segmentation_losses(*maps[:2])))
             return scores
-        outputs = predict_batches(self.model, self.val_inputs)
+        outputs = predict_batches(model, self.val_inputs)
         labels = dataset.labels[recipe.val_index]
         metrics = metric_table(labels, outputs)
         logs.update({f"val_{k}": v for k, v in metrics.items() if k != "n" and v is not None})
@@ -142,3 +145,15 @@ class Monitor(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.kept_weights is not None:
             self.model.set_weights(self.kept_weights)
+
+
+class SaveEachEpoch(keras.callbacks.Callback):
+    """Write the run's state to its backup (:class:`medlib.training.resume.Backup`) after the monitor has judged
+    each epoch (list it after the monitor)."""
+
+    def __init__(self, backup: Any, monitor: Monitor) -> None:
+        super().__init__()
+        self.backup, self.monitor = backup, monitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.backup.save(self.model, self.monitor, epoch + 1)
