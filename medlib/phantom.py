@@ -9,7 +9,10 @@ has its pixel mask. SYNTHETIC DATA: not for clinical use.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
 
 import cv2
 import numpy as np
@@ -156,18 +159,33 @@ def make_phantom(n: int = 300, size: int = 128, seed: int = 0) -> Dataset:
     return _phantom(n, seed, *_films(0, n, size, seed), [])
 
 
-def phantom_chunks(n: int, size: int = 128, seed: int = 0,
-                   chunk: int = SHARD_IMAGES) -> tuple[Dataset, Iterator[Chunk]]:
+def _eight_bit_chunk(start: int, stop: int, size: int, seed: int) -> Chunk:
+    images, masks = _films(start, stop, size, seed)
+    return Chunk(np.round(images * 255.0).astype(np.uint8), masks)
+
+
+def phantom_chunks(n: int, size: int = 128, seed: int = 0, chunk: int = SHARD_IMAGES,
+                   workers: int = 1) -> tuple[Dataset, Iterator[Chunk]]:
     """The phantom of :func:`make_phantom` made ``chunk`` films at a time, as 8-bit films (the values rounded to
     256 levels, as its PNG export has them), for a set larger than memory (:func:`medlib.datasets.cache.write_cache`):
-    the data set with placeholder arrays, and its chunks."""
+    the data set with placeholder arrays, and its chunks, in order. ``workers`` processes make them, at most one
+    chunk ahead each."""
     _check(n, size)
     template = _phantom(n, seed, placeholder((n, size, size, 1)), placeholder((n, size, size)),
                         ["8-bit films: the synthetic values rounded to 256 levels"])
+    starts = range(0, n, chunk)
 
     def chunks() -> Iterator[Chunk]:
-        for start in range(0, n, chunk):
-            images, masks = _films(start, min(start + chunk, n), size, seed)
-            yield Chunk(np.round(images * 255.0).astype(np.uint8), masks)
+        if workers <= 1:
+            yield from (_eight_bit_chunk(start, min(start + chunk, n), size, seed) for start in starts)
+            return
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            pending: deque[Future[Chunk]] = deque()
+            for start in starts:
+                pending.append(pool.submit(_eight_bit_chunk, start, min(start + chunk, n), size, seed))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     return template, chunks()
