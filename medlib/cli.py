@@ -203,18 +203,24 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_data_source(parser: argparse.ArgumentParser, name: str) -> None:
+    """The data set argument ``name`` and the options of how it is read: the split's seed, the phantom's size and
+    count, and the fit of images of many sizes."""
+    parser.add_argument(name, help="a folder, a .zip, a .npz, a cache, or the word 'phantom' for the built-in set")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
+    parser.add_argument("--n", type=_positive, default=300, help="phantom only: number of images (default 300)")
+    parser.add_argument("--size", type=_positive, default=128, help="phantom only: image side in pixels (default 128)")
+    parser.add_argument("--fit", choices=FITS, default=FITS[0],
+                        help="images of many sizes become squares: pad (keep the aspect; default) or stretch")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m medlib`` argument parser with all its commands."""
     parser = _Parser(prog="python -m medlib", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    info = commands.add_parser("info", help="summarise a data set (folder, .zip, .npz, or 'phantom')")
-    info.add_argument("path", help="a folder, a .zip, a .npz, or the word 'phantom' for the built-in set")
-    info.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
-    info.add_argument("--n", type=_positive, default=300, help="phantom only: number of images (default 300)")
-    info.add_argument("--size", type=_positive, default=128, help="phantom only: image side in pixels (default 128)")
-    info.add_argument("--fit", choices=FITS, default=FITS[0],
-                      help="images of many sizes become squares: pad (keep the aspect; default) or stretch")
+    info = commands.add_parser("info", help="summarise a data set (folder, .zip, .npz, cache, or 'phantom')")
+    _add_data_source(info, "path")
     info.set_defaults(run=_cmd_info)
 
     inspect = commands.add_parser("inspect", help="describe one image file (DICOM, PNG, TIFF, NIfTI, ...)")
@@ -230,13 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cache = commands.add_parser("cache", help="write a data set as a cache that trains from disk (for sets larger "
                                               "than memory)")
-    cache.add_argument("data", help="a folder, a .zip, a .npz, or the word 'phantom' for the built-in set")
+    _add_data_source(cache, "data")
     cache.add_argument("--out", required=True, help="the cache folder to write; train on it with --data DIR")
-    cache.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
-    cache.add_argument("--n", type=_positive, default=300, help="phantom only: number of images (default 300)")
-    cache.add_argument("--size", type=_positive, default=128, help="phantom only: image side in pixels (default 128)")
-    cache.add_argument("--fit", choices=FITS, default=FITS[0],
-                       help="images of many sizes become squares: pad (keep the aspect; default) or stretch")
     cache.set_defaults(run=_cmd_cache)
 
     train = commands.add_parser("train", help="train a model and save it in the model store")
