@@ -17,7 +17,7 @@ from multiprocessing import get_context
 import cv2
 import numpy as np
 
-from medlib.datasets.cache import SHARD_IMAGES, Chunk
+from medlib.datasets.cache import Chunk, shard_size
 from medlib.datasets.dataset import Dataset, placeholder
 from medlib.datasets.split import assign_splits
 
@@ -164,13 +164,14 @@ def _eight_bit_chunk(start: int, stop: int, size: int, seed: int) -> Chunk:
     return Chunk(np.round(images * 255.0).astype(np.uint8), masks)
 
 
-def phantom_chunks(n: int, size: int = 128, seed: int = 0, chunk: int = SHARD_IMAGES,
+def phantom_chunks(n: int, size: int = 128, seed: int = 0, chunk: int | None = None,
                    workers: int = 1) -> tuple[Dataset, Iterator[Chunk]]:
     """The phantom of :func:`make_phantom` made ``chunk`` films at a time, as 8-bit films (the values rounded to
     256 levels, as its PNG export has them), for a set larger than memory (:func:`medlib.datasets.cache.write_cache`):
-    the data set with placeholder arrays, and its chunks, in order. ``workers`` processes make them, at most one
-    chunk ahead each."""
+    the data set with placeholder arrays, and its chunks (by default a shard's worth each), in order.
+    ``workers`` processes make them, at most one chunk ahead each."""
     _check(n, size)
+    chunk = chunk or shard_size((size, size, 1))
     template = _phantom(n, seed, placeholder((n, size, size, 1)), placeholder((n, size, size)),
                         ["8-bit films: the synthetic values rounded to 256 levels"])
     starts = range(0, n, chunk)

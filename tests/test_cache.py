@@ -154,3 +154,15 @@ def test_the_cache_command_writes_a_set_that_info_reads(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["fingerprint"] == written["fingerprint"]
     assert main(["cache", "phantom", "--n", "9", "--out", str(tmp_path / "films")]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_set_too_large_for_memory_is_refused_with_the_way_to_train_from_disk(tmp_path, monkeypatch):
+    from medlib.errors import ImageTooLargeError
+
+    for i in range(4):
+        folder = tmp_path / "films" / ("sick" if i % 2 else "well")
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"f{i}.png"), np.zeros((600, 600), np.uint8))
+    monkeypatch.setenv("MEDLIB_MAX_DATASET_MB", "1")
+    with pytest.raises(ImageTooLargeError, match="python -m medlib cache DATA --out DIR"):
+        load_dataset(tmp_path / "films")

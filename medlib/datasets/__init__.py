@@ -14,7 +14,7 @@ from pathlib import Path
 
 from medlib.datasets.archive import extract_zip
 from medlib.datasets.assemble import FITS
-from medlib.datasets.cache import SHARD_IMAGES, dataset_chunks, is_cache, open_cache, write_cache
+from medlib.datasets.cache import dataset_chunks, is_cache, open_cache, write_cache
 from medlib.datasets.dataset import SPLITS, Dataset
 from medlib.datasets.folders import folder_plan, load_folder
 from medlib.datasets.npz import load_npz
@@ -85,7 +85,7 @@ def cache_dataset(source: str | os.PathLike[str], out: str | os.PathLike[str], s
     if str(source) == PHANTOM_WORD:
         from medlib.phantom import phantom_chunks
 
-        template, chunks = phantom_chunks(n, size, seed, workers=available_cpus() if n > SHARD_IMAGES else 1)
+        template, chunks = phantom_chunks(n, size, seed, workers=available_cpus() if n >= 1000 else 1)
         return write_cache(template, chunks, out, report)
     path = Path(source)
     if path.is_dir() and not is_cache(path):

@@ -118,7 +118,8 @@ class ImageStack:
         if values > limit("max_dataset_mb"):
             raise ImageTooLargeError(
                 f"{count:,} images of {geometry.height}×{geometry.width}×{channels} need at least "
-                f"{values / 2**20:,.0f} MB: use fewer or smaller images ({raise_hint('max_dataset_mb')})"
+                f"{values / 2**20:,.0f} MB: use fewer or smaller images, or train from disk on the command line "
+                f"(python -m medlib cache DATA --out DIR, then --data DIR) ({raise_hint('max_dataset_mb')})"
             )
         self.geometry, self.channels = geometry, channels
         self.array = np.zeros((count, geometry.height, geometry.width, channels), np.uint8)

@@ -1,7 +1,7 @@
 """Data sets larger than memory: written once to a folder of ``.npy`` shards, then read image by image as needed.
 
 ``python -m medlib cache DATA --out DIR`` reads a data set (a folder, a ZIP, an ``.npz`` or the phantom) a shard
-at a time and writes its images, masks and fields of view as shards of :data:`SHARD_IMAGES` images, in the type
+at a time and writes its images, masks and fields of view as shards of about :data:`SHARD_BYTES`, in the type
 they are stored in, beside ``cache.json`` (labels, splits, ids, patients, notes, the fingerprint). Loading ``DIR``
 gives a :class:`~medlib.datasets.Dataset` whose arrays are :class:`ShardedArray` objects: nothing is read until
 an image is asked for, and then only that image, by a positional read (no memory map, so the pages stay in the
@@ -27,8 +27,18 @@ from medlib.errors import DatasetError
 
 CACHE_FILE = "cache.json"
 CACHE_VERSION = 1
-SHARD_IMAGES = 1024
-"""Images per shard file: about 64 MB of 256×256 8-bit films."""
+SHARD_BYTES = 64 << 20
+"""About how much one shard holds, counted as float32 (the widest type an image is read in): 256 films of
+256×256 a shard, 16 of 1,024×1,024. A set is read and written a shard at a time."""
+
+
+def shard_size(item_shape: tuple[int, ...]) -> int:
+    """Images per shard for images of ``item_shape``.
+
+    >>> shard_size((256, 256, 1)), shard_size((4096, 4096, 3))
+    (256, 1)
+    """
+    return max(1, SHARD_BYTES // (4 * int(np.prod(item_shape))))
 
 _ARRAYS = ("images", "masks", "fov")
 
@@ -109,8 +119,9 @@ class ShardedArray:
         whole = self[:]
         return whole if dtype is None else whole.astype(dtype)
 
-    def chunks(self, size: int = SHARD_IMAGES) -> Iterator[np.ndarray]:
-        """The items in order, ``size`` at a time."""
+    def chunks(self, size: int | None = None) -> Iterator[np.ndarray]:
+        """The items in order, ``size`` at a time (by default a shard's worth, :func:`shard_size`)."""
+        size = size or shard_size(self.item_shape)
         for start in range(0, len(self), size):
             yield self[start : start + size]
 
@@ -228,8 +239,9 @@ def open_cache(folder: Path) -> Dataset:
     return Dataset(**rest, **arrays, labels=labels, split=np.load(folder / "split.npy"), precomputed=facts)
 
 
-def dataset_chunks(dataset: Dataset, size: int = SHARD_IMAGES) -> Iterator[Chunk]:
-    """An in-memory data set, ``size`` images at a time."""
+def dataset_chunks(dataset: Dataset, size: int | None = None) -> Iterator[Chunk]:
+    """An in-memory data set, ``size`` images at a time (by default a shard's worth, :func:`shard_size`)."""
+    size = size or shard_size(dataset.images.shape[1:])
     for start in range(0, len(dataset), size):
         part = slice(start, start + size)
         yield Chunk(dataset.images[part], None if dataset.masks is None else dataset.masks[part],

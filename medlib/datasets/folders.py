@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from medlib.datasets.assemble import Geometry, ImageStack, fit_mask, plan_geometry, read_frame, read_mask
-from medlib.datasets.cache import SHARD_IMAGES, Chunk
+from medlib.datasets.cache import Chunk, shard_size
 from medlib.datasets.dataset import Dataset, placeholder
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
@@ -171,8 +171,9 @@ class FolderPlan:
             if self.template.fov is not None else None
         return Chunk(stack.array, masks, fov)
 
-    def chunks(self, size: int = SHARD_IMAGES) -> Iterator[Chunk]:
-        """Every entry's pixels, ``size`` images at a time."""
+    def chunks(self, size: int | None = None) -> Iterator[Chunk]:
+        """Every entry's pixels, ``size`` images at a time (by default a shard's worth, :func:`shard_size`)."""
+        size = size or shard_size((self.geometry.height, self.geometry.width, self.channels))
         for start in range(0, len(self.entries), size):
             yield self.read(start, start + size)
         self._note_frames()
