@@ -13,6 +13,7 @@ images, computed for all resamples at once (seeded).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,13 +62,17 @@ def _count_metrics(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarra
 
 
 def _weighted_auc(weights: np.ndarray, positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """AUC (Mann-Whitney, ties count half) for each row of ``weights`` (B×N resample counts)."""
-    _, group = np.unique(scores, return_inverse=True)
-    groups = int(group.max()) + 1
-    onehot = np.zeros((scores.size, groups))
-    onehot[np.arange(scores.size), group] = 1.0
-    pos = (weights * positive) @ onehot
-    neg = (weights * ~positive) @ onehot
+    """AUC (Mann-Whitney, ties count half) for each row of ``weights`` (B×N resample counts).
+
+    The weights of the positives and negatives are summed per distinct score, in rising order (B×scores, from
+    the images sorted by score), so memory follows B×N, not N² (7,500 images once took 450 MB here).
+    """
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    ranked_weights = weights[:, order]
+    pos = np.add.reduceat(ranked_weights * positive[order], starts, axis=1)
+    neg = np.add.reduceat(ranked_weights * ~positive[order], starts, axis=1)
     below = np.cumsum(neg, axis=1) - neg
     pairs = pos.sum(axis=1) * neg.sum(axis=1)
     return _ratio((pos * (below + 0.5 * neg)).sum(axis=1), pairs)
@@ -106,13 +111,32 @@ def metric_table(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.5) ->
     return {name: _plain(table[name][0]) for name in METRICS} | {"n": int(labels.size)}
 
 
+RESAMPLE_BLOCK = 250
+"""Bootstrap resamples weighed at once (an even number, so the blocks draw the very numbers one draw of all would)."""
+
+
+def resample_blocks(n: int, resamples: int, seed: int, block: int = RESAMPLE_BLOCK) -> Iterator[np.ndarray]:
+    """How often each of ``n`` items is drawn in each of ``resamples`` bootstrap samples, ``block`` samples at a
+    time (block×n arrays), so that memory follows the block, not every resample."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, block):
+        rows = min(block, resamples - start)
+        draws = rng.integers(0, n, size=(rows, n))
+        cells = (np.arange(rows)[:, None] * n + draws).ravel()
+        yield np.bincount(cells, minlength=rows * n).reshape(rows, n).astype(np.float64)
+
+
 def resample_weights(n: int, resamples: int, seed: int) -> np.ndarray:
     """How often each of ``n`` items is drawn in each of ``resamples`` bootstrap samples (resamples×n)."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(resamples, n))
-    weights = np.zeros((resamples, n))
-    np.add.at(weights, (np.repeat(np.arange(resamples), n), draws.reshape(-1)), 1.0)
-    return weights
+    return np.concatenate(list(resample_blocks(n, resamples, seed))) if resamples else np.zeros((0, n))
+
+
+def _bootstrap_table(labels: np.ndarray, probabilities: np.ndarray, threshold: float, resamples: int,
+                     seed: int) -> dict[str, np.ndarray]:
+    """Every metric of each bootstrap resample (see :func:`_table`), weighed a block of resamples at a time."""
+    blocks = [_table(weights, labels, probabilities, threshold) for weights in
+              resample_blocks(labels.size, resamples, seed)]
+    return {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
 
 
 def _interval(values: np.ndarray, level: float) -> list[float | None]:
@@ -129,7 +153,7 @@ def metrics_with_intervals(labels: np.ndarray, raw: np.ndarray, threshold: float
     """:func:`metric_table` plus ``<metric>_ci: [low, high]``, a percentile bootstrap interval over images."""
     labels, probabilities = _checked(labels, raw)
     point = metric_table(labels, probabilities, threshold)
-    boot = _table(resample_weights(labels.size, resamples, seed), labels, probabilities, threshold)
+    boot = _bootstrap_table(labels, probabilities, threshold, resamples, seed)
     return point | {f"{name}_ci": _interval(boot[name], level) for name in METRICS}
 
 
@@ -231,12 +255,13 @@ def compare(labels: np.ndarray, raw_a: np.ndarray, raw_b: np.ndarray, threshold_
     _, b = _checked(labels, raw_b)
     if a.shape != b.shape:
         raise EvaluationError(f"the models predict {a.shape[1]} and {b.shape[1]} classes; compare like with like")
-    weights = resample_weights(labels.size, resamples, seed)
     ones = np.ones((1, labels.size))
+    boot_a, boot_b = (_bootstrap_table(labels, raw, cut, resamples, seed) for raw, cut in ((a, threshold_a),
+                                                                                            (b, threshold_b)))
     result: dict[str, Any] = {"n": int(labels.size), "resamples": resamples}
     for name in ("auc", "accuracy"):
         point = _table(ones, labels, b, threshold_b)[name][0] - _table(ones, labels, a, threshold_a)[name][0]
-        diffs = _table(weights, labels, b, threshold_b)[name] - _table(weights, labels, a, threshold_a)[name]
+        diffs = boot_b[name] - boot_a[name]
         diffs = diffs[np.isfinite(diffs)]
         share = min(np.mean(diffs <= 0), np.mean(diffs >= 0)) if diffs.size else np.nan
         p = min(1.0, max(2.0 * share, 1.0 / max(1, diffs.size)))
