@@ -43,7 +43,10 @@ def run(workers: int, data: str, out: Path, epochs: int, seed: int) -> tuple[dic
         done = subprocess.run([*command, "--strategy", "one"], cwd=ROOT, env=env, capture_output=True, text=True,
                               check=True)
         return json.loads(done.stdout.strip().splitlines()[-1]), time.perf_counter() - started
-    hosts = [f"localhost:{_port()}" for _ in range(workers)]
+    ports: set[int] = set()
+    while len(ports) < workers:  # distinct: a port freed by one probe may be handed out again by the next
+        ports.add(_port())
+    hosts = [f"localhost:{port}" for port in sorted(ports)]
     processes = []
     for index in range(workers):
         config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}

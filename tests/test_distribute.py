@@ -92,6 +92,14 @@ def _worker(index: int, ports: list[int], data: Path, store: Path, log: Path) ->
                             start_new_session=True)
 
 
+def _two_ports() -> list[int]:
+    """Two distinct free ports (a port freed by one probe may be handed out again by the next)."""
+    ports: set[int] = set()
+    while len(ports) < 2:
+        ports.add(_free_port())
+    return sorted(ports)
+
+
 def _epochs(log: Path) -> list[int]:
     return [int(line.split()[1]) for line in log.read_text().splitlines() if line.startswith("epoch ")]
 
@@ -102,7 +110,7 @@ def test_two_workers_survive_losing_one_and_end_with_one_model(tmp_path):
     data = cache_dataset("phantom", tmp_path / "films", n=60, size=32)
     (tmp_path / "no-augment.json").write_text('{"steps": []}')
     store, logs = tmp_path / "store", [tmp_path / f"w{i}.log" for i in range(2)]
-    ports = [_free_port(), _free_port()]
+    ports = _two_ports()
     workers = [_worker(i, ports, data, store, logs[i]) for i in range(2)]
     deadline = time.monotonic() + 300
     while max(_epochs(logs[1]), default=0) < 2:
@@ -112,7 +120,7 @@ def test_two_workers_survive_losing_one_and_end_with_one_model(tmp_path):
     assert workers[0].wait(timeout=120) == 2
     assert "a worker of the run was lost" in logs[0].read_text() and not (store / "two").exists()
 
-    ports = [_free_port(), _free_port()]
+    ports = _two_ports()
     logs = [tmp_path / f"again{i}.log" for i in range(2)]
     workers = [_worker(i, ports, data, store, logs[i]) for i in range(2)]
     assert [w.wait(timeout=300) for w in workers] == [0, 0], logs[0].read_text()[-2000:]
