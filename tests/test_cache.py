@@ -90,6 +90,19 @@ def test_a_folder_is_cached_a_shard_at_a_time_as_it_would_load(tmp_path):
     assert np.array_equal(cached.images[:], memory.images) and cached.source_sizes == memory.source_sizes
 
 
+def test_shards_of_two_types_are_read_in_the_type_the_set_in_memory_takes(tmp_path):
+    from medlib.datasets.cache import Chunk
+
+    memory = squares(n=8)
+    unsigned = np.arange(4 * 32 * 32, dtype=np.uint16).reshape(4, 32, 32, 1)
+    signed = -np.arange(4 * 32 * 32, dtype=np.int16).reshape(4, 32, 32, 1)
+    memory.images, memory.masks = np.concatenate([unsigned, signed]).astype(np.float32), None
+    chunks = [Chunk(unsigned), Chunk(signed)]
+    cached = open_cache(write_cache(memory, iter(chunks), tmp_path / "cache"))
+    assert cached.images.dtype == np.float32 and np.array_equal(cached.images[:], memory.images)
+    assert cached.fingerprint == memory.fingerprint
+
+
 def test_the_phantom_is_cached_in_chunks_as_its_eight_bit_films(tmp_path):
     written: list[int] = []
     folder = cache_dataset("phantom", tmp_path / "cache", n=12, size=32, seed=4, report=written.append)

@@ -100,7 +100,7 @@ def stored_type(frame: np.ndarray) -> np.dtype:
     return next((t for t in _TYPES if np.iinfo(t).min <= low and high <= np.iinfo(t).max), np.dtype(np.float32))
 
 
-def _wider(a: np.dtype, b: np.dtype) -> np.dtype:
+def wider_type(a: np.dtype, b: np.dtype) -> np.dtype:
     """The narrowest stored type holding both ``a``'s and ``b``'s values exactly."""
     if a == b:
         return a
@@ -130,7 +130,7 @@ class ImageStack:
         if frame.shape[-1] != self.channels:
             frame = frame.mean(axis=-1, keepdims=True) if self.channels == 1 else np.repeat(frame, 3, axis=-1)
         fitted = self.geometry.fit_frame(frame).reshape(self.array.shape[1:])
-        wider = _wider(self.array.dtype, kind)
+        wider = wider_type(self.array.dtype, kind)
         if wider != self.array.dtype:
             if wider.itemsize * self.array.size > limit("max_dataset_mb"):
                 raise ImageTooLargeError(f"{self.array.shape[0]:,} images of {self.array.shape[1:]} as {wider} "

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from medlib.datasets.assemble import wider_type
 from medlib.datasets.dataset import Dataset, data_digest
 from medlib.errors import DatasetError
 
@@ -185,7 +186,7 @@ def write_cache(template: Dataset, chunks: Iterable[Chunk], out: Path,
                 file = f"{name}-{k:05d}.npy"
                 np.save(scratch / file, np.ascontiguousarray(part), allow_pickle=False)
                 shards[name].append(file)
-                dtypes[name] = np.promote_types(dtypes.get(name, part.dtype), part.dtype)
+                dtypes[name] = wider_type(dtypes.get(name, part.dtype), part.dtype)
             if len(chunk.images):
                 low, high = min(low, float(chunk.images.min())), max(high, float(chunk.images.max()))
             if chunk.masks is not None:
