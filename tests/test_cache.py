@@ -179,3 +179,13 @@ def test_a_set_too_large_for_memory_is_refused_with_the_way_to_train_from_disk(t
     monkeypatch.setenv("MEDLIB_MAX_DATASET_MB", "1")
     with pytest.raises(ImageTooLargeError, match="python -m medlib cache DATA --out DIR"):
         load_dataset(tmp_path / "films")
+
+
+def test_a_zip_is_cached_as_it_would_load(tmp_path):
+    from medlib.phantom_export import write_png_zip
+
+    archive = write_png_zip(make_phantom(n=12, size=32), tmp_path / "films.zip")
+    memory, cached = load_dataset(archive), load_dataset(cache_dataset(archive, tmp_path / "cache"))
+    assert cached.streamed and cached.fingerprint == memory.fingerprint
+    assert cached.source_format == memory.source_format == "zip (class folders)" and cached.notes == memory.notes
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("medlib-zip-")] == []

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from medlib.datasets.archive import extract_zip
 from medlib.datasets.assemble import FITS
 from medlib.datasets.cache import dataset_chunks, is_cache, open_cache, write_cache
 from medlib.datasets.dataset import SPLITS, Dataset
-from medlib.datasets.folders import folder_plan, load_folder
+from medlib.datasets.folders import FolderPlan, folder_plan, load_folder
 from medlib.datasets.npz import load_npz
 from medlib.errors import DatasetError
 from medlib.limits import available_cpus
@@ -25,6 +26,20 @@ from medlib.readers import read_bytes
 __all__ = ["FITS", "SPLITS", "Dataset", "cache_dataset", "load_dataset", "load_upload"]
 
 PHANTOM_WORD = "phantom"
+
+
+@contextmanager
+def _unzipped(data: bytes, name: str, seed: int, fit: str, scratch: Path | None = None) -> Iterator[FolderPlan]:
+    """The plan of the data set in a ZIP (:func:`medlib.datasets.folders.folder_plan`), unpacked into a temporary
+    folder (under ``scratch``) that lasts as long as the ``with`` block that reads it."""
+    with tempfile.TemporaryDirectory(prefix="medlib-zip-", dir=scratch) as folder:
+        skipped = extract_zip(data, Path(folder))
+        del data  # the files are on disk now: a caller that holds no other reference frees the archive's bytes
+        plan = folder_plan(Path(folder), name=Path(name).stem, seed=seed, fit=fit)
+        plan.template.source_format = f"zip ({plan.template.source_format})"
+        if skipped:
+            plan.template.notes.append("skipped archive entries: " + "; ".join(skipped[:5]))
+        yield plan
 
 
 def load_upload(data: bytes, name: str, seed: int = 0, fit: str = "pad") -> Dataset:
@@ -38,13 +53,8 @@ def load_upload(data: bytes, name: str, seed: int = 0, fit: str = "pad") -> Data
     if lower.endswith(".npz"):
         return load_npz(data, name)
     if lower.endswith(".zip") or data[:4] == b"PK\x03\x04":
-        with tempfile.TemporaryDirectory(prefix="medlib-zip-") as folder:
-            skipped = extract_zip(data, Path(folder))
-            dataset = load_folder(Path(folder), name=Path(name).stem, seed=seed, fit=fit)
-        if skipped:
-            dataset.notes.append("skipped archive entries: " + "; ".join(skipped[:5]))
-        dataset.source_format = f"zip ({dataset.source_format})"
-        return dataset
+        with _unzipped(data, name, seed, fit) as plan:
+            return plan.dataset()
     if lower.endswith(".csv"):
         raise DatasetError("a CSV manifest names image files: upload it inside a ZIP together with the images")
     raise DatasetError(f"{name} is not a data set: upload a .zip (folders or CSV manifest) or a MedMNIST-style .npz")
@@ -92,15 +102,8 @@ def cache_dataset(source: str | os.PathLike[str], out: str | os.PathLike[str], s
         plan = folder_plan(path, seed=seed, fit=fit)
         return write_cache(plan.template, plan.chunks(), out, report)
     if path.suffix.lower() == ".zip":
-        data, name = read_bytes(path, cap="max_archive_mb")
-        with tempfile.TemporaryDirectory(prefix="medlib-zip-", dir=out.parent if out.parent.is_dir() else None) \
-                as folder:
-            skipped = extract_zip(data, Path(folder))
-            del data
-            plan = folder_plan(Path(folder), name=Path(name).stem, seed=seed, fit=fit)
-            plan.template.source_format = f"zip ({plan.template.source_format})"
-            if skipped:
-                plan.template.notes.append("skipped archive entries: " + "; ".join(skipped[:5]))
+        with _unzipped(*read_bytes(path, cap="max_archive_mb"), seed, fit,
+                       scratch=out.parent if out.parent.is_dir() else None) as plan:
             return write_cache(plan.template, plan.chunks(), out, report)
     dataset = load_dataset(path, seed=seed, fit=fit)
     return write_cache(dataset, dataset_chunks(dataset), out, report)
