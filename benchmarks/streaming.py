@@ -34,15 +34,14 @@ from app_memory import Sampler  # noqa: E402
 def speed(data: str, epochs: int) -> dict:
     """Train the default classifier on ``data`` (the phantom in memory as 8-bit films, or a cache folder) and
     return the training images per second of each epoch."""
-    import numpy as np
-
     from medlib.datasets import load_dataset
     from medlib.phantom import make_phantom
     from medlib.training import TrainConfig, train
+    from medlib.visualize import scale_to_uint8
 
     if data.startswith("memory:"):
         dataset = make_phantom(int(data.split(":")[1]), size=256, seed=0)
-        dataset.images = np.round(dataset.images * 255).astype(np.uint8)
+        dataset.images = scale_to_uint8(dataset.images, 0.0, 1.0)
     else:
         dataset = load_dataset(data)
     rates: dict[int, float] = {}

@@ -20,6 +20,7 @@ import numpy as np
 from medlib.datasets.cache import Chunk, shard_size
 from medlib.datasets.dataset import Dataset, placeholder
 from medlib.datasets.split import assign_splits
+from medlib.visualize import scale_to_uint8
 
 CLASS_NAMES = ["normal", "nodule", "consolidation"]
 PHANTOM_NAME = "Synthetic chest films (phantom)"
@@ -161,7 +162,7 @@ def make_phantom(n: int = 300, size: int = 128, seed: int = 0) -> Dataset:
 
 def _eight_bit_chunk(start: int, stop: int, size: int, seed: int) -> Chunk:
     images, masks = _films(start, stop, size, seed)
-    return Chunk(np.round(images * 255.0).astype(np.uint8), masks)
+    return Chunk(scale_to_uint8(images, 0.0, 1.0), masks)
 
 
 def phantom_chunks(n: int, size: int = 128, seed: int = 0, chunk: int | None = None,

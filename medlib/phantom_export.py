@@ -18,13 +18,10 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from medlib.datasets.dataset import SPLITS, Dataset
+from medlib.visualize import scale_to_uint8
 
 #: 12-bit scale of the synthetic DICOM films and the window that shows them.
 DICOM_MAX = 4095
-
-
-def _uint8(image: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def write_npz(dataset: Dataset, path: Path) -> Path:
@@ -32,7 +29,7 @@ def write_npz(dataset: Dataset, path: Path) -> Path:
     arrays: dict[str, np.ndarray] = {"class_names": np.array(dataset.class_names), "synthetic": np.array(True)}
     for split in SPLITS:
         index = dataset.indices(split)
-        arrays[f"{split}_images"] = _uint8(dataset.images[index, ..., 0])
+        arrays[f"{split}_images"] = scale_to_uint8(dataset.images[index, ..., 0], 0.0, 1.0)
         if dataset.labels is not None:
             arrays[f"{split}_labels"] = dataset.labels[index].reshape(-1, 1)
         if dataset.masks is not None:
@@ -56,7 +53,7 @@ def write_png_zip(dataset: Dataset, path: Path) -> Path:
         for i in range(len(dataset)):
             label = dataset.class_names[int(dataset.labels[i])] if dataset.labels is not None else "images"
             name = f"phantom/{dataset.split[i]}/{label}/{dataset.ids[i]}.png"
-            archive.writestr(name, _png(_uint8(dataset.images[i, ..., 0])))
+            archive.writestr(name, _png(scale_to_uint8(dataset.images[i, ..., 0], 0.0, 1.0)))
     return path
 
 
