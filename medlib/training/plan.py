@@ -50,6 +50,11 @@ class Recipe:
     def steps_per_epoch(self) -> int:
         return int(math.ceil(self.samples_per_epoch / self.batch_size))
 
+    def count_epochs(self, config: TrainConfig) -> None:
+        """Set the epochs from the config and the steps an epoch takes at this batch (:func:`epochs_for`)."""
+        self.choices["epochs"] = epochs_for(config, self.steps_per_epoch)
+        self.epochs = int(self.choices["epochs"].value)
+
 
 def validation_split(dataset: Dataset, fraction: float = 0.15,
                      seed: int = 0) -> tuple[np.ndarray, np.ndarray, str | None]:
@@ -107,6 +112,5 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
         recipe.width = UNET_WIDTH
         recipe.choices["U-Net width"] = Choice(UNET_WIDTH, f"{UNET_WIDTH} filters at the first level; a timed run "
                                                f"halves it where its budget buys fewer than {MIN_PASSES} passes")
-    recipe.choices["epochs"] = epochs_for(config, recipe.steps_per_epoch)
-    recipe.epochs = int(recipe.choices["epochs"].value)
+    recipe.count_epochs(config)
     return recipe

@@ -14,7 +14,7 @@ from typing import Any
 from medlib.datasets import Dataset, load_dataset
 from medlib.errors import MedlibError
 from medlib.models import ModelError, bn_momentum_for, build_model
-from medlib.recipe import Choice, epochs_for
+from medlib.recipe import Choice
 from medlib.spec import SpecError
 from medlib.store import StoredModel, library_versions, save_model
 from medlib.training.config import ABOUT_KEYS, Progress, TrainConfig
@@ -111,8 +111,7 @@ def _replicate(recipe: Recipe, config: TrainConfig, placement: Placement) -> Tra
         return config
     recipe.batch_size = batch
     recipe.choices["batch size"] = Choice(batch, why, recipe.choices["batch size"].derived)
-    recipe.choices["epochs"] = epochs_for(config, recipe.steps_per_epoch)
-    recipe.epochs = int(recipe.choices["epochs"].value)
+    recipe.count_epochs(config)
     return dataclasses.replace(config, learning_rate=rate)
 
 
