@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from medlib.batch import PART_SIZE
 from medlib.datasets.assemble import FITS
 from medlib.errors import MedlibError
 from medlib.explain import METHODS
@@ -287,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--scheduler", help="a running Dask scheduler's address (default: a local cluster)")
     predict.add_argument("--workers", type=_positive, default=2, help="local cluster only: worker processes "
                                                                       "(default 2)")
-    predict.add_argument("--part-size", type=_positive, default=16, help="files per Parquet part (default 16)")
+    predict.add_argument("--part-size", type=_positive, default=PART_SIZE,
+                         help=f"files per Parquet part (default {PART_SIZE})")
     predict.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
     predict.set_defaults(run=_cmd_predict)
 

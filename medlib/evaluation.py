@@ -3,7 +3,7 @@
 Binary models give one score per image (the probability of class 1) and a
 threshold; multi-class models predict the most probable class and report macro
 averages (one-vs-rest). Intervals are percentile bootstrap intervals over
-images, computed for all resamples at once (seeded).
+images, computed a block of resamples at a time (seeded).
 
 >>> labels = np.array([0, 0, 1, 1]); scores = np.array([0.1, 0.6, 0.4, 0.9])
 >>> m = metric_table(labels, scores, threshold=0.5)

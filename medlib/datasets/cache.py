@@ -41,7 +41,7 @@ def shard_size(item_shape: tuple[int, ...]) -> int:
     """
     return max(1, SHARD_BYTES // (4 * int(np.prod(item_shape))))
 
-_ARRAYS = ("images", "masks", "fov")
+_PIXELS = ("images", "masks", "fov")
 
 
 class ShardedArray:
@@ -175,11 +175,11 @@ def write_cache(template: Dataset, chunks: Iterable[Chunk], out: Path,
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
-        shards: dict[str, list[str]] = {name: [] for name in _ARRAYS}
+        shards: dict[str, list[str]] = {name: [] for name in _PIXELS}
         dtypes: dict[str, np.dtype] = {}
         low, high, written, not_empty = np.inf, -np.inf, 0, []
         for k, chunk in enumerate(chunks):
-            for name in _ARRAYS:
+            for name in _PIXELS:
                 part = getattr(chunk, name)
                 if part is None:
                     continue
@@ -204,7 +204,7 @@ def write_cache(template: Dataset, chunks: Iterable[Chunk], out: Path,
         for array in arrays.values():
             array.close()
         rest = {f.name: getattr(template, f.name) for f in fields(template)
-                if f.name not in (*_ARRAYS, "labels", "split", "precomputed")}
+                if f.name not in (*_PIXELS, "labels", "split", "precomputed")}
         meta = {"version": CACHE_VERSION, "dataset": rest, "dtypes": {k: v.str for k, v in dtypes.items()},
                 "shards": {k: v for k, v in shards.items() if v},
                 "facts": {"fingerprint": digest, "value_range": [low, high] if written else [0.0, 0.0],

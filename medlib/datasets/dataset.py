@@ -162,7 +162,6 @@ class Dataset:
             "notes": list(self.notes),
         }
 
-
     def value_range(self) -> list[float]:
         """The smallest and largest pixel value."""
         if "value_range" in self.precomputed:

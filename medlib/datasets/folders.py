@@ -151,7 +151,6 @@ class FolderPlan:
     entries: list[Entry]
     geometry: Geometry
     channels: int
-    sizes: list[tuple[int, int]]
     template: Dataset
     multi_frame: int = 0
     """Files read so far that held more than one frame (the first was used)."""
@@ -159,7 +158,7 @@ class FolderPlan:
     def read(self, start: int = 0, stop: int | None = None) -> Chunk:
         """The images (and masks and fields of view) of entries ``start`` to ``stop``, read and fitted."""
         entries = self.entries[start:stop]
-        sizes, ids = self.sizes[start:stop], self.template.ids[start:stop]
+        sizes, ids = self.template.source_sizes[start:stop], self.template.ids[start:stop]
         stack = ImageStack(len(entries), self.geometry, self.channels)
         for index, entry in enumerate(entries):
             frame, more = read_frame(entry.image, reduce_to=max(self.geometry.height, self.geometry.width))
@@ -248,7 +247,7 @@ def plan_folder(entries: list[Entry], name: str, seed: int = 0, skipped: list[st
         fit=geometry.fit,
         source_sizes=[(h, w) for h, w, _ in headers],
     )
-    return FolderPlan(entries, geometry, channels, template.source_sizes, template)
+    return FolderPlan(entries, geometry, channels, template)
 
 
 def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None,
