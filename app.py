@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.models import keep_keras_state
 from ui.sidebar import render_sidebar
 from ui.workspace import sweep_idle
 
@@ -22,3 +23,4 @@ try:
     navigation.run()
 finally:  # after the page, so the sidebar shows what the page just changed (also when a page stops early)
     render_sidebar()
+    keep_keras_state()  # before Streamlit's own end-of-run clean-up
