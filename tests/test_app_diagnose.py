@@ -49,6 +49,9 @@ def test_a_real_sample_film_is_diagnosed_by_the_real_film_models(page):
     assert not page.error
     assert page.subheader[0].value in ("NORMAL", "PNEUMONIA")
     assert any("threshold, chosen on validation" in c.value for c in page.caption)
+    bars = [bar.proto for bar in page.get("progress")]  # one per class, with its probability
+    assert [bar.text.split(":")[0] for bar in bars] == ["NORMAL", "PNEUMONIA"]
+    assert sum(bar.value for bar in bars) in range(99, 102)  # in percent, rounded
     assert any("Kermany" in c for c in _captions(page)) or any("Kermany" in c.value for c in page.caption)
     assert any("lung field outlines by cxr-lungs" in c for c in _captions(page))
     assert page.subheader[1].value.startswith("Lung fields found")
