@@ -45,7 +45,7 @@ def _uploads(files: list) -> list[Upload]:
     upload_id = tuple(f.file_id for f in files)
     if st.session_state.get(state.DIAGNOSE_UPLOAD_ID) != upload_id:
         with st.spinner("Reading the files…"), heavy_work():
-            uploads = read_uploads([f.getvalue() for f in files], [f.name for f in files])
+            uploads = read_uploads([f.getvalue() for f in files], [f.name for f in files], reduce_to=SCREEN_SIDE)
             st.session_state[state.DIAGNOSE_UPLOADS] = uploads
         st.session_state[state.DIAGNOSE_UPLOAD_ID] = upload_id
         # a new picker, on the newest image
@@ -154,7 +154,7 @@ try:
         try:
             result = diagnose(_frame_as_model_sees(image, frame), classifier[0] if classifier else None,
                               segmenter[0] if segmenter else None, image.spacing, method,
-                              metadata=image.metadata, work_side=SCREEN_SIDE)
+                              metadata=image.metadata, work_side=SCREEN_SIDE, source_size=image.source_size)
         finally:
             for lock in locks:
                 lock.release()
@@ -187,6 +187,10 @@ with view:
         st.image(enlarge(picture, 320), caption=caption, width="stretch", output_format="JPEG")  # PNG: 40× slower
     for note in result.notes:
         st.caption(f"• {note}")
+    if image.source_size is not None:
+        st.caption(f"• The file's {image.source_size[1]}×{image.source_size[0]} pixels were decoded at "
+                   f"{image.width}×{image.height}, still more than a screen shows; positions and areas are in the "
+                   "file's pixels.")
     st.caption(f"{name} · frame {frame + 1}/{image.frames} · window {window.center:.4g}/{window.width:.4g} · "
                f"models answered in {result.seconds * 1000:.0f} ms")
 if segmenter_entry is not None and result.gate.in_distribution:

@@ -95,9 +95,9 @@ def main(sessions: int, train_minutes: float, browser_nice: int) -> dict:
     classifier, segmenter = open_model(ROOT / "models" / "cxr-pneumonia"), open_model(ROOT / "models" / "cxr-lungs")
     expected = []
     for path in paths:
-        image = read_image(path)
+        image = read_image(path, reduce_to=screen_side)  # as the page reads it
         result = diagnose(image.frame(0)[..., None], classifier, segmenter, image.spacing, metadata=image.metadata,
-                          work_side=screen_side)
+                          work_side=screen_side, source_size=image.source_size)
         expected.append(f"{result.class_names[1]} {result.probabilities[1]:.1%}")
     server, url = serve()
     sampler = Sampler(server.pid)

@@ -120,7 +120,8 @@ def _findings_on_image(findings: list[dict[str, Any]], factor: float) -> list[di
 
 def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter: LoadedModel | None = None,
              spacing: tuple[float, float] | None = None, method: str = METHODS[0], threshold: float = 0.5,
-             metadata: dict[str, Any] | None = None, work_side: int | None = None) -> Diagnosis:
+             metadata: dict[str, Any] | None = None, work_side: int | None = None,
+             source_size: tuple[int, int] | None = None) -> Diagnosis:
     """Classify and segment one image (H×W×C as read), and judge whether it is like the models' training images.
 
     ``spacing`` (mm per pixel: rows, columns) gives the findings' areas in mm²; ``threshold`` is the segmenter's;
@@ -129,10 +130,14 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
     ``work_side`` shrinks a larger image first (its long side to that many pixels, by area averaging, as the
     models' own resizing does): the maps come back at that size, the findings still in the image's pixels. A
     front end that shows a full-size film on a screen needs no more, and is spared the maps at 20 megapixels.
+    ``source_size``: the (height, width) of the file where ``image`` was decoded from it at a reduced scale
+    (:attr:`MedImage.source_size`); the findings and ``spacing`` are then in the file's pixels.
     """
     started = time.perf_counter()
-    result = Diagnosis(image_size=(int(image.shape[0]), int(image.shape[1])))
+    decoded = max(image.shape[:2])
+    result = Diagnosis(image_size=source_size or (int(image.shape[0]), int(image.shape[1])))
     image, factor = shrink(image, work_side)
+    factor *= decoded / max(result.image_size)
     if spacing is not None:
         spacing = (spacing[0] / factor, spacing[1] / factor)
     gray = any(m.gray for m in (classifier, segmenter) if m is not None)

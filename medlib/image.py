@@ -46,6 +46,8 @@ class MedImage:
     window: Window | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     slice_spacing: float | None = None
+    source_size: tuple[int, int] | None = None
+    """The file's own (height, width) where it was decoded at a reduced scale (a large JPEG, see ``reduce_to``)."""
 
     def __post_init__(self) -> None:
         if self.data.ndim != 4:

@@ -11,6 +11,7 @@ from medlib.inference import open_model
 from medlib.phantom import make_phantom
 from medlib.phantom_export import dicom_bytes
 from medlib.preprocess import make_pipeline
+from medlib.readers import read_image
 from tests.conftest import ROOT, dicom_file
 
 pytest.importorskip("tensorflow")
@@ -88,6 +89,17 @@ def test_films_uploaded_one_after_another_are_separate_images_newest_chosen(page
     assert any("second.jpeg" in c.value for c in page.caption)
 
 
+def test_a_full_size_jpeg_is_decoded_at_a_reduced_scale_and_says_so(page):
+    import cv2
+
+    film = cv2.imread(str(ROOT / "samples" / "IM-0141-0001.jpeg"), cv2.IMREAD_GRAYSCALE)
+    full = cv2.resize(film, (2800, 3000), interpolation=cv2.INTER_LINEAR)  # over twice the screen side
+    _upload(page, "full.jpeg", cv2.imencode(".jpg", full)[1].tobytes())
+    assert not page.exception and not page.error
+    assert any("The file's 2800×3000 pixels were decoded at 1400×1500" in c.value for c in page.caption)
+    assert page.subheader[0].value in ("NORMAL", "PNEUMONIA")
+
+
 def test_an_uploaded_dicom_film_shows_class_overlay_and_lesion_table(page):
     film = make_phantom(6, size=192, seed=11).images[2, ..., 0]  # a consolidation, at a size no model was trained on
     _upload(page, "film.dcm", dicom_bytes(film, "upload"), synthetic_models=True)
@@ -156,6 +168,17 @@ def test_a_large_film_worked_on_at_screen_size_keeps_its_findings_in_its_own_pix
     assert first["area_mm2"] == pytest.approx(first["area_px"] * 0.25, rel=0.01)
     picture = diagnosis_picture(np.zeros((256, 256), np.uint8), screen)  # drawn on a picture of a third size
     assert picture.shape == (256, 256, 3) and picture[..., 0].max() == 255
+    # the same film as a JPEG decoded at a quarter of its size, as the page reads an upload
+    eight_bit = np.round(np.clip(large[..., 0], 0, 1) * 255).astype(np.uint8)
+    jpeg = read_image(cv2.imencode(".jpg", eight_bit, [cv2.IMWRITE_JPEG_QUALITY, 98])[1].tobytes(), reduce_to=128)
+    assert (jpeg.height, jpeg.width, jpeg.source_size) == (128, 128, (512, 512))
+    reduced = diagnose(jpeg.frame(0)[..., None], *models, spacing=(0.5, 0.5), work_side=128,
+                       source_size=jpeg.source_size)
+    assert reduced.predicted == whole.predicted and reduced.image_size == (512, 512)
+    third = reduced.lesions[0]
+    assert np.allclose(third["box"], second["box"], atol=8)  # still in the file's own pixels
+    assert third["area_px"] == pytest.approx(second["area_px"], rel=0.15)
+    assert third["area_mm2"] == pytest.approx(third["area_px"] * 0.25, rel=0.01)
 
 
 def test_no_patient_tag_reaches_the_page(page, tmp_path):

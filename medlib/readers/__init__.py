@@ -55,7 +55,8 @@ def read_image(source: Source, name: str | None = None, reduce_to: int | None = 
     ``name`` is the original file name of uploaded bytes; it only helps when
     the bytes alone do not tell the format (``.dcm`` without a preamble,
     ``.nii.gz``). ``reduce_to`` lets a large JPEG be decoded at a reduced scale
-    whose long side is still at least that many pixels (for data sets that shrink it anyway).
+    whose long side is still at least that many pixels (for data sets that shrink it anyway); the image then
+    records the file's own size (``source_size``).
     """
     data, own_name = read_bytes(source)
     name = name or own_name
@@ -95,10 +96,11 @@ class Upload:
     error: str | None = None
 
 
-def read_uploads(sources: Sequence[Source], names: Sequence[str]) -> list[Upload]:
+def read_uploads(sources: Sequence[Source], names: Sequence[str], reduce_to: int | None = None) -> list[Upload]:
     """Uploaded files as the images they make, in upload order: every non-DICOM file is an image of its own,
     the DICOM files that share a ``SeriesInstanceUID`` form one series (a DICOM file without one stands alone),
-    and a file that cannot be read is an :class:`Upload` with its ``error``, so the others still open."""
+    and a file that cannot be read is an :class:`Upload` with its ``error``, so the others still open.
+    ``reduce_to``: as :func:`read_image`'s, for a front end that shows and works on no more pixels."""
     order: list[str | Upload] = []
     groups: dict[str, list[tuple[bytes, str]]] = {}
     for source, name in zip(sources, names, strict=True):
@@ -113,23 +115,24 @@ def read_uploads(sources: Sequence[Source], names: Sequence[str]) -> list[Upload
             order.append(key)
             groups[key] = []
         groups[key].append((data, name))
-    return [item if isinstance(item, Upload) else _read_group(groups[item]) for item in order]
+    return [item if isinstance(item, Upload) else _read_group(groups[item], reduce_to) for item in order]
 
 
-def _read_group(members: list[tuple[bytes, str]]) -> Upload:
+def _read_group(members: list[tuple[bytes, str]], reduce_to: int | None) -> Upload:
     names = [name for _, name in members]
     label = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more (one series)"
     try:
-        return Upload(label, read_series([data for data, _ in members], names))
+        return Upload(label, read_series([data for data, _ in members], names, reduce_to))
     except MedlibError as exc:
         return Upload(label, error=f"{label}: {exc}")
 
 
-def read_series(sources: Sequence[Source], names: Sequence[str] | None = None) -> MedImage:
+def read_series(sources: Sequence[Source], names: Sequence[str] | None = None, reduce_to: int | None = None
+                ) -> MedImage:
     """Read several DICOM files of one series as one stack, or one file of any format.
 
-    ``names`` are the uploaded files' names, in the order of ``sources``.
+    ``names`` are the uploaded files' names, in the order of ``sources``; ``reduce_to`` as :func:`read_image`'s.
     """
     if len(sources) == 1:
-        return read_image(sources[0], name=names[0] if names else None)
+        return read_image(sources[0], name=names[0] if names else None, reduce_to=reduce_to)
     return read_dicom_series([read_bytes(s)[0] for s in sources])

@@ -31,7 +31,8 @@ def read_pillow(data: bytes, fmt: str, reduce_to: int | None = None) -> MedImage
                 n_frames = getattr(im, "n_frames", 1)
                 channels = len(im.getbands())
                 check_size(height, width, n_frames, channels, what=fmt.upper())
-                if fmt == "jpeg" and reduce_to and max(width, height) > 2 * reduce_to:
+                reduced = fmt == "jpeg" and bool(reduce_to) and max(width, height) > 2 * reduce_to
+                if reduced:
                     scale = reduce_to / max(width, height)
                     im.draft(im.mode, (max(1, round(width * scale)), max(1, round(height * scale))))
                 frames = []
@@ -52,7 +53,8 @@ def read_pillow(data: bytes, fmt: str, reduce_to: int | None = None) -> MedImage
     fhwc = drop_alpha(to_fhwc(stack, axes))
     photometric = "RGB" if fhwc.shape[-1] == 3 else "MONOCHROME2"
     bits = 16 if stack.dtype == np.uint16 else int(stack.dtype.itemsize * 8)
-    return MedImage(fhwc, format=fmt, photometric=photometric, metadata={"BitsStored": bits})
+    return MedImage(fhwc, format=fmt, photometric=photometric, metadata={"BitsStored": bits},
+                    source_size=(height, width) if reduced and fhwc.shape[1:3] != (height, width) else None)
 
 
 def read_tiff(data: bytes) -> MedImage:
