@@ -148,7 +148,7 @@ try:
     segmenter = loaded_model(segmenter_entry.path, segmenter_entry.card["file"]["sha256"]) if segmenter_entry \
         else None
     locks = [pair[1] for pair in (classifier, segmenter) if pair is not None]
-    with heavy_work():
+    with heavy_work():  # the models and the picture in one turn
         for lock in locks:
             lock.acquire()
         try:
@@ -158,13 +158,12 @@ try:
         finally:
             for lock in locks:
                 lock.release()
+        display = to_display(image, frame, window, max_side=SCREEN_SIDE)
 except MedlibError as exc:
     st.error(f"{name}: {exc}", icon=":material/error:")
     st.stop()
 
 target = segmenter[0].target if segmenter else "finding"
-with heavy_work():
-    display = to_display(image, frame, window, max_side=SCREEN_SIDE)
 with view:
     _gate_message(result)
     if result.probabilities and result.predicted is not None:

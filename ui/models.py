@@ -8,11 +8,14 @@ Every session's script runs in a thread of the one server process. When many
 visitors send a full-size film at once, letting all of them decode, diagnose
 and draw together makes each wait for all the others (eight at once took 30 s
 each on 2 cores, one alone 2 s); :func:`heavy_work` lets as many through as
-there are CPUs, and the others wait their turn, each then done in its own time.
+there are CPUs, and the others wait their turn, first come first served, each
+then done in its own time.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import sys
 import threading
 from collections.abc import Iterator
@@ -53,13 +56,54 @@ def _keep_session(*args: object, **kwargs: object) -> None:
     """What ``keras.backend.clear_session`` does in the server: nothing (see :func:`keep_keras_state`)."""
 
 
+class FirstComeGate:
+    """At most ``slots`` threads inside at once; the others wait their turn, first come first served.
+
+    A thread keeps its place across its passes: a page run that read its upload and comes back for the models
+    goes before runs that asked after it first did, so each request finishes in its turn instead of every
+    request waiting for all the others (a semaphore hands a freed slot to any waiting thread).
+    """
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._inside = 0
+        self._waiting: list[tuple[int, int]] = []  # (ticket, thread id), a heap
+        self._changed = threading.Condition()
+        self._tickets = itertools.count()
+        self._own = threading.local()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Wait for this thread's turn, and hold a slot while inside."""
+        if getattr(self._own, "inside", False):  # a pass inside a pass is the same turn
+            yield
+            return
+        if not hasattr(self._own, "ticket"):
+            self._own.ticket = next(self._tickets)
+        place = (self._own.ticket, threading.get_ident())
+        with self._changed:
+            heapq.heappush(self._waiting, place)
+            self._changed.wait_for(lambda: self._inside < self.slots and self._waiting[0] == place)
+            heapq.heappop(self._waiting)
+            self._inside += 1
+            self._changed.notify_all()  # the next in line may fit in another slot
+        self._own.inside = True
+        try:
+            yield
+        finally:
+            self._own.inside = False
+            with self._changed:
+                self._inside -= 1
+                self._changed.notify_all()
+
+
 @st.cache_resource
-def _heavy_work_slots() -> threading.Semaphore:
-    return threading.Semaphore(available_cpus())
+def _heavy_work_gate() -> FirstComeGate:
+    return FirstComeGate(available_cpus())
 
 
 @contextmanager
 def heavy_work() -> Iterator[None]:
     """Hold one of the server's slots for CPU-heavy work (one per CPU the process may use) while inside."""
-    with _heavy_work_slots():
+    with _heavy_work_gate().turn():
         yield
