@@ -23,6 +23,9 @@ from ui.spec_editor import param_widget
 from ui.workspace import remember_in_url, shelf, workspace
 
 JOB_PARAM = "job"
+#: Seconds between redraws of a running job: each redraw costs the server a script run and the browser a redraw
+#: of the curves, for every visitor who watches a run.
+REFRESH_S = 2.0
 
 
 # The settings shown first; the others (every CONFIG_PARAMS entry but the task and how a data set of many sizes
@@ -194,7 +197,7 @@ def train_tab() -> None:
             active = True
     if job is not None:
         st.divider()
-        st.fragment(_draw_job, run_every=1.0 if active else None)(job)
+        st.fragment(_draw_job, run_every=REFRESH_S if active else None)(job)
 
 
 def _rename_or_delete(chosen: str, active: str | None) -> None:

@@ -29,8 +29,9 @@ from medlib.training.config import TrainConfig
 
 Event = dict[str, Any]
 #: How much lower the training process's CPU priority is than the server's: on a server that trains and serves
-#: pages on the same few CPUs, pages come first (a run takes a little longer; a page no longer takes 30 s).
-TRAINING_NICENESS = 10
+#: pages on the same few CPUs, pages come first and the run takes the CPU they leave (at 10 it still took a
+#: tenth of the CPUs from eight visitors waiting for their films; at 19, the lowest priority, a sixtieth).
+TRAINING_NICENESS = 19
 
 
 def _child(config: dict[str, Any], shared: str, out: str, events, stop) -> None:
