@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 
@@ -166,8 +167,9 @@ def test_fingerprint_follows_the_content():
     first = load_dataset("phantom", n=9, size=32)
     second = load_dataset("phantom", n=9, size=32)
     assert first.fingerprint == second.fingerprint
-    second.labels[0] = (second.labels[0] + 1) % 3
-    assert first.fingerprint != second.fingerprint
+    labels = second.labels.copy()
+    labels[0] = (labels[0] + 1) % 3
+    assert first.fingerprint != dataclasses.replace(second, labels=labels).fingerprint  # computed anew, not copied
 
 
 def test_split_fractions_must_add_up():

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +117,10 @@ class Dataset:
             source_sizes=None if self.source_sizes is None else [self.source_sizes[i] for i in index],
         )
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """A content hash (16 hex digits) of images, labels, masks and splits."""
+        """A content hash (16 hex digits) of images, labels, masks and splits, computed once (every page's run
+        shows it, and hashing 4,712 real films takes 0.16 s; a set's arrays are not changed in place)."""
         if "fingerprint" in self.precomputed:
             return str(self.precomputed["fingerprint"])
         return data_digest(self.images.shape, self.class_names, self.images, self.labels, self.masks, self.fov,
