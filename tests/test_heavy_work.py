@@ -1,11 +1,14 @@
-"""The server's gate on CPU-heavy work: at most one thread per slot, first come first served across passes."""
+"""The server under load: its gate on CPU-heavy work (at most one thread per slot, first come first served
+across passes), and Keras' state kept between script runs."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from ui.models import FirstComeGate
+import pytest
+
+from ui.models import FirstComeGate, keep_keras_state
 
 
 def _wait_until(condition) -> None:
@@ -63,3 +66,16 @@ def test_no_more_threads_inside_than_slots_and_a_pass_inside_a_pass_is_the_same_
         thread.join(20)
     assert not any(thread.is_alive() for thread in threads) and not pair.broken
     assert most[0] == 2 and inside[0] == 0
+
+
+def test_streamlits_end_of_run_clear_no_longer_resets_keras(monkeypatch):
+    keras = pytest.importorskip("keras")
+    from keras.src.backend.common import global_state
+
+    monkeypatch.setattr(keras.backend, "clear_session", keras.backend.clear_session)  # put back afterwards
+    global_state.set_global_attribute("medlib_probe", 1)
+    keep_keras_state()
+    keras.backend.clear_session()  # what Streamlit's script runner calls after every run
+    assert global_state.get_global_attribute("medlib_probe") == 1
+    keep_keras_state()  # again, on the next run: still the same stand-in
+    assert keras.backend.clear_session.__name__ == "_keep_session"
