@@ -30,7 +30,8 @@ from medlib.training.config import TrainConfig
 Event = dict[str, Any]
 #: How much lower the training process's CPU priority is than the server's: on a server that trains and serves
 #: pages on the same few CPUs, pages come first and the run takes the CPU they leave (at 10 it still took a
-#: tenth of the CPUs from eight visitors waiting for their films; at 19, the lowest priority, a sixtieth).
+#: tenth of the CPUs from eight visitors waiting for their films; at 19, the lowest priority, the kernel gives it
+#: 15/1024 of the weight of a page's thread on a CPU both want).
 TRAINING_NICENESS = 19
 
 
