@@ -61,7 +61,9 @@ class FirstComeGate:
 
     A thread keeps its place across its passes: a page run that read its upload and comes back for the models
     goes before runs that asked after it first did, so each request finishes in its turn instead of every
-    request waiting for all the others (a semaphore hands a freed slot to any waiting thread).
+    request waiting for all the others (a semaphore hands a freed slot to any waiting thread). The place is
+    kept for the thread's life, which in Streamlit is one visitor's run (or a few in a row): each run that is
+    not a rerun of the one in progress gets a thread of its own, and so a new place at the back.
     """
 
     def __init__(self, slots: int) -> None:
