@@ -21,6 +21,6 @@ navigation = st.navigation(PAGES)
 sweep_idle()  # other sessions' workspaces idle past the limit
 try:
     navigation.run()
-finally:  # after the page, so the sidebar shows what the page just changed (also when a page stops early)
-    render_sidebar()
-    keep_keras_state()  # before Streamlit's own end-of-run clean-up
+finally:
+    keep_keras_state()  # before Streamlit's own end-of-run clean-up, also when a rerun cuts the sidebar short
+    render_sidebar()  # after the page, so the sidebar shows what the page just changed (also when it stops early)

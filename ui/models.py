@@ -35,7 +35,9 @@ def _load(path: str, sha256: str) -> tuple[LoadedModel, threading.Lock]:
 
 def loaded_model(path: Path, sha256: str) -> tuple[LoadedModel, threading.Lock]:
     """The model in ``path`` (a store folder) and its lock; a new file hash loads it again."""
-    return _load(str(path), sha256)
+    loaded = _load(str(path), sha256)
+    keep_keras_state()  # Keras is imported now: a run cut short by a rerun still keeps its state
+    return loaded
 
 
 def keep_keras_state() -> None:
