@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from medlib.cli import main
+from medlib.evaluation import predicted_classes
 from medlib.explain import METHODS, heatmap_iou, heatmaps, last_spatial_layer, localization, overlay, pointing_hit
 from medlib.inference import explain_images, open_model
 from medlib.models import ModelError
@@ -42,6 +43,25 @@ def test_the_last_feature_map_is_found_and_a_dense_only_model_is_refused(toy_cla
         heatmaps(dense, np.zeros((1, 4), np.float32))
     with pytest.raises(ModelError, match="unknown explanation method"):
         heatmaps(loaded.model, np.zeros((1, SIZE, SIZE, 1), np.float32), method="magic")
+
+
+def test_the_predicted_class_is_explained_by_default_and_the_model_still_saves(toy_classifiers, tmp_path):
+    import keras
+
+    loaded = open_model(toy_classifiers[0] / "resnet")
+    data = toy_classifiers[1]
+    index = [*np.flatnonzero(data.labels == 0)[:3], *np.flatnonzero(data.labels == 1)[:3]]
+    images = np.stack([loaded.pipeline.apply(data.images[k])[0] for k in index])
+    predicted = predicted_classes(loaded.model.predict_on_batch(images))
+    assert set(predicted) == {0, 1}  # both classes among the six, so a wrong default would show
+    for method in METHODS:
+        np.testing.assert_allclose(heatmaps(loaded.model, images, method=method),
+                                   heatmaps(loaded.model, images, predicted, method=method), atol=1e-6)
+    other = heatmaps(loaded.model, images, 1 - predicted)
+    assert not np.allclose(other, heatmaps(loaded.model, images))
+    loaded.model.save(tmp_path / "explained.keras")  # the compiled passes kept on the model are not saved with it
+    again = keras.saving.load_model(tmp_path / "explained.keras")
+    np.testing.assert_allclose(again.predict_on_batch(images), loaded.model.predict_on_batch(images), atol=1e-6)
 
 
 def test_localization_scores_on_known_maps():
