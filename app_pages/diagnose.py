@@ -109,6 +109,14 @@ def _decision_caption(result: Diagnosis, classifier: StoredModel) -> str:
             "Probability of every class (calibrated on validation films):")
 
 
+def _findings_table(result: Diagnosis) -> pd.DataFrame:
+    """One row per finding, its box and centre written out."""
+    table = pd.DataFrame(result.lesions)
+    table["box (x0, y0, x1, y1)"] = table.pop("box").map(lambda b: ", ".join(map(str, b)))
+    table["centre (x, y)"] = table.pop("centre").map(lambda c: f"{c[0]:.0f}, {c[1]:.0f}")
+    return table.set_index("finding")
+
+
 def _gate_message(result: Diagnosis) -> None:
     gate = result.gate
     if gate.in_distribution:
@@ -153,7 +161,7 @@ try:
     segmenter = loaded_model(segmenter_entry.path, segmenter_entry.card["file"]["sha256"]) if segmenter_entry \
         else None
     locks = [pair[1] for pair in (classifier, segmenter) if pair is not None]
-    with heavy_work():  # the models and the picture in one turn
+    with heavy_work():  # the models, the picture and the table in one turn
         for lock in locks:
             lock.acquire()
         try:
@@ -164,6 +172,11 @@ try:
             for lock in locks:
                 lock.release()
         display = to_display(image, frame, window, max_side=SCREEN_SIDE)
+        # drawn before any of the result is shown, so the result reaches the browser at once: each part sent
+        # apart is another redraw of the whole page there
+        picture = diagnosis_picture(display, result, heat_opacity, opacity) if result.gate.in_distribution \
+            else display
+        findings = _findings_table(result) if segmenter_entry is not None and result.lesions else None
 except MedlibError as exc:
     st.error(f"{name}: {exc}", icon=":material/error:")
     st.stop()
@@ -178,32 +191,26 @@ with view:
     elif result.probabilities:
         with st.expander("What the classifier would say of it (not a finding: the image is out of distribution)"):
             _probabilities(result.class_names, result.probabilities)
+    caption = name
     if result.gate.in_distribution:
-        pictures = [diagnosis_picture(display, result, heat_opacity, opacity)]
         parts = ([f"{METHOD_LABELS[method]}: where the evidence for {result.predicted} lies"]
                  if result.heat is not None and not result.heat_on_input else [])
         if result.lesion_probability is not None and not result.lesions_on_input:
             parts.append(f"{target} outlines by {segmenter_entry.name}, numbered")
-        captions = ["; ".join(parts) or name]
-    else:
-        pictures, captions = [display], [name]
-    for picture, caption in zip(pictures, captions, strict=True):
-        st.image(enlarge(picture, 320), caption=caption, width="stretch", output_format="JPEG")  # PNG: 40× slower
-    for note in result.notes:
-        st.caption(f"• {note}")
+        caption = "; ".join(parts) or name
+    st.image(enlarge(picture, 320), caption=caption, width="stretch", output_format="JPEG")  # PNG: 40× slower
+    facts = [f"• {note}" for note in result.notes]
     if image.source_size is not None:
-        st.caption(f"• The file's {image.source_size[1]}×{image.source_size[0]} pixels were decoded at "
-                   f"{image.width}×{image.height}, still more than a screen shows; positions and areas are in the "
-                   "file's pixels.")
-    st.caption(f"{name} · frame {frame + 1}/{image.frames} · window {window.center:.4g}/{window.width:.4g} · "
-               f"models answered in {result.seconds * 1000:.0f} ms")
+        facts.append(f"• The file's {image.source_size[1]}×{image.source_size[0]} pixels were decoded at "
+                     f"{image.width}×{image.height}, still more than a screen shows; positions and areas are in the "
+                     "file's pixels.")
+    facts.append(f"{name} · frame {frame + 1}/{image.frames} · window {window.center:.4g}/{window.width:.4g} · "
+                 f"models answered in {result.seconds * 1000:.0f} ms")
+    st.caption("  \n".join(facts))  # one element: each is a part of the page the browser draws again on a rerun
 if segmenter_entry is not None and result.gate.in_distribution:
     st.subheader(f"{target.capitalize()}s found ({len(result.lesions)})")
-    if result.lesions:
-        table = pd.DataFrame(result.lesions)
-        table["box (x0, y0, x1, y1)"] = table.pop("box").map(lambda b: ", ".join(map(str, b)))
-        table["centre (x, y)"] = table.pop("centre").map(lambda c: f"{c[0]:.0f}, {c[1]:.0f}")
-        st.table(table.set_index("finding"))
+    if findings is not None:
+        st.table(findings)
         if image.spacing is None:
             st.caption("Areas in pixels: the file gives no pixel spacing.")
     else:
