@@ -9,7 +9,7 @@ import streamlit as st
 from medlib.diagnose import Diagnosis, diagnose, diagnosis_picture
 from medlib.errors import MedlibError
 from medlib.explain import METHOD_LABELS, METHODS
-from medlib.image import MedImage
+from medlib.image import MedImage, Window
 from medlib.phantom import CLASS_NAMES
 from medlib.readers import Upload, read_uploads
 from medlib.store import StoredModel
@@ -79,6 +79,8 @@ def _image_choice() -> tuple[MedImage, str, str] | None:
     readable = [u for u in uploads if u.image is not None]
     if not readable:
         return None
+    if len(readable) == 1:  # nothing to choose from
+        return readable[0].image, readable[0].name, "real"
     names = [u.name for u in readable]
     picker = f"dx_upload_pick.{st.session_state[state.DIAGNOSE_GENERATION]}"
     chosen = st.selectbox("Uploaded image", range(len(readable)), index=len(readable) - 1, key=picker,
@@ -129,39 +131,18 @@ def _gate_message(result: Diagnosis) -> None:
              "outside). The models learned from frontal chest films.", icon=":material/block:")
 
 
-st.title("Diagnose")
-st.warning("**Research tool, not a medical device.** The real-film models learned from pediatric chest films of one "
-           "hospital (Kermany et al. 2018) and the lung outlines from adult films of another; the synthetic films "
-           "are a demonstration. No result here may guide the care of a patient.",
-           icon=":material/warning:")
-privacy_notice()
-choice = _image_choice()
-models = shelf().models()
-left, right = st.columns(2)
-kind = choice[2] if choice is not None else "real"
-classifier_entry = _model_choice(models, "classify", kind, "Classifier", left)
-segmenter_entry = _model_choice(models, "segment", kind, "Segmenter (lung fields or lesions)", right)
-if classifier_entry is None and segmenter_entry is None:
-    st.info("Choose a classifier or a segmenter: the store has none yet; train one on the Training page.",
-            icon=":material/info:")
-    st.stop()
-if choice is None:
-    st.stop()
-image, name, _ = choice
-view, controls = st.columns([3, 2])
-with controls:
-    window = window_controls(image, key="dx_window")
-    frame = st.slider("Frame / slice", 1, image.frames, 1, key="dx_frame") - 1 if image.frames > 1 else 0
-    method = st.selectbox("Heat map", METHODS, key="dx_method", format_func=METHOD_LABELS.get)
-    opacity = st.slider("Outline fill opacity", 0.0, 1.0, 0.35, 0.05, key="dx_opacity")
-    heat_opacity = st.slider("Heat map opacity", 0.0, 1.0, 0.45, 0.05, key="dx_heat_opacity")
-try:
+def _run_models(image: MedImage, frame: int, window: Window, method: str, opacities: tuple[float, float],
+                classifier_entry: StoredModel | None, segmenter_entry: StoredModel | None
+                ) -> tuple[Diagnosis, np.ndarray, pd.DataFrame | None, str]:
+    """The diagnosis, its picture (heat map and outlines at ``opacities``), its findings table and what the
+    segmenter outlines, in one turn of the server's heavy work: all of it is ready before any of it is shown, so
+    the result reaches the browser at once (each part sent apart is another redraw of the page there)."""
     classifier = loaded_model(classifier_entry.path, classifier_entry.card["file"]["sha256"]) if classifier_entry \
         else None
     segmenter = loaded_model(segmenter_entry.path, segmenter_entry.card["file"]["sha256"]) if segmenter_entry \
         else None
     locks = [pair[1] for pair in (classifier, segmenter) if pair is not None]
-    with heavy_work():  # the models, the picture and the table in one turn
+    with heavy_work():
         for lock in locks:
             lock.acquire()
         try:
@@ -172,52 +153,88 @@ try:
             for lock in locks:
                 lock.release()
         display = to_display(image, frame, window, max_side=SCREEN_SIDE)
-        # drawn before any of the result is shown, so the result reaches the browser at once: each part sent
-        # apart is another redraw of the whole page there
-        picture = diagnosis_picture(display, result, heat_opacity, opacity) if result.gate.in_distribution \
-            else display
+        picture = diagnosis_picture(display, result, *opacities) if result.gate.in_distribution else display
         findings = _findings_table(result) if segmenter_entry is not None and result.lesions else None
-except MedlibError as exc:
-    st.error(f"{name}: {exc}", icon=":material/error:")
-    st.stop()
+    return result, picture, findings, segmenter[0].target if segmenter else "finding"
 
-target = segmenter[0].target if segmenter else "finding"
-with view:
-    _gate_message(result)
-    if result.probabilities and result.predicted is not None:
-        st.subheader(result.predicted)
-        st.caption(_decision_caption(result, classifier_entry))
-        _probabilities(result.class_names, result.probabilities)
-    elif result.probabilities:
-        with st.expander("What the classifier would say of it (not a finding: the image is out of distribution)"):
+
+@st.fragment
+def _diagnosis() -> None:
+    """The image, the models and their answer. A fragment: an upload or a new setting reruns this part alone, and
+    the page's head and the sidebar stay as they are drawn, in the server and in the browser."""
+    choice = _image_choice()
+    models = shelf().models()
+    left, right = st.columns(2)
+    kind = choice[2] if choice is not None else "real"
+    classifier_entry = _model_choice(models, "classify", kind, "Classifier", left)
+    segmenter_entry = _model_choice(models, "segment", kind, "Segmenter (lung fields or lesions)", right)
+    if classifier_entry is None and segmenter_entry is None:
+        st.info("Choose a classifier or a segmenter: the store has none yet; train one on the Training page.",
+                icon=":material/info:")
+        return
+    if choice is None:
+        return
+    image, name, _ = choice
+    view, side = st.columns([3, 2])
+    # in a popover: a browser draws its widgets only when it is opened, not on each new result
+    with side.popover("Picture settings", icon=":material/tune:", width="stretch"):
+        window = window_controls(image, key="dx_window")
+        frame = st.slider("Frame / slice", 1, image.frames, 1, key="dx_frame") - 1 if image.frames > 1 else 0
+        method = st.selectbox("Heat map", METHODS, key="dx_method", format_func=METHOD_LABELS.get)
+        opacity = st.slider("Outline fill opacity", 0.0, 1.0, 0.35, 0.05, key="dx_opacity")
+        heat_opacity = st.slider("Heat map opacity", 0.0, 1.0, 0.45, 0.05, key="dx_heat_opacity")
+    try:
+        result, picture, findings, target = _run_models(image, frame, window, method, (heat_opacity, opacity),
+                                                        classifier_entry, segmenter_entry)
+    except MedlibError as exc:
+        st.error(f"{name}: {exc}", icon=":material/error:")
+        return
+    with view:
+        _gate_message(result)
+        if result.probabilities and result.predicted is not None:
+            st.subheader(result.predicted)
+            st.caption(_decision_caption(result, classifier_entry))
             _probabilities(result.class_names, result.probabilities)
-    caption = name
-    if result.gate.in_distribution:
-        parts = ([f"{METHOD_LABELS[method]}: where the evidence for {result.predicted} lies"]
-                 if result.heat is not None and not result.heat_on_input else [])
-        if result.lesion_probability is not None and not result.lesions_on_input:
-            parts.append(f"{target} outlines by {segmenter_entry.name}, numbered")
-        caption = "; ".join(parts) or name
-    st.image(enlarge(picture, 320), caption=caption, width="stretch", output_format="JPEG")  # PNG: 40× slower
-    facts = [f"• {note}" for note in result.notes]
-    if image.source_size is not None:
-        facts.append(f"• The file's {image.source_size[1]}×{image.source_size[0]} pixels were decoded at "
-                     f"{image.width}×{image.height}, still more than a screen shows; positions and areas are in the "
-                     "file's pixels.")
-    facts.append(f"{name} · frame {frame + 1}/{image.frames} · window {window.center:.4g}/{window.width:.4g} · "
-                 f"models answered in {result.seconds * 1000:.0f} ms")
-    st.caption("  \n".join(facts))  # one element: each is a part of the page the browser draws again on a rerun
-if segmenter_entry is not None and result.gate.in_distribution:
-    st.subheader(f"{target.capitalize()}s found ({len(result.lesions)})")
-    if findings is not None:
-        st.table(findings)
-        if image.spacing is None:
-            st.caption("Areas in pixels: the file gives no pixel spacing.")
-    else:
-        st.caption(f"No {target} above the 0.5 probability threshold.")
-with st.expander("Image facts (de-identified: technical tags only)"):
-    st.table(pd.DataFrame([{"tag": k, "value": str(v)} for k, v in image.metadata.items()] or
-                          [{"tag": "—", "value": "none"}]).set_index("tag"))
-    for entry in (classifier_entry, segmenter_entry):
-        if entry is not None:
-            st.caption(f"{entry.name}: {entry.card.get('intended_use', 'research only')}")
+        elif result.probabilities:
+            with st.expander("What the classifier would say of it (not a finding: the image is out of distribution)"):
+                _probabilities(result.class_names, result.probabilities)
+        caption = name
+        if result.gate.in_distribution:
+            parts = ([f"{METHOD_LABELS[method]}: where the evidence for {result.predicted} lies"]
+                     if result.heat is not None and not result.heat_on_input else [])
+            if result.lesion_probability is not None and not result.lesions_on_input:
+                parts.append(f"{target} outlines by {segmenter_entry.name}, numbered")
+            caption = "; ".join(parts) or name
+        st.image(enlarge(picture, 320), caption=caption, width="stretch", output_format="JPEG")  # PNG: 40× slower
+        facts = [f"• {note}" for note in result.notes]
+        if image.source_size is not None:
+            facts.append(f"• The file's {image.source_size[1]}×{image.source_size[0]} pixels were decoded at "
+                         f"{image.width}×{image.height}, still more than a screen shows; positions and areas are in "
+                         "the file's pixels.")
+        facts.append(f"{name} · frame {frame + 1}/{image.frames} · window {window.center:.4g}/{window.width:.4g} · "
+                     f"models answered in {result.seconds * 1000:.0f} ms")
+        st.caption("  \n".join(facts))  # one element: each is a part of the page the browser draws again on a rerun
+    if segmenter_entry is not None and result.gate.in_distribution:
+        with side:
+            st.subheader(f"{target.capitalize()}s found ({len(result.lesions)})")
+            if findings is not None:
+                st.table(findings)
+                if image.spacing is None:
+                    st.caption("Areas in pixels: the file gives no pixel spacing.")
+            else:
+                st.caption(f"No {target} above the 0.5 probability threshold.")
+    with st.expander("Image facts (de-identified: technical tags only)"):
+        st.table(pd.DataFrame([{"tag": k, "value": str(v)} for k, v in image.metadata.items()] or
+                              [{"tag": "—", "value": "none"}]).set_index("tag"))
+        for entry in (classifier_entry, segmenter_entry):
+            if entry is not None:
+                st.caption(f"{entry.name}: {entry.card.get('intended_use', 'research only')}")
+
+
+st.title("Diagnose")
+st.warning("**Research tool, not a medical device.** The real-film models learned from pediatric chest films of one "
+           "hospital (Kermany et al. 2018) and the lung outlines from adult films of another; the synthetic films "
+           "are a demonstration. No result here may guide the care of a patient.",
+           icon=":material/warning:")
+privacy_notice()
+_diagnosis()

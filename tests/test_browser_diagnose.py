@@ -43,6 +43,13 @@ def test_diagnose_a_real_film_then_refuse_a_photograph(browser, app_url, tmp_pat
     assert "outside what the models were trained on" not in body
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "diagnose-real-film.png"), full_page=True)
+    page.get_by_role("button", name="Picture settings").click()  # the settings live in a popover
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Heat map").first.click()
+    page.get_by_role("option", name="Grad-CAM++").first.click()
+    page.get_by_text("Grad-CAM++: where the evidence for PNEUMONIA lies").first.wait_for(timeout=120_000)
+    settle(page)
+    page.screenshot(path=str(SCREENSHOTS / "diagnose-settings.png"), full_page=True)
+    page.keyboard.press("Escape")
 
     photo = tmp_path / "holiday.png"
     rng = np.random.default_rng(0)
