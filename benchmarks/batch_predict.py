@@ -7,7 +7,9 @@ PNG) with ``cxr-pneumonia`` (probabilities, gate, sharpened Grad-CAM), as ``pyth
 once with ``--workers 1`` and once with ``--workers 2``, each into a fresh Parquet folder, and prints the files
 per second of each (from the moment the cluster is up, so the models' loading in each worker counts) and their
 ratio. Each worker's TensorFlow has its share of the CPUs (``MEDLIB_THREADS``), so one worker has both cores of a
-2-core machine and two workers one each.
+2-core machine and two workers one each. With ``--steady`` it also scores four times as many files, and from the
+two runs of each cluster size splits the time into a start (cluster, TensorFlow and the model in each worker) and
+a time per file, whose ratio is the scaling of a long run.
 """
 
 from __future__ import annotations
@@ -43,19 +45,34 @@ def films(count: int, folder: Path) -> Path:
     return folder
 
 
-def main(count: int) -> dict:
+def score(count: int, work: Path) -> dict[int, tuple[float, float]]:
+    """Score ``count`` films with one worker and with two: the files per second and seconds of each."""
     from medlib.batch import predict
 
-    work = Path(tempfile.mkdtemp(prefix="medlib-batch-"))
-    data = films(count, work / "films")
+    data = films(count, work / f"films-{count}")
     figures = {}
     for workers in (1, 2):
-        summary = predict(data, work / f"out-{workers}.parquet", ROOT / "models" / "cxr-pneumonia", None,
+        summary = predict(data, work / f"out-{count}-{workers}.parquet", ROOT / "models" / "cxr-pneumonia", None,
                           "gradcam-sharp", workers=workers, report=lambda line: None)
-        figures[workers] = summary["files_per_second"]
+        figures[workers] = summary["files_per_second"], summary["seconds"]
         print(f"{workers} worker(s): {summary['scored_now']} files in {summary['seconds']} s, "
               f"{summary['files_per_second']} files/s")
-    print(f"2 workers / 1 worker: {figures[2] / figures[1]:.2f}× (goal ≥ 1.7×)")
+    print(f"2 workers / 1 worker: {figures[2][0] / figures[1][0]:.2f}× (goal ≥ 1.7×)")
+    return figures
+
+
+def main(count: int, steady: bool) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="medlib-batch-"))
+    short = score(count, work)
+    figures = {"files_per_second": {workers: rate for workers, (rate, _) in short.items()}}
+    if steady:
+        long = score(4 * count, work)
+        per_file = {workers: (long[workers][1] - short[workers][1]) / (3 * count) for workers in (1, 2)}
+        start = {workers: short[workers][1] - count * per_file[workers] for workers in (1, 2)}
+        for workers in (1, 2):
+            print(f"{workers} worker(s): start {start[workers]:.1f} s, then {1000 * per_file[workers]:.1f} ms a file")
+        print(f"a long run, 2 workers / 1 worker: {per_file[1] / per_file[2]:.2f}× (goal ≥ 1.7×)")
+        figures.update(start_seconds=start, seconds_per_file=per_file)
     shutil.rmtree(work, ignore_errors=True)
     return figures
 
@@ -63,4 +80,7 @@ def main(count: int) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=320)
-    print(json.dumps(main(parser.parse_args().files)))
+    parser.add_argument("--steady", action="store_true", help="also score four times as many files, and split the "
+                                                              "time into a start and a time per file")
+    arguments = parser.parse_args()
+    print(json.dumps(main(arguments.files, arguments.steady)))
