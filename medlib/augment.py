@@ -181,8 +181,9 @@ class Augmenter(Spec):
     def __init__(self, steps: list[tuple[str, dict[str, Any]]] | None = None) -> None:
         super().__init__(FAMILY, TRANSFORMS, list(steps or []))
 
-    def compose(self, shape: tuple[int, ...], seed: int | None) -> A.Compose:
-        """The albumentations pipeline for images of ``shape``, seeded.
+    def compose(self, shape: tuple[int, ...], seed: int | None, record: bool = True) -> A.Compose:
+        """The albumentations pipeline for images of ``shape``, seeded; ``record``: keep each draw's parameters
+        (the preview shows them; training has no use for them).
 
         ``Compose(seed=...)`` in albumentations 2.0 gives every transform its own
         generator started from the same seed, so their coin flips agree (all
@@ -190,7 +191,7 @@ class Augmenter(Spec):
         the draws independent and still reproducible.
         """
         transforms = [TRANSFORMS[name].build(params, shape) for name, params in self.steps]
-        pipeline = A.Compose(transforms, save_applied_params=True, strict=True)
+        pipeline = A.Compose(transforms, save_applied_params=record, strict=True)
         pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))
         return pipeline
 
@@ -234,13 +235,14 @@ class Augmenter(Spec):
 
 
 def draw_once(pipeline: A.Compose, image: np.ndarray, mask: np.ndarray | None):
-    """One draw of ``pipeline``: the image (clipped to 0..1), the mask, and the recorded parameters."""
+    """One draw of ``pipeline``: the image (clipped to 0..1), the mask, and the recorded parameters (none where the
+    pipeline does not record them)."""
     kwargs: dict[str, Any] = {"image": np.ascontiguousarray(image, dtype=np.float32)}
     if mask is not None:
         kwargs["mask"] = np.ascontiguousarray(mask, dtype=np.uint8)
     result = pipeline(**kwargs)
     augmented = np.clip(result["image"].reshape(image.shape), 0.0, 1.0).astype(np.float32)
-    applied = [{"transform": name, **_plain(params)} for name, params in result["applied_transforms"]]
+    applied = [{"transform": name, **_plain(params)} for name, params in result.get("applied_transforms", [])]
     return augmented, result.get("mask"), applied
 
 

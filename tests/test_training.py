@@ -126,6 +126,25 @@ def test_mixup_blends_images_targets_and_class_weights_alike():
     assert np.array_equal(blended, images) and np.array_equal(targets, labels)
     assert np.array_equal(weights, np.where(labels == 0, 2.0, 1.0))
 
+def test_a_sample_is_augmented_alike_whatever_the_batch_size():
+    from medlib.augment import default_augmenter
+    from medlib.training.inputs import Augment, make_inputs
+
+    data = blobs(n=40)
+    recipe = resolve(TrainConfig(epochs=1), data)
+    augment = Augment(default_augmenter("chest"), recipe.input_shape, seed=4)
+    epochs = {}
+    for batch in (4, 7):  # 7 leaves a short last batch
+        batches = list(make_inputs(data, recipe.train_index, recipe, "classify", 4, augment, shuffle=True,
+                                   batch=batch).as_numpy_iterator())
+        epochs[batch] = [np.concatenate([b[k] for b in batches]) for k in range(2)]
+    assert np.array_equal(epochs[4][0], epochs[7][0]) and np.array_equal(epochs[4][1], epochs[7][1])
+    plain = list(make_inputs(data, recipe.train_index, recipe, "classify", 4, shuffle=True).as_numpy_iterator())
+    assert len(epochs[4][0]) == recipe.train_index.size
+    assert not np.allclose(np.concatenate([b[0] for b in plain]), epochs[4][0])  # augmented, in the same order
+    assert np.array_equal(np.concatenate([b[1] for b in plain]), epochs[4][1])
+
+
 
 def test_mixup_training_learns_and_is_reproducible(tmp_path):
     config = TrainConfig(seed=2, mixup=0.4, **FAST)

@@ -13,26 +13,36 @@ from medlib.training.plan import Recipe
 
 
 class Augment:
-    """Per-sample augmentation for tf.data: a fresh generator per (seed, epoch, position), so parallel calls agree."""
+    """Augmentation for tf.data, a batch per call: sample ``k`` of a batch whose first sample is number ``first``
+    gets a fresh generator seeded by (seed, epoch, first + k), so parallel calls agree and a sample's draw does
+    not depend on the batch size.
+
+    One call per batch, not per sample: each ``tf.numpy_function`` call waits for the interpreter, and per
+    28-pixel sample that wait cost several times the augmentation itself.
+    """
 
     def __init__(self, augmenter: Augmenter, shape: tuple[int, ...], seed: int) -> None:
         self.augmenter, self.shape, self.seed, self.epoch = augmenter, shape, seed, 0
         self.local = threading.local()
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray, position: np.int64):
+    def __call__(self, images: np.ndarray, targets: np.ndarray, first: np.int64):
         compose = getattr(self.local, "compose", None)
         if compose is None:
-            compose = self.local.compose = self.augmenter.compose(self.shape, None)
-        key = [self.seed, self.epoch, int(position)]
-        compose.set_random_state(np.random.default_rng(key), random.Random(hash(tuple(key))))
-        has_mask = mask.ndim >= 2
-        augmented, augmented_mask, _ = draw_once(compose, image, mask if has_mask else None)
-        return augmented, (augmented_mask.astype(np.float32) if has_mask else mask)
+            compose = self.local.compose = self.augmenter.compose(self.shape, None, record=False)
+        has_mask = targets.ndim >= 3
+        out_images = np.empty(images.shape, np.float32)
+        out_targets = np.empty(targets.shape, np.float32)
+        for k in range(len(images)):
+            key = [self.seed, self.epoch, int(first) + k]
+            compose.set_random_state(np.random.default_rng(key), random.Random(hash(tuple(key))))
+            out_images[k], mask, _ = draw_once(compose, images[k], targets[k] if has_mask else None)
+            out_targets[k] = mask if has_mask else targets[k]
+        return out_images, out_targets
 
 
 def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, seed: int,
                 augment: Augment | None = None, shuffle: bool = False, batch: int | None = None):
-    """A tf.data pipeline: preprocess in parallel, cache, (shuffle, augment in parallel,) batch, prefetch.
+    """A tf.data pipeline: preprocess in parallel, cache, (shuffle,) batch, (augment batches in parallel,) prefetch.
 
     A set held in memory is preprocessed once and cached (in memory). A set read from disk
     (:attr:`Dataset.streamed`) is not cached: each epoch shuffles the image numbers, then reads and preprocesses
@@ -82,19 +92,20 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
         data = tf.data.Dataset.zip((data, draws)).map(crop, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle and not dataset.streamed:
         data = data.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch or recipe.batch_size)
     if augment is not None and augment.augmenter.steps:
 
-        def tf_augment(pair, position):
-            image, target = tf.numpy_function(augment, [pair[0], pair[1], position], (tf.float32, tf.float32))
-            image.set_shape(shape)
-            target.set_shape(target_shape)
-            return image, target
+        def tf_augment(pair, first):
+            images, targets = tf.numpy_function(augment, [pair[0], pair[1], first], (tf.float32, tf.float32))
+            images.set_shape((None, *shape))
+            targets.set_shape((None, *target_shape))
+            return images, targets
 
-        data = tf.data.Dataset.zip((data, tf.data.Dataset.counter()))
+        data = tf.data.Dataset.zip((data, tf.data.Dataset.counter(step=batch or recipe.batch_size)))
         data = data.map(tf_augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if segment:
-        data = data.map(lambda image, target: (image, target[..., None]))
-    return data.batch(batch or recipe.batch_size).prefetch(tf.data.AUTOTUNE)
+        data = data.map(lambda images, targets: (images, targets[..., None]))
+    return data.prefetch(tf.data.AUTOTUNE)
 
 
 def weigh_batches(batches, class_weight: dict[int, float] | None, num_classes: int):
