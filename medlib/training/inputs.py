@@ -92,7 +92,8 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
         data = tf.data.Dataset.zip((data, draws)).map(crop, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle and not dataset.streamed:
         data = data.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch or recipe.batch_size)
+    batch = batch or recipe.batch_size
+    data = data.batch(batch)
     if augment is not None and augment.augmenter.steps:
 
         def tf_augment(pair, first):
@@ -101,7 +102,7 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
             targets.set_shape((None, *target_shape))
             return images, targets
 
-        data = tf.data.Dataset.zip((data, tf.data.Dataset.counter(step=batch or recipe.batch_size)))
+        data = tf.data.Dataset.zip((data, tf.data.Dataset.counter(step=batch)))
         data = data.map(tf_augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if segment:
         data = data.map(lambda images, targets: (images, targets[..., None]))
