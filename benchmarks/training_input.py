@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,7 +41,7 @@ def per_sample(dataset, recipe, augment: Augment):
     return data.batch(recipe.batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def timed(epochs: dict[str, object], repeats: int) -> dict[str, dict[str, float]]:
+def timed(epochs: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict[str, float]]:
     """Wall and CPU seconds of each of ``epochs`` (name: a function that runs one epoch), called in turn
     ``repeats`` times after a first call each: the median epoch's and the fastest wall seconds."""
     for epoch in epochs.values():

@@ -126,6 +126,7 @@ def test_mixup_blends_images_targets_and_class_weights_alike():
     assert np.array_equal(blended, images) and np.array_equal(targets, labels)
     assert np.array_equal(weights, np.where(labels == 0, 2.0, 1.0))
 
+
 def test_a_sample_is_augmented_alike_whatever_the_batch_size():
     from medlib.augment import default_augmenter
     from medlib.training.inputs import Augment, make_inputs
@@ -143,7 +144,6 @@ def test_a_sample_is_augmented_alike_whatever_the_batch_size():
     assert len(epochs[4][0]) == recipe.train_index.size
     assert not np.allclose(np.concatenate([b[0] for b in plain]), epochs[4][0])  # augmented, in the same order
     assert np.array_equal(np.concatenate([b[1] for b in plain]), epochs[4][1])
-
 
 
 def test_mixup_training_learns_and_is_reproducible(tmp_path):
