@@ -3,10 +3,12 @@
 import streamlit as st
 
 from ui.models import keep_keras_state
+from ui.page_style import hold_running_indicator_still
 from ui.sidebar import render_sidebar
 from ui.workspace import sweep_idle
 
 st.set_page_config(page_title="MedLab dashboard", page_icon="ui/favicon.png", layout="wide")
+hold_running_indicator_still()
 
 PAGES = [
     st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:", default=True),

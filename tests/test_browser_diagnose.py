@@ -28,6 +28,11 @@ def test_diagnose_a_real_film_then_refuse_a_photograph(browser, app_url, tmp_pat
     settle(page)
     images_loaded(page)
     assert "Kermany" in page.inner_text("body")
+    # Streamlit's animated running icon is hidden on every page (a waiting browser repaints it from a timer)
+    hidden = page.evaluate("""() => { const probe = document.createElement('div');
+        probe.dataset.testid = 'stStatusWidgetRunningIcon'; document.body.appendChild(probe);
+        const display = getComputedStyle(probe).display; probe.remove(); return display; }""")
+    assert hidden == "none"
     page.screenshot(path=str(SCREENSHOTS / "diagnose-sample.png"), full_page=True)
 
     page.get_by_text("Upload files").click()
