@@ -16,7 +16,7 @@ from medlib.store import StoredModel
 from medlib.visualize import enlarge
 from medlib.windowing import to_display
 from ui import state
-from ui.models import heavy_work, loaded_model
+from ui.models import heavy_work, loaded_entry
 from ui.samples import REAL_CREDIT, REAL_SAMPLES, real_sample, sample_image
 from ui.sidebar import privacy_notice
 from ui.window import window_controls
@@ -137,10 +137,8 @@ def _run_models(image: MedImage, frame: int, window: Window, method: str, opacit
     """The diagnosis, its picture (heat map and outlines at ``opacities``), its findings table and what the
     segmenter outlines, in one turn of the server's heavy work: all of it is ready before any of it is shown, so
     the result reaches the browser at once (each part sent apart is another redraw of the page there)."""
-    classifier = loaded_model(classifier_entry.path, classifier_entry.card["file"]["sha256"]) if classifier_entry \
-        else None
-    segmenter = loaded_model(segmenter_entry.path, segmenter_entry.card["file"]["sha256"]) if segmenter_entry \
-        else None
+    classifier = loaded_entry(classifier_entry) if classifier_entry else None
+    segmenter = loaded_entry(segmenter_entry) if segmenter_entry else None
     locks = [pair[1] for pair in (classifier, segmenter) if pair is not None]
     with heavy_work():
         for lock in locks:

@@ -17,7 +17,7 @@ from medlib.spec import Param
 from medlib.store import export_zip
 from medlib.training import CONFIG_PARAMS, TrainConfig, resolve
 from ui import jobs, state
-from ui.models import loaded_model
+from ui.models import loaded_entry
 from ui.plots import training_curves
 from ui.spec_editor import param_widget
 from ui.workspace import remember_in_url, shelf, workspace
@@ -265,7 +265,7 @@ def store_tab() -> None:
             _rename_or_delete(chosen, active)
         if st.button("Load and check", key="st_check", help="load in Keras safe mode after checking size and SHA-256"):
             try:
-                loaded, _ = loaded_model(stored.path, stored.card["file"]["sha256"])
+                loaded, _ = loaded_entry(stored)
                 model = loaded.model
                 shapes = f"input {list(model.input_shape[1:])}, output {list(model.output_shape[1:])}"
                 st.success(f"{chosen} loads: {shapes}, {model.count_params():,} parameters.",

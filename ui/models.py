@@ -26,6 +26,7 @@ import streamlit as st
 
 from medlib.inference import LoadedModel, open_model
 from medlib.limits import available_cpus
+from medlib.store import StoredModel
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model (safe mode)…")
@@ -38,6 +39,11 @@ def loaded_model(path: Path, sha256: str) -> tuple[LoadedModel, threading.Lock]:
     loaded = _load(str(path), sha256)
     keep_keras_state()  # Keras is imported now: a run cut short by a rerun still keeps its state
     return loaded
+
+
+def loaded_entry(stored: StoredModel) -> tuple[LoadedModel, threading.Lock]:
+    """A stored model, loaded (:func:`loaded_model`) by its folder and its card's file hash."""
+    return loaded_model(stored.path, stored.card["file"]["sha256"])
 
 
 def keep_keras_state() -> None:
