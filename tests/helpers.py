@@ -82,3 +82,6 @@ def settle(page) -> None:
     page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
     # Elements of the run before stay on the page, faded, until the new run replaces them.
     page.wait_for_function("!document.querySelector(\"[data-stale='true']\")", timeout=60_000)
+    # A new tab loads the code of some elements (images, charts, tables) only when first shown: a grey
+    # placeholder stands in for each until then.
+    page.wait_for_function("!document.querySelector(\"[data-testid='stSkeleton']\")", timeout=60_000)
