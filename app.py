@@ -3,12 +3,12 @@
 import streamlit as st
 
 from ui.models import keep_keras_state
-from ui.page_style import hold_running_indicator_still
+from ui.page_style import hide_running_icon
 from ui.sidebar import render_sidebar
 from ui.workspace import sweep_idle
 
 st.set_page_config(page_title="MedLab dashboard", page_icon="ui/favicon.png", layout="wide")
-hold_running_indicator_still()
+hide_running_icon()
 
 PAGES = [
     st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:", default=True),

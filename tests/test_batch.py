@@ -56,13 +56,22 @@ def test_two_workers_give_the_serial_rows_and_a_restart_scores_only_what_is_miss
     assert [_without_timings(r) for r in read_results(out)] == serial  # every file once
 
 
-def test_a_run_killed_half_way_and_started_again_scores_every_file_once(films, tmp_path):
+def test_a_run_killed_half_way_and_started_again_scores_every_file_once(tmp_path):
     import os
     import signal
     import subprocess
     import sys
     import time
 
+    from medlib.phantom import make_phantom
+    from medlib.phantom_export import dicom_bytes
+
+    # Enough films, one a part, that a fast machine is still writing parts when the test kills the run.
+    films, count = tmp_path / "films", 60
+    films.mkdir()
+    data = make_phantom(count, size=32, seed=5)
+    for k in range(count):
+        (films / f"film-{k:02d}.dcm").write_bytes(dicom_bytes(data.images[k, ..., 0], f"film-{k}"))
     model = ROOT / "models" / "chest-classifier"
     out = tmp_path / "killed.parquet"
     command = [sys.executable, "-m", "medlib", "predict", "--model", str(model), "--data", str(films), "--out",
@@ -72,13 +81,13 @@ def test_a_run_killed_half_way_and_started_again_scores_every_file_once(films, t
     deadline = time.monotonic() + 240
     while len(list(out.glob("part-*.parquet"))) < 2:
         assert run.poll() is None and time.monotonic() < deadline, "the run ended or stalled before two parts"
-        time.sleep(0.2)
+        time.sleep(0.02)
     os.killpg(run.pid, signal.SIGKILL)  # the command, its cluster and its worker, at once
     run.wait(timeout=30)
     written = len(list(out.glob("part-*.parquet")))
-    assert 2 <= written < 8
+    assert 2 <= written < count
     again = predict(films, out, model, None, "gradcam", workers=1, part_size=1, report=lambda line: None)
-    assert again["scored_now"] == 8 - written
+    assert again["scored_now"] == count - written
     rows = read_results(out)
     assert sorted(row["file"] for row in rows) == sorted(str(f) for f in list_inputs(films, tmp_path / "unused"))
 

@@ -1,4 +1,4 @@
-"""Page-wide style: Streamlit's running indicator held still.
+"""Page-wide style: Streamlit's animated running icon hidden.
 
 While a script runs, Streamlit's status widget swaps the frames of its running-man icon from a JavaScript timer,
 and a browser that draws without a GPU repaints it each time: a tab waiting behind a 10-second run used 0.45 s of
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-STILL_RUNNING = '<style>[data-testid="stStatusWidgetRunningIcon"] { display: none; }</style>'
+HIDDEN_RUNNING_ICON = '<style>[data-testid="stStatusWidgetRunningIcon"] { display: none; }</style>'
 
 
-def hold_running_indicator_still() -> None:
+def hide_running_icon() -> None:
     """Hide Streamlit's animated running icon on every page (call once per script run)."""
-    st.html(STILL_RUNNING)
+    st.html(HIDDEN_RUNNING_ICON)
