@@ -5,7 +5,8 @@ and a browser that draws without a GPU repaints it each time: a tab waiting behi
 CPU, against 0.25 s with the icon hidden (headless Chromium, Streamlit 1.67; a still label drawn in its place by a
 ``:has()`` rule cost 0.32 s, the rule being matched again at each frame). When many visitors wait for one server,
 their browsers share its CPUs on a small host. The icon is hidden; the widget's Stop button still shows that the
-page runs, and the pages say in still lines what they wait for.
+page runs, and where a visitor may wait long (an upload being read, a run in the training queue) the pages say so
+in still lines.
 """
 
 from __future__ import annotations
