@@ -18,18 +18,23 @@ def _without_timings(row: dict) -> dict:
     return {key: value for key, value in json.loads(json.dumps(row, default=str)).items() if key not in TIMINGS}
 
 
-@pytest.fixture(scope="module")
-def films(tmp_path_factory):
-    """Seven synthetic films as DICOM files in a tree, and one file that is not an image."""
+def _write_films(root, count: int, size: int, seed: int, patients: int = 1) -> None:
+    """``count`` synthetic films as DICOM files, spread over ``patients`` folders of ``root``."""
     from medlib.phantom import make_phantom
     from medlib.phantom_export import dicom_bytes
 
-    root = tmp_path_factory.mktemp("archive")
-    data = make_phantom(7, size=64, seed=4)
-    for k in range(7):
-        folder = root / f"patient-{k % 3}"
+    data = make_phantom(count, size=size, seed=seed)
+    for k in range(count):
+        folder = root / f"patient-{k % patients}"
         folder.mkdir(exist_ok=True)
         (folder / f"film-{k}.dcm").write_bytes(dicom_bytes(data.images[k, ..., 0], f"film-{k}"))
+
+
+@pytest.fixture(scope="module")
+def films(tmp_path_factory):
+    """Seven synthetic films as DICOM files in a tree, and one file that is not an image."""
+    root = tmp_path_factory.mktemp("archive")
+    _write_films(root, 7, size=64, seed=4, patients=3)
     (root / "patient-0" / "broken.dcm").write_bytes(b"DICM but not really")
     return root
 
@@ -63,15 +68,10 @@ def test_a_run_killed_half_way_and_started_again_scores_every_file_once(tmp_path
     import sys
     import time
 
-    from medlib.phantom import make_phantom
-    from medlib.phantom_export import dicom_bytes
-
     # Enough films, one a part, that a fast machine is still writing parts when the test kills the run.
     films, count = tmp_path / "films", 60
     films.mkdir()
-    data = make_phantom(count, size=32, seed=5)
-    for k in range(count):
-        (films / f"film-{k:02d}.dcm").write_bytes(dicom_bytes(data.images[k, ..., 0], f"film-{k}"))
+    _write_films(films, count, size=32, seed=5)
     model = ROOT / "models" / "chest-classifier"
     out = tmp_path / "killed.parquet"
     command = [sys.executable, "-m", "medlib", "predict", "--model", str(model), "--data", str(films), "--out",
