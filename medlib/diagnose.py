@@ -20,7 +20,7 @@ from medlib.explain import METHODS, heatmaps
 from medlib.gate import GateResult, image_signals, mask_statistics
 from medlib.inference import LoadedModel, check_input
 from medlib.metrics import as_probabilities
-from medlib.preprocess import Geometry, Processed
+from medlib.preprocess import InputGeometry, Processed
 from medlib.segmentation import find_lesions, predict_tiled
 from medlib.visualize import shrink
 
@@ -74,7 +74,7 @@ class Diagnosis:
                 "model_seconds": round(self.seconds, 3)}
 
 
-def _on_image(values: np.ndarray, geometry: Geometry, notes: list[str], what: str) -> tuple[np.ndarray, bool]:
+def _on_image(values: np.ndarray, geometry: InputGeometry, notes: list[str], what: str) -> tuple[np.ndarray, bool]:
     """A map at the model input brought back onto the image by undoing the preprocessing's recorded geometry, and
     whether it had to stay on the model input instead (a cropping pipeline: what lay outside was never seen)."""
     back = geometry.to_input(values)

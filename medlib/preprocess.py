@@ -24,17 +24,12 @@ from skimage import exposure
 from medlib.errors import MedlibError, SpecError
 from medlib.image import Window
 from medlib.spec import Param, Spec, StepKind, parse_spec
+from medlib.transforms import INTERPOLATIONS, Crop, Record, fit_record
 from medlib.windowing import WINDOW_PRESETS, apply_window
 
 FAMILY = "preprocess"
 Mask = np.ndarray | None
 
-_INTERPOLATION = {
-    "area": cv2.INTER_AREA,
-    "linear": cv2.INTER_LINEAR,
-    "cubic": cv2.INTER_CUBIC,
-    "nearest": cv2.INTER_NEAREST,
-}
 _SAMPLE = 512  # percentiles are taken on at most about 512×512 values (a strided view)
 
 
@@ -89,55 +84,13 @@ def _window(image: np.ndarray, mask: Mask, p: dict, file_window: Window | None):
     return apply_window(image, window), mask
 
 
-@dataclass(frozen=True)
-class Placement:
-    """Where a geometric step put its input: the input's region ``source`` (top, bottom, left, right) fills the
-    output's region ``target``; the rest of the output is padding, and the rest of the input is cut off."""
-
-    step: str
-    input_shape: tuple[int, int]
-    output_shape: tuple[int, int]
-    source: tuple[int, int, int, int]
-    target: tuple[int, int, int, int]
-
-    @property
-    def crops(self) -> bool:
-        """Whether part of the input was cut off (a map cannot be brought back over what was never seen)."""
-        return self.source != (0, self.input_shape[0], 0, self.input_shape[1])
-
-
-def _resize_placement(shape: tuple[int, ...], p: dict) -> Placement:
+def _resize_record(shape: tuple[int, ...], p: dict) -> Record:
     height, width = p["height"], p["width"] or p["height"]
-    h, w = shape[:2]
-    if p["mode"] == "stretch":
-        box = (height, width)
-    else:  # keep the aspect ratio and pad the rest
-        scale = min(height / h, width / w)
-        box = (max(1, round(h * scale)), max(1, round(w * scale)))
-    top, left = (height - box[0]) // 2, (width - box[1]) // 2
-    return Placement("resize", (h, w), (height, width), (0, h, 0, w), (top, top + box[0], left, left + box[1]))
+    return fit_record(tuple(shape[:2]), (height, width), keep_aspect=p["mode"] != "stretch",
+                      interpolation=p["interpolation"])
 
 
-def _resize(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
-    placed = _resize_placement(image.shape, p)
-    (height, width), (top, bottom, left, right) = placed.output_shape, placed.target
-    box = (bottom - top, right - left)
-    interpolation = _INTERPOLATION[p["interpolation"]]
-    resized = cv2.resize(image, (box[1], box[0]), interpolation=interpolation).reshape(*box, image.shape[-1])
-    small_mask = None if mask is None else cv2.resize(mask, (box[1], box[0]), interpolation=cv2.INTER_NEAREST)
-    if box == (height, width):
-        return resized, small_mask
-    fill = float(resized.min()) if resized.size else 0.0  # padding takes the image's darkest value
-    out = np.full((height, width, image.shape[-1]), fill, np.float32)
-    out[top:bottom, left:right] = resized
-    if small_mask is None:
-        return out, None
-    out_mask = np.zeros((height, width), small_mask.dtype)
-    out_mask[top:bottom, left:right] = small_mask
-    return out, out_mask
-
-
-def _crop_placement(shape: tuple[int, ...], p: dict) -> Placement:
+def _crop_record(shape: tuple[int, ...], p: dict) -> Record:
     if p["mode"] == "center":
         margin = (1.0 - p["fraction"]) / 2.0
         box = (margin, margin, p["fraction"], p["fraction"])
@@ -147,17 +100,21 @@ def _crop_placement(shape: tuple[int, ...], p: dict) -> Placement:
     y0, x0 = min(int(round(box[0] * h)), h - 1), min(int(round(box[1] * w)), w - 1)
     y1 = max(y0 + 1, min(h, int(round((box[0] + box[2]) * h))))
     x1 = max(x0 + 1, min(w, int(round((box[1] + box[3]) * w))))
-    return Placement("crop", (h, w), (y1 - y0, x1 - x0), (y0, y1, x0, x1), (0, y1 - y0, 0, x1 - x0))
+    return Record((Crop(((y0, y1), (x0, x1))),))
 
 
-def _crop(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
-    y0, y1, x0, x1 = _crop_placement(image.shape, p).source
-    cropped = np.ascontiguousarray(image[y0:y1, x0:x1])
-    return cropped, None if mask is None else np.ascontiguousarray(mask[y0:y1, x0:x1])
+RECORDS = {"resize": _resize_record, "crop": _crop_record}
+"""The geometric steps, each declared once by the steps it takes (:mod:`medlib.transforms`): the step moves the
+image and its mask by them, and a map or a point comes back by their inverse."""
 
 
-PLACEMENTS = {"resize": _resize_placement, "crop": _crop_placement}
-"""The geometric steps, each with the function that says where it puts its input (the step itself uses it)."""
+def _geometric(name: str):
+    def step(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
+        record = RECORDS[name](image.shape, p)
+        moved = record.move(image).astype(np.float32, copy=False)  # padding takes the image's darkest value
+        return moved, None if mask is None else record.move(mask, nearest=True, fill=0)
+
+    return step
 
 
 def _normalize(image: np.ndarray, mask: Mask, p: dict, _: Window | None):
@@ -259,9 +216,9 @@ STEPS: dict[str, StepKind] = {
                 Param("width", "int", 0, 0, 4096, help="output width; 0 means the same as the height"),
                 Param("mode", "choice", "pad", choices=("pad", "stretch"),
                       help="pad: keep the aspect ratio and pad; stretch: fill the box"),
-                Param("interpolation", "choice", "area", choices=tuple(_INTERPOLATION)),
+                Param("interpolation", "choice", "area", choices=tuple(INTERPOLATIONS)),
             ),
-            _resize, "Bring every image to the model's input size.", "geometry",
+            _geometric("resize"), "Bring every image to the model's input size.", "geometry",
         ),
         StepKind(
             "crop", "Crop (centre or region)",
@@ -278,7 +235,7 @@ STEPS: dict[str, StepKind] = {
                 Param("width", "float", 1.0, 0.05, 1.0, help="width, as a fraction", step=0.01,
                       shown_if=("mode", ("roi",))),
             ),
-            _crop, "Keep the centre or a region of interest.", "geometry",
+            _geometric("crop"), "Keep the centre or a region of interest.", "geometry",
         ),
         StepKind(
             "normalize", "Normalise intensity",
@@ -328,34 +285,35 @@ class Stage:
 
 
 @dataclass(frozen=True)
-class Geometry:
-    """What the geometric steps of one run did, in order: a map at the model input is brought back onto the image
-    as read by undoing them."""
+class InputGeometry:
+    """What the geometric steps of one run did to an image of ``shape``: a map or a point at the model input comes
+    back onto the image as read by inverting the record."""
 
-    placements: tuple[Placement, ...] = ()
+    shape: tuple[int, ...]
+    record: Record = Record()
 
     @property
     def crops(self) -> bool:
-        return any(p.crops for p in self.placements)
+        """Whether a step cut part of the image off (a map cannot come back over what was never seen)."""
+        return any(isinstance(step, Crop) for step in self.record.steps)
 
     def to_input(self, values: np.ndarray) -> np.ndarray | None:
-        """A map at the pipeline's output (H×W) brought back to the input's size, undoing each placement in reverse
-        order (padding dropped, scale undone); ``None`` where a step cropped: what lay outside was never seen.
+        """A map at the pipeline's output (H×W) brought back to the input's size (padding dropped, scale undone,
+        linear); ``None`` where a step cropped: what lay outside was never seen.
 
         >>> geometry = make_pipeline(("resize", {"height": 8, "mode": "pad"})).run(np.ones((4, 16))).geometry
-        >>> geometry.placements[0].target  # the 4×16 image, halved, fills rows 3 and 4 of the 8×8 output
-        (3, 5, 0, 8)
+        >>> geometry.record.steps[1]  # the 4×16 image, halved, fills rows 3 and 4 of the 8×8 output
+        Pad(width=((3, 3), (0, 0)))
         >>> geometry.to_input(np.ones((8, 8), np.float32)).shape
         (4, 16)
         """
         if self.crops:
             return None
-        for placed in reversed(self.placements):
-            top, bottom, left, right = placed.target
-            inner = np.ascontiguousarray(values[top:bottom, left:right], np.float32)
-            height, width = placed.input_shape
-            values = cv2.resize(inner, (width, height), interpolation=cv2.INTER_LINEAR)
-        return values
+        return self.record.restore_map(np.asarray(values, np.float32), self.shape[:2], fill=0)
+
+    def to_input_points(self, points: np.ndarray) -> np.ndarray:
+        """(row, column) points at the model input where they lie on the image as read."""
+        return self.record.restore_points(points, self.shape[:2])
 
 
 @dataclass(frozen=True)
@@ -365,7 +323,7 @@ class Processed:
 
     image: np.ndarray
     mask: np.ndarray | None
-    geometry: Geometry
+    geometry: InputGeometry
     stages: tuple[Stage, ...] = ()
 
 
@@ -384,12 +342,12 @@ class Pipeline(Spec):
         """
         current, current_mask = _as_hwc(image), mask
         kept = [Stage("input", current, current_mask, 0.0)] if stages else []
-        placements = []
+        record, shape = Record(), current.shape
         for number, (name, params) in enumerate(self.steps, 1):
             start = time.perf_counter()
             try:
-                if name in PLACEMENTS:
-                    placements.append(PLACEMENTS[name](current.shape, params))
+                if name in RECORDS:
+                    record = record.then(*RECORDS[name](current.shape, params).steps)
                 with np.errstate(all="ignore"):
                     current, current_mask = STEPS[name].build(current, current_mask, params, file_window)
             except MedlibError:
@@ -403,7 +361,7 @@ class Pipeline(Spec):
                 kept.append(Stage(name, current, current_mask, time.perf_counter() - start))
         if not np.isfinite(current).all():
             raise SpecError("preprocessing produced NaN or infinite values; check the steps' parameters")
-        return Processed(current, current_mask, Geometry(tuple(placements)), tuple(kept))
+        return Processed(current, current_mask, InputGeometry(tuple(shape), record), tuple(kept))
 
     def trace(self, image: np.ndarray, mask: Mask = None, file_window: Window | None = None) -> list[Stage]:
         """Every stage from the input to the model input, with each step's time."""

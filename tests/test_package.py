@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,17 @@ def _run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> 
     return result.stdout
 
 
+def _see_these_packages(venv: Path) -> None:
+    """Let ``venv`` import this environment's packages (a ``.pth`` file naming its site-packages folders).
+
+    ``venv --system-site-packages`` would not do: run from inside a virtual environment it links the *base*
+    interpreter's packages, not this environment's, and the installed medlib could not import pydicom.
+    """
+    (target,) = (venv / "lib").glob("python*/site-packages")
+    folders = [p for p in (*site.getsitepackages(), site.getusersitepackages()) if Path(p).is_dir()]
+    (target / "_medlib_test_deps.pth").write_text("\n".join(folders) + "\n", encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """A virtual environment with the wheel installed (its dependencies come from this environment's packages)."""
@@ -42,7 +54,8 @@ def installed(tmp_path_factory) -> Path:
     _run(sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "--no-index", "-w", wheels,
          cwd=source)
     venv = tmp_path_factory.mktemp("venv")
-    _run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=venv)
+    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=venv)
+    _see_these_packages(venv)
     (wheel,) = wheels.glob("medlib-*.whl")
     _run(venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "--no-index", wheel, cwd=venv)
     return venv

@@ -174,12 +174,12 @@ def test_the_bits_window_maps_an_8_bit_film_and_its_16_bit_export_alike():
 def test_the_recorded_geometry_brings_a_map_back_onto_the_image(height, width, side, mode, value):
     pipeline = make_pipeline(("resize", {"height": side, "mode": mode}))
     processed = pipeline.run(np.zeros((height, width)))
-    (placed,) = processed.geometry.placements
-    top, bottom, left, right = placed.target
-    assert placed.output_shape == processed.image.shape[:2] and not placed.crops
+    image_box = np.zeros((height, width), np.uint8)
+    image_box[:] = 1
+    inside = processed.geometry.record.move(image_box, nearest=True, fill=0).astype(bool)
+    assert inside.shape == processed.image.shape[:2] and not processed.geometry.crops
     # a map that is `value` where the image lies in the model input, and 0 in the padding, comes back as `value`
-    values = np.zeros((side, side), np.float32)
-    values[top:bottom, left:right] = value
+    values = np.where(inside, value, 0.0).astype(np.float32)
     back = processed.geometry.to_input(values)
     assert back.shape == (height, width) and np.allclose(back, value, atol=1e-5)
 
@@ -187,8 +187,9 @@ def test_the_recorded_geometry_brings_a_map_back_onto_the_image(height, width, s
 def test_a_crop_is_recorded_and_a_map_cannot_come_back_over_what_it_cut_off():
     processed = make_pipeline(("crop", {"mode": "center", "fraction": 0.5}), ("resize", {"height": 16})).run(
         np.zeros((40, 60)))
-    assert [p.step for p in processed.geometry.placements] == ["crop", "resize"]
-    assert processed.geometry.placements[0].source == (10, 30, 15, 45) and processed.geometry.crops
+    steps = processed.geometry.record.steps
+    assert [type(s).__name__ for s in steps] == ["Crop", "Scale", "Pad"]
+    assert steps[0].box == ((10, 30), (15, 45)) and processed.geometry.crops
     assert processed.geometry.to_input(np.zeros((16, 16), np.float32)) is None
 
 

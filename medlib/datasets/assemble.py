@@ -18,6 +18,8 @@ import numpy as np
 from medlib.errors import DatasetError, ImageTooLargeError, MedlibError
 from medlib.limits import MAX_DATASET_SIDE, MIXED_SIZE_SIDE, limit, raise_hint
 from medlib.readers import read_image
+from medlib.targets import Structures, unnamed_structures
+from medlib.transforms import Record, fit_record
 
 FITS = ("pad", "stretch")
 """How images of many sizes become squares: ``pad`` keeps the aspect and pads, ``stretch`` fills the square."""
@@ -38,24 +40,16 @@ class Geometry:
     width: int
     fit: str
 
-    def fit_frame(self, frame: np.ndarray, interpolation: int = cv2.INTER_AREA,
-                  fill: float | None = None) -> np.ndarray:
+    def record(self, size: tuple[int, int]) -> Record:
+        """The steps that bring an image of ``size`` (height, width) to this geometry (invert them to bring a
+        map or a point back onto the image as its file had it)."""
+        return fit_record(tuple(size), (self.height, self.width), keep_aspect=self.fit == "pad")
+
+    def fit_frame(self, frame: np.ndarray, nearest: bool = False, fill: float | None = None) -> np.ndarray:
         """``frame`` (H×W or H×W×C) at this geometry; padding takes ``fill``, by default the frame's smallest value."""
-        h, w = frame.shape[:2]
-        if (h, w) == (self.height, self.width):
+        if frame.shape[:2] == (self.height, self.width):
             return frame
-        if self.fit != "pad":
-            box = (self.height, self.width)
-        else:
-            scale = min(self.height / h, self.width / w)
-            box = (max(1, round(h * scale)), max(1, round(w * scale)))
-        resized = cv2.resize(frame, (box[1], box[0]), interpolation=interpolation).reshape(*box, *frame.shape[2:])
-        if box == (self.height, self.width):
-            return resized
-        out = np.full((self.height, self.width, *frame.shape[2:]), frame.min() if fill is None else fill, frame.dtype)
-        top, left = (self.height - box[0]) // 2, (self.width - box[1]) // 2
-        out[top : top + box[0], left : left + box[1]] = resized
-        return out
+        return self.record(frame.shape[:2]).move(frame, nearest, frame.min() if fill is None else fill)
 
 
 def plan_geometry(sizes: Sequence[tuple[int, int]], fit: str = "pad") -> tuple[Geometry, str | None]:
@@ -155,10 +149,12 @@ def read_frame(path: Path, reduce_to: int | None = None) -> tuple[np.ndarray, bo
     return image.data[0], image.frames > 1
 
 
-def read_mask(path: Path) -> np.ndarray:
-    """A mask file as H×W uint8 in {0, 1}: any non-zero value (in any channel) is foreground."""
+def read_mask(path: Path, structures: Structures | None = None) -> np.ndarray:
+    """A mask file as an H×W uint8 label map: 0 the background, 1..K the ``structures`` (by default the one
+    structure of a mask with one foreground value; a mask of several unnamed values raises)."""
     frame, _ = read_frame(path)
-    return (frame.max(axis=-1) > 0).astype(np.uint8)
+    frame = frame.max(axis=-1)
+    return (structures or unnamed_structures(frame, path.name)).encode(frame, path.name)
 
 
 def fit_mask(mask: np.ndarray, size: tuple[int, int], geometry: Geometry, what: str) -> np.ndarray:
@@ -171,4 +167,4 @@ def fit_mask(mask: np.ndarray, size: tuple[int, int], geometry: Geometry, what: 
             f"the mask of {what} is {mask.shape[1]}×{mask.shape[0]} but the image is {size[1]}×{size[0]}; "
             "check that each mask belongs to its image"
         )
-    return geometry.fit_frame(mask, cv2.INTER_NEAREST, fill=0)
+    return geometry.fit_frame(mask, nearest=True, fill=0)
