@@ -13,12 +13,14 @@ the sizes of the objects in them; the number of images and of patients. Statisti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from skimage.measure import label, regionprops
 
 from medlib.datasets import Dataset
+from medlib.targets import Finding
 
 SAMPLE = 200
 """Most images whose values and masks are read for the statistics."""
@@ -63,14 +65,22 @@ def intensity(images: np.ndarray) -> dict[str, Any]:
     return facts
 
 
-def mask_facts(masks: np.ndarray) -> dict[str, Any]:
-    """Foreground share and object sizes of ``masks`` (N×H×W in {0, 1})."""
+def mask_facts(masks: np.ndarray, structures: Sequence[str] = ("foreground",)) -> dict[str, Any]:
+    """Foreground share and object sizes of ``masks`` (N×H×W label maps, values 0..K), over all structures and,
+    where there are several, per structure (``structures`` names the values 1..K)."""
+    facts = _object_facts(masks > 0, masks.shape[1] * masks.shape[2])
+    if len(structures) > 1:
+        facts["structures"] = {name: _object_facts(masks == value, masks.shape[1] * masks.shape[2])
+                               for value, name in enumerate(structures, start=1)}
+    return facts
+
+
+def _object_facts(masks: np.ndarray, size: int) -> dict[str, Any]:
     areas, counts = [], []
     for mask in masks:
-        regions = regionprops(label(mask > 0, connectivity=2))
+        regions = regionprops(label(mask, connectivity=2))
         counts.append(len(regions))
         areas += [r.area for r in regions]
-    size = masks.shape[1] * masks.shape[2]
     facts: dict[str, Any] = {
         "foreground": float(masks.mean()),
         "images_with_foreground": int(sum(c > 0 for c in counts)),
@@ -80,6 +90,17 @@ def mask_facts(masks: np.ndarray) -> dict[str, Any]:
         facts["object_area_px"] = _spread(np.array(areas, float))
         facts["object_side_px"] = float(np.sqrt(np.median(areas)))  # the side of a square of the median area
         facts["object_share"] = float(np.median(areas)) / size
+    return facts
+
+
+def finding_facts(findings: Sequence[Sequence[Finding]]) -> dict[str, Any]:
+    """How many located findings an image holds, and their radius or box side in pixels."""
+    sizes = [2 * f.radius if f.box is None else max(f.box[2] - f.box[0], f.box[3] - f.box[1])
+             for row in findings for f in row if f.box is not None or f.radius is not None]
+    facts: dict[str, Any] = {"per_image": _spread(np.array([len(row) for row in findings], float)),
+                             "kinds": sorted({f.kind for row in findings for f in row})}
+    if sizes:
+        facts["size_px"] = _spread(np.array(sizes, float))
     return facts
 
 
@@ -103,5 +124,9 @@ def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
         facts["classes"] = dict(zip(dataset.class_names, (int(c) for c in counts), strict=True))
         facts["imbalance"] = float(counts.max() / max(counts.min(), 1))
     if dataset.masks is not None:
-        facts["masks"] = mask_facts(dataset.masks[sample])
+        facts["masks"] = mask_facts(dataset.masks[sample], dataset.structures)
+    if dataset.findings is not None:
+        facts["findings"] = finding_facts(dataset.findings)
+    facts["dimensions"] = 2
+    facts["spacing_mm"] = None if dataset.spacing is None else list(dataset.spacing)
     return facts

@@ -10,7 +10,7 @@ the top-left pixel at 0, 0), with a label.
 
 >>> Structures.from_json({"labels": {"0": "background", "150": "right lung", "200": "left lung"}}).names
 ('right lung', 'left lung')
->>> Finding.from_row({"x": "10", "y": "20", "radius_px": "3"}, "nodule", (64, 64), "row 2").centre
+>>> Finding.from_row({"x": "10", "y": "20", "radius_px": "3"}, "nodule", "row 2").centre
 (10.0, 20.0)
 """
 
@@ -99,8 +99,8 @@ def unnamed_structures(frame: np.ndarray, what: str) -> Structures:
     shown = ", ".join(f"{v:g}" for v in values[:8]) + (f" and {len(values) - 8} more" if len(values) > 8 else "")
     example = ", ".join(f'"{v:g}": "name"' for v in values[:3])
     raise DatasetError(f"the mask of {what} holds {len(values)} foreground values ({shown}) and nothing names "
-                       f'them: add a {LABELS_FILE} beside the masks, e.g. {{"labels": {{"0": "background", {example}}}}}, '
-                       "or save the masks with one foreground value")
+                       f'them: add a {LABELS_FILE} beside the masks, e.g. '
+                       f'{{"labels": {{"0": "background", {example}}}}}, or save the masks with one foreground value')
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,9 @@ class Finding:
         return "box" if self.box is not None else "point"
 
     @classmethod
-    def from_row(cls, row: Mapping[str, str], label: str, size: tuple[int, int], where: str) -> Finding | None:
-        """The finding of a manifest row (``x, y`` [``radius_px``] or ``x0, y0, x1, y1``) on an image of ``size``
-        (height, width), or None where the row gives none; bad coordinates raise naming ``where``."""
+    def from_row(cls, row: Mapping[str, str], label: str, where: str) -> Finding | None:
+        """The finding of a manifest row (``x, y`` [``radius_px``] or ``x0, y0, x1, y1``), or None where the row
+        gives none; bad values raise naming ``where``. :meth:`check_inside` checks it against its image."""
         def number(column: str) -> float | None:
             text = (row.get(column) or "").strip()
             if not text:
@@ -133,21 +133,26 @@ class Finding:
                 raise DatasetError(f"{where}: {column} = {text!r} is not a finite number")
             return value
 
-        height, width = size
         x0, y0, x1, y1 = (number(c) for c in ("x0", "y0", "x1", "y1"))
         if None not in (x0, y0, x1, y1):
             if x1 < x0 or y1 < y0:
                 raise DatasetError(f"{where}: the box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) has x1 < x0 or y1 < y0; "
                                    "give x0, y0 as the top-left corner")
-            _inside(((x0, y0), (x1, y1)), size, where)
             return cls(label, ((x0 + x1) / 2, (y0 + y1) / 2), box=(x0, y0, x1, y1))
         x, y, radius = number("x"), number("y"), number("radius_px")
         if x is None or y is None:
             return None
         if radius is not None and radius < 0:
             raise DatasetError(f"{where}: radius_px = {radius:g} is negative; give the radius in pixels (0 or more)")
-        _inside(((x, y),), (height, width), where)
         return cls(label, (x, y), radius=radius)
+
+    def check_inside(self, size: tuple[int, int], where: str) -> None:
+        """Raise where the finding does not lie on an image of ``size`` (height, width)."""
+        height, width = size
+        for x, y in self.corners():
+            if not (-0.5 <= x <= width - 0.5 and -0.5 <= y <= height - 0.5):
+                raise DatasetError(f"{where}: the point ({x:g}, {y:g}) lies outside its {width}×{height} image; "
+                                   "give x and y in pixels of the image (x to the right, y down)")
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "kind": self.kind, "centre": list(self.centre), "radius_px": self.radius,
@@ -171,11 +176,3 @@ class Finding:
         return Finding(self.label, (float(corners[0][0]), float(corners[0][1])),
                        None if self.radius is None else self.radius * scale,
                        None if box is None else tuple(float(v) for v in box))
-
-
-def _inside(points: tuple[tuple[float, float], ...], size: tuple[int, int], where: str) -> None:
-    height, width = size
-    for x, y in points:
-        if not (-0.5 <= x <= width - 0.5 and -0.5 <= y <= height - 0.5):
-            raise DatasetError(f"{where}: the point ({x:g}, {y:g}) lies outside its {width}×{height} image; "
-                               "give x and y in pixels of the image (x to the right, y down)")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from medlib.datasets.assemble import wider_type
-from medlib.datasets.dataset import Dataset, data_digest
+from medlib.datasets.dataset import Dataset, data_digest, plain_fields, typed_fields
 from medlib.errors import DatasetError
 
 CACHE_FILE = "cache.json"
@@ -200,12 +200,14 @@ def write_cache(template: Dataset, chunks: Iterable[Chunk], out: Path,
                   for name, files in shards.items() if files}
         digest = data_digest(arrays["images"].shape, template.class_names, arrays["images"].chunks(),
                              template.labels, arrays["masks"].chunks() if "masks" in arrays else None,
-                             arrays["fov"].chunks() if "fov" in arrays else None, template.split)
+                             arrays["fov"].chunks() if "fov" in arrays else None, template.split,
+                             template.targets_key())
         for array in arrays.values():
             array.close()
         rest = {f.name: getattr(template, f.name) for f in fields(template)
                 if f.name not in (*_PIXELS, "labels", "split", "precomputed")}
-        meta = {"version": CACHE_VERSION, "dataset": rest, "dtypes": {k: v.str for k, v in dtypes.items()},
+        meta = {"version": CACHE_VERSION, "dataset": plain_fields(rest),
+                "dtypes": {k: v.str for k, v in dtypes.items()},
                 "shards": {k: v for k, v in shards.items() if v},
                 "facts": {"fingerprint": digest, "value_range": [low, high] if written else [0.0, 0.0],
                           "mask_not_empty": not_empty if "masks" in arrays else None}}
@@ -230,9 +232,7 @@ def open_cache(folder: Path) -> Dataset:
                            "python -m medlib cache") from exc
     if meta.get("version") != CACHE_VERSION:
         raise DatasetError(f"{folder} was written by another version of medlib cache; write it again")
-    rest = dict(meta["dataset"])
-    if rest.get("source_sizes") is not None:
-        rest["source_sizes"] = [tuple(size) for size in rest["source_sizes"]]
+    rest = typed_fields(meta["dataset"])
     arrays = {name: ShardedArray([folder / f for f in files], meta["dtypes"][name])
               for name, files in meta["shards"].items()}
     labels = np.load(folder / "labels.npy") if (folder / "labels.npy").is_file() else None

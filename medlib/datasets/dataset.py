@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from medlib.errors import DatasetError
+from medlib.targets import ONE_STRUCTURE, Finding
 
 SPLITS = ("train", "val", "test")
 
@@ -47,17 +48,27 @@ class Dataset:
     precomputed: dict[str, Any] = field(default_factory=dict)
     """Facts of a set read from disk (:mod:`medlib.datasets.cache`), computed when it was written so that they
     need not read every image: ``fingerprint``, ``value_range``, ``mask_not_empty`` (per image) and ``cache``."""
+    structures: list[str] = field(default_factory=list)
+    """The names of the label maps' values 1..K in ``masks`` (:class:`medlib.targets.Structures`); a set with
+    masks and no names has the one structure ``foreground``."""
+    findings: list[list[Finding]] | None = None
+    """Each image's located findings (points or boxes, in pixels of the stored image), where the set has them."""
+    spacing: tuple[float, float] | None = None
+    """The stored images' pixel spacing in mm (row, column), the median of the files', where they give one."""
 
     def __post_init__(self) -> None:
         n = len(self.images)
         if self.images.ndim != 4 or self.images.shape[-1] not in (1, 3):
             raise DatasetError(f"images must be (N, H, W, 1|3), got shape {self.images.shape}")
-        checks = {"split": self.split, "ids": self.ids, "labels": self.labels, "masks": self.masks, "fov": self.fov}
+        checks = {"split": self.split, "ids": self.ids, "labels": self.labels, "masks": self.masks, "fov": self.fov,
+                  "findings": self.findings}
         for what, values in checks.items():
             if values is not None and len(values) != n:
                 raise DatasetError(f"{what} has {len(values)} entries for {n} images")
         if self.labels is None and self.masks is None:
             raise DatasetError("a data set needs class labels or masks; found neither")
+        if self.masks is not None and not self.structures:
+            self.structures = [ONE_STRUCTURE]
         if self.labels is not None and len(self.class_names) < 2:
             raise DatasetError(
                 f"only one class found ({self.class_names}): a classifier needs at least two; "
@@ -115,6 +126,9 @@ class Dataset:
             source_format=self.source_format,
             fit=self.fit,
             source_sizes=None if self.source_sizes is None else [self.source_sizes[i] for i in index],
+            structures=list(self.structures),
+            findings=None if self.findings is None else [self.findings[i] for i in index],
+            spacing=self.spacing,
         )
 
     @cached_property
@@ -124,7 +138,16 @@ class Dataset:
         if "fingerprint" in self.precomputed:
             return str(self.precomputed["fingerprint"])
         return data_digest(self.images.shape, self.class_names, self.images, self.labels, self.masks, self.fov,
-                           self.split)
+                           self.split, self.targets_key())
+
+    def targets_key(self) -> str:
+        """What the fingerprint adds for named structures and findings (nothing for a set without them, so the
+        fingerprint of a plain set is what it always was)."""
+        named = self.structures not in ([], [ONE_STRUCTURE])
+        if not named and self.findings is None:
+            return ""
+        return json.dumps([self.structures if named else [],
+                           None if self.findings is None else [[f.to_dict() for f in row] for row in self.findings]])
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Images per split and class (for segmentation: images whose mask is empty or not)."""
@@ -158,11 +181,22 @@ class Dataset:
             "dtype": str(self.images.dtype),
             "channels": self.channels,
             "masks": self.masks is not None,
+            "dimensions": 2,
+            "structures": list(self.structures),
+            "findings": self.findings_summary(),
+            "spacing": None if self.spacing is None else [round(float(v), 4) for v in self.spacing],
             "fov_masks": self.fov is not None,
             "value_range": self.value_range(),
             "fingerprint": self.fingerprint,
             "notes": list(self.notes),
         }
+
+    def findings_summary(self) -> dict[str, Any]:
+        """How many located findings the set holds, of which kinds and labels, on how many images."""
+        rows = self.findings or []
+        every = [f for row in rows for f in row]
+        return {"count": len(every), "images": sum(1 for row in rows if row),
+                "kinds": dict(Counter(f.kind for f in every)), "labels": dict(Counter(f.label for f in every))}
 
     def value_range(self) -> list[float]:
         """The smallest and largest pixel value."""
@@ -173,7 +207,7 @@ class Dataset:
 
 def data_digest(shape: Sequence[int], class_names: Sequence[str], images: np.ndarray | Iterable[np.ndarray],
                 labels: np.ndarray | None, masks: np.ndarray | Iterable[np.ndarray] | None,
-                fov: np.ndarray | Iterable[np.ndarray] | None, split: np.ndarray) -> str:
+                fov: np.ndarray | Iterable[np.ndarray] | None, split: np.ndarray, targets: str = "") -> str:
     """The fingerprint of a data set's parts (16 hex digits); images, masks and fields of view may come as one
     array or as consecutive chunks of it (the same bytes give the same hash)."""
     digest = hashlib.sha256()
@@ -182,6 +216,7 @@ def data_digest(shape: Sequence[int], class_names: Sequence[str], images: np.nda
         for piece in ([] if part is None else [part] if isinstance(part, np.ndarray) else part):
             digest.update(memoryview(np.ascontiguousarray(piece)).cast("B"))  # no copy of the pixels
     digest.update("\n".join(np.asarray(split).tolist()).encode())
+    digest.update(targets.encode())
     return digest.hexdigest()[:16]
 
 
@@ -206,16 +241,32 @@ def share_dataset(dataset: Dataset, folder: Path) -> Path:
                 np.save(folder / f"{item.name}.npy", value, allow_pickle=False)
         else:
             rest[item.name] = value
-    (folder / "dataset.json").write_text(json.dumps(rest), encoding="utf-8")
+    (folder / "dataset.json").write_text(json.dumps(plain_fields(rest)), encoding="utf-8")
     return folder
 
 
 def open_shared_dataset(folder: Path) -> Dataset:
     """The data set :func:`share_dataset` wrote, its arrays memory-mapped read-only (the pages stay in the
     operating system's file cache, shared, not copied into this process)."""
-    rest = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-    if rest.get("source_sizes") is not None:
-        rest["source_sizes"] = [tuple(size) for size in rest["source_sizes"]]
+    rest = typed_fields(json.loads((folder / "dataset.json").read_text(encoding="utf-8")))
     arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
               for name in _ARRAYS if (folder / f"{name}.npy").is_file()}
     return Dataset(**rest, **arrays)
+
+
+def plain_fields(rest: dict[str, Any]) -> dict[str, Any]:
+    """A data set's fields other than its arrays, ready for JSON (findings as dicts)."""
+    findings = rest.get("findings")
+    return rest | {"findings": None if findings is None else [[f.to_dict() for f in row] for row in findings]}
+
+
+def typed_fields(rest: dict[str, Any]) -> dict[str, Any]:
+    """The fields :func:`plain_fields` wrote, typed again."""
+    rest = dict(rest)
+    if rest.get("source_sizes") is not None:
+        rest["source_sizes"] = [tuple(size) for size in rest["source_sizes"]]
+    if rest.get("findings") is not None:
+        rest["findings"] = [[Finding.from_dict(f) for f in row] for row in rest["findings"]]
+    if rest.get("spacing") is not None:
+        rest["spacing"] = tuple(rest["spacing"])
+    return rest

@@ -17,6 +17,8 @@ from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
 from medlib.readers.header import image_header
 from medlib.readers.sniff import sniff_format
+from medlib.targets import LABELS_FILE, Finding, Structures
+from medlib.transforms import index_to_xy, xy_to_index
 
 _SPLIT_NAMES = {
     "train": "train", "training": "train",
@@ -119,6 +121,10 @@ class Entry:
     fov: Path | None = None
     split: str | None = None
     group: str | None = None
+    findings: list[Finding] | None = None
+    """Located findings in pixels of the image as its file has it (a manifest's ``x, y`` or box columns)."""
+    where: str = ""
+    """Where the entry was declared (a manifest's name and line), for messages."""
 
 
 def _sizes(entries: list[Entry]) -> list[tuple[int, int, int]]:
@@ -134,11 +140,11 @@ def _sizes(entries: list[Entry]) -> list[tuple[int, int, int]]:
 
 
 def _read_masks(paths: list[Path | None], sizes: list[tuple[int, int]], geometry: Geometry,
-                ids: list[str]) -> np.ndarray:
+                ids: list[str], structures: Structures | None = None) -> np.ndarray:
     masks = np.zeros((len(paths), geometry.height, geometry.width), np.uint8)
     for index, path in enumerate(paths):
         if path is not None:
-            masks[index] = fit_mask(read_mask(path), sizes[index], geometry, ids[index])
+            masks[index] = fit_mask(read_mask(path, structures), sizes[index], geometry, ids[index])
     return masks
 
 
@@ -152,6 +158,8 @@ class FolderPlan:
     geometry: Geometry
     channels: int
     template: Dataset
+    structures: Structures | None = None
+    """The names of the masks' values (from a ``labels.json``), or None for plain one-structure masks."""
     multi_frame: int = 0
     """Files read so far that held more than one frame (the first was used)."""
 
@@ -164,7 +172,7 @@ class FolderPlan:
             frame, more = read_frame(entry.image, reduce_to=max(self.geometry.height, self.geometry.width))
             self.multi_frame += more
             stack.put(index, frame)
-        masks = _read_masks([e.mask for e in entries], sizes, self.geometry, ids) \
+        masks = _read_masks([e.mask for e in entries], sizes, self.geometry, ids, self.structures) \
             if self.template.masks is not None else None
         fov = _read_masks([e.fov for e in entries], sizes, self.geometry, ids) \
             if self.template.fov is not None else None
@@ -188,8 +196,20 @@ class FolderPlan:
             self.template.notes.append(f"{self.multi_frame} multi-frame file(s): the first frame of each was used")
 
 
+def _placed_findings(entries: list[Entry], sizes: list[tuple[int, int]], geometry: Geometry) -> list[list[Finding]]:
+    """Each entry's findings moved as its image is brought to ``geometry`` (by the fit's own record)."""
+    out = []
+    for entry, size in zip(entries, sizes, strict=True):
+        record = geometry.record(size)
+        for finding in entry.findings or []:
+            finding.check_inside(size, entry.where or entry.image.name)
+        out.append([finding.placed(index_to_xy(record.move_points(xy_to_index(finding.corners()), size)),
+                                   record.factor()) for finding in entry.findings or []])
+    return out
+
+
 def plan_folder(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None,
-                fit: str = "pad") -> FolderPlan:
+                fit: str = "pad", structures: Structures | None = None) -> FolderPlan:
     """Plan a :class:`Dataset` of the files of ``entries`` from their headers and names (images of many sizes:
     see ``fit``); no pixel is decoded except where a format has no cheap header."""
     if not entries:
@@ -246,14 +266,17 @@ def plan_folder(entries: list[Entry], name: str, seed: int = 0, skipped: list[st
         notes=notes,
         fit=geometry.fit,
         source_sizes=[(h, w) for h, w, _ in headers],
+        structures=list(structures.names) if structures is not None else [],
+        findings=_placed_findings(entries, [(h, w) for h, w, _ in headers], geometry)
+        if any(e.findings is not None for e in entries) else None,
     )
-    return FolderPlan(entries, geometry, channels, template)
+    return FolderPlan(entries, geometry, channels, template, structures)
 
 
 def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None,
-                  fit: str = "pad") -> Dataset:
+                  fit: str = "pad", structures: Structures | None = None) -> Dataset:
     """Read the files of ``entries`` and make a :class:`Dataset` of them (images of many sizes: see ``fit``)."""
-    return plan_folder(entries, name, seed, skipped, fit).dataset()
+    return plan_folder(entries, name, seed, skipped, fit, structures).dataset()
 
 
 def _entries_from_layout(folder: Path, split: str | None, skipped: list[str]) -> list[Entry]:
@@ -306,8 +329,11 @@ def _entries_from_manifest(manifest: Path) -> list[Entry]:
             raise DatasetError(f"{manifest.name} line {line}: {value!r} points outside the data set folder")
         return path
 
-    entries, missing = [], []
+    located = any(c in rows[0] for c in ("x", "x0"))
+    by_image: dict[Path, Entry] = {}
+    missing = []
     for line, row in enumerate(rows, start=2):
+        where = f"{manifest.name} line {line}"
         image = resolve(row[path_column], line)
         mask = resolve(row["mask"], line) if row.get("mask") else None
         for path in (image, mask):
@@ -316,14 +342,31 @@ def _entries_from_manifest(manifest: Path) -> list[Entry]:
         split = row.get("split") or None
         if split is not None:
             if split.lower() not in _SPLIT_NAMES:
-                raise DatasetError(f"{manifest.name} line {line}: unknown split {split!r}; use train, val or test")
+                raise DatasetError(f"{where}: unknown split {split!r}; use train, val or test")
             split = _SPLIT_NAMES[split.lower()]
         label = row.get("label") if "label" in row else None
-        entries.append(Entry(image, label=label, mask=mask, split=split, group=row.get("patient_id") or None))
+        entry = Entry(image, label=label, mask=mask, split=split, group=row.get("patient_id") or None,
+                      findings=[] if located else None, where=where)
+        entry = by_image.setdefault(image, entry)
+        if (entry.label, entry.mask, entry.split) != (label, mask, split):
+            raise DatasetError(f"{where}: {row[path_column]} is listed again with another label, mask or split "
+                               f"than on {entry.where}; give an image's rows the same ones")
+        found = Finding.from_row(row, row.get("finding") or label or "finding", where) if located else None
+        if found is not None:
+            entry.findings.append(found)
     if missing:
         shown = "; ".join(missing[:5]) + (f"; and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise DatasetError(f"the manifest {manifest.name} names {len(missing)} missing file(s): {shown}")
-    return entries
+        raise DatasetError(f"the manifest {manifest.name} names {len(missing)} missing file(s): {shown}; "
+                           "remove their rows or add the files")
+    return list(by_image.values())
+
+
+def _structures_of(root: Path, mask_dir: Path | None) -> Structures | None:
+    """The names of the masks' values, from a ``labels.json`` in the data set's folder or its mask folder."""
+    for folder in (root, mask_dir):
+        if folder is not None and (folder / LABELS_FILE).is_file():
+            return Structures.read(folder / LABELS_FILE)
+    return None
 
 
 def folder_plan(folder: Path, name: str | None = None, seed: int = 0, fit: str = "pad") -> FolderPlan:
@@ -347,7 +390,9 @@ def folder_plan(folder: Path, name: str | None = None, seed: int = 0, fit: str =
         else:
             entries = _entries_from_layout(root, None, skipped)
         layout = "image/mask folders" if entries and entries[0].mask is not None else "class folders"
-    plan = plan_folder(entries, name or folder.name, seed, skipped, fit)
+    masks = [e.mask for e in entries if e.mask is not None]
+    structures = _structures_of(root, masks[0].parent if masks else None) if masks else None
+    plan = plan_folder(entries, name or folder.name, seed, skipped, fit, structures)
     plan.template.source_format = layout
     return plan
 

@@ -76,6 +76,10 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
         raise DatasetError(f"{dataset.name} has masks but no class labels: use the segment task")
     if config.task == "segment" and dataset.masks is None:
         raise DatasetError(f"{dataset.name} has no masks: use the classify task")
+    if config.task == "segment" and len(dataset.structures) > 1:
+        raise DatasetError(f"{dataset.name} has {len(dataset.structures)} named structures "
+                           f"({', '.join(dataset.structures)}), and the segmenter learns one: keep one structure's "
+                           "value in the masks (and in labels.json) to train it")
     train, val, note = validation_split(dataset, config.val_fraction, config.seed)
     if train.size < 2 or val.size < 1:
         raise DatasetError(f"{dataset.name} has too few images to train ({train.size} train, {val.size} validation)")
