@@ -125,11 +125,11 @@ def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    from medlib.datasets import load_dataset
+    from medlib.datasets import load_images
     from medlib.inference import evaluate_split, open_model
 
     loaded = open_model(args.model)
-    dataset = load_dataset(args.data, seed=args.seed, fit=loaded.fit)
+    dataset = load_images(args.data, "evaluation", seed=args.seed, fit=loaded.fit)
     return evaluate_split(loaded, dataset, args.split, seed=args.seed)
 
 
@@ -163,7 +163,7 @@ def _cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
-    from medlib.datasets import load_dataset
+    from medlib.datasets import load_images
     from medlib.inference import open_model
     from medlib.store import update_card
     from medlib.training import fit_gate, validation_split
@@ -171,7 +171,7 @@ def _cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
     loaded = open_model(args.model)
     parts = []
     for source in args.data:
-        dataset = load_dataset(source, seed=args.seed)
+        dataset = load_images(source, "the gate", seed=args.seed)
         train, val, _ = validation_split(dataset, seed=args.seed)
         parts.append((dataset, train, val))
     gate = fit_gate(loaded.model, loaded.task, loaded.pipeline, parts, loaded.mirrors)
@@ -182,11 +182,11 @@ def _cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
-    from medlib.datasets import load_dataset
+    from medlib.datasets import load_images
     from medlib.inference import open_model, write_explanations
 
     loaded = open_model(args.model)
-    dataset = load_dataset(args.data, seed=args.seed, fit=loaded.fit)
+    dataset = load_images(args.data, "explanation", seed=args.seed, fit=loaded.fit)
     return write_explanations(loaded, dataset, args.split, Path(args.out), method=args.method, limit=args.limit)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from skimage.measure import label, regionprops
 
-from medlib.datasets import Dataset
+from medlib.datasets import Dataset, VolumeSet
 from medlib.targets import Finding
 
 SAMPLE = 200
@@ -104,8 +104,10 @@ def finding_facts(findings: Sequence[Sequence[Finding]]) -> dict[str, Any]:
     return facts
 
 
-def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
+def data_fingerprint(dataset: Dataset | VolumeSet) -> dict[str, Any]:
     """The data set's fingerprint (JSON-ready): sizes, channels, intensities, classes, masks, images and patients."""
+    if isinstance(dataset, VolumeSet):
+        return volume_fingerprint(dataset)
     n = len(dataset)
     sample = np.unique(np.linspace(0, n - 1, min(n, SAMPLE)).astype(int)) if n else np.zeros(0, int)
     sizes = np.array(dataset.source_sizes or [dataset.image_size] * n, float)
@@ -129,4 +131,30 @@ def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
         facts["findings"] = finding_facts(dataset.findings)
     facts["dimensions"] = 2
     facts["spacing_mm"] = None if dataset.spacing is None else list(dataset.spacing)
+    return facts
+
+
+def volume_fingerprint(dataset: VolumeSet) -> dict[str, Any]:
+    """A 3-D set's fingerprint: shapes and spacing per axis, intensities, and each structure's share and volume."""
+    shapes = np.array([v.image.shape for v in dataset.volumes], float)
+    spacing = np.array([v.spacing for v in dataset.volumes], float)
+    picks = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), SAMPLE)).astype(int))
+    values = np.concatenate([dataset.volumes[i].image.ravel()[::7] for i in picks])
+    facts: dict[str, Any] = {
+        "images": len(dataset), "dimensions": 3, "modality": dataset.modality,
+        "shape": [_spread(shapes[:, k]) for k in range(3)],
+        "spacing_mm": [_spread(spacing[:, k]) for k in range(3)],
+        "anisotropy": float(np.median(spacing.max(axis=1) / spacing.min(axis=1))),
+        "intensity": {"percentiles": dict(zip(("p0.5", "p50", "p99.5"),
+                                              (float(v) for v in np.percentile(values, [0.5, 50, 99.5])),
+                                              strict=True)),
+                      "mean": float(values.mean()), "std": float(values.std())},
+    }
+    labelled = [v for v in dataset.volumes if v.labels is not None]
+    if labelled:
+        facts["structures"] = {
+            name: {"share": float(np.mean([(v.labels == k).mean() for v in labelled])),
+                   "volume_ml": _spread(np.array([(v.labels == k).sum() * np.prod(v.spacing) / 1000.0
+                                                  for v in labelled]))}
+            for k, name in enumerate(dataset.structures, start=1)}
     return facts

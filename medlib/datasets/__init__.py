@@ -17,13 +17,16 @@ from medlib.datasets.archive import extract_zip
 from medlib.datasets.assemble import FITS
 from medlib.datasets.cache import dataset_chunks, is_cache, open_cache, write_cache
 from medlib.datasets.dataset import SPLITS, Dataset
-from medlib.datasets.folders import FolderPlan, folder_plan, load_folder
+from medlib.datasets.decathlon import is_volume_folder, load_volume_folder
+from medlib.datasets.folders import FolderPlan, folder_plan, load_folder, unwrap
 from medlib.datasets.npz import load_npz
+from medlib.datasets.volumes import VolumeSet
 from medlib.errors import DatasetError
 from medlib.limits import available_cpus
 from medlib.readers import read_bytes
 
-__all__ = ["FITS", "SPLITS", "Dataset", "cache_dataset", "load_dataset", "load_upload"]
+__all__ = ["FITS", "SPLITS", "Dataset", "VolumeSet", "cache_dataset", "load_dataset", "load_images", "load_upload",
+           "planar"]
 
 PHANTOM_WORD = "phantom"
 
@@ -42,7 +45,7 @@ def _unzipped(data: bytes, name: str, seed: int, fit: str, scratch: Path | None 
         yield plan
 
 
-def load_upload(data: bytes, name: str, seed: int = 0, fit: str = "pad") -> Dataset:
+def load_upload(data: bytes, name: str, seed: int = 0, fit: str = "pad") -> Dataset | VolumeSet:
     """Load a data set from uploaded bytes: an ``.npz`` or a ``.zip`` (class folders, image/mask folders or CSV).
 
     ``fit``: how images of many sizes become squares (``pad`` keeps the aspect, ``stretch`` fills).
@@ -53,6 +56,12 @@ def load_upload(data: bytes, name: str, seed: int = 0, fit: str = "pad") -> Data
     if lower.endswith(".npz"):
         return load_npz(data, name)
     if lower.endswith(".zip") or data[:4] == b"PK\x03\x04":
+        with tempfile.TemporaryDirectory(prefix="medlib-zip-") as folder:
+            extract_zip(data, Path(folder))
+            if is_volume_folder(unwrap(Path(folder))):
+                volumes = load_volume_folder(unwrap(Path(folder)), seed)
+                volumes.name, volumes.source_format = Path(name).stem, f"zip ({volumes.source_format})"
+                return volumes
         with _unzipped(data, name, seed, fit) as plan:
             return plan.dataset()
     if lower.endswith(".csv"):
@@ -61,10 +70,11 @@ def load_upload(data: bytes, name: str, seed: int = 0, fit: str = "pad") -> Data
 
 
 def load_dataset(source: str | os.PathLike[str], seed: int = 0, n: int = 300, size: int = 128,
-                 fit: str = "pad") -> Dataset:
+                 fit: str = "pad") -> Dataset | VolumeSet:
     """Load a data set from a path (folder, ``.zip``, ``.npz``, a cache written by :func:`cache_dataset`) or the
     word ``phantom``.
 
+    A Decathlon task folder or NIfTI image/label folders give a :class:`VolumeSet` (3-D samples).
     ``n`` and ``size`` apply to the phantom only; ``seed`` fixes the split
     where the data set brings none; ``fit`` says how images of many sizes become squares. A cache is not read
     into memory: its images are read from disk as they are needed.
@@ -76,12 +86,28 @@ def load_dataset(source: str | os.PathLike[str], seed: int = 0, n: int = 300, si
     path = Path(source)
     if is_cache(path):
         return open_cache(path)
+    if path.is_dir() and is_volume_folder(unwrap(path)):
+        return load_volume_folder(unwrap(path), seed=seed)
     if path.is_dir():
         return load_folder(path, seed=seed, fit=fit)
     if not path.exists():
         raise DatasetError(f"{path} does not exist; give a folder, a .zip, a .npz or the word 'phantom'")
     data, name = read_bytes(path, cap="max_archive_mb")
     return load_upload(data, name, seed=seed, fit=fit)
+
+
+def planar(dataset: Dataset | VolumeSet, what: str) -> Dataset:
+    """``dataset`` where it is a set of 2-D images; a 3-D set raises saying that ``what`` takes 2-D images."""
+    if isinstance(dataset, VolumeSet):
+        raise DatasetError(f"{dataset.name} is a 3-D set of {len(dataset)} volumes ({dataset.source_format}); "
+                           f"{what} takes 2-D images, and medlib has no 3-D model yet: `medlib info` describes the "
+                           "volumes")
+    return dataset
+
+
+def load_images(source: str | os.PathLike[str], what: str, seed: int = 0, fit: str = "pad") -> Dataset:
+    """:func:`load_dataset` for a step that takes 2-D images (``what`` names it in the error a 3-D set gets)."""
+    return planar(load_dataset(source, seed=seed, fit=fit), what)
 
 
 def cache_dataset(source: str | os.PathLike[str], out: str | os.PathLike[str], seed: int = 0, n: int = 300,
@@ -105,5 +131,5 @@ def cache_dataset(source: str | os.PathLike[str], out: str | os.PathLike[str], s
         with _unzipped(*read_bytes(path, cap="max_archive_mb"), seed, fit,
                        scratch=out.parent if out.parent.is_dir() else None) as plan:
             return write_cache(plan.template, plan.chunks(), out, report)
-    dataset = load_dataset(path, seed=seed, fit=fit)
+    dataset = load_images(path, "medlib cache", seed=seed, fit=fit)
     return write_cache(dataset, dataset_chunks(dataset), out, report)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medlib.datasets import Dataset, load_dataset
+from medlib.datasets import Dataset, load_images
 from medlib.errors import MedlibError
 from medlib.models import ModelError, bn_momentum_for, build_model
 from medlib.recipe import Choice
@@ -145,7 +145,8 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     if unknown:
         raise SpecError(f"the card facts hold unknown key(s) {unknown}; known: {', '.join(ABOUT_KEYS)}")
     resume = placement.name == "multiworker" if resume is None else resume
-    dataset = dataset if dataset is not None else load_dataset(config.data, seed=config.seed, fit=config.fit)
+    if dataset is None:
+        dataset = load_images(config.data, "training", seed=config.seed, fit=config.fit)
     recipe = resolve(config, dataset)
     fit_to_budget(recipe, config)
     config = _replicate(recipe, config, placement)
