@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from medlib.datasets import SPLITS, Dataset, load_upload
+from medlib.datasets import SPLITS, Dataset, VolumeSet, load_upload
+from medlib.datasets.volumes import PLANES
 from medlib.errors import MedlibError
 from medlib.fingerprint import data_fingerprint
 from medlib.image import MedImage
 from medlib.readers import read_series
-from medlib.visualize import draw_outline, enlarge, scale_to_uint8
+from medlib.visualize import (
+    FINDING_COLOR,
+    draw_findings,
+    draw_label_map,
+    draw_outline,
+    enlarge,
+    scale_to_uint8,
+    structure_color,
+)
 from medlib.windowing import to_display
 from ui import state
 from ui.plots import class_balance, histogram
@@ -103,7 +113,9 @@ def _choose_dataset() -> None:
         type=["zip", "npz"],
         key="dataset_file",
         help="ZIP: one folder per class (optionally inside train/ val/ test/), images/ and masks/ folders, "
-        "or a CSV manifest (path,label[,mask][,patient_id][,split]). NPZ: MedMNIST-style arrays.",
+        "or a CSV manifest (path,label[,mask][,patient_id][,split][,x,y,radius_px or x0,y0,x1,y1]) with a "
+        "labels.json naming the mask values; a Decathlon task (dataset.json, imagesTr/, labelsTr/) or NIfTI "
+        "images/ and labels/ folders for volumes. NPZ: MedMNIST-style arrays.",
     )
     if upload is None or st.session_state.get(state.DATASET_UPLOAD_ID) == upload.file_id:
         return
@@ -114,8 +126,20 @@ def _choose_dataset() -> None:
     except MedlibError as exc:
         st.session_state[state.DATASET_ERROR] = f"{upload.name}: {exc}"
         return
-    st.session_state[state.DATASET_FOLLOWED] = state.set_active_dataset(dataset)
     st.session_state.pop(state.DATASET_ERROR, None)
+    if isinstance(dataset, VolumeSet):
+        state.set_volume_set(dataset)
+        return
+    st.session_state[state.DATASET_FOLLOWED] = state.set_active_dataset(dataset)
+
+
+def legend(structures: list[str], findings: bool = False) -> None:
+    """The colours of the structures outlined (and the mark of the findings) in one line."""
+    items = [f"<span style='color:rgb{structure_color(k)}'>■</span> {name}"
+             for k, name in enumerate(structures, start=1)]
+    if findings:
+        items.append(f"<span style='color:rgb{FINDING_COLOR}'>○</span> located finding")
+    st.markdown("Outlined: " + " &nbsp; ".join(items), unsafe_allow_html=True)
 
 
 def _sample_grid(dataset: Dataset) -> None:
@@ -124,13 +148,58 @@ def _sample_grid(dataset: Dataset) -> None:
     count = min(12, index.size)
     picks = index[np.linspace(0, index.size - 1, count).astype(int)]
     low, high = np.percentile(dataset.images[picks], [0.5, 99.5])
+    named = dataset.masks is not None and len(dataset.structures) > 1
+    if named or dataset.findings is not None:
+        legend(dataset.structures if named else [], dataset.findings is not None)
     columns = st.columns(6)
     for slot, i in enumerate(picks):
         image = enlarge(scale_to_uint8(dataset.images[i], float(low), float(high)), 192)
         if dataset.masks is not None:
-            image = draw_outline(image, enlarge(dataset.masks[i], 192))
+            mask = enlarge(dataset.masks[i], 192)
+            image = draw_label_map(image, mask) if named else draw_outline(image, mask)
+        if dataset.findings is not None:
+            image = draw_findings(image, dataset.findings[i], image.shape[0] / dataset.image_size[0])
         label = dataset.class_names[int(dataset.labels[i])] if dataset.labels is not None else "mask outlined"
         columns[slot % 6].image(image, caption=f"{label} · {dataset.ids[i]}", width="stretch")
+
+
+def volume_section(volumes: VolumeSet) -> None:
+    """A 3-D set: its facts, and one volume in three planes with a slice slider each, its structures outlined."""
+    st.subheader(volumes.name)
+    st.caption("A 3-D set is shown here; the Preprocessing, Augmentation, Training and Evaluation pages work on "
+               f"2-D images and keep the active set, {state.active_dataset().name}.")
+    info = volumes.summary()
+    facts = st.columns(4)
+    facts[0].metric("Volumes", f"{len(volumes):,}")
+    facts[1].metric("Task", f"3-D {volumes.task}")
+    facts[2].metric("Median shape", " × ".join(str(v) for v in info["shape"]["median"]))
+    facts[3].metric("Spacing (mm)", " × ".join(f"{v:.3g}" for v in info["spacing"]))
+    st.caption(f"Format: {volumes.source_format} · modality {volumes.modality or 'not given'} · structures: "
+               f"{', '.join(volumes.structures) or 'none'} · splits "
+               + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
+    for note in volumes.notes:
+        st.caption(f"• {note}")
+    with st.expander("Data fingerprint"):
+        st.json(data_fingerprint(volumes), expanded=False)
+    chosen = st.selectbox("Volume", volumes.ids, key="volume_pick")
+    volume = volumes.volumes[volumes.ids.index(chosen)]
+    if volume.labels is not None:
+        legend(volumes.structures)
+    low, high = np.percentile(volume.image, [0.5, 99.5])
+    for column, plane, axis in zip(st.columns(3), PLANES, (2, 1, 0), strict=True):
+        depth = volume.image.shape[axis]
+        index = column.slider(f"{plane.capitalize()} slice", 1, depth, depth // 2 + 1, key=f"volume_{plane}") - 1
+        spacing = [s for k, s in enumerate(volume.spacing) if k != axis]
+        picture = scale_to_uint8(volume.plane(plane, index), float(low), float(high))
+        ratio = spacing[1] / spacing[0]  # rows follow the second remaining axis: keep millimetres square
+        picture = cv2.resize(picture, (picture.shape[1], max(1, round(picture.shape[0] * ratio))),
+                             interpolation=cv2.INTER_NEAREST)
+        picture = enlarge(picture, 256)
+        if volume.labels is not None:
+            labels = cv2.resize(volume.plane(plane, index, labels=True), (picture.shape[1], picture.shape[0]),
+                                interpolation=cv2.INTER_NEAREST)
+            picture = draw_label_map(picture, labels)
+        column.image(picture, caption=f"{plane} {index + 1}/{depth}", width="stretch")
 
 
 @st.cache_data(max_entries=8, show_spinner="Taking the data set's fingerprint…")
@@ -161,6 +230,14 @@ def _fingerprint_panel(dataset: Dataset) -> None:
             objects = f"; median object {masks['object_side_px']:.0f} px a side" if "object_side_px" in masks else ""
             lines.append(f"Masks: {masks['foreground']:.1%} foreground, {masks['images_with_foreground']} sampled "
                          f"images with some{objects}")
+            for name, part in masks.get("structures", {}).items():
+                side = f", median object {part['object_side_px']:.0f} px a side" if "object_side_px" in part else ""
+                lines.append(f"Structure {name}: {part['foreground']:.1%} of the pixels{side}")
+        if "findings" in facts:
+            found, size = facts["findings"], facts["findings"].get("size_px", {})
+            lines.append(f"Findings ({', '.join(found['kinds']) or 'none'}): median {found['per_image']['median']:g} "
+                         f"an image, at most {found['per_image']['max']:g}"
+                         + (f"; median size {size['median']:.1f} px" if size else ""))
         patients = f" of {facts['patients']:,} patients" if facts["patients"] else ""
         lines.append(f"{facts['images']:,} images{patients}")
         st.markdown("\n".join(f"- {line}" for line in lines))
@@ -172,6 +249,9 @@ def dataset_section() -> None:
     if error := st.session_state.get(state.DATASET_ERROR):
         st.error(error, icon=":material/error:")
         st.caption("The previous data set stays active.")
+    if (volumes := state.volume_set()) is not None:
+        volume_section(volumes)
+        return
     dataset = state.active_dataset()
     st.subheader(dataset.name)
     if (followed := st.session_state.get(state.DATASET_FOLLOWED)) is not None:

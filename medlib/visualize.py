@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
+from medlib.targets import Finding
+
 OUTLINE_COLOR = (255, 64, 64)
+FINDING_COLOR = (255, 214, 0)
+STRUCTURE_COLORS = ((64, 160, 255), (255, 96, 64), (80, 220, 120), (220, 120, 255), (255, 180, 40),
+                    (40, 220, 220), (255, 110, 180), (170, 170, 60))
+"""One colour per structure of a label map (value 1 the first), distinct on a gray film."""
+
+
+def structure_color(value: int) -> tuple[int, int, int]:
+    """The colour of label value ``value`` (1..K) in every picture and legend."""
+    return STRUCTURE_COLORS[(value - 1) % len(STRUCTURE_COLORS)]
 
 
 def scale_to_uint8(image: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:
@@ -65,3 +78,32 @@ def enlarge(image: np.ndarray, min_side: int = 256) -> np.ndarray:
     if factor == 1:
         return image
     return cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+
+
+def draw_label_map(image: np.ndarray, labels: np.ndarray, thickness: int = 0) -> np.ndarray:
+    """The uint8 image in RGB with each structure of ``labels`` (values 1..K) outlined in its colour."""
+    out = as_rgb(image).copy()
+    for value in (v for v in np.unique(labels).tolist() if v > 0):
+        out = draw_outline(out, labels == value, structure_color(int(value)), thickness)
+    return out
+
+
+def draw_findings(image: np.ndarray, findings: Sequence[Finding], scale: float = 1.0,
+                  color: tuple[int, int, int] = FINDING_COLOR, numbered: bool = False) -> np.ndarray:
+    """The uint8 image in RGB with each finding drawn: a box as a rectangle, a point as a circle of its radius
+    (a small cross where it has none); ``scale`` maps the findings' pixels onto this picture's."""
+    out = as_rgb(image).copy()
+    thickness = max(1, round(max(out.shape[:2]) / 256))
+    for number, finding in enumerate(findings, start=1):
+        x, y = (round((v + 0.5) * scale - 0.5) for v in finding.centre)
+        if finding.box is not None:
+            x0, y0, x1, y1 = (round((v + 0.5) * scale - 0.5) for v in finding.box)
+            cv2.rectangle(out, (x0, y0), (x1, y1), color, thickness)
+        elif finding.radius:
+            cv2.circle(out, (x, y), max(2, round(finding.radius * scale) + 2 * thickness), color, thickness)
+        else:
+            cv2.drawMarker(out, (x, y), color, cv2.MARKER_CROSS, 6 * thickness, thickness)
+        if numbered:
+            cv2.putText(out, str(number), (x + 4 * thickness, y - 4 * thickness), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.4 * thickness, color, thickness)
+    return out

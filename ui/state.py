@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from medlib.augment import Augmenter, load_augmenter
-from medlib.datasets import Dataset
+from medlib.datasets import Dataset, VolumeSet
 from medlib.limits import limit
 from medlib.phantom import make_phantom
 from medlib.preprocess import Pipeline, load_pipeline
@@ -25,6 +25,7 @@ IMAGE_NAME = "image_name"
 IMAGE_ERROR = "image_error"
 ACTIVE_PREPROCESS = "active_preprocess"
 ACTIVE_AUGMENT = "active_augment"
+VOLUMES = "volume_set"  # the 3-D set uploaded last (shown on the Upload page; the 2-D pages keep the active set)
 DATASET_FOLLOWED = "dataset_followed"  # the data set the Upload page made active (to notice one made elsewhere)
 PREPROCESS_EDITOR, AUGMENT_EDITOR = "preprocess_editor", "augment_editor"  # the spec editors' step lists
 AUGMENT_SEED = "aug_seed"  # the Augmentation page's draw (a widget its "new draw" button moves on)
@@ -51,6 +52,19 @@ def active_dataset() -> Dataset:
     return st.session_state[ACTIVE_DATASET]
 
 
+def volume_set() -> VolumeSet | None:
+    """The 3-D set the Upload page shows, if the last data set uploaded was one."""
+    return st.session_state.get(VOLUMES)
+
+
+def set_volume_set(volumes: VolumeSet | None) -> None:
+    """Show ``volumes`` on the Upload page (None: show the active 2-D set again)."""
+    if volumes is None:
+        st.session_state.pop(VOLUMES, None)
+    else:
+        st.session_state[VOLUMES] = volumes
+
+
 def set_active_dataset(dataset: Dataset) -> list[str]:
     """Make ``dataset`` active; the preprocessing and augmentation follow it unless the user changed them.
 
@@ -58,6 +72,7 @@ def set_active_dataset(dataset: Dataset) -> list[str]:
     """
     previous = st.session_state.get(ACTIVE_DATASET)
     st.session_state[ACTIVE_DATASET] = dataset
+    set_volume_set(None)
     followed = []
     for key, default, what in ((ACTIVE_PREPROCESS, dataset_default_pipeline, "preprocessing"),
                                (ACTIVE_AUGMENT, dataset_default_augmenter, "augmentation")):

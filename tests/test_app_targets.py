@@ -1,0 +1,46 @@
+"""AppTest of the Upload page with named structures, located findings and volumes."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from tests.test_app import _image_captions, upload_page  # noqa: F401  (the fixture)
+from tests.test_targets import NAMES, _write_set
+from tests.test_volumes import _task
+
+
+def zip_folder(root: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                archive.write(path, Path(root.name) / path.relative_to(root))
+    return buffer.getvalue()
+
+
+def _upload(page, name: str, data: bytes) -> None:
+    page.radio(key="dataset_source").set_value("Upload a data set").run()
+    page.file_uploader(key="dataset_file").set_value((name, data, "application/zip"))
+    page.run()
+    assert not page.exception and not page.error
+
+
+def test_a_set_with_named_structures_and_findings_shows_their_legend(upload_page, tmp_path):  # noqa: F811
+    _upload(upload_page, "films.zip", zip_folder(_write_set(tmp_path / "films", labels=NAMES)))
+    dataset = upload_page.session_state["active_dataset"]
+    assert dataset.structures == ["right lung", "heart"] and dataset.findings is not None
+    legend = next(m.value for m in upload_page.markdown if m.value.startswith("Outlined:"))
+    assert "right lung" in legend and "heart" in legend and "located finding" in legend
+
+
+def test_a_volume_set_is_shown_in_three_planes_and_the_active_set_stays(upload_page, tmp_path):  # noqa: F811
+    before = upload_page.session_state["active_dataset"].name
+    _upload(upload_page, "Task99.zip", zip_folder(_task(tmp_path / "Task99", n=3)))
+    assert upload_page.session_state["active_dataset"].name == before
+    assert [s.label for s in upload_page.slider] == ["Axial slice", "Coronal slice", "Sagittal slice"]
+    upload_page.slider(key="volume_axial").set_value(2).run()
+    assert not upload_page.exception
+    assert "axial 2/8" in _image_captions(upload_page)
+    assert any("head" in m.value and "tail" in m.value for m in upload_page.markdown)
