@@ -171,7 +171,7 @@ def volume_section(volumes: VolumeSet) -> None:
     info = volumes.summary()
     facts = st.columns(4)
     facts[0].metric("Volumes", f"{len(volumes):,}")
-    facts[1].metric("Task", f"3-D {volumes.task}")
+    facts[1].metric("3-D task", volumes.task)
     facts[2].metric("Median shape", " × ".join(str(v) for v in info["shape"]["median"]))
     facts[3].metric("Spacing (mm)", " × ".join(f"{v:.3g}" for v in info["spacing"]))
     st.caption(f"Format: {volumes.source_format} · modality {volumes.modality or 'not given'} · structures: "
