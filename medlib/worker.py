@@ -16,8 +16,10 @@ import multiprocessing
 import os
 import queue
 import shutil
+import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,8 @@ class TrainingProcess:
         self._on_event = on_event
         self._process: Any = None
         self._stop: Any = None
+        self._ended, self._ending = threading.Event(), threading.Lock()
+        self._dead_since: float | None = None
 
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")
@@ -92,6 +96,29 @@ class TrainingProcess:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
+    def notice_death(self, grace: float = 5.0) -> bool:
+        """End the run as failed, with the reason its exit code gives, where the process is gone for more than
+        ``grace`` seconds and its follower has not said so (a child killed in the middle of sending an event
+        leaves the follower waiting for the rest of it). Returns whether it did."""
+        if self._process is None or self._process.is_alive() or self._ended.is_set():
+            return False
+        self._dead_since = self._dead_since or time.monotonic()
+        if time.monotonic() - self._dead_since < grace:
+            return False
+        return self._end({"event": "exit", "state": "failed", "error": exit_reason(self._process.exitcode)})
+
+    def _end(self, event: Event) -> bool:
+        """Hand on the run's one ``exit`` event (False where it was handed on already)."""
+        with self._ending:
+            if self._ended.is_set():
+                return False
+            self._ended.set()
+        self._on_event(event)
+        if self._process is not None:
+            self._process.join(timeout=10)
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        return True
+
     def _follow(self) -> None:
         while True:
             try:
@@ -102,14 +129,22 @@ class TrainingProcess:
                 try:  # the last events may arrive just after the process ended
                     event = self._events.get(timeout=1.0)
                 except queue.Empty:
-                    code = self._process.exitcode
-                    event = {"event": "exit", "state": "failed",
-                             "error": f"the training process ended unexpectedly (exit code {code})"}
-            self._on_event(event)
+                    event = {"event": "exit", "state": "failed", "error": exit_reason(self._process.exitcode)}
             if event["event"] == "exit":
-                self._process.join(timeout=10)
-                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._end(event)
                 return
+            if not self._ended.is_set():
+                self._on_event(event)
+
+
+def exit_reason(code: int | None) -> str:
+    """What a training process's exit code says, in words."""
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
+        hint = " (the system ends a process so when memory runs out: train on fewer or smaller images)" \
+            if -code == signal.SIGKILL else ""
+        return f"the training process was ended by {name}{hint}"
+    return f"the training process ended unexpectedly (exit code {code})"
 
 
 class TrainingQueue:

@@ -14,6 +14,13 @@ from medlib.phantom_export import write_png_zip
 from tests.conftest import ROOT, SCREENSHOTS, dicom_file
 from tests.helpers import EXCEPTION, images_loaded, open_app, settle
 
+JOURNEY_TRAINED = """() => {
+    const text = document.body.innerText, epoch = text.match(/epoch (\\d+)\\/\\d+ · batch/);
+    const failed = text.indexOf("Training failed");
+    if (failed >= 0) throw new Error(text.slice(failed, failed + 400));
+    return (epoch !== null && Number(epoch[1]) >= 3) || text.includes("Saved as");
+}"""
+
 pytestmark = pytest.mark.browser
 
 
@@ -88,9 +95,13 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     settle(page)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("validation metrics").filter(visible=True).first.wait_for(timeout=180_000)
-    page.wait_for_function("() => /epoch [3-9]\\/\\d+ · batch/.test(document.body.innerText)", timeout=180_000)
+    # epochs of a small set can pass faster than the page redraws (epoch 2, then 11): any epoch from 3 on counts,
+    # and so does a run that ended on its own first (the page says why, and it is saved)
+    page.wait_for_function(JOURNEY_TRAINED, timeout=180_000)
     _shot(page, "5-training")
-    page.get_by_role("button", name="Stop").click()
+    stop = page.get_by_role("button", name="Stop")
+    if stop.count():
+        stop.click()
     page.get_by_text("Saved as").wait_for(timeout=120_000)
     page.locator("[data-testid='stSidebar']").get_by_text("journey-run").first.wait_for(timeout=90_000)  # now active
     settle(page)

@@ -81,7 +81,10 @@ class Job:
             self.process.stop()
 
     def snapshot(self) -> dict[str, Any]:
-        """A consistent copy of the job's state for drawing."""
+        """A consistent copy of the job's state for drawing; a run whose process is gone without a word is
+        marked failed with the reason its exit code gives, so that the page never waits for it."""
+        if self.process is not None and self.state == RUNNING:
+            self.process.notice_death()
         with self.lock:
             return {"state": self.state, "start": self.start, "epochs": list(self.epochs),
                     "last_batch": self.last_batch, "end": self.end, "error": self.error,
