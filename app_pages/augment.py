@@ -10,16 +10,33 @@ import streamlit as st
 
 from medlib.augment import TRANSFORMS, Augmenter, default_augmenter, load_augmenter
 from medlib.errors import MedlibError
-from medlib.visualize import draw_outline, enlarge, scale_to_uint8
+from medlib.targets import move_findings
+from medlib.visualize import draw_targets, enlarge, scale_to_uint8
 from ui import state
+from ui.legend import legend
 from ui.spec_editor import edit_spec, set_steps, spec_actions
 
 PER_ROW = 6
 
 
-def _view(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    view = enlarge(scale_to_uint8(image, 0.0, 1.0), 192)
-    return view if mask is None else draw_outline(view, enlarge(mask, 192), thickness=2)
+def _view(image: np.ndarray, mask: np.ndarray | None, findings=(), named: bool = False) -> np.ndarray:
+    return draw_targets(enlarge(scale_to_uint8(image, 0.0, 1.0), 192), image.shape[0], mask, findings, named,
+                        thickness=2)
+
+
+def _corners(findings) -> np.ndarray | None:
+    """The (x, y) points that locate ``findings``, one array for the augmentation to move."""
+    return np.concatenate([f.corners() for f in findings]) if findings else None
+
+
+def _moved(findings, points: np.ndarray | None) -> list:
+    """``findings`` at the moved ``points`` (as :func:`_corners` stacked them)."""
+    out, start = [], 0
+    for finding in findings:
+        count = len(finding.corners())
+        out.append(finding.placed(points[start : start + count]))
+        start += count
+    return out
 
 
 def _pick_images(dataset) -> list[int]:
@@ -54,7 +71,8 @@ dataset = state.active_dataset()
 pipeline = state.active_pipeline()
 st.caption(
     "Variants of the active data set's images after the active preprocessing "
-    f"({' → '.join(n for n, _ in pipeline.steps) or 'none'}). Masks move with their images."
+    f"({' → '.join(n for n, _ in pipeline.steps) or 'none'}). Masks, label maps and located findings move "
+    "with their images, under the same draw."
 )
 controls, grid = st.columns([1, 2])
 with controls:
@@ -72,11 +90,17 @@ with grid:
     if augmenter is not None and chosen:
         drawn = []
         started = time.perf_counter()
+        named = len(dataset.structures) > 1
+        if named or dataset.findings is not None:
+            legend(dataset.structures if named else [], dataset.findings is not None)
         for i in chosen:
             mask = None if dataset.masks is None else dataset.masks[i]
             try:
-                image, mask = pipeline.apply(dataset.images[i], mask)
-                variants = augmenter.variants(image, mask, n=int(count), seed=int(seed))
+                processed = pipeline.run(dataset.images[i], mask)
+                image, mask = processed.image, processed.mask
+                findings = move_findings(dataset.findings[i], processed.geometry.record, dataset.image_size) \
+                    if dataset.findings is not None else []
+                variants = augmenter.variants(image, mask, n=int(count), seed=int(seed), points=_corners(findings))
             except MedlibError as exc:
                 st.error(f"{dataset.ids[i]}: {exc}", icon=":material/error:")
                 break
@@ -87,8 +111,9 @@ with grid:
                     icon=":material/warning:",
                 )
             st.markdown(f"**{dataset.ids[i]}** — original, then {len(variants)} variants")
-            tiles = [(_view(image, mask), "original")]
-            tiles += [(_view(v.image, v.mask), f"#{k + 1}") for k, v in enumerate(variants)]
+            tiles = [(_view(image, mask, findings, named), "original")]
+            tiles += [(_view(v.image, v.mask, _moved(findings, v.points), named), f"#{k + 1}")
+                      for k, v in enumerate(variants)]
             for row in range(0, len(tiles), PER_ROW):
                 for column, (tile, caption) in zip(st.columns(PER_ROW), tiles[row : row + PER_ROW], strict=False):
                     column.image(tile, caption=caption, width="stretch")

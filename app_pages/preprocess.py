@@ -7,8 +7,9 @@ import streamlit as st
 
 from medlib.errors import MedlibError
 from medlib.preprocess import STEPS, Pipeline, load_pipeline
-from medlib.visualize import draw_outline, enlarge, scale_to_uint8
+from medlib.visualize import draw_targets, enlarge, scale_to_uint8
 from ui import state
+from ui.legend import legend
 from ui.pick import pick_image
 from ui.plots import histogram
 from ui.spec_editor import edit_spec, set_steps, spec_actions
@@ -33,12 +34,14 @@ def _show_stages(pipeline: Pipeline, picked) -> np.ndarray | None:
         return None
     total = sum(s.seconds for s in stages) * 1000
     st.caption(f"{len(stages) - 1} step(s) in {total:.1f} ms on this image")
+    if picked.named or picked.findings:
+        legend(state.active_dataset().structures if picked.named else [], bool(picked.findings))
     for row in range(0, len(stages), COLUMNS):
         for column, stage in zip(st.columns(COLUMNS), stages[row : row + COLUMNS], strict=False):
             with column:
-                view = enlarge(_display(stage.image), 192)
-                if stage.mask is not None:
-                    view = draw_outline(view, enlarge(stage.mask, 192))
+                moved = stage.move_findings(picked.findings, picked.image.shape)
+                view = draw_targets(enlarge(_display(stage.image), 192), stage.image.shape[0], stage.mask, moved,
+                                    picked.named)
                 h, w, c = stage.image.shape
                 timing = "" if stage.name == "input" else f" · {stage.seconds * 1000:.1f} ms"
                 st.image(view, caption=f"{stage.name}: {w}×{h}×{c}{timing}", width="stretch")

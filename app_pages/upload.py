@@ -13,17 +13,10 @@ from medlib.errors import MedlibError
 from medlib.fingerprint import data_fingerprint
 from medlib.image import MedImage
 from medlib.readers import read_series
-from medlib.visualize import (
-    FINDING_COLOR,
-    draw_findings,
-    draw_label_map,
-    draw_outline,
-    enlarge,
-    scale_to_uint8,
-    structure_color,
-)
+from medlib.visualize import draw_label_map, draw_targets, enlarge, scale_to_uint8
 from medlib.windowing import to_display
 from ui import state
+from ui.legend import legend
 from ui.plots import class_balance, histogram
 from ui.samples import SAMPLE_NAME, sample_image
 from ui.sidebar import privacy_notice
@@ -133,15 +126,6 @@ def _choose_dataset() -> None:
     st.session_state[state.DATASET_FOLLOWED] = state.set_active_dataset(dataset)
 
 
-def legend(structures: list[str], findings: bool = False) -> None:
-    """The colours of the structures outlined (and the mark of the findings) in one line."""
-    items = [f"<span style='color:rgb{structure_color(k)}'>■</span> {name}"
-             for k, name in enumerate(structures, start=1)]
-    if findings:
-        items.append(f"<span style='color:rgb{FINDING_COLOR}'>○</span> located finding")
-    st.markdown("Outlined: " + " &nbsp; ".join(items), unsafe_allow_html=True)
-
-
 def _sample_grid(dataset: Dataset) -> None:
     split = st.selectbox("Samples from", [s for s in SPLITS if dataset.indices(s).size], key="sample_split")
     index = dataset.indices(split)
@@ -153,12 +137,9 @@ def _sample_grid(dataset: Dataset) -> None:
         legend(dataset.structures if named else [], dataset.findings is not None)
     columns = st.columns(6)
     for slot, i in enumerate(picks):
-        image = enlarge(scale_to_uint8(dataset.images[i], float(low), float(high)), 192)
-        if dataset.masks is not None:
-            mask = enlarge(dataset.masks[i], 192)
-            image = draw_label_map(image, mask) if named else draw_outline(image, mask)
-        if dataset.findings is not None:
-            image = draw_findings(image, dataset.findings[i], image.shape[0] / dataset.image_size[0])
+        image = draw_targets(enlarge(scale_to_uint8(dataset.images[i], float(low), float(high)), 192),
+                             dataset.image_size[0], None if dataset.masks is None else dataset.masks[i],
+                             dataset.findings[i] if dataset.findings is not None else (), named)
         label = dataset.class_names[int(dataset.labels[i])] if dataset.labels is not None else "mask outlined"
         columns[slot % 6].image(image, caption=f"{label} · {dataset.ids[i]}", width="stretch")
 

@@ -158,6 +158,8 @@ class Variant:
     image: np.ndarray
     mask: np.ndarray | None
     applied: list[dict[str, Any]]
+    points: np.ndarray | None = None
+    """The (x, y) points given with the image, where the draw moved them (they may leave the image)."""
 
 
 #: Bookkeeping entries of albumentations' applied parameters that say nothing about the draw.
@@ -181,9 +183,10 @@ class Augmenter(Spec):
     def __init__(self, steps: list[tuple[str, dict[str, Any]]] | None = None) -> None:
         super().__init__(FAMILY, TRANSFORMS, list(steps or []))
 
-    def compose(self, shape: tuple[int, ...], seed: int | None, record: bool = True) -> A.Compose:
+    def compose(self, shape: tuple[int, ...], seed: int | None, record: bool = True,
+                points: bool = False) -> A.Compose:
         """The albumentations pipeline for images of ``shape``, seeded; ``record``: keep each draw's parameters
-        (the preview shows them; training has no use for them).
+        (the preview shows them; training has no use for them); ``points``: move (x, y) points with the image.
 
         ``Compose(seed=...)`` in albumentations 2.0 gives every transform its own
         generator started from the same seed, so their coin flips agree (all
@@ -191,7 +194,8 @@ class Augmenter(Spec):
         the draws independent and still reproducible.
         """
         transforms = [TRANSFORMS[name].build(params, shape) for name, params in self.steps]
-        pipeline = A.Compose(transforms, save_applied_params=record, strict=True)
+        keypoints = A.KeypointParams(format="xy", remove_invisible=False) if points else None
+        pipeline = A.Compose(transforms, save_applied_params=record, strict=True, keypoint_params=keypoints)
         pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))
         return pipeline
 
@@ -211,16 +215,18 @@ class Augmenter(Spec):
         views += [(0, 1)] if {"hflip", "vflip"} <= used else []
         return tuple(views)
 
-    def variants(self, image: np.ndarray, mask: np.ndarray | None = None, n: int = 8, seed: int = 0) -> list[Variant]:
-        """``n`` augmented versions of one image (H×W×C float32 in 0..1) and its mask, the same for a seed."""
+    def variants(self, image: np.ndarray, mask: np.ndarray | None = None, n: int = 8, seed: int = 0,
+                 points: np.ndarray | None = None) -> list[Variant]:
+        """``n`` augmented versions of one image (H×W×C float32 in 0..1), its mask (a label map: moved nearest)
+        and its (x, y) ``points``, all moved by the same draw; the same for a seed."""
         image = np.ascontiguousarray(image, dtype=np.float32)
         if image.ndim != 3:
             raise SpecError(f"augmentation takes an H×W×C image, got shape {image.shape}")
-        pipeline = self.compose(image.shape, seed)
+        pipeline = self.compose(image.shape, seed, points=points is not None)
         out = []
         for _ in range(n):
-            augmented, augmented_mask, applied = draw_once(pipeline, image, mask)
-            out.append(Variant(augmented, augmented_mask, applied))
+            augmented, augmented_mask, applied, moved = draw_once(pipeline, image, mask, points)
+            out.append(Variant(augmented, augmented_mask, applied, moved))
         return out
 
     def apply_fn(self, shape: tuple[int, ...], seed: int | None = None):
@@ -228,22 +234,25 @@ class Augmenter(Spec):
         pipeline = self.compose(shape, seed)
 
         def apply(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-            augmented, augmented_mask, _ = draw_once(pipeline, image, mask)
+            augmented, augmented_mask, _, _ = draw_once(pipeline, image, mask)
             return augmented, augmented_mask
 
         return apply
 
 
-def draw_once(pipeline: A.Compose, image: np.ndarray, mask: np.ndarray | None):
-    """One draw of ``pipeline``: the image (clipped to 0..1), the mask, and the recorded parameters (none where the
-    pipeline does not record them)."""
+def draw_once(pipeline: A.Compose, image: np.ndarray, mask: np.ndarray | None, points: np.ndarray | None = None):
+    """One draw of ``pipeline``: the image (clipped to 0..1), the mask, the recorded parameters (none where the
+    pipeline does not record them) and the moved (x, y) points (None where none were given)."""
     kwargs: dict[str, Any] = {"image": np.ascontiguousarray(image, dtype=np.float32)}
     if mask is not None:
         kwargs["mask"] = np.ascontiguousarray(mask, dtype=np.uint8)
+    if points is not None:
+        kwargs["keypoints"] = np.asarray(points, np.float32).reshape(-1, 2)
     result = pipeline(**kwargs)
     augmented = np.clip(result["image"].reshape(image.shape), 0.0, 1.0).astype(np.float32)
     applied = [{"transform": name, **_plain(params)} for name, params in result.get("applied_transforms", [])]
-    return augmented, result.get("mask"), applied
+    moved = None if points is None else np.asarray(result["keypoints"], np.float64).reshape(-1, 2)[:, :2]
+    return augmented, result.get("mask"), applied, moved
 
 
 def make_augmenter(*steps: tuple[str, Mapping[str, Any]] | str) -> Augmenter:

@@ -13,7 +13,7 @@ image never yields NaN (no step divides by a range that can be zero).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from skimage import exposure
 from medlib.errors import MedlibError, SpecError
 from medlib.image import Window
 from medlib.spec import Param, Spec, StepKind, parse_spec
+from medlib.targets import Finding, move_findings
 from medlib.transforms import INTERPOLATIONS, Crop, Record, fit_record
 from medlib.windowing import WINDOW_PRESETS, apply_window
 
@@ -282,6 +283,12 @@ class Stage:
     image: np.ndarray
     mask: np.ndarray | None
     seconds: float
+    record: Record = Record()
+    """The geometric steps from the input to this stage (points move by it: :meth:`Stage.move_findings`)."""
+
+    def move_findings(self, findings: Sequence[Finding], shape: tuple[int, ...]) -> list[Finding]:
+        """Findings on the input (of ``shape``) where they are at this stage."""
+        return move_findings(findings, self.record, shape)
 
 
 @dataclass(frozen=True)
@@ -358,7 +365,7 @@ class Pipeline(Spec):
                 raise SpecError(f"preprocessing step {number} ({name}) failed on a {shape} {current.dtype} input: "
                                 f"{reason}; check the step's parameters") from exc
             if stages:
-                kept.append(Stage(name, current, current_mask, time.perf_counter() - start))
+                kept.append(Stage(name, current, current_mask, time.perf_counter() - start, record))
         if not np.isfinite(current).all():
             raise SpecError("preprocessing produced NaN or infinite values; check the steps' parameters")
         return Processed(current, current_mask, InputGeometry(tuple(shape), record), tuple(kept))

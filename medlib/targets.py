@@ -17,7 +17,7 @@ the top-left pixel at 0, 0), with a label.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from medlib.errors import DatasetError
+from medlib.transforms import Record, index_to_xy, xy_to_index
 
 LABELS_FILE = "labels.json"
 ONE_STRUCTURE = "foreground"
@@ -176,3 +177,9 @@ class Finding:
         return Finding(self.label, (float(corners[0][0]), float(corners[0][1])),
                        None if self.radius is None else self.radius * scale,
                        None if box is None else tuple(float(v) for v in box))
+
+
+def move_findings(findings: Sequence[Finding], record: Record, shape: tuple[int, ...]) -> list[Finding]:
+    """``findings`` on an image of ``shape`` where ``record``'s steps put them (a radius scaled with them)."""
+    return [f.placed(index_to_xy(record.move_points(xy_to_index(f.corners()), tuple(shape[:2]))), record.factor())
+            for f in findings]

@@ -107,3 +107,16 @@ def draw_findings(image: np.ndarray, findings: Sequence[Finding], scale: float =
             cv2.putText(out, str(number), (x + 4 * thickness, y - 4 * thickness), cv2.FONT_HERSHEY_SIMPLEX,
                         0.4 * thickness, color, thickness)
     return out
+
+
+def draw_targets(picture: np.ndarray, height: int, mask: np.ndarray | None = None,
+                 findings: Sequence[Finding] = (), named: bool = False, thickness: int = 0) -> np.ndarray:
+    """A picture (uint8, any size) of an image ``height`` pixels high with its targets drawn: the mask (at the
+    image's size) outlined, in each structure's colour where ``named`` (several structures), and the findings
+    (in the image's pixels)."""
+    out = as_rgb(picture)
+    if mask is not None:
+        mask = cv2.resize(np.ascontiguousarray(mask, np.uint8), (out.shape[1], out.shape[0]),
+                          interpolation=cv2.INTER_NEAREST)
+        out = draw_label_map(out, mask, thickness) if named else draw_outline(out, mask, thickness=thickness)
+    return draw_findings(out, findings, out.shape[0] / height) if findings else out

@@ -6,6 +6,11 @@ import io
 import zipfile
 from pathlib import Path
 
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from medlib.datasets import load_dataset
+from tests.conftest import ROOT
 from tests.test_app import _image_captions, upload_page  # noqa: F401  (the fixture)
 from tests.test_targets import NAMES, _write_set
 from tests.test_volumes import _task
@@ -44,3 +49,13 @@ def test_a_volume_set_is_shown_in_three_planes_and_the_active_set_stays(upload_p
     assert not upload_page.exception
     assert "axial 2/8" in _image_captions(upload_page)
     assert any("head" in m.value and "tail" in m.value for m in upload_page.markdown)
+
+
+@pytest.mark.parametrize("page", ["preprocess.py", "augment.py"])
+def test_the_preview_pages_draw_findings_and_structures_moving_with_the_image(page, tmp_path):
+    app = AppTest.from_file(str(ROOT / "app_pages" / page), default_timeout=60)
+    app.session_state["active_dataset"] = load_dataset(_write_set(tmp_path / "films", labels=NAMES))
+    app.run()
+    assert not app.exception and not app.error
+    legend = next(m.value for m in app.markdown if m.value.startswith("Outlined:"))
+    assert "right lung" in legend and "located finding" in legend

@@ -101,3 +101,22 @@ def test_bad_augmentation_specs(spec, message):
         load_augmenter(spec)
     with pytest.raises(SpecError, match="chest"):
         default_augmenter("knee")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_points_and_a_label_map_move_with_the_image_under_the_same_draw(seed):
+    """A disk of structure 2 drawn around a point stays around the point, whatever the geometric draw."""
+    size = 64
+    yy, xx = np.mgrid[:size, :size]
+    centre = (40.0, 20.0)
+    labels = np.where((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= 16, 2, 0).astype(np.uint8)
+    labels[50:60, 5:15] = 1
+    image = (labels / 2.0).astype(np.float32)[..., None]
+    augmenter = make_augmenter(("affine", {"p": 1.0, "shift": 0.1, "rotate": 30.0, "scale": 0.1}),
+                               ("hflip", {"p": 0.5}), ("vflip", {"p": 0.5}))
+    (variant,) = augmenter.variants(image, labels, n=1, seed=seed, points=np.array([centre]))
+    assert set(np.unique(variant.mask).tolist()) <= {0, 1, 2}  # nearest: no value between structures
+    disk = np.argwhere(variant.mask == 2)
+    if len(disk) > 20:  # still (mostly) in view
+        assert np.abs(disk.mean(axis=0)[::-1] - variant.points[0]).max() < 1.5

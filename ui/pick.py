@@ -11,6 +11,7 @@ from medlib.datasets import SPLITS, Dataset
 from medlib.errors import MedlibError
 from medlib.image import Window
 from medlib.readers import read_image
+from medlib.targets import Finding
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class Picked:
     mask: np.ndarray | None
     window: Window | None
     label: str
+    findings: tuple[Finding, ...] = ()
+    named: bool = False
+    """Whether the mask is a label map of several named structures (drawn in their colours)."""
 
 
 def pick_from_dataset(dataset: Dataset, key: str) -> Picked:
@@ -33,7 +37,9 @@ def pick_from_dataset(dataset: Dataset, key: str) -> Picked:
     i = int(positions[int(number) - 1])
     name = dataset.class_names[int(dataset.labels[i])] if dataset.labels is not None else "with mask"
     mask = None if dataset.masks is None else dataset.masks[i]
-    return Picked(dataset.images[i], mask, None, f"{dataset.ids[i]} · {name}")
+    findings = tuple(dataset.findings[i]) if dataset.findings is not None else ()
+    return Picked(dataset.images[i], mask, None, f"{dataset.ids[i]} · {name}", findings,
+                  len(dataset.structures) > 1)
 
 
 def pick_image(dataset: Dataset, key: str) -> Picked | None:

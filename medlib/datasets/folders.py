@@ -17,8 +17,7 @@ from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
 from medlib.readers.header import image_header
 from medlib.readers.sniff import sniff_format
-from medlib.targets import LABELS_FILE, Finding, Structures
-from medlib.transforms import index_to_xy, xy_to_index
+from medlib.targets import LABELS_FILE, Finding, Structures, move_findings
 
 _SPLIT_NAMES = {
     "train": "train", "training": "train",
@@ -203,8 +202,7 @@ def _placed_findings(entries: list[Entry], sizes: list[tuple[int, int]], geometr
         record = geometry.record(size)
         for finding in entry.findings or []:
             finding.check_inside(size, entry.where or entry.image.name)
-        out.append([finding.placed(index_to_xy(record.move_points(xy_to_index(finding.corners()), size)),
-                                   record.factor()) for finding in entry.findings or []])
+        out.append(move_findings(entry.findings or [], record, size))
     return out
 
 

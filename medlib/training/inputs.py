@@ -35,7 +35,7 @@ class Augment:
         for k in range(len(images)):
             key = [self.seed, self.epoch, int(first) + k]
             compose.set_random_state(np.random.default_rng(key), random.Random(hash(tuple(key))))
-            out_images[k], mask, _ = draw_once(compose, images[k], targets[k] if has_mask else None)
+            out_images[k], mask, _, _ = draw_once(compose, images[k], targets[k] if has_mask else None)
             out_targets[k] = mask if has_mask else targets[k]
         return out_images, out_targets
 
