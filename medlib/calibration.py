@@ -22,7 +22,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
-ECE_BINS = 15
+from medlib.evaluation import ECE_BINS, calibration
+
 """Bins of the expected calibration error reported with every classifier (the common choice)."""
 
 
@@ -79,8 +80,6 @@ def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bi
     >>> expected_calibration_error(np.array([0, 1]), np.array([[0.9, 0.1], [0.1, 0.9]]))
     0.1
     """
-    from medlib.evaluation import calibration
-
     return calibration(labels, probabilities, bins=bins)["ece"]
 
 
@@ -103,25 +102,3 @@ def fold_into(model: Any, calibration: Calibration) -> Any:
     shift = np.asarray(calibration.bias[1:] if kernel.shape[1] == 1 else calibration.bias, np.float32)
     head.set_weights([kernel / calibration.temperature, bias / calibration.temperature + shift])
     return copy
-
-
-def decision_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The threshold on class 1's probability that maximises Youden's J (sensitivity + specificity - 1).
-
-    Any cut between two neighbouring scores gives the same J, and so may several such gaps: the threshold is
-    the middle one of all cuts that reach the best J (the lower of two), each cut half-way between its
-    neighbours in logit space, so it does not sit on one validation image's score.
-
-    >>> decision_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))
-    0.5
-    """
-    labels = np.asarray(labels).reshape(-1).astype(int)
-    logit = np.log(np.clip(scores, 1e-7, 1 - 1e-7) / np.clip(1 - np.asarray(scores), 1e-7, 1.0))
-    values = np.unique(logit)
-    cuts = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2.0, [values[-1] + 1.0]])
-    positive, negative = labels == 1, labels == 0
-    sensitivity = (logit[positive][None, :] >= cuts[:, None]).mean(axis=1)
-    specificity = (logit[negative][None, :] < cuts[:, None]).mean(axis=1)
-    youden = sensitivity + specificity - 1.0
-    best = cuts[youden >= youden.max() - 1e-12]
-    return round(float(1.0 / (1.0 + np.exp(-best[(best.size - 1) // 2]))), 6)

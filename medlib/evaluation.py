@@ -24,6 +24,9 @@ from sklearn.metrics import average_precision_score, confusion_matrix, precision
 from medlib.errors import EvaluationError
 from medlib.metrics import as_probabilities
 
+ECE_BINS = 15
+"""Equal-width bins of the expected calibration error (the card's, the pages' and the benchmarks')."""
+
 METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1", "auc")
 """The table's metrics; each gets a ``<name>_ci`` interval."""
 
@@ -160,8 +163,6 @@ def metrics_with_intervals(labels: np.ndarray, raw: np.ndarray, threshold: float
 def classifier_scores(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.5, seed: int = 0) -> dict[str, Any]:
     """:func:`metrics_with_intervals` at ``threshold`` (binary), with the threshold, the expected calibration
     error (15 bins) and the Brier score."""
-    from medlib.calibration import ECE_BINS
-
     reliability = calibration(labels, raw, bins=ECE_BINS)
     binary = as_probabilities(raw).shape[1] == 2
     return metrics_with_intervals(labels, raw, threshold, seed=seed) | ({"threshold": threshold} if binary else {}) \
@@ -169,10 +170,26 @@ def classifier_scores(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.
 
 
 def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The threshold that maximises sensitivity + specificity - 1 (Youden's J)."""
-    fpr, tpr, thresholds = roc_curve(labels, scores)
-    best = int(np.argmax(tpr - fpr))
-    return float(min(1.0, thresholds[best]))
+    """The threshold on class 1's probability that maximises Youden's J (sensitivity + specificity - 1): the one
+    rule behind the card's threshold and the Evaluation page's.
+
+    Any cut between two neighbouring scores gives the same J, and so may several such gaps: the threshold is
+    the middle one of all cuts that reach the best J (the lower of two), each cut half-way between its
+    neighbours in logit space, so it does not sit on one validation image's score.
+
+    >>> youden_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))
+    0.5
+    """
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    logit = np.log(np.clip(scores, 1e-7, 1 - 1e-7) / np.clip(1 - np.asarray(scores), 1e-7, 1.0))
+    values = np.unique(logit)
+    cuts = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2.0, [values[-1] + 1.0]])
+    positive, negative = labels == 1, labels == 0
+    sensitivity = (logit[positive][None, :] >= cuts[:, None]).mean(axis=1)
+    specificity = (logit[negative][None, :] < cuts[:, None]).mean(axis=1)
+    youden = sensitivity + specificity - 1.0
+    best = cuts[youden >= youden.max() - 1e-12]
+    return round(float(1.0 / (1.0 + np.exp(-best[(best.size - 1) // 2]))), 6)
 
 
 def threshold_for(labels: np.ndarray, scores: np.ndarray, sensitivity: float | None = None,

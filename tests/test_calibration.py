@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medlib.calibration import Calibration, decision_threshold, expected_calibration_error, fit_calibration
+from medlib.calibration import Calibration, expected_calibration_error, fit_calibration
+from medlib.evaluation import youden_threshold
 
 
 def _overconfident(n: int = 4000, temperature: float = 3.0, bias: float = 1.0, seed: int = 0):
@@ -55,7 +56,7 @@ def test_the_threshold_reaches_the_best_youden_index(pairs):
     labels = np.array([int(y) for _, y in pairs])
     if labels.min() == labels.max():
         return
-    threshold = decision_threshold(labels, scores)
+    threshold = youden_threshold(labels, scores)
 
     def youden(t: float) -> float:
         return float(np.mean(scores[labels == 1] >= t) + np.mean(scores[labels == 0] < t) - 1.0)

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from medlib.calibration import decision_threshold, fit_calibration, fold_into
+from medlib.calibration import fit_calibration, fold_into
 from medlib.datasets import Dataset
-from medlib.evaluation import classifier_scores
+from medlib.evaluation import classifier_scores, youden_threshold
 from medlib.gate import fit_profile, mask_statistics
 from medlib.models import dense_head, features_model
 from medlib.prediction import predict, segment_maps
@@ -61,7 +61,7 @@ def calibrate(model: Any, dataset: Dataset, val: np.ndarray, pipeline: Pipeline)
     calibration = fit_calibration(labels, logits)
     chosen: dict[str, Any] = {"calibration": calibration.to_dict() | {"fitted_on": f"val ({val.size} images)"}}
     if logits.shape[1] == 1:
-        value = decision_threshold(labels, calibration.probabilities(logits)[:, 1])
+        value = youden_threshold(labels, calibration.probabilities(logits)[:, 1])
         chosen["threshold"] = {"value": value, "chosen_on": f"val ({val.size} images)",
                                "rule": "Youden's J (sensitivity + specificity - 1) at its best, the middle one of the "
                                        "cuts between scores that reach it"}
