@@ -35,6 +35,11 @@ class ImageTooLargeError(MedlibError):
     """The image (or archive) is larger than the configured limit."""
 
 
+class DatasetTooLargeError(ImageTooLargeError):
+    """The images of a data set, each within the limits, are together too large to hold in memory (a cache on
+    disk holds them: :func:`medlib.datasets.cache_dataset`)."""
+
+
 class DatasetError(MedlibError):
     """A data set cannot be built from what was given."""
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medlib.datasets import cache_dataset, load_dataset
-from medlib.datasets.cache import ShardedArray, dataset_chunks, open_cache, write_cache
+from medlib.datasets.cache import ShardedArray, dataset_chunks, is_cache, open_cache, write_cache
 from medlib.datasets.folders import folder_plan
 from medlib.errors import DatasetError
 from medlib.phantom import make_phantom, phantom_chunks
@@ -149,10 +149,10 @@ def test_a_streamed_set_gives_the_same_batches_as_in_memory(tmp_path):
     cached = open_cache(write_cache(memory, dataset_chunks(memory, size=16), tmp_path / "cache"))
     config = TrainConfig(task="segment", epochs=1, augment={"steps": []}, patch_size=16, patches_per_image=2)
     recipe = resolve(config, memory)
-    pairs = [make_inputs(d, recipe.val_index, recipe, "segment", seed=0) for d in (memory, cached)]
+    pairs = [make_inputs(d, recipe.val_index, recipe, seed=0) for d in (memory, cached)]
     for (a_images, a_masks), (b_images, b_masks) in zip(*pairs, strict=True):
         assert np.array_equal(a_images, b_images) and np.array_equal(a_masks, b_masks)
-    shuffled = make_inputs(cached, recipe.train_index, recipe, "segment", seed=0, shuffle=True)
+    shuffled = make_inputs(cached, recipe.train_index, recipe, seed=0, shuffle=True)
     epochs = [np.concatenate([m.numpy().sum(axis=(1, 2, 3)) for _, m in shuffled]) for _ in range(2)]
     assert len(epochs[0]) == recipe.train_index.size * 2 and not np.array_equal(epochs[0], epochs[1])
 
@@ -189,3 +189,19 @@ def test_a_zip_is_cached_as_it_would_load(tmp_path):
     assert cached.streamed and cached.fingerprint == memory.fingerprint
     assert cached.source_format == memory.source_format == "zip (class folders)" and cached.notes == memory.notes
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("medlib-zip-")] == []
+
+
+def test_training_on_a_folder_too_large_for_memory_caches_it_first_and_trains_from_disk(tmp_path, monkeypatch, capsys):
+    from medlib.cli import main
+
+    for i in range(24):
+        folder = tmp_path / "films" / ("sick" if i % 2 else "well")
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"f{i}.png"), np.full((256, 256), 40 + 150 * (i % 2), np.uint8))
+    monkeypatch.setenv("MEDLIB_MAX_DATASET_MB", "1")
+    code = main(["train", "--data", str(tmp_path / "films"), "--out", str(tmp_path / "store" / "big"),
+                 "--epochs", "1", "--model", "seed-cnn", "--image-size", "32"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"cached 24 of 24 images to {tmp_path / 'films.medlib-cache'}" in out
+    assert is_cache(tmp_path / "films.medlib-cache") and (tmp_path / "store" / "big").is_dir()

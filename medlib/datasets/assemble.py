@@ -1,7 +1,7 @@
 """Read the images of a data set into one array: each brought to the data set's size as it is read and kept
 in the type it is stored in (8-bit stays 8-bit), so memory follows the data set's stored size.
 
-The size is planned from the files' headers before any pixel is decoded (:func:`plan_geometry`): images of
+The size is planned from the files' headers before any pixel is decoded (:func:`plan_size`): images of
 one size keep it; images of many sizes become squares, their aspect kept with padding or stretched to fill.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medlib.errors import DatasetError, ImageTooLargeError, MedlibError
+from medlib.errors import DatasetError, DatasetTooLargeError, MedlibError
 from medlib.limits import MAX_DATASET_SIDE, MIXED_SIZE_SIDE, limit, raise_hint
 from medlib.readers import read_image
 from medlib.targets import Structures, unnamed_structures
@@ -28,7 +28,7 @@ _TYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.int16))
 
 
 @dataclass(frozen=True)
-class Geometry:
+class CommonSize:
     """The one size every image of a data set is brought to, and how.
 
     ``fit`` is ``as read`` (every image had this size), ``scaled`` (one size, shrunk to the side limit),
@@ -51,16 +51,16 @@ class Geometry:
         return self.record(frame.shape[:2]).move(frame, nearest, frame.min() if fill is None else fill)
 
 
-def plan_geometry(sizes: Sequence[tuple[int, int]], fit: str = "pad") -> tuple[Geometry, str | None]:
+def plan_size(sizes: Sequence[tuple[int, int]], fit: str = "pad") -> tuple[CommonSize, str | None]:
     """The geometry for images of ``sizes`` (height, width), and a note saying what changes, if anything.
 
     One size is kept (shrunk to ``MAX_DATASET_SIDE`` on its long side where larger, aspect kept). Many sizes
     become squares of the median long side, at most ``MIXED_SIZE_SIDE``, by ``fit``.
 
-    >>> plan_geometry([(100, 80)] * 3)
-    (Geometry(height=100, width=80, fit='as read'), None)
-    >>> plan_geometry([(1000, 800), (600, 900), (300, 300)])[0]
-    Geometry(height=512, width=512, fit='pad')
+    >>> plan_size([(100, 80)] * 3)
+    (CommonSize(height=100, width=80, fit='as read'), None)
+    >>> plan_size([(1000, 800), (600, 900), (300, 300)])[0]
+    CommonSize(height=512, width=512, fit='pad')
     """
     if fit not in FITS:
         raise DatasetError(f"unknown fit {fit!r}; choose one of {', '.join(FITS)}")
@@ -71,14 +71,14 @@ def plan_geometry(sizes: Sequence[tuple[int, int]], fit: str = "pad") -> tuple[G
         height, width = sizes[0]
         scale = min(1.0, MAX_DATASET_SIDE / max(height, width))
         if scale == 1.0:
-            return Geometry(height, width, "as read"), None
-        geometry = Geometry(max(1, round(height * scale)), max(1, round(width * scale)), "scaled")
+            return CommonSize(height, width, "as read"), None
+        geometry = CommonSize(max(1, round(height * scale)), max(1, round(width * scale)), "scaled")
         return geometry, f"every image shrunk to {geometry.width}×{geometry.height} (at most {MAX_DATASET_SIDE} a side)"
     side = int(min(MIXED_SIZE_SIDE, np.median([max(s) for s in sizes])))
     how = "aspect kept, padded" if fit == "pad" else "stretched to fill"
     note = (f"{len(sizes)} images of {len(distinct)} sizes brought to {side}×{side} ({how}; the median long side, "
             f"at most {MIXED_SIZE_SIDE})")
-    return Geometry(side, side, fit), note
+    return CommonSize(side, side, fit), note
 
 
 def stored_type(frame: np.ndarray) -> np.dtype:
@@ -106,13 +106,14 @@ def wider_type(a: np.dtype, b: np.dtype) -> np.dtype:
 class ImageStack:
     """A preallocated (N, H, W, C) array filled image by image, widened to a broader type when an image needs one."""
 
-    def __init__(self, count: int, geometry: Geometry, channels: int) -> None:
+    def __init__(self, count: int, geometry: CommonSize, channels: int) -> None:
         values = count * geometry.height * geometry.width * channels
         if values > limit("max_dataset_mb"):
-            raise ImageTooLargeError(
+            raise DatasetTooLargeError(
                 f"{count:,} images of {geometry.height}×{geometry.width}×{channels} need at least "
                 f"{values / 2**20:,.0f} MB: use fewer or smaller images, or train from disk on the command line "
-                f"(python -m medlib cache DATA --out DIR, then --data DIR) ({raise_hint('max_dataset_mb')})"
+                f"(python -m medlib train caches such a folder or ZIP itself; python -m medlib cache DATA --out DIR "
+                f"writes the cache alone) ({raise_hint('max_dataset_mb')})"
             )
         self.geometry, self.channels = geometry, channels
         self.array = np.zeros((count, geometry.height, geometry.width, channels), np.uint8)
@@ -126,7 +127,7 @@ class ImageStack:
         wider = wider_type(self.array.dtype, kind)
         if wider != self.array.dtype:
             if wider.itemsize * self.array.size > limit("max_dataset_mb"):
-                raise ImageTooLargeError(f"{self.array.shape[0]:,} images of {self.array.shape[1:]} as {wider} "
+                raise DatasetTooLargeError(f"{self.array.shape[0]:,} images of {self.array.shape[1:]} as {wider} "
                                          f"are too large to hold: use fewer or smaller images "
                                          f"({raise_hint('max_dataset_mb')})")
             self.array = self.array.astype(wider)
@@ -156,7 +157,7 @@ def read_mask(path: Path, structures: Structures | None = None) -> np.ndarray:
     return (structures or unnamed_structures(frame, path.name)).encode(frame, path.name)
 
 
-def fit_mask(mask: np.ndarray, size: tuple[int, int], geometry: Geometry, what: str) -> np.ndarray:
+def fit_mask(mask: np.ndarray, size: tuple[int, int], geometry: CommonSize, what: str) -> np.ndarray:
     """A mask of an image of ``size`` (height, width) brought to ``geometry`` (nearest neighbour, padded with 0).
 
     A mask whose size differs from its image raises :class:`DatasetError`: it most likely belongs to another image.

@@ -25,6 +25,7 @@ import numpy as np
 from medlib.datasets.assemble import wider_type
 from medlib.datasets.dataset import Dataset, data_digest, plain_fields, typed_fields
 from medlib.errors import DatasetError
+from medlib.limits import limit
 
 CACHE_FILE = "cache.json"
 CACHE_VERSION = 1
@@ -34,12 +35,12 @@ SHARD_BYTES = 64 << 20
 
 
 def shard_size(item_shape: tuple[int, ...]) -> int:
-    """Images per shard for images of ``item_shape``.
+    """Images per shard for images of ``item_shape`` (a shard also fits in the memory budget for a data set).
 
     >>> shard_size((256, 256, 1)), shard_size((4096, 4096, 3))
     (256, 1)
     """
-    return max(1, SHARD_BYTES // (4 * int(np.prod(item_shape))))
+    return max(1, min(SHARD_BYTES, limit("max_dataset_mb")) // (4 * int(np.prod(item_shape))))
 
 _PIXELS = ("images", "masks", "fov")
 
