@@ -24,8 +24,6 @@ from scipy.special import log_softmax
 
 from medlib.evaluation import ECE_BINS, calibration
 
-"""Bins of the expected calibration error reported with every classifier (the common choice)."""
-
 
 def class_logits(logits: np.ndarray) -> np.ndarray:
     """(N, K) logits: a single sigmoid logit ``z`` becomes ``[0, z]`` (the same probabilities under a softmax)."""

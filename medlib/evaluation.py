@@ -169,42 +169,6 @@ def classifier_scores(labels: np.ndarray, raw: np.ndarray, threshold: float = 0.
         | {"ece": reliability["ece"], "brier": reliability["brier"]}
 
 
-def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The threshold on class 1's probability that maximises Youden's J (sensitivity + specificity - 1): the one
-    rule behind the card's threshold and the Evaluation page's.
-
-    Any cut between two neighbouring scores gives the same J, and so may several such gaps: the threshold is
-    the middle one of all cuts that reach the best J (the lower of two), each cut half-way between its
-    neighbours in logit space, so it does not sit on one validation image's score.
-
-    >>> youden_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))
-    0.5
-    """
-    labels = np.asarray(labels).reshape(-1).astype(int)
-    logit = np.log(np.clip(scores, 1e-7, 1 - 1e-7) / np.clip(1 - np.asarray(scores), 1e-7, 1.0))
-    values = np.unique(logit)
-    cuts = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2.0, [values[-1] + 1.0]])
-    positive, negative = labels == 1, labels == 0
-    sensitivity = (logit[positive][None, :] >= cuts[:, None]).mean(axis=1)
-    specificity = (logit[negative][None, :] < cuts[:, None]).mean(axis=1)
-    youden = sensitivity + specificity - 1.0
-    best = cuts[youden >= youden.max() - 1e-12]
-    return round(float(1.0 / (1.0 + np.exp(-best[(best.size - 1) // 2]))), 6)
-
-
-def threshold_for(labels: np.ndarray, scores: np.ndarray, sensitivity: float | None = None,
-                  specificity: float | None = None) -> float:
-    """The highest threshold reaching a target sensitivity, or the lowest reaching a target specificity."""
-    if (sensitivity is None) == (specificity is None):
-        raise EvaluationError("give exactly one target: sensitivity or specificity")
-    fpr, tpr, thresholds = roc_curve(labels, scores)
-    thresholds = np.minimum(thresholds, 1.0)
-    if sensitivity is not None:
-        return float(thresholds[int(np.argmax(tpr >= sensitivity))])
-    reach = np.flatnonzero(1.0 - fpr >= specificity)
-    return float(thresholds[reach[-1]])
-
-
 @dataclass(frozen=True)
 class Curves:
     """ROC and precision-recall curves of one class against the rest."""

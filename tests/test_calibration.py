@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medlib.calibration import Calibration, expected_calibration_error, fit_calibration
-from medlib.evaluation import youden_threshold
+from medlib.thresholds import youden_threshold
 
 
 def _overconfident(n: int = 4000, temperature: float = 3.0, bias: float = 1.0, seed: int = 0):

@@ -26,10 +26,9 @@ from medlib.evaluation import (
     metric_table,
     metrics_with_intervals,
     predictions_table,
-    threshold_for,
-    youden_threshold,
 )
 from medlib.metrics import auc_per_image
+from medlib.thresholds import threshold_for, youden_threshold
 
 
 def binormal(n: int, separation: float, rng: np.random.Generator, prevalence: float = 0.4):
