@@ -47,13 +47,13 @@ def films(count: int, folder: Path) -> Path:
 
 def score(count: int, work: Path) -> dict[int, tuple[float, float]]:
     """Score ``count`` films with one worker and with two: the files per second and seconds of each."""
-    from medlib.batch import predict
+    from medlib.batch import predict_archive
 
     data = films(count, work / f"films-{count}")
     figures = {}
     for workers in (1, 2):
-        summary = predict(data, work / f"out-{count}-{workers}.parquet", ROOT / "models" / "cxr-pneumonia", None,
-                          "gradcam-sharp", workers=workers, report=lambda line: None)
+        summary = predict_archive(data, work / f"out-{count}-{workers}.parquet", ROOT / "models" / "cxr-pneumonia",
+                                  None, "gradcam-sharp", workers=workers, report=lambda line: None)
         figures[workers] = summary["files_per_second"], summary["seconds"]
         print(f"{workers} worker(s): {summary['scored_now']} files in {summary['seconds']} s, "
               f"{summary['files_per_second']} files/s")

@@ -34,7 +34,7 @@ def list_inputs(data: Path, unpack_to: Path) -> list[Path]:
     once into ``unpack_to``) or a ``.csv`` manifest (a ``path``, ``image``, ``file`` or ``filename`` column, relative
     to the CSV or absolute)."""
     from medlib.datasets.archive import extract_zip
-    from medlib.datasets.folders import read_manifest
+    from medlib.datasets.manifest import read_manifest
     from medlib.diagnose import image_paths
     from medlib.readers import read_bytes
 
@@ -93,7 +93,7 @@ def _part_name(index: int) -> str:
     return f"part-{index:06d}.parquet"
 
 
-def predict(data: Path, out: Path, classifier: Path | None, segmenter: Path | None, method: str,
+def predict_archive(data: Path, out: Path, classifier: Path | None, segmenter: Path | None, method: str,
             scheduler: str | None = None, workers: int = 2, part_size: int = PART_SIZE,
             report: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> dict[str, Any]:
     """Score every file of ``data`` into the Parquet folder ``out``, on the Dask scheduler at ``scheduler`` or on a

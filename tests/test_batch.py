@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 pytest.importorskip("tensorflow")
 pytest.importorskip("distributed")
 
-from medlib.batch import TIMINGS, list_inputs, predict, read_results  # noqa: E402
+from medlib.batch import TIMINGS, list_inputs, predict_archive, read_results  # noqa: E402
 
 
 def _without_timings(row: dict) -> dict:
@@ -45,7 +45,7 @@ def test_two_workers_give_the_serial_rows_and_a_restart_scores_only_what_is_miss
 
     model = ROOT / "models" / "chest-classifier"
     out = tmp_path / "scores.parquet"
-    first = predict(films, out, model, None, "gradcam", workers=2, part_size=3, report=lambda line: None)
+    first = predict_archive(films, out, model, None, "gradcam", workers=2, part_size=3, report=lambda line: None)
     files = list_inputs(films, tmp_path / "unused")
     assert first["files"] == first["scored_now"] == len(files) == 8 and first["parts"] == 3
     serial = [_without_timings(r) for r in diagnose_paths(files, open_model(model), None, method="gradcam")]
@@ -56,7 +56,7 @@ def test_two_workers_give_the_serial_rows_and_a_restart_scores_only_what_is_miss
     # A run stopped half-way: one part never written, one left half-written. The restart scores that part only.
     missing = sorted(out.glob("part-*.parquet"))[1]
     missing.rename(missing.with_name(missing.name + ".tmp-123"))
-    again = predict(films, out, model, None, "gradcam", workers=2, part_size=3, report=lambda line: None)
+    again = predict_archive(films, out, model, None, "gradcam", workers=2, part_size=3, report=lambda line: None)
     assert again["scored_now"] == 3
     assert [_without_timings(r) for r in read_results(out)] == serial  # every file once
 
@@ -86,7 +86,7 @@ def test_a_run_killed_half_way_and_started_again_scores_every_file_once(tmp_path
     run.wait(timeout=30)
     written = len(list(out.glob("part-*.parquet")))
     assert 2 <= written < count
-    again = predict(films, out, model, None, "gradcam", workers=1, part_size=1, report=lambda line: None)
+    again = predict_archive(films, out, model, None, "gradcam", workers=1, part_size=1, report=lambda line: None)
     assert again["scored_now"] == count - written
     rows = read_results(out)
     assert sorted(row["file"] for row in rows) == sorted(str(f) for f in list_inputs(films, tmp_path / "unused"))

@@ -18,15 +18,17 @@ from medlib.datasets.assemble import FITS
 from medlib.datasets.cache import dataset_chunks, is_cache, open_cache, write_cache
 from medlib.datasets.dataset import SPLITS, Dataset
 from medlib.datasets.decathlon import is_volume_folder, load_volume_folder
-from medlib.datasets.folders import FolderPlan, folder_plan, load_folder, unwrap
+from medlib.datasets.file_plan import FolderPlan
+from medlib.datasets.files import unwrap
+from medlib.datasets.folders import folder_plan, load_folder
 from medlib.datasets.npz import load_npz
 from medlib.datasets.volumes import VolumeSet
-from medlib.errors import DatasetError
+from medlib.errors import DatasetError, DatasetTooLargeError
 from medlib.limits import available_cpus
 from medlib.readers import read_bytes
 
-__all__ = ["FITS", "SPLITS", "Dataset", "VolumeSet", "cache_dataset", "load_dataset", "load_images", "load_upload",
-           "planar"]
+__all__ = ["FITS", "SPLITS", "Dataset", "VolumeSet", "cache_dataset", "load_dataset", "load_images", "load_or_cache",
+           "load_upload", "planar", "training_cache"]
 
 PHANTOM_WORD = "phantom"
 
@@ -108,6 +110,34 @@ def planar(dataset: Dataset | VolumeSet, what: str) -> Dataset:
 def load_images(source: str | os.PathLike[str], what: str, seed: int = 0, fit: str = "pad") -> Dataset:
     """:func:`load_dataset` for a step that takes 2-D images (``what`` names it in the error a 3-D set gets)."""
     return planar(load_dataset(source, seed=seed, fit=fit), what)
+
+
+def training_cache(source: str | os.PathLike[str]) -> Path:
+    """Where :func:`load_or_cache` writes the cache of a folder or ZIP too large for memory: beside it, named
+    after it (``films/`` gives ``films.medlib-cache/``)."""
+    path = Path(source)
+    return path.with_name(f"{path.name.removesuffix('.zip')}.medlib-cache")
+
+
+def load_or_cache(source: str | os.PathLike[str], what: str, seed: int = 0, fit: str = "pad",
+                  cache: Path | None = None, report: Callable[[int, int, Path], None] | None = None) -> Dataset:
+    """:func:`load_images`, except that a folder or ZIP too large for the memory budget is written as a cache
+    first (to ``cache``, by default :func:`training_cache`; one found there is used again) and read from disk.
+    ``report`` gets the images written so far, their total and the folder."""
+    try:
+        return load_images(source, what, seed=seed, fit=fit)
+    except DatasetTooLargeError:
+        path = Path(source)
+        if not (path.is_dir() or path.suffix.lower() == ".zip"):
+            raise
+        folder = Path(cache) if cache is not None else training_cache(path)
+        if not is_cache(folder):
+            total = len(folder_plan(path, seed=seed, fit=fit).entries) if path.is_dir() else 0
+            cache_dataset(path, folder, seed=seed, fit=fit,
+                          report=None if report is None else lambda done: report(done, total, folder))
+        dataset = open_cache(folder)
+        dataset.notes.append(f"too large for memory: cached to {folder} and read from disk")
+        return dataset
 
 
 def cache_dataset(source: str | os.PathLike[str], out: str | os.PathLike[str], seed: int = 0, n: int = 300,
