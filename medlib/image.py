@@ -24,6 +24,29 @@ class Window:
         return self.center + self.width / 2.0
 
 
+@dataclass(frozen=True)
+class DicomReferences:
+    """What a DICOM answer (a SEG or SR object) must cite of its source image, and where its frames lie: UIDs and
+    positions, never a patient identifier. Kept apart from :attr:`MedImage.metadata` (which is shown): a page or
+    a report never prints it.
+
+    ``instance_uids`` and ``positions`` hold one entry per frame, in the image's frame order (a series' files in
+    anatomical order; a multi-frame file's one instance repeated)."""
+
+    study_uid: str
+    series_uid: str
+    sop_class_uid: str
+    instance_uids: tuple[str, ...]
+    frame_of_reference_uid: str | None = None
+    modality: str | None = None
+    orientation: tuple[float, ...] | None = None
+    """ImageOrientationPatient: the row and column directions (LPS)."""
+    positions: tuple[tuple[float, float, float], ...] | None = None
+    """ImagePositionPatient of each frame's first pixel (LPS, mm)."""
+    pixel_spacing: tuple[float, float] | None = None
+    slice_thickness: float | None = None
+
+
 @dataclass
 class MedImage:
     """Pixels and the few facts about them that are safe to show.
@@ -48,11 +71,29 @@ class MedImage:
     slice_spacing: float | None = None
     source_size: tuple[int, int] | None = None
     """The file's own (height, width) where it was decoded at a reduced scale (a large JPEG, see ``reduce_to``)."""
+    affine: np.ndarray | None = None
+    """Where the pixels lie in the patient: a 4×4 matrix from an index (frame, row, column) to millimetres in RAS+
+    (NIfTI's convention), where the file says (a NIfTI volume; a DICOM image or series with its position)."""
+    references: DicomReferences | None = None
+    """The DICOM UIDs and positions an answer about this image cites (a DICOM file only; never shown)."""
 
     def __post_init__(self) -> None:
         if self.data.ndim != 4:
             raise ValueError(f"MedImage.data must be (frames, H, W, C), got shape {self.data.shape}")
         self.data = np.ascontiguousarray(self.data, dtype=np.float32)
+
+    @property
+    def dimensions(self) -> int:
+        """3 for a volume (several frames placed in space: a NIfTI volume, a DICOM series), else 2."""
+        return 3 if self.frames > 1 and self.affine is not None else 2
+
+    @property
+    def voxel_spacing(self) -> tuple[float, ...] | None:
+        """(row, column) mm of a 2-D image, (slice, row, column) of a volume, where known."""
+        if self.affine is not None:
+            sizes = tuple(float(v) for v in np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0)))
+            return sizes if self.dimensions == 3 else sizes[1:]
+        return self.spacing
 
     @property
     def frames(self) -> int:
@@ -116,6 +157,8 @@ class MedImage:
             "min": low,
             "max": high,
             "spacing": list(self.spacing) if self.spacing else None,
+            "dimensions": self.dimensions,
+            "voxel_spacing": [round(v, 4) for v in self.voxel_spacing] if self.voxel_spacing else None,
             "photometric": self.photometric,
             "window": [self.window.center, self.window.width] if self.window else None,
             "metadata": self.metadata,

@@ -23,6 +23,7 @@ from medlib.deid import safe_dicom_metadata
 from medlib.errors import CorruptFileError, NoPixelDataError, NotAnImageError, UnsupportedEncodingError
 from medlib.image import MedImage, Window
 from medlib.readers.common import check_size, to_fhwc
+from medlib.readers.dicom_geometry import dicom_affine, dicom_references
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
@@ -161,6 +162,7 @@ def decode_dataset(ds: pydicom.Dataset) -> MedImage:
     color = pixels.ndim == (4 if is_stack else 3)
     axes = ("F" if is_stack else "") + "YX" + ("S" if color else "")
     thickness = _first(ds.get("SpacingBetweenSlices")) or _first(ds.get("SliceThickness"))
+    references = dicom_references([ds], frames)
     return MedImage(
         to_fhwc(np.asarray(pixels), axes),
         format="dicom",
@@ -170,6 +172,8 @@ def decode_dataset(ds: pydicom.Dataset) -> MedImage:
         window=window,
         metadata=metadata,
         slice_spacing=thickness,
+        affine=dicom_affine(references, frames) if frames == 1 else None,
+        references=references,
     )
 
 
@@ -218,6 +222,7 @@ def read_dicom_series(files: Sequence[bytes]) -> MedImage:
     first = images[0]
     stack = np.concatenate([img.data for img in images], axis=0)
     metadata = dict(first.metadata, NumberOfFrames=int(stack.shape[0]))
+    references = dicom_references([parsed[i] for i in order])
     return MedImage(
         stack,
         format="dicom",
@@ -227,4 +232,6 @@ def read_dicom_series(files: Sequence[bytes]) -> MedImage:
         window=first.window,
         metadata=metadata,
         slice_spacing=first.slice_spacing,
+        affine=dicom_affine(references, len(images)),
+        references=references,
     )

@@ -61,6 +61,8 @@ def read_nifti(data: bytes, gzipped: bool = False) -> MedImage:
     # the patient's right on the image's left and anterior at the top.
     slices = np.transpose(volume[::-1, ::-1, :], (2, 1, 0))
     spacing = (zooms[1], zooms[0]) if len(zooms) >= 2 else None
+    width, height = volume.shape[0], volume.shape[1]
+    to_voxel = np.array([[0, 0, -1, width - 1], [0, -1, 0, height - 1], [1, 0, 0, 0], [0, 0, 0, 1]], float)
     return MedImage(
         slices[..., None],
         format="nifti",
@@ -68,4 +70,5 @@ def read_nifti(data: bytes, gzipped: bool = False) -> MedImage:
         photometric="MONOCHROME2",
         metadata=metadata,
         slice_spacing=zooms[2] if len(zooms) > 2 else None,
+        affine=np.asarray(image.affine, float) @ to_voxel,
     )
