@@ -41,7 +41,7 @@ def run_ours(dataset: Dataset, store: Path, name: str, **settings) -> dict:
     result = train(TrainConfig(**settings), store / name, dataset=dataset)
     test = result.metrics["test"]
     seconds = round(time.perf_counter() - start, 1)
-    training = result.stored.card["training"]
+    training = result.stored.card.training
     return {"auc": round(test["auc"], 4), "accuracy": round(test["accuracy"], 4), "train_s": seconds,
             "epochs": len(result.history), "kept_epoch": training["kept_epoch"], "best_epoch": training["best_epoch"],
             "ended": result.ended}

@@ -30,7 +30,7 @@ def per_sample(dataset, recipe, augment: Augment):
     """The input as it was: the cached, shuffled samples augmented by one ``tf.numpy_function`` call each."""
     import tensorflow as tf
 
-    plain = make_inputs(dataset, recipe.train_index, recipe, "classify", 0, shuffle=True).unbatch()
+    plain = make_inputs(dataset, recipe.train_index, recipe, 0, shuffle=True).unbatch()
 
     def one(pair, position):
         image, label = tf.numpy_function(augment, [pair[0][None], pair[1][None], position], (tf.float32, tf.float32))
@@ -72,14 +72,14 @@ def main() -> dict:
     import keras
 
     from medlib.models import bn_momentum_for, build_model
-    from medlib.training.optimisation import loss_for, optimizer_for
+    from medlib.training.optimisation import optimizer_for
 
     config = TrainConfig(data=str(DATA), seed=0)
     dataset = load_dataset(config.data, seed=0)
     recipe = resolve(config, dataset)
     recipe.batch_size = args.batch
     augment = Augment(recipe.augmenter, recipe.input_shape, 0)
-    inputs = {"per batch": make_inputs(dataset, recipe.train_index, recipe, "classify", 0, augment, shuffle=True),
+    inputs = {"per batch": make_inputs(dataset, recipe.train_index, recipe, 0, augment, shuffle=True),
               "per sample": per_sample(dataset, recipe, augment)}
     figures: dict = {"batch": args.batch, "train_images": int(recipe.train_index.size), "epochs": args.epochs}
     read = {f"input {name}": (lambda data=data: sum(1 for _ in data)) for name, data in inputs.items()}
@@ -87,7 +87,7 @@ def main() -> dict:
     for name in inputs:
         models[name] = build_model(recipe.model, recipe.input_shape, recipe.num_classes,
                                    bn_momentum_for(recipe.steps_per_epoch), recipe.width)
-        models[name].compile(optimizer=optimizer_for(config), loss=loss_for("classify", recipe.num_classes))
+        models[name].compile(optimizer=optimizer_for(config), loss=recipe.task.loss_function(recipe.num_classes))
     fit = {f"fit {name}": (lambda data=data, model=models[name]: model.fit(data, epochs=1, verbose=0))
            for name, data in inputs.items()}
     for part in (read, fit):

@@ -21,7 +21,8 @@ from medlib.gate import GateResult, image_signals, mask_statistics
 from medlib.inference import LoadedModel, check_input
 from medlib.metrics import as_probabilities
 from medlib.preprocess import InputGeometry, Processed
-from medlib.segmentation import find_lesions, predict_tiled
+from medlib.segmentation import find_lesions, foreground, predict_tiled
+from medlib.transforms import Record, fit_record, xy_to_index
 from medlib.visualize import shrink
 
 ORGAN_MIN_PART = 0.1
@@ -110,12 +111,20 @@ def organ_outline(mask: np.ndarray, min_part: float = ORGAN_MIN_PART) -> np.ndar
     return outside[1:-1, 1:-1] != 2
 
 
-def _findings_on_image(findings: list[dict[str, Any]], factor: float) -> list[dict[str, Any]]:
-    """Findings measured on an image shrunk by ``factor``, in the pixels of the image itself."""
-    if factor == 1.0:
+def _findings_back(findings: list[dict[str, Any]], record: Record, size: tuple[int, int]) -> list[dict[str, Any]]:
+    """Findings measured after ``record`` (boxes, centres, areas), brought back onto the image of ``size`` (height,
+    width) it started from by inverting the record."""
+    if not record.steps:
         return findings
-    return [{**f, "box": [round(v / factor) for v in f["box"]], "area_px": round(f["area_px"] / factor**2),
-             "centre": [round(v / factor, 1) for v in f["centre"]]} for f in findings]
+    back = []
+    for finding in findings:
+        x0, y0, x1, y1 = finding["box"]
+        points = record.restore_points(xy_to_index(np.array([[x0, y0], [x1, y1], finding["centre"]], float)), size)
+        (top, left), (bottom, right), (row, column) = points
+        back.append({**finding, "box": [round(left), round(top), round(right), round(bottom)],
+                     "area_px": round(finding["area_px"] / record.factor() ** 2),
+                     "centre": [round(column, 1), round(row, 1)]})
+    return back
 
 
 def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter: LoadedModel | None = None,
@@ -134,14 +143,13 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
     (:attr:`MedImage.source_size`); the findings and ``spacing`` are then in the file's pixels.
     """
     started = time.perf_counter()
-    decoded = max(image.shape[:2])
     result = Diagnosis(image_size=source_size or (int(image.shape[0]), int(image.shape[1])))
-    image, factor = shrink(image, work_side)
-    factor *= decoded / max(result.image_size)
+    image, _ = shrink(image, work_side)
+    work = fit_record(result.image_size, image.shape[:2], keep_aspect=False)  # from the file's pixels to these
     if spacing is not None:
-        spacing = (spacing[0] / factor, spacing[1] / factor)
+        spacing = (spacing[0] / work.factor(), spacing[1] / work.factor())
     gray = any(m.gray for m in (classifier, segmenter) if m is not None)
-    signals = image_signals(image, gray, metadata)
+    signals = image_signals(image, gray, metadata, [m.card for m in (classifier, segmenter) if m is not None])
     if classifier is not None:
         classified = _model_input(classifier, image)
         classifier_input = classified.image[None]
@@ -158,7 +166,7 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
         result.decision_threshold = classifier.threshold if probabilities.size == 2 else None
     if segmenter is not None:
         segmented = _model_input(segmenter, image)
-        probability = predict_tiled(segmenter.model, segmented.image, mirrors=segmenter.mirrors)
+        probability = foreground(predict_tiled(segmenter.model, segmented.image, mirrors=segmenter.mirrors))
         if (profile := segmenter.profile("shape")) is not None:
             signals["shape"] = float(profile.score(mask_statistics(probability))[0])
         if segmenter.target != "lesion":
@@ -171,7 +179,7 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
         result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
                                       else spacing)
         if not result.lesions_on_input:
-            result.lesions = _findings_on_image(result.lesions, factor)
+            result.lesions = _findings_back(result.lesions, work, result.image_size)
     result.gate = GateResult(signals)
     if classifier is not None and result.gate.in_distribution:
         chosen = result.class_names.index(result.likeliest)
@@ -193,8 +201,7 @@ def draw_findings(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.
     if mask.shape != out.shape[:2]:  # a map of another size (see ``work_side``) on a picture of the image
         mask = cv2.resize(mask, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST)
     inside = mask.astype(bool)
-    height, width = diagnosis.image_size or out.shape[:2]
-    scale_x, scale_y = out.shape[1] / width, out.shape[0] / height  # from the findings' image pixels
+    to_picture = fit_record(diagnosis.image_size or out.shape[:2], out.shape[:2], keep_aspect=False)
     if opacity > 0 and inside.any():
         tint = out.copy()
         tint[inside] = color
@@ -202,12 +209,12 @@ def draw_findings(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.
     out = draw_outline(out, mask, color)
     thickness = max(1, round(max(out.shape[:2]) / 256))
     for finding in diagnosis.lesions:
-        x0, y0, x1, y1 = (round(v * s) for v, s in zip(finding["box"], (scale_x, scale_y) * 2, strict=True))
+        corners = to_picture.move_points(xy_to_index(np.reshape(finding["box"], (2, 2))), out.shape[:2])
+        (y0, x0), (y1, x1) = np.round(corners).astype(int)
         cv2.rectangle(out, (x0 - 2, y0 - 2), (x1 + 1, y1 + 1), (255, 220, 0), thickness)
         cv2.putText(out, str(finding["finding"]), (x0, max(10, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
                     0.35 * thickness, (255, 220, 0), thickness)
     return out
-
 
 
 def diagnosis_picture(display: np.ndarray, diagnosis: Diagnosis, heat_opacity: float = 0.45,
@@ -225,7 +232,7 @@ def diagnosis_picture(display: np.ndarray, diagnosis: Diagnosis, heat_opacity: f
 
 def image_paths(sources: Sequence[str | Path]) -> list[Path]:
     """The files to diagnose: each file named, and the image files inside each folder named (sorted, recursive)."""
-    from medlib.datasets.folders import is_image_file
+    from medlib.datasets.files import is_image_file
 
     paths: list[Path] = []
     for source in map(Path, sources):

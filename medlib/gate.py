@@ -4,8 +4,9 @@ A model answers every input, a CT slice or a photograph as readily as a chest fi
 as a finding only where the gate lets the image through. The gate reads what the models see, so it works
 on PNG and JPEG files that carry no tags:
 
-- ``tags``: a DICOM file's own tags say it is no chest radiograph (a CT, MR or ultrasound modality, or another
-  body part); files without tags (PNG, JPEG) leave it to the signals below;
+- ``tags``: a DICOM file's own tags say it is not what the models' cards say they learned from (another modality,
+  such as a CT given to a chest-film model, or another body part); files without tags (PNG, JPEG) leave it to
+  the signals below;
 - ``blank``: the image has no contrast at all;
 - ``colour``: a model trained on gray images is given a colour picture (a chest film is gray in any format);
 - ``features``: the classifier's feature vector is far from those of its training images (the Mahalanobis
@@ -27,11 +28,14 @@ never on the out-of-distribution images that measure the gate (``benchmarks/gate
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from skimage.measure import label, regionprops
+
+from medlib.card import BODY_PARTS, MODALITIES, ModelCard
 
 QUANTILE, MARGIN = 0.995, 1.25
 """A learned signal's threshold: this quantile of the distances of the model's validation images, times this
@@ -41,14 +45,10 @@ COLOUR_LIMIT = 0.06
 A gray film saved as RGB or JPEG has almost none (below 0.01); colour photographs and fundus images far more."""
 BLANK_LIMIT = 1e-6
 """Contrast (as a share of the value scale) under which an image is blank."""
-RADIOGRAPHY = ("CR", "DX", "DR", "RG", "OT", "SC")
-"""DICOM modalities a chest film may be stored as (secondary captures, OT and SC, say nothing either way)."""
-CHEST = ("CHEST", "THORAX", "LUNG", "LUNGS", "PORT CHEST")
-"""``BodyPartExamined`` values of a chest film."""
 SIGNALS = ("tags", "blank", "colour", "features", "shape")
 """Every signal, in the order they are reported."""
 REASONS = {
-    "tags": "its DICOM tags say it is no chest radiograph",
+    "tags": "its DICOM tags name another modality or body part than the models learned from",
     "blank": "the image is blank: it has no contrast",
     "colour": "it is a colour picture; the model learned from gray films",
     "features": "it looks unlike the films the classifier learned from",
@@ -207,19 +207,25 @@ class GateResult:
                 "signals": {k: round(min(v, 1e6), 4) for k, v in self.signals.items()}, "reasons": self.reasons}
 
 
-def image_signals(image: np.ndarray, gray_model: bool, metadata: dict[str, Any] | None = None) -> dict[str, float]:
+def image_signals(image: np.ndarray, gray_model: bool, metadata: dict[str, Any] | None = None,
+                  cards: Sequence[ModelCard] = ()) -> dict[str, float]:
     """The signals read from the file itself: ``tags`` (where ``metadata`` holds DICOM tags: infinite for a
-    modality other than radiography or a body part other than the chest, else 0), ``blank`` (infinite when the
-    image has no contrast, else 0) and, for a model trained on gray images, ``colour``.
+    modality or a body part other than a card of ``cards`` names, else 0; a card that names neither sets no
+    expectation), ``blank`` (infinite when the image has no contrast, else 0) and, for a model trained on gray
+    images, ``colour``.
 
-    >>> image_signals(np.ones((4, 4, 1)), True, {"Modality": "CT"})
+    >>> chest = ModelCard("classify", "cnn", [8, 8, 1], ["normal", "pneumonia"], modality="X-ray radiograph",
+    ...                   body_part="chest")
+    >>> image_signals(np.ones((4, 4, 1)), True, {"Modality": "CT"}, [chest])
     {'tags': inf, 'blank': inf, 'colour': 0.0}
     """
     signals = {}
-    if metadata and ("Modality" in metadata or "BodyPartExamined" in metadata):
+    if metadata and ("Modality" in metadata or "BodyPartExamined" in metadata) and cards:
         modality = str(metadata.get("Modality", "OT")).upper()
-        part = str(metadata.get("BodyPartExamined", "CHEST")).upper()
-        signals["tags"] = 0.0 if modality in RADIOGRAPHY and part in CHEST else float("inf")
+        part = str(metadata.get("BodyPartExamined", "")).upper()
+        fits = all((not card.modality or modality in MODALITIES[card.modality])
+                   and (not card.body_part or not part or part in BODY_PARTS[card.body_part]) for card in cards)
+        signals["tags"] = 0.0 if fits else float("inf")
     signals["blank"] = float("inf") if contrast(image) <= BLANK_LIMIT else 0.0
     if gray_model:
         signals["colour"] = colour_spread(image) / COLOUR_LIMIT

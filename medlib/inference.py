@@ -10,15 +10,17 @@ from typing import Any
 import numpy as np
 
 from medlib.augment import load_augmenter
+from medlib.card import ModelCard
 from medlib.datasets import FITS, Dataset
-from medlib.evaluation import classifier_scores
 from medlib.explain import METHODS, heatmaps, localization, overlay
 from medlib.gate import Profile
 from medlib.models import ModelError
-from medlib.prediction import predict, segment_maps
+from medlib.prediction import predict
 from medlib.preprocess import Pipeline, load_pipeline, make_pipeline
-from medlib.segmentation import split_metrics
+from medlib.scores import task_scores
 from medlib.store import StoredModel, get_model, load_model
+from medlib.targets import ONE_STRUCTURE
+from medlib.tasks import Task
 
 
 @dataclass
@@ -30,42 +32,42 @@ class LoadedModel:
     pipeline: Pipeline
 
     @property
-    def card(self) -> dict[str, Any]:
+    def card(self) -> ModelCard:
         return self.stored.card
 
     @property
-    def task(self) -> str:
-        return str(self.card.get("task", "classify"))
+    def task(self) -> Task:
+        return self.card.spec
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.card.get("class_names", []))
+        return list(self.card.class_names)
 
     @property
     def threshold(self) -> float:
         """A binary classifier's decision threshold on class 1's probability: the card's, else 0.5."""
-        return float((self.card.get("threshold") or {}).get("value", 0.5))
+        return self.card.threshold_value
 
     @property
     def fit(self) -> str:
         """How the model's training images of many sizes became squares (a data set it scores is read alike)."""
-        fit = (self.card.get("dataset") or {}).get("fit")
+        fit = self.card.dataset.get("fit")
         return fit if fit in FITS else FITS[0]  # a set of one size ("as read") has no say: padding keeps aspect
 
     @property
     def target(self) -> str:
-        """What a segmenter outlines (``lesion`` where its card does not say)."""
-        names = self.class_names
-        return names[1] if len(names) == 2 and names[1] != "foreground" else "lesion"
+        """What a one-structure map model outlines (``lesion`` where its card does not name it)."""
+        names = self.card.structures
+        return names[0] if len(names) == 1 and names[0] != ONE_STRUCTURE else "lesion"
 
     @property
     def gray(self) -> bool:
         """Whether the model learned from gray images (then a colour picture is out of distribution)."""
-        return int((self.card.get("dataset") or {}).get("channels", self.model.input_shape[-1])) == 1
+        return self.card.channels == 1
 
     def profile(self, signal: str) -> Profile | None:
-        """The gate's profile of ``features`` (classifier) or ``shape`` (segmenter) from the card, if it has one."""
-        data = (self.card.get("gate") or {}).get(signal)
+        """The gate's profile of ``features`` (classifier) or ``shape`` (map model) from the card, if it has one."""
+        data = self.card.gate.get(signal)
         return Profile.from_dict(data) if data else None
 
     @cached_property
@@ -81,15 +83,15 @@ class LoadedModel:
 
     @property
     def mirrors(self) -> tuple[tuple[int, ...], ...]:
-        """The mirror images to average a segmenter's maps over: the flips of its training augmentation."""
-        return load_augmenter(self.card.get("augment") or {"steps": []}).mirror_axes()
+        """The mirror images to average a map model's maps over: the flips of its training augmentation."""
+        return load_augmenter(self.card.augment or {"steps": []}).mirror_axes()
 
 
-def card_pipeline(card: dict[str, Any], input_shape: tuple[int, ...]) -> Pipeline:
+def card_pipeline(card: ModelCard, input_shape: tuple[int, ...]) -> Pipeline:
     """The card's preprocessing (for a card without one, a resize to the model's input and a window), led by a
     conversion to the channels the model takes where it has none: gray, RGB, RGBA or palette images all fit."""
     height, width = input_shape[:2]
-    pipeline = load_pipeline(card["preprocess"]) if card.get("preprocess") else make_pipeline(
+    pipeline = load_pipeline(card.preprocess) if card.preprocess else make_pipeline(
         ("resize", {"height": height, "width": width, "mode": "stretch"}), "window")
     if any(name == "color" for name, _ in pipeline.steps):
         return pipeline
@@ -105,27 +107,25 @@ def open_model(path: str | Path) -> LoadedModel:
 
 
 def check_fit(loaded: LoadedModel, dataset: Dataset) -> None:
-    """Refuse a data set the model cannot take: wrong task, class count or input shape."""
-    if loaded.task == "classify":
-        if dataset.labels is None:
-            raise ModelError(f"{loaded.stored.name} is a classifier but {dataset.name} has no class labels")
-        if len(dataset.class_names) != len(loaded.class_names):
-            raise ModelError(
-                f"{loaded.stored.name} knows {len(loaded.class_names)} classes {loaded.class_names}, "
-                f"but {dataset.name} has {len(dataset.class_names)} {dataset.class_names}"
-            )
-    elif dataset.masks is None:
-        raise ModelError(f"{loaded.stored.name} is a segmenter but {dataset.name} has no masks")
+    """Refuse a data set the model cannot take: without the task's targets, or with another number of classes
+    or structures, or images the preprocessing does not bring to the model's input."""
+    task, name = loaded.task, loaded.stored.name
+    task.check(dataset)
+    theirs = task.target_names(dataset)
+    if len(theirs) != len(loaded.class_names):
+        kind = "structures" if task.dense else "classes"
+        raise ModelError(f"{name} knows {len(loaded.class_names)} {kind} {loaded.class_names}, but {dataset.name} has "
+                         f"{len(theirs)} {theirs}")
     sample, _ = loaded.pipeline.apply(dataset.images[0])
     check_input(loaded, sample, f"{dataset.name}'s images ({dataset.channels} channel(s))",
                 "use a data set like the one it was trained on")
 
 
 def check_input(loaded: LoadedModel, model_input: np.ndarray, source: str, advice: str) -> None:
-    """Refuse a preprocessed input the model cannot take: a classifier takes its own input shape, a segmenter any
+    """Refuse a preprocessed input the model cannot take: a classifier takes its own input shape, a map model any
     size with its channels (it predicts in tiles). ``source`` and ``advice`` finish the message."""
     expected = tuple(int(v) for v in loaded.model.input_shape[1:])
-    fits = model_input.shape[-1] == expected[-1] if loaded.task == "segment" else model_input.shape == expected
+    fits = model_input.shape[-1] == expected[-1] if loaded.task.dense else model_input.shape == expected
     if not fits:
         raise ModelError(f"{loaded.stored.name} takes {expected} inputs, but its preprocessing makes "
                          f"{model_input.shape} from {source}; {advice}")
@@ -160,23 +160,21 @@ def model_labels(class_names: list[str], dataset: Dataset) -> np.ndarray:
 
 
 def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", seed: int = 0) -> dict[str, Any]:
-    """Metrics of a stored model on one split (``all``: every image), each with its 95% bootstrap interval.
+    """Metrics of a stored model on one split (``all``: every image), each with its 95% bootstrap interval
+    (:func:`medlib.scores.task_scores`).
 
     A binary classifier is scored at the threshold its card records (chosen on validation), and says so;
     classifiers also report their calibration (ECE over 15 bins, Brier score).
     """
-    if loaded.task == "classify":
-        index, outputs = predict_split(loaded, dataset, split)
-        labels = model_labels(loaded.class_names, dataset)[index]
-        metrics = classifier_scores(labels, outputs, loaded.threshold, seed=seed)
-        chosen = loaded.card.get("threshold")
-        if "threshold" in metrics:
-            metrics["threshold_source"] = (f"the model card: {chosen.get('rule', 'chosen')}, on {chosen['chosen_on']}"
-                                           if chosen else "0.5: the model card records no threshold")
-    else:
-        check_fit(loaded, dataset)
-        maps = segment_maps(loaded.model, dataset, split_index(dataset, split), loaded.pipeline, loaded.mirrors)
-        metrics = split_metrics(*maps, seed=seed)
+    check_fit(loaded, dataset)
+    index = split_index(dataset, split)
+    labels = None if loaded.task.dense else model_labels(loaded.class_names, dataset)[index]
+    metrics = task_scores(loaded.task, loaded.model, dataset, index, loaded.pipeline, loaded.mirrors,
+                          loaded.threshold, seed=seed, class_labels=labels)
+    if "threshold" in metrics:
+        chosen = loaded.card.threshold
+        metrics["threshold_source"] = (f"the model card: {chosen.get('rule', 'chosen')}, on {chosen['chosen_on']}"
+                                       if chosen else "0.5: the model card records no threshold")
     return {"model": loaded.stored.name, "split": split, **metrics}
 
 
@@ -227,8 +225,9 @@ def write_explanations(loaded: LoadedModel, dataset: Dataset, split: str, out: P
     """
     import cv2
 
-    if loaded.task != "classify":
-        raise ModelError(f"{loaded.stored.name} is a segmenter: its output is already a map; explain a classifier")
+    if loaded.task.dense:
+        raise ModelError(f"{loaded.stored.name} is a {loaded.task.title} model: its output is already a map; "
+                         "explain a classifier")
     check_fit(loaded, dataset)
     index = split_index(dataset, split)
     truth = dataset.labels[index]

@@ -177,7 +177,9 @@ def build_unet(
     depth: int | None = None,
     bn_momentum: float = BN_MOMENTUM,
 ) -> Any:
-    """A U-Net with batch norm; a sigmoid foreground map (softmax for more than two classes).
+    """A U-Net with batch norm; one sigmoid map per structure (``num_classes`` counts the background and the
+    structures: two classes give one foreground map). Sigmoid maps rather than one softmax: the one-structure
+    model is the binary one, and structures may overlap (a nodule inside a lung).
 
     ``depth`` defaults to :func:`unet_depth` of the input's short side, less where the sides do not halve as often.
     Each level doubles the width; a deeper U-Net (for larger inputs: more context, not more capacity) stops at
@@ -212,19 +214,17 @@ def build_unet(
         x = layers.Conv2DTranspose(filters(level), 2, strides=2, name=f"up{level}_t")(x)
         x = layers.Concatenate()([x, skips[level]])
         x = double_conv(x, filters(level), f"up{level}")
-    if num_classes == 2:
-        outputs = layers.Conv2D(1, 1, activation="sigmoid", name="mask")(x)
-    else:
-        outputs = layers.Conv2D(num_classes, 1, activation="softmax", name="mask")(x)
+    outputs = layers.Conv2D(num_classes - 1, 1, activation="sigmoid", name="mask")(x)
     return keras.Model(inputs, outputs, name="unet")
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """A registered architecture: its builder, the task it serves and a line for people."""
+    """A registered architecture: its builder, whether it answers with maps (segmentation, localization) or one
+    vector per image (classification), and a line for people."""
 
     name: str
-    task: str
+    dense: bool
     build: Callable[..., Any]
     description: str
 
@@ -232,10 +232,10 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
-        Architecture(DEFAULT_CLASSIFIER, "classify", build_resnet_small,
+        Architecture(DEFAULT_CLASSIFIER, False, build_resnet_small,
                      "compact residual CNN with batch norm, global pooling and dropout (default)"),
-        Architecture("seed-cnn", "classify", build_seed_cnn, "the seed article's three-convolution CNN (baseline)"),
-        Architecture(DEFAULT_SEGMENTER, "segment", build_unet, "U-Net for segmentation"),
+        Architecture("seed-cnn", False, build_seed_cnn, "the seed article's three-convolution CNN (baseline)"),
+        Architecture(DEFAULT_SEGMENTER, True, build_unet, "U-Net, one sigmoid map per structure"),
     )
 }
 

@@ -27,8 +27,10 @@ from typing import Any
 import numpy as np
 
 from medlib.augment import Augmenter, default_augmenter, load_augmenter
-from medlib.models import DEFAULT_CLASSIFIER, DEFAULT_SEGMENTER
-from medlib.preprocess import Pipeline, load_pipeline, make_pipeline, window_for
+from medlib.models import ARCHITECTURES
+from medlib.preprocess import Pipeline, load_pipeline, make_pipeline
+from medlib.preprocess_steps import window_for
+from medlib.tasks import Task, task_for, tasks_for
 
 WHOLE_SIDE = 256
 """Largest side taken whole: larger images are shrunk (large objects) or cut into patches (small ones)."""
@@ -70,7 +72,7 @@ class Choice:
 
 
 @dataclass
-class Plan:
+class DerivedSettings:
     """The derived settings of a run (before the data are batched), with a :class:`Choice` for each."""
 
     model: str
@@ -82,10 +84,10 @@ class Plan:
     choices: dict[str, Choice] = field(default_factory=dict)
 
 
-def geometry(task: str, facts: dict[str, Any], train_images: int) -> tuple[int, int, int, str]:
+def input_size(task: Task, facts: dict[str, Any], train_images: int) -> tuple[int, int, int, str]:
     """(input side, patch side or 0, patches per image, reason) from the image and object sizes."""
     long_side = max(facts["size"]["stored"])
-    if task == "classify":
+    if not task.dense:
         side = min(long_side, CLASSIFIER_SIDE)
         why = (f"the images' own side ({long_side} px)" if side == long_side else
                f"the images' long side ({long_side} px) shrunk to {side}, what a CPU trains on in minutes")
@@ -161,7 +163,7 @@ def _window(facts: dict[str, Any], dataset: Any, train: np.ndarray) -> tuple[dic
     return window, f"{kind} values: a window per image (0.5 to 99.5 percentiles)"
 
 
-def _augmentation(task: str, channels: int, patch: int) -> tuple[Augmenter, str]:
+def _augmentation(channels: int, patch: int) -> tuple[Augmenter, str]:
     if patch:
         return default_augmenter("patches"), "patches: mirrored either way, elastic, exposure; never rotated " \
                                              "(rotation blackens a patch's corners)"
@@ -171,25 +173,22 @@ def _augmentation(task: str, channels: int, patch: int) -> tuple[Augmenter, str]
                                        "(anatomy has a side)"
 
 
-def derive(config: Any, dataset: Any, facts: dict[str, Any], train: np.ndarray) -> Plan:
-    """The plan of a run: each setting the user left automatic derived from the data, each one set kept."""
+def derive(config: Any, dataset: Any, facts: dict[str, Any], train: np.ndarray) -> DerivedSettings:
+    """The derived settings of a run: each setting the user left automatic derived from the data, each one set kept."""
     choices: dict[str, Choice] = {}
-    task = config.task
+    task = task_for(config.task)
     if config.model != "auto":
         model = config.model
         choices["model"] = Choice(model, "set", False)
-    elif task == "classify":
-        model = DEFAULT_CLASSIFIER
-        choices["model"] = Choice(model, "the default classifier: a residual CNN whose depth follows its input")
     else:
-        model = DEFAULT_SEGMENTER
-        choices["model"] = Choice(model, "the default segmenter: a U-Net whose depth follows its input")
-    side, patch, per_image, why = geometry(task, facts, train.size)
+        model = task.default_model
+        choices["model"] = Choice(model, f"the default for {task.title}: " + ARCHITECTURES[model].description)
+    side, patch, per_image, why = input_size(task, facts, train.size)
     if config.image_size:
         side, why = config.image_size, "set"
         patch, per_image = (0, 1) if not config.patch_size else (patch, per_image)
     choices["input side"] = Choice(side, why, not config.image_size)
-    if task == "segment":
+    if task.dense:
         if config.patch_size:
             patch, why = config.patch_size, "set"
         choices["patch side"] = Choice(patch or None, why if patch else "none: whole images", not config.patch_size)
@@ -203,18 +202,18 @@ def derive(config: Any, dataset: Any, facts: dict[str, Any], train: np.ndarray) 
         pipeline = load_pipeline(config.preprocess)
         choices["preprocessing"] = Choice(" → ".join(n for n, _ in pipeline.steps), "set", False)
     else:
-        pipeline, why = default_pipeline(dataset, task, facts, train, side)
+        pipeline, why = derived_pipeline(dataset, task, facts, train, side)
         choices["preprocessing"] = Choice(" → ".join(n for n, _ in pipeline.steps), why)
     if config.augment is not None:
         augmenter = load_augmenter(config.augment)
         choices["augmentation"] = Choice(", ".join(n for n, _ in augmenter.steps) or "none", "set", False)
     else:
-        augmenter, why = _augmentation(task, dataset.channels, patch)
+        augmenter, why = _augmentation(dataset.channels, patch)
         choices["augmentation"] = Choice(", ".join(n for n, _ in augmenter.steps), why)
-    return Plan(model, side, patch, per_image, pipeline, augmenter, choices)
+    return DerivedSettings(model, side, patch, per_image, pipeline, augmenter, choices)
 
 
-def default_pipeline(dataset: Any, task: str, facts: dict[str, Any], train: np.ndarray,
+def derived_pipeline(dataset: Any, task: Task, facts: dict[str, Any], train: np.ndarray,
                      side: int) -> tuple[Pipeline, str]:
     """The derived preprocessing of a data set for ``task`` at ``side`` pixels, and why, in one line."""
     height, width = dataset.image_size
@@ -222,7 +221,7 @@ def default_pipeline(dataset: Any, task: str, facts: dict[str, Any], train: np.n
     resize = ("resize", {"height": side, "mode": "stretch" if stretch else "pad"})
     shape = "squares of one size: stretched" if stretch else "aspect kept, padded"
     window, why_window = _window(facts, dataset, train)
-    if task == "segment" and dataset.masks is not None:
+    if task.dense:
         picks = train[:: max(1, train.size // MEASURED_IMAGES)][:MEASURED_IMAGES]
         fov = None if dataset.fov is None else dataset.fov[picks]
         mode, clahe, why_contrast = contrast_choice(dataset.images[picks], dataset.masks[picks], fov)
@@ -234,16 +233,17 @@ def default_pipeline(dataset: Any, task: str, facts: dict[str, Any], train: np.n
 
 
 def dataset_defaults(dataset: Any) -> tuple[Pipeline, Augmenter]:
-    """The preprocessing and augmentation the default recipe derives for a data set (classification where it has
-    labels, else segmentation): what the Preprocessing and Augmentation pages start from."""
+    """The preprocessing and augmentation the default recipe derives for a data set (for the first task it can
+    train: classification where it has labels): what the Preprocessing and Augmentation pages start from."""
     from medlib.fingerprint import data_fingerprint
 
-    task = "classify" if dataset.labels is not None else "segment"
+    task = tasks_for(dataset)[0]
+    dataset = task.training_set(dataset)
     facts = data_fingerprint(dataset)
     train = dataset.indices("train") if dataset.indices("train").size else np.arange(len(dataset))
-    side, patch, _, _ = geometry(task, facts, train.size)
-    pipeline, _ = default_pipeline(dataset, task, facts, train, side)
-    return pipeline, _augmentation(task, dataset.channels, patch)[0]
+    side, patch, _, _ = input_size(task, facts, train.size)
+    pipeline, _ = derived_pipeline(dataset, task, facts, train, side)
+    return pipeline, _augmentation(dataset.channels, patch)[0]
 
 
 def batch_for(train_images: int) -> tuple[int, str]:

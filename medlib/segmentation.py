@@ -28,7 +28,8 @@ AUC_BINS = 1024
 
 def predict_tiled(model: Any, image: np.ndarray, overlap: float = 0.25, batch: int = 8,
                   mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:
-    """The foreground probability (H×W) of an image of any size, from overlapping model-sized tiles.
+    """Each structure's probability (H×W×K, one map per structure) of an image of any size, from overlapping
+    model-sized tiles.
 
     Tiles overlap by ``overlap`` of their side and are blended with weights that
     fall towards their edges, so seams do not show; an image smaller than a tile
@@ -60,16 +61,45 @@ def _predict_tiles(model: Any, image: np.ndarray, overlap: float, batch: int) ->
     ramp_h = np.minimum(np.arange(tile_h) + 1, np.arange(tile_h)[::-1] + 1).astype(np.float32)
     ramp_w = np.minimum(np.arange(tile_w) + 1, np.arange(tile_w)[::-1] + 1).astype(np.float32)
     weight = np.outer(np.minimum(ramp_h, tile_h / 4.0), np.minimum(ramp_w, tile_w / 4.0))
-    total = np.zeros((full_h, full_w), np.float32)
-    norm = np.zeros((full_h, full_w), np.float32)
+    total = np.zeros((full_h, full_w, int(model.output_shape[-1])), np.float32)
+    norm = np.zeros((full_h, full_w, 1), np.float32)
     for start in range(0, len(corners), batch):
         chunk = corners[start : start + batch]
         tiles = np.stack([padded[y : y + tile_h, x : x + tile_w] for y, x in chunk]).astype(np.float32)
-        outputs = np.asarray(model.predict_on_batch(tiles))[..., -1]
+        outputs = np.asarray(model.predict_on_batch(tiles))
         for (y, x), out in zip(chunk, outputs, strict=True):
-            total[y : y + tile_h, x : x + tile_w] += out * weight
-            norm[y : y + tile_h, x : x + tile_w] += weight
+            total[y : y + tile_h, x : x + tile_w] += out * weight[..., None]
+            norm[y : y + tile_h, x : x + tile_w] += weight[..., None]
     return (total / norm)[:height, :width]
+
+
+def structure_pairs(truth: np.ndarray, probability: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(reference mask, probability map) of each structure: a label map (0..K) against K maps (H×W×K; an H×W map
+    is one structure, whose reference is every value above 0).
+
+    >>> [(t.tolist(), p.tolist()) for t, p in structure_pairs(np.array([[0, 2]]), np.array([[[0.1, 0.2], [0.3, 0.9]]]))]
+    [([[False, False]], [[0.1, 0.3]]), ([[False, True]], [[0.2, 0.9]])]
+    """
+    probability = np.asarray(probability)
+    if probability.ndim == 2 or probability.shape[-1] == 1:
+        return [(np.asarray(truth) > 0, probability.reshape(probability.shape[:2]))]
+    return [(np.asarray(truth) == k + 1, probability[..., k]) for k in range(probability.shape[-1])]
+
+
+def foreground(probability: np.ndarray) -> np.ndarray:
+    """The probability (H×W) that a pixel belongs to any structure: the largest of its structures' maps."""
+    probability = np.asarray(probability, np.float32)
+    return probability if probability.ndim == 2 else probability.max(axis=-1)
+
+
+def label_map(probability: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """A label map (H×W uint8, 0 background, k for structure k) of K maps: each pixel takes its most probable
+    structure where that one reaches ``threshold``."""
+    probability = np.asarray(probability, np.float32)
+    if probability.ndim == 2:
+        probability = probability[..., None]
+    best = probability.argmax(axis=-1).astype(np.uint8) + 1
+    return np.where(probability.max(axis=-1) >= threshold, best, 0).astype(np.uint8)
 
 
 def hd95(truth: np.ndarray, predicted: np.ndarray, spacing: tuple[float, float] = (1.0, 1.0)) -> float:
@@ -132,16 +162,38 @@ def _auc_from_histograms(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
 def split_metrics(
     truths: list[np.ndarray], probabilities: list[np.ndarray], fovs: list[np.ndarray | None] | None = None,
     threshold: float = 0.5, resamples: int = 1000, seed: int = 0, spacing: tuple[float, float] = (1.0, 1.0),
+    structures: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Mean per-image metrics and the pooled pixel AUC of a split, each with ``<metric>_ci`` (95%, over images).
 
+    ``truths`` are label maps, ``probabilities`` one map per structure (see :func:`structure_pairs`). With several
+    structures, each gets its own metrics under ``per_structure`` (by its name in ``structures``), and the top-level
+    figures are each image's mean over the structures (and the pixel AUC pooled over them).
     HD95 is averaged over the images where both masks have a boundary (``hd95_n`` of them).
     """
     fovs = fovs if fovs is not None else [None] * len(truths)
-    per_image = [mask_metrics(t, p, threshold, f, spacing) for t, p, f in zip(truths, probabilities, fovs, strict=True)]
-    table = {name: np.array([m[name] for m in per_image], float) for name in SEGMENTATION_METRICS[:-1]}
-    histograms = np.stack([_histograms(t, p, f) for t, p, f in zip(truths, probabilities, fovs, strict=True)])
+    pairs = [structure_pairs(t, p) for t, p in zip(truths, probabilities, strict=True)]
+    count = len(pairs[0]) if pairs else 1
+    names = list(structures or [f"structure {k + 1}" for k in range(count)])
     weights = resample_weights(len(truths), resamples, seed)
+    tables, histograms = [], []
+    for k in range(count):
+        per_image = [mask_metrics(*pair[k], threshold, f, spacing) for pair, f in zip(pairs, fovs, strict=True)]
+        tables.append({name: np.array([m[name] for m in per_image], float) for name in SEGMENTATION_METRICS[:-1]})
+        histograms.append(np.stack([_histograms(*pair[k], f) for pair, f in zip(pairs, fovs, strict=True)]))
+    if count == 1:
+        return _summary(tables[0], histograms[0], weights) | {"n": len(truths)}
+    with np.errstate(invalid="ignore"):
+        mean = {name: np.mean([table[name] for table in tables], axis=0) for name in tables[0]}
+    result = _summary(mean, np.sum(histograms, axis=0), weights)
+    result["per_structure"] = {name: _summary(table, hist, weights) for name, table, hist
+                               in zip(names, tables, histograms, strict=True)}
+    return result | {"n": len(truths)}
+
+
+def _summary(table: dict[str, np.ndarray], histograms: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
+    """Means of per-image metrics with bootstrap intervals (``weights``: one resample a row), and the pixel AUC
+    pooled over the images' histograms (2×bins each), with its interval."""
     result: dict[str, Any] = {}
     for name, values in table.items():
         finite = np.isfinite(values)
@@ -155,14 +207,12 @@ def split_metrics(
     result["hd95_n"] = int(np.isfinite(table["hd95"]).sum())
     pooled = histograms.sum(axis=0)
     auc = _auc_from_histograms(pooled[0], pooled[1])
-    boot_pos = weights @ histograms[:, 0, :]
-    boot_neg = weights @ histograms[:, 1, :]
-    boot_auc = _auc_from_histograms(boot_pos, boot_neg)
+    boot_auc = _auc_from_histograms(weights @ histograms[:, 0, :], weights @ histograms[:, 1, :])
     boot_auc = boot_auc[np.isfinite(boot_auc)]
     result["auc"] = None if not np.isfinite(auc) else round(float(auc), 4)
     result["auc_ci"] = [round(float(v), 4) for v in np.percentile(boot_auc, [2.5, 97.5])] if boot_auc.size else [
         None, None]
-    return result | {"n": len(truths)}
+    return result
 
 
 def find_lesions(probability: np.ndarray, threshold: float = 0.5, spacing: tuple[float, float] | None = None,

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medlib.card import ModelCard, card_for_bare_model
 from medlib.errors import StoreError, UnsafeModelError
+from medlib.safe_keras import load_keras_file
 
 CARD = "card.json"
 MODEL_FILE = "model.keras"
-#: Keras releases before this one have safe-mode bypasses (CVE-2025-1550, CVE-2025-9906, CVE-2026-1462).
-MIN_KERAS = (3, 13, 2)
-INTENDED_USE = "Research and education only. Not a medical device; not for clinical decisions."
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -38,7 +37,7 @@ class StoredModel:
 
     name: str
     path: Path
-    card: dict[str, Any]
+    card: ModelCard
     read_only: bool = False
     """A shared model (shipped or the server's): used and downloaded, never renamed, overwritten or deleted."""
 
@@ -116,8 +115,9 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def save_model(model: Any, card: dict[str, Any], store: Path, name: str, overwrite: bool = False) -> StoredModel:
-    """Write ``model`` and its ``card`` as ``store/name``, atomically; the card gains the file's size and hash."""
+def save_model(model: Any, card: ModelCard, store: Path, name: str, overwrite: bool = False) -> StoredModel:
+    """Write ``model`` and its ``card`` as ``store/name``, atomically; the card gains its name, the file's size and
+    hash, and its creation time where it has none."""
     check_name(name)
     final = store / name
     if final.exists() and not overwrite:
@@ -128,11 +128,9 @@ def save_model(model: Any, card: dict[str, Any], store: Path, name: str, overwri
         temporary = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=store))
         model.save(temporary / MODEL_FILE)
         stat = (temporary / MODEL_FILE).stat()
-        card = {**card, "name": name, "file": {"name": MODEL_FILE, "size": stat.st_size,
-                                               "sha256": _sha256(temporary / MODEL_FILE)}}
-        card.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        card.setdefault("intended_use", INTENDED_USE)
-        _write_json(temporary / CARD, card)
+        card = card.replace(name=name, created=card.created or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                            file={"name": MODEL_FILE, "size": stat.st_size, "sha256": _sha256(temporary / MODEL_FILE)})
+        _write_json(temporary / CARD, card.to_dict())
         if final.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".old-{name}-", dir=store))
             os.replace(final, trash / name)
@@ -152,7 +150,8 @@ def save_model(model: Any, card: dict[str, Any], store: Path, name: str, overwri
     return StoredModel(name, final, card)
 
 
-def read_card(folder: Path) -> dict[str, Any]:
+def read_card(folder: Path) -> ModelCard:
+    """The card of a model folder; one that cannot be read, or that is not a finished model's, raises."""
     try:
         card = json.loads((folder / CARD).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -161,7 +160,7 @@ def read_card(folder: Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(card, dict) or "file" not in card:
         raise StoreError(f"the card of {folder.name} is incomplete; the folder is not a finished model")
-    return card
+    return ModelCard.from_dict(card, f"the card of {folder.name}")
 
 
 def list_models(store: Path | None = None, read_only: bool = False) -> list[StoredModel]:
@@ -178,7 +177,7 @@ def list_models(store: Path | None = None, read_only: bool = False) -> list[Stor
             found.append(StoredModel(folder.name, folder, read_card(folder), read_only))
         except StoreError:
             continue
-    return sorted(found, key=lambda m: (str(m.card.get("created", "")), m.name), reverse=True)
+    return sorted(found, key=lambda m: (m.card.created, m.name), reverse=True)
 
 
 def get_model(name: str, store: Path | None = None) -> StoredModel:
@@ -189,56 +188,24 @@ def get_model(name: str, store: Path | None = None) -> StoredModel:
     return StoredModel(name, folder, read_card(folder))
 
 
-def _check_keras() -> Any:
-    import keras
-
-    from medlib.models import size_thread_pools
-
-    size_thread_pools()
-    version = tuple(int(p) for p in re.findall(r"\d+", keras.__version__)[:3])
-    if version < MIN_KERAS:
-        raise UnsafeModelError(
-            f"keras {keras.__version__} has known safe-mode bypasses; install keras >= "
-            f"{'.'.join(map(str, MIN_KERAS))} before loading models"
-        )
-    return keras
-
-
-def load_keras_file(path: Path) -> Any:
-    """Load a ``.keras`` file in safe mode; a file that needs unsafe code or is damaged raises a store error."""
-    if path.suffix.lower() in (".h5", ".hdf5"):
-        raise UnsafeModelError(f"{path.name} is a legacy HDF5 model, which is refused; save it as .keras")
-    keras = _check_keras()
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises ValueError, TypeError, OSError, zipfile errors...
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "lambda" in message.lower() or "unsafe" in message.lower() or "safe_mode" in message.lower():
-            raise UnsafeModelError(
-                f"{path.name} needs unsafe deserialisation (it holds a Lambda layer or custom code) and is refused"
-            ) from exc
-        raise StoreError(f"{path.name} is not a loadable Keras model ({message}); upload it again") from exc
-
-
 def load_model(stored: StoredModel) -> Any:
     """The Keras model of a store entry, after checking its size and SHA-256 against the card."""
-    expected = stored.card["file"]
     path = stored.model_file
     if not path.is_file():
         raise StoreError(f"model {stored.name!r} has no {MODEL_FILE}; delete the folder and train it again")
-    if path.stat().st_size != expected.get("size") or _sha256(path) != expected.get("sha256"):
+    if path.stat().st_size != stored.card.size or _sha256(path) != stored.card.sha256:
         raise StoreError(
             f"the file of model {stored.name!r} changed since it was saved (size or SHA-256); it is refused"
         )
     return load_keras_file(path)
 
 
-def update_card(stored: StoredModel, changes: dict[str, Any]) -> StoredModel:
-    """The store entry with ``changes`` merged into its card, written atomically (the model file is untouched)."""
-    card = {**stored.card, **changes}
+def update_card(stored: StoredModel, **changes: Any) -> StoredModel:
+    """The store entry with ``changes`` made to its card, written atomically (the model file is untouched)."""
+    card = stored.card.replace(**changes)
     temporary = stored.path / f".{CARD}.tmp"
     try:
-        _write_json(temporary, card)
+        _write_json(temporary, card.to_dict())
         os.replace(temporary, stored.path / CARD)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
@@ -254,8 +221,8 @@ def rename_model(name: str, new_name: str, store: Path | None = None) -> StoredM
     if target.exists():
         raise StoreError(f"a model named {new_name!r} already exists")
     os.replace(stored.path, target)
-    card = {**stored.card, "name": new_name}
-    _write_json(target / CARD, card)
+    card = stored.card.replace(name=new_name)
+    _write_json(target / CARD, card.to_dict())
     return StoredModel(new_name, target, card)
 
 
@@ -303,23 +270,5 @@ def import_upload(data: bytes, filename: str, name: str, store: Path | None = No
         else:
             raise StoreError(f"{filename} is not a model: upload a .keras file or a model ZIP from this app")
         model = load_keras_file(model_path)
-        if card is None:
-            card = card_for_bare_model(model)
-        card = {k: v for k, v in card.items() if k not in ("file", "created")}
-        return save_model(model, {**card, "uploaded_from": filename}, store, name)
-
-
-def card_for_bare_model(model: Any) -> dict[str, Any]:
-    """A minimal card for an uploaded ``.keras`` file without one: input shape and class count from the model."""
-    shape = [int(v) for v in model.input_shape[1:]]
-    outputs = int(model.output_shape[-1])
-    task = "segment" if len(model.output_shape) == 4 else "classify"
-    classes = 2 if outputs == 1 else outputs
-    return {
-        "task": task,
-        "architecture": model.name,
-        "input_shape": shape,
-        "class_names": [f"class_{k}" for k in range(classes)],
-        "preprocess": None,
-        "note": "uploaded without a card: preprocessing defaults to resizing to the model's input",
-    }
+        card = (card or card_for_bare_model(model)).replace(file={}, created="", uploaded_from=filename)
+        return save_model(model, card, store, name)

@@ -17,7 +17,7 @@ the top-left pixel at 0, 0), with a label.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,23 @@ class Structures:
         for index, value in enumerate(self.values, start=1):
             out[frame == value] = index
         return out
+
+
+NEGATIVE_CLASSES = ("normal", "no finding", "no_finding", "healthy", "negative", "none", "benign")
+"""Class names that say *no finding*: such a class is class 0 of a set, so that a two-class model's class 1, whose
+probability it thresholds, is the finding (nodule, pneumonia, tumour), whatever the alphabet says."""
+
+
+def class_order(names: Iterable[str]) -> list[str]:
+    """Class names in the order a data set numbers them: alphabetical, except that a class saying *no finding*
+    (:data:`NEGATIVE_CLASSES`) comes first.
+
+    >>> class_order({"nodule", "normal"}), class_order({"PNEUMONIA", "NORMAL"}), class_order({"cat", "dog"})
+    (['normal', 'nodule'], ['NORMAL', 'PNEUMONIA'], ['cat', 'dog'])
+    """
+    ordered = sorted(names)
+    negative = [n for n in ordered if n.strip().lower() in NEGATIVE_CLASSES]
+    return negative[:1] + [n for n in ordered if n not in negative[:1]]
 
 
 def unnamed_structures(frame: np.ndarray, what: str) -> Structures:
@@ -183,3 +200,31 @@ def move_findings(findings: Sequence[Finding], record: Record, shape: tuple[int,
     """``findings`` on an image of ``shape`` where ``record``'s steps put them (a radius scaled with them)."""
     return [f.placed(index_to_xy(record.move_points(xy_to_index(f.corners()), tuple(shape[:2]))), record.factor())
             for f in findings]
+
+
+DEFAULT_RADIUS = 3.0
+"""The radius (pixels) a point finding without one is drawn with."""
+
+
+def render_findings(findings: Sequence[Finding], size: tuple[int, int], labels: Sequence[str]) -> np.ndarray:
+    """A label map (H×W uint8) of ``findings`` on an image of ``size`` (height, width): a disk per point (its
+    radius, at least one pixel; :data:`DEFAULT_RADIUS` where it has none), a filled box per box, each of value
+    ``labels.index(label) + 1``; where findings overlap, the later one wins.
+
+    >>> render_findings([Finding("nodule", (2.0, 2.0), 1.0)], (5, 5), ["nodule"])[1:4, 1:4].tolist()
+    [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+    """
+    height, width = size
+    out = np.zeros((height, width), np.uint8)
+    rows, columns = np.mgrid[0:height, 0:width]
+    for finding in findings:
+        value = labels.index(finding.label) + 1
+        if finding.box is not None:
+            x0, y0, x1, y1 = finding.box
+            inside = (columns >= x0 - 0.5) & (columns <= x1 + 0.5) & (rows >= y0 - 0.5) & (rows <= y1 + 0.5)
+        else:
+            radius = max(1.0, DEFAULT_RADIUS if finding.radius is None else finding.radius)
+            x, y = finding.centre
+            inside = (columns - x) ** 2 + (rows - y) ** 2 <= radius**2
+        out[inside] = value
+    return out

@@ -45,11 +45,13 @@ def _own(app: AppTest) -> Path:
 def _tiny_model(store: Path, name: str) -> None:
     import keras
 
+    from medlib.card import ModelCard
     from medlib.store import save_model
 
     inputs = keras.Input((32, 32, 1))
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
-    save_model(model, {"task": "classify", "metrics": {"test": {"auc": 0.9}}}, store, name)
+    save_model(model, ModelCard("classify", "tiny", [8, 8, 1], ["normal", "finding"], metrics={"test": {"auc": 0.9}}),
+               store, name)
 
 
 def _wait_for(predicate, seconds: float = 120) -> None:

@@ -77,8 +77,8 @@ def test_a_run_started_again_goes_on_from_its_latest_epoch(tmp_path):
     again = [e["epoch"] for e in events if e["event"] == "epoch"]
     assert again == [4, 5] and [row["epoch"] for row in result.history] == [1, 2, 3, 4, 5]
     assert result.history[:3] == [{k: v for k, v in e.items() if k in result.history[0]} for e in first[:3]]
-    assert result.stored.card["training"]["resumed_after_epoch"] == 3
-    assert result.stored.card["training"]["strategy"] == "mirrored"
+    assert result.stored.card.training["resumed_after_epoch"] == 3
+    assert result.stored.card.training["strategy"] == "mirrored"
     assert not (tmp_path / ".backup-resumed").exists()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from medlib.card import ModelCard
 from medlib.gate import GateResult, Profile, fit_profile, image_signals, mask_statistics
 
 
@@ -45,13 +46,26 @@ def test_image_signals_flag_blank_and_colour_pictures_but_not_a_gray_film_saved_
     assert "colour" not in image_signals(film, gray_model=False)
 
 
-def test_dicom_tags_flag_other_modalities_and_body_parts_where_a_file_has_them():
+CHEST_FILMS = ModelCard("classify", "cnn", [8, 8, 1], ["normal", "pneumonia"], modality="X-ray radiograph",
+                        body_part="chest")
+BRAIN_MRI = ModelCard("segment", "unet", [8, 8, 1], ["background", "hippocampus"], modality="MRI",
+                      body_part="brain")
+
+
+def test_dicom_tags_flag_other_modalities_and_body_parts_than_the_cards_name():
     film = np.random.default_rng(2).integers(0, 256, (32, 32, 1)).astype(np.float32)
-    assert image_signals(film, True, {"Modality": "CR", "BodyPartExamined": "CHEST"})["tags"] == 0.0
-    assert image_signals(film, True, {"Modality": "OT"})["tags"] == 0.0  # a secondary capture says nothing
+    chest = [CHEST_FILMS]
+    assert image_signals(film, True, {"Modality": "CR", "BodyPartExamined": "CHEST"}, chest)["tags"] == 0.0
+    assert image_signals(film, True, {"Modality": "OT"}, chest)["tags"] == 0.0  # a secondary capture says nothing
     for tags in ({"Modality": "CT"}, {"Modality": "US"}, {"Modality": "CR", "BodyPartExamined": "EXTREMITY"}):
-        assert image_signals(film, True, tags)["tags"] == float("inf"), tags
-    assert "tags" not in image_signals(film, True, {}) and "tags" not in image_signals(film, True, None)
+        assert image_signals(film, True, tags, chest)["tags"] == float("inf"), tags
+    assert "tags" not in image_signals(film, True, {}, chest) and "tags" not in image_signals(film, True, None, chest)
+    mri = {"Modality": "MR", "BodyPartExamined": "BRAIN"}
+    assert image_signals(film, True, mri, [BRAIN_MRI])["tags"] == 0.0
+    assert image_signals(film, True, mri, chest)["tags"] == float("inf")  # a brain MRI given to a chest model
+    assert image_signals(film, True, {"Modality": "CR"}, [CHEST_FILMS, BRAIN_MRI])["tags"] == float("inf")
+    unknown = ModelCard("classify", "cnn", [8, 8, 1], ["a", "b"])  # a card that names no modality expects none
+    assert image_signals(film, True, {"Modality": "CT"}, [unknown])["tags"] == 0.0
 
 
 def test_the_verdict_is_the_largest_signal_and_names_its_reasons():

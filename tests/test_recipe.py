@@ -103,9 +103,9 @@ def test_a_time_budgeted_run_on_a_tiny_set_uses_its_budget(tmp_path):
     result = train(TrainConfig(max_minutes=0.2, augment={"steps": []}), tmp_path / "budget",
                    dataset=_tiny_classes())
     card = result.stored.card
-    assert card["recipe"]["epochs"]["value"] == BUDGET_EPOCHS and card["recipe"]["epochs"]["derived"]
-    assert result.ended == "time budget" and card["training"]["seconds"] >= 0.2 * 60  # the budget ended it
-    assert "samples/s on this machine" in card["recipe"]["batch size"]["reason"]  # measured before it started
+    assert card.recipe["epochs"]["value"] == BUDGET_EPOCHS and card.recipe["epochs"]["derived"]
+    assert result.ended == "time budget" and card.training["seconds"] >= 0.2 * 60  # the budget ended it
+    assert "samples/s on this machine" in card.recipe["batch size"]["reason"]  # measured before it started
 
 
 def _tiny_classes() -> Dataset:

@@ -9,6 +9,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from medlib.card import ModelCard
+from medlib.safe_keras import load_keras_file
 from medlib.store import (
     StoreError,
     UnsafeModelError,
@@ -17,13 +19,14 @@ from medlib.store import (
     get_model,
     import_upload,
     list_models,
-    load_keras_file,
     load_model,
     rename_model,
     save_model,
 )
 
 keras = pytest.importorskip("keras")
+
+CARD = ModelCard("classify", "tiny", [8, 8, 1], ["normal", "finding"])
 
 
 def tiny_model():
@@ -40,16 +43,16 @@ def lambda_model():
 
 def test_save_list_load_round_trip(tmp_path):
     model = tiny_model()
-    stored = save_model(model, {"task": "classify", "input_shape": [8, 8, 1]}, tmp_path, "tiny")
+    stored = save_model(model, CARD, tmp_path, "tiny")
     assert [m.name for m in list_models(tmp_path)] == ["tiny"]
-    assert stored.card["file"]["size"] == stored.model_file.stat().st_size
+    assert stored.card.size == stored.model_file.stat().st_size
     loaded = load_model(get_model("tiny", tmp_path))
     x = np.random.default_rng(0).random((2, 8, 8, 1), np.float32)
     assert np.allclose(loaded.predict_on_batch(x), model.predict_on_batch(x))
 
 
 def test_a_changed_file_is_refused(tmp_path):
-    stored = save_model(tiny_model(), {}, tmp_path, "tiny")
+    stored = save_model(tiny_model(), CARD, tmp_path, "tiny")
     with open(stored.model_file, "ab") as handle:
         handle.write(b"tampered")
     with pytest.raises(StoreError, match="changed since it was saved"):
@@ -57,7 +60,7 @@ def test_a_changed_file_is_refused(tmp_path):
 
 
 def test_a_failed_save_leaves_the_store_as_it_was(tmp_path, monkeypatch):
-    save_model(tiny_model(), {}, tmp_path, "first")
+    save_model(tiny_model(), CARD, tmp_path, "first")
     model = tiny_model()
 
     def disk_full(path, *args, **kwargs):
@@ -65,7 +68,7 @@ def test_a_failed_save_leaves_the_store_as_it_was(tmp_path, monkeypatch):
 
     monkeypatch.setattr(model, "save", disk_full)
     with pytest.raises(StoreError, match="No space left on device.*untouched"):
-        save_model(model, {}, tmp_path, "second")
+        save_model(model, CARD, tmp_path, "second")
     assert [m.name for m in list_models(tmp_path)] == ["first"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first"]
 
@@ -76,7 +79,7 @@ def test_a_read_only_store_gives_a_clear_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tempfile, "mkdtemp", read_only)
     with pytest.raises(StoreError, match="Permission denied"):
-        save_model(tiny_model(), {}, tmp_path, "blocked")
+        save_model(tiny_model(), CARD, tmp_path, "blocked")
 
 
 def test_lambda_layer_is_refused_in_safe_mode(tmp_path):
@@ -97,13 +100,13 @@ def test_legacy_h5_and_garbage_are_refused(tmp_path):
 
 
 def test_rename_delete_export_import(tmp_path):
-    save_model(tiny_model(), {"task": "classify"}, tmp_path, "a")
+    save_model(tiny_model(), CARD, tmp_path, "a")
     renamed = rename_model("a", "b", tmp_path)
-    assert renamed.card["name"] == "b" and [m.name for m in list_models(tmp_path)] == ["b"]
+    assert renamed.card.name == "b" and [m.name for m in list_models(tmp_path)] == ["b"]
     data = export_zip(get_model("b", tmp_path))
     assert sorted(zipfile.ZipFile(io.BytesIO(data)).namelist()) == ["b/card.json", "b/model.keras"]
     imported = import_upload(data, "b.zip", "c", tmp_path)
-    assert imported.card["task"] == "classify" and imported.card["uploaded_from"] == "b.zip"
+    assert imported.card.task == "classify" and imported.card.uploaded_from == "b.zip"
     delete_model("b", tmp_path)
     assert [m.name for m in list_models(tmp_path)] == ["c"]
 
@@ -112,17 +115,17 @@ def test_bare_keras_upload_gets_a_card(tmp_path):
     path = tmp_path / "m.keras"
     tiny_model().save(path)
     stored = import_upload(path.read_bytes(), "m.keras", "bare", tmp_path / "store")
-    assert stored.card["input_shape"] == [8, 8, 1] and stored.card["class_names"] == ["class_0", "class_1"]
+    assert stored.card.input_shape == [8, 8, 1] and stored.card.class_names == ["class_0", "class_1"]
 
 
 @pytest.mark.parametrize("name", ["", ".hidden", "a/b", "x" * 80, "spaces here"])
 def test_bad_names_are_refused(tmp_path, name):
     with pytest.raises(StoreError, match="not a valid model name"):
-        save_model(tiny_model(), {}, tmp_path, name)
+        save_model(tiny_model(), CARD, tmp_path, name)
 
 
 def test_a_truncated_keras_file_is_refused_and_the_store_is_unchanged(tmp_path):
-    save_model(tiny_model(), {"task": "classify"}, tmp_path, "good")
+    save_model(tiny_model(), CARD, tmp_path, "good")
     whole = export_zip(get_model("good", tmp_path))
     keras_bytes = zipfile.ZipFile(io.BytesIO(whole)).read("good/model.keras")
     with pytest.raises(StoreError, match="not a loadable Keras model"):

@@ -125,3 +125,4 @@ def test_jsrt_is_a_classification_set_with_116_nodules_and_three_structures(shar
     assert info["images"] == 187 and info["dimensions"] == 2
     assert info["structures"] == ["right lung", "left lung", "heart"]
     assert info["findings"]["count"] == 116 and info["findings"]["kinds"] == {"point": 116}
+    assert info["classes"] == ["normal", "nodule"]  # the finding is class 1, whatever the alphabet says

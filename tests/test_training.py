@@ -49,9 +49,9 @@ def test_store_entry_is_complete(trained):
     (entry,) = list_models(store)
     card = entry.card
     assert entry.name == "blobs-a" and entry.model_file.is_file()
-    assert card["dataset"]["fingerprint"] == blobs().fingerprint and card["class_names"] == ["empty", "blob"]
-    assert {"val", "test"} <= set(card["metrics"]) and len(card["history"]) == 6
-    assert card["preprocess"]["steps"] and card["versions"]["keras"] and card["file"]["sha256"]
+    assert card.dataset["fingerprint"] == blobs().fingerprint and card.class_names == ["empty", "blob"]
+    assert {"val", "test"} <= set(card.metrics) and len(card.history) == 6
+    assert card.preprocess["steps"] and card.versions["keras"] and card.file["sha256"]
     model = load_model(entry)
     assert tuple(model.input_shape[1:]) == (16, 16, 1)
     assert not [p for p in store.iterdir() if p.name.startswith(".")], "temporary files were left behind"
@@ -62,18 +62,18 @@ def test_the_card_and_the_evaluation_of_the_same_split_agree(trained):
 
     store, result, _ = trained
     scored = evaluate_split(open_model(store / "blobs-a"), blobs(), "test")
-    card = result.stored.card["metrics"]["test"]
+    card = result.stored.card.metrics["test"]
     assert {k: v for k, v in scored.items() if k in card} == card and card["auc"] is not None
 
 
 def test_a_binary_classifier_is_calibrated_given_a_threshold_and_a_gate_on_validation(trained):
     store, result, _ = trained
     card = list_models(store)[0].card
-    assert card["calibration"]["temperature"] > 0 and card["calibration"]["fitted_on"].startswith("val (")
-    assert 0.0 < card["threshold"]["value"] < 1.0 and card["threshold"]["chosen_on"].startswith("val (")
-    assert result.metrics["test"]["threshold"] == card["threshold"]["value"]
+    assert card.calibration["temperature"] > 0 and card.calibration["fitted_on"].startswith("val (")
+    assert 0.0 < card.threshold["value"] < 1.0 and card.threshold["chosen_on"].startswith("val (")
+    assert result.metrics["test"]["threshold"] == card.threshold["value"]
     assert {"ece", "brier", "auc_ci"} <= set(result.metrics["test"])
-    assert card["gate"]["features"]["threshold"] > 0 and card["gate"]["fitted_on"][0].startswith("blobs: ")
+    assert card.gate["features"]["threshold"] > 0 and card.gate["fitted_on"][0].startswith("blobs: ")
 
 
 def test_the_gate_passes_a_training_like_image_and_flags_noise(trained):
@@ -91,7 +91,7 @@ def test_the_gate_passes_a_training_like_image_and_flags_noise(trained):
 
 def test_the_kept_epoch_is_restored_and_not_measurably_worse_than_the_best(trained):
     store, result, _ = trained
-    card = list_models(store)[0].card["training"]
+    card = list_models(store)[0].card.training
     best, kept = card["best_epoch"], card["kept_epoch"]
     assert 1 <= best <= kept <= len(result.history)
     # the stored model is the kept epoch's: its validation AUC is the one that epoch logged
@@ -136,11 +136,11 @@ def test_a_sample_is_augmented_alike_whatever_the_batch_size():
     augment = Augment(default_augmenter("chest"), recipe.input_shape, seed=4)
     epochs = {}
     for batch in (4, 7):  # 7 leaves a short last batch
-        batches = list(make_inputs(data, recipe.train_index, recipe, "classify", 4, augment, shuffle=True,
+        batches = list(make_inputs(data, recipe.train_index, recipe, 4, augment, shuffle=True,
                                    batch=batch).as_numpy_iterator())
         epochs[batch] = [np.concatenate([b[k] for b in batches]) for k in range(2)]
     assert np.array_equal(epochs[4][0], epochs[7][0]) and np.array_equal(epochs[4][1], epochs[7][1])
-    plain = list(make_inputs(data, recipe.train_index, recipe, "classify", 4, shuffle=True).as_numpy_iterator())
+    plain = list(make_inputs(data, recipe.train_index, recipe, 4, shuffle=True).as_numpy_iterator())
     assert len(epochs[4][0]) == recipe.train_index.size
     assert not np.allclose(np.concatenate([b[0] for b in plain]), epochs[4][0])  # augmented, in the same order
     assert np.array_equal(np.concatenate([b[1] for b in plain]), epochs[4][1])
@@ -174,7 +174,7 @@ def test_stop_request_ends_within_a_batch_and_keeps_the_model(tmp_path):
                    stop=stop)
     assert result.ended == "stopped"
     assert len(batches) == 3
-    assert list_models(tmp_path)[0].card["training"]["ended"] == "stopped"
+    assert list_models(tmp_path)[0].card.training["ended"] == "stopped"
 
 
 def test_killed_worker_fails_with_its_last_metrics_and_leaves_no_model(tmp_path):
@@ -195,7 +195,7 @@ def test_killed_worker_fails_with_its_last_metrics_and_leaves_no_model(tmp_path)
     assert os.getpriority(os.PRIO_PROCESS, run.pid) == min(19, own + TRAINING_NICENESS)  # pages come first
     run.kill()
     assert ended.wait(timeout=30)
-    assert events[-1]["state"] == "failed" and "ended unexpectedly" in events[-1]["error"]
+    assert events[-1]["state"] == "failed" and "ended by SIGKILL" in events[-1]["error"]
     assert any(e["event"] == "epoch" and "val_loss" in e for e in events)  # the last metrics stay with the job
     assert list_models(tmp_path) == []
     assert not list(tmp_path.glob("killed*"))
@@ -227,8 +227,10 @@ def test_config_checks_and_json_round_trip():
         TrainConfig(epochs=-1)
     with pytest.raises(SpecError, match="unknown setting"):
         TrainConfig.from_dict({"epoch": 3})
-    with pytest.raises(SpecError, match="for the segment task"):
+    with pytest.raises(SpecError, match="'unet' answers with maps, which classification cannot use"):
         TrainConfig(model="unet")
+    with pytest.raises(SpecError, match="'seed-cnn' answers with one vector per image"):
+        TrainConfig(task="locate", model="seed-cnn")
 
 
 def test_recipe_follows_the_data():
@@ -240,7 +242,7 @@ def test_recipe_follows_the_data():
     imbalanced.labels[:150] = 0
     weights = resolve(TrainConfig(), imbalanced).class_weight
     assert weights[1] > 2 * weights[0]
-    with pytest.raises(DatasetError, match="no masks"):
+    with pytest.raises(DatasetError, match="has no label maps .* use classify"):
         resolve(TrainConfig(task="segment"), dataset)
 
 
@@ -252,7 +254,7 @@ def test_multi_class_with_label_smoothing_and_the_seed_cnn(tmp_path):
                    dataset=dataset)
     assert result.metrics["test"]["n"] == dataset.indices("test").size
     seed = train(TrainConfig(epochs=1, model="seed-cnn"), tmp_path / "seed", dataset=dataset)
-    assert seed.stored.card["architecture"] == "seed-cnn" and seed.stored.card["class_names"] == dataset.class_names
+    assert seed.stored.card.architecture == "seed-cnn" and seed.stored.card.class_names == dataset.class_names
     assert seed.metrics["val"]["n"] == dataset.indices("val").size and len(seed.history) == 1
 
 

@@ -20,7 +20,8 @@ def _fake_model(store: Path, name: str) -> None:
     """A store entry whose card lists it (the shelf never loads the file)."""
     folder = store / name
     folder.mkdir(parents=True)
-    (folder / "card.json").write_text('{"task": "classify", "file": {"name": "model.keras", "size": 0}}')
+    (folder / "card.json").write_text('{"task": "classify", "architecture": "cnn", "input_shape": [8, 8, 1], '
+                                      '"class_names": ["a", "b"], "file": {"name": "model.keras", "size": 0}}')
 
 
 def test_each_workspace_is_private_and_shared_models_are_read_only(tmp_path):

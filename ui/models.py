@@ -43,7 +43,7 @@ def loaded_model(path: Path, sha256: str) -> tuple[LoadedModel, threading.Lock]:
 
 def loaded_entry(stored: StoredModel) -> tuple[LoadedModel, threading.Lock]:
     """A stored model, loaded (:func:`loaded_model`) by its folder and its card's file hash."""
-    return loaded_model(stored.path, stored.card["file"]["sha256"])
+    return loaded_model(stored.path, stored.card.sha256)
 
 
 def keep_keras_state() -> None:

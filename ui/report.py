@@ -10,13 +10,15 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from medlib.card import ModelCard
+
 DISCLAIMER = (
     "Research tool, not a medical device. These figures describe a model on one data set split; "
     "they are not evidence of clinical performance and must not guide the care of any patient."
 )
 
 
-def evaluation_report(title: str, metrics: pd.DataFrame, figures: list[go.Figure], card: dict[str, Any],
+def evaluation_report(title: str, metrics: pd.DataFrame, figures: list[go.Figure], card: ModelCard,
                       dataset: dict[str, Any], facts: dict[str, Any]) -> str:
     """An HTML page with the facts, the metrics table with intervals, the plots and the model card."""
     charts = "".join(
@@ -41,6 +43,6 @@ table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;paddi
 <h2>Data set</h2>
 <pre>{html.escape(json.dumps(dataset, indent=2, default=str))}</pre>
 <h2>Model card</h2>
-<pre>{html.escape(json.dumps(card, indent=2, default=str))}</pre>
+<pre>{html.escape(json.dumps(card.to_dict(), indent=2, default=str))}</pre>
 </body></html>
 """

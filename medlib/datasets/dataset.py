@@ -42,7 +42,7 @@ class Dataset:
     synthetic: bool = False
     source_format: str = ""
     fit: str = "as read"
-    """How the images were brought to one size (see :class:`medlib.datasets.assemble.Geometry`)."""
+    """How the images were brought to one size (see :class:`medlib.datasets.assemble.CommonSize`)."""
     source_sizes: list[tuple[int, int]] | None = None
     """Each image's (height, width) as its file had it, where that differs from ``image_size`` or is known."""
     precomputed: dict[str, Any] = field(default_factory=dict)
@@ -166,10 +166,13 @@ class Dataset:
         return out
 
     def summary(self) -> dict[str, Any]:
-        """What ``python -m medlib info`` prints."""
+        """What ``python -m medlib info`` prints (``tasks``: what it can train, :mod:`medlib.tasks`)."""
+        from medlib.tasks import tasks_for
+
         return {
             "name": self.name,
             "task": self.task,
+            "tasks": [task.name for task in tasks_for(self)],
             "synthetic": self.synthetic,
             "format": self.source_format,
             "images": len(self),

@@ -4,7 +4,7 @@ events, the epoch kept by its validation scores, a stop request, a time budget, 
 One job per module, in the order a run uses them:
 
 - :mod:`~medlib.training.config`: every setting, declared once (:data:`CONFIG_PARAMS`), and :class:`TrainConfig`;
-- :mod:`~medlib.training.plan`: the run's concrete :class:`Recipe`, resolved from the config and the data;
+- :mod:`~medlib.training.plan`: the run's concrete :class:`RunPlan`, resolved from the config and the data;
 - :mod:`~medlib.training.inputs`: the tf.data input (patches, augmentation, batches, mixup);
 - :mod:`~medlib.training.optimisation`: the loss, the optimiser, the schedule, the batch a timed run can afford;
 - :mod:`~medlib.training.selection` and :mod:`~medlib.training.monitor`: validation each epoch, the epoch kept;
@@ -19,7 +19,7 @@ from typing import Any
 
 _WHERE = {
     "ABOUT_KEYS": "config", "CONFIG_PARAMS": "config", "Progress": "config", "TrainConfig": "config",
-    "make_inputs": "inputs", "mix_batches": "inputs", "cosine_rate": "optimisation", "Recipe": "plan",
+    "make_inputs": "inputs", "mix_batches": "inputs", "cosine_rate": "optimisation", "RunPlan": "plan",
     "resolve": "plan", "validation_split": "plan", "TrainResult": "run", "train": "run", "fit_gate": "scoring",
     "not_measurably_worse": "selection",
 }

@@ -10,23 +10,32 @@ from typing import Any
 from medlib.datasets import FITS
 from medlib.models import ARCHITECTURES
 from medlib.spec import Param, SpecError
+from medlib.tasks import TASKS, task_for
 
 Progress = Callable[[dict[str, Any]], None]
 
-ABOUT_KEYS = ("description", "provenance", "license", "citation", "intended_use", "target")
-"""Facts about the data and the model that a card may carry beside what training records (``target``: what a
-segmenter's masks show, such as ``lung field``; it names the mask class)."""
+ABOUT_KEYS = ("description", "provenance", "license", "citation", "intended_use", "modality", "body_part",
+              "population", "target")
+"""Facts about the data and the model that a card may carry beside what training records (see
+:class:`medlib.card.ModelCard`; ``target``: what a segmenter's masks show where they name no structure, such as
+``lung field``)."""
 
 MIXUP_UNTIL = 0.8
 """Mixup blends the batches of the run's first 80% only: the model settles on real images at the low learning
 rate of the end (timm's ``mixup_off_epoch`` does the same)."""
 
+DENSE = tuple(t.name for t in TASKS.values() if t.dense)
+PER_IMAGE = tuple(t.name for t in TASKS.values() if not t.dense)
+"""The tasks whose models answer with maps (their patch settings apply), and those that answer per image (their
+class weights, label smoothing and mixup apply)."""
+
 #: Every training setting, declared once: its type, default, allowed values, label and help. The
 #: :class:`TrainConfig` fields, the Training page's form and the ``train`` command's flags all come from these.
 CONFIG_PARAMS: tuple[Param, ...] = (
-    Param("task", "choice", "classify", choices=("classify", "segment"), help="classify images or segment them"),
+    Param("task", "choice", "classify", choices=tuple(TASKS), help="; ".join(f"{t.name}: {t.title} from {t.needs}"
+                                                                            for t in TASKS.values())),
     Param("model", "choice", "auto", choices=("auto", *ARCHITECTURES), label="architecture",
-          help="auto: resnet-small for classification, unet for segmentation"),
+          help="auto: " + ", ".join(f"{t.default_model} for {t.title}" for t in TASKS.values())),
     Param("epochs", "int", 0, 0, 10_000, label="epochs (0 = from the data)", help="passes over the data; 0 derives "
           "it: the whole time limit, or without one at least 1,000 optimiser steps and 30 passes"),
     Param("max_minutes", "float", 0.0, 0.0, 10_000.0, step=1.0, label="time limit (minutes, 0 = none)",
@@ -42,20 +51,20 @@ CONFIG_PARAMS: tuple[Param, ...] = (
           help="epochs measurably worse than the best before stopping, counted in the run's second half"),
     Param("seed", "int", 0, 0, 2**31 - 1, help="the same seed gives the same run"),
     Param("weight_decay", "float", 1e-4, 0.0, 0.1, step=1e-4, log=True, help="AdamW's decoupled weight decay"),
-    Param("class_weighting", "choice", "balanced", choices=("balanced", "none"), shown_if=("task", ("classify",)),
+    Param("class_weighting", "choice", "balanced", choices=("balanced", "none"), shown_if=("task", PER_IMAGE),
           help="balanced: each class weighs as much in the loss, however rare"),
-    Param("label_smoothing", "float", 0.0, 0.0, 0.5, step=0.05, shown_if=("task", ("classify",)),
+    Param("label_smoothing", "float", 0.0, 0.0, 0.5, step=0.05, shown_if=("task", PER_IMAGE),
           help="classification: soften the 0/1 targets"),
-    Param("mixup", "float", 0.0, 0.0, 1.0, step=0.1, label="mixup α (0 = off)", shown_if=("task", ("classify",)),
+    Param("mixup", "float", 0.0, 0.0, 1.0, step=0.1, label="mixup α (0 = off)", shown_if=("task", PER_IMAGE),
           help="classification: blend pairs of training images and their labels (the Beta distribution's α) in "
           f"the first {MIXUP_UNTIL:.0%} of the run: often better calibrated, sometimes at the cost of ranking (AUC)"),
     Param("image_size", "int", 0, 0, 1024, label="input side (0 = from the data)",
           help="the model's input side; 0 derives it from the image and object sizes"),
-    Param("patch_size", "int", 0, 0, 512, label="patch side (0 = from the data)", shown_if=("task", ("segment",)),
+    Param("patch_size", "int", 0, 0, 512, label="patch side (0 = from the data)", shown_if=("task", DENSE),
           help="segmentation: random patches of this side (a multiple of 8); 0 derives it from the image and "
           "object sizes (no patches for images up to 256 px or of large objects)"),
     Param("patches_per_image", "int", 0, 0, 1000, label="patches per image (0 = from the data)",
-          shown_if=("task", ("segment",)), help="segmentation with patches: patches drawn per image per epoch; 0 "
+          shown_if=("task", DENSE), help="segmentation with patches: patches drawn per image per epoch; 0 "
           "derives it (about 1,024 an epoch)"),
     Param("val_fraction", "float", 0.15, 0.05, 0.5, step=0.05, label="validation share",
           help="the part of train held out for validation when the data set has no val split"),
@@ -80,8 +89,11 @@ class _Config:
             from medlib.augment import load_augmenter
 
             load_augmenter(self.augment)
-        if self.model != "auto" and ARCHITECTURES[self.model].task != self.task:
-            raise SpecError(f"training config: model {self.model!r} is for the {ARCHITECTURES[self.model].task} task")
+        task = task_for(self.task)
+        if self.model != "auto" and ARCHITECTURES[self.model].dense != task.dense:
+            raise SpecError(f"training config: model {self.model!r} answers with "
+                            f"{'maps' if ARCHITECTURES[self.model].dense else 'one vector per image'}, which "
+                            f"{task.title} cannot use; choose {task.default_model} or auto")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:

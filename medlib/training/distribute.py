@@ -1,7 +1,7 @@
 """Where a run trains: on one device, on every local GPU (``MirroredStrategy``) or as one process per machine
 (``MultiWorkerMirroredStrategy``, configured by the standard ``TF_CONFIG`` variable).
 
-The recipe's batch is the global batch: each step takes that many samples in all, split evenly across the
+The plan's batch is the global batch: each step takes that many samples in all, split evenly across the
 replicas. Where it does not split evenly it is rounded up to a multiple of the replicas, and the learning rate
 follows it linearly (Goyal et al., 2017, "Accurate, large minibatch SGD"), so a replicated run steps like a
 run on one device.

@@ -9,7 +9,7 @@ import numpy as np
 
 from medlib.augment import Augmenter, draw_once
 from medlib.datasets import Dataset
-from medlib.training.plan import Recipe
+from medlib.training.plan import RunPlan
 
 
 class Augment:
@@ -40,24 +40,27 @@ class Augment:
         return out_images, out_targets
 
 
-def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, seed: int,
-                augment: Augment | None = None, shuffle: bool = False, batch: int | None = None):
+def make_inputs(dataset: Dataset, index: np.ndarray, plan: RunPlan, seed: int, augment: Augment | None = None,
+                shuffle: bool = False, batch: int | None = None):
     """A tf.data pipeline: preprocess in parallel, cache, (shuffle,) batch, (augment batches in parallel,) prefetch.
+
+    A map model's target is its label map (values 0..K) until the batch is made, moved with the image by the
+    same crop and augmentation draw (nearest, so no value is blended), then one map per structure (K channels).
 
     A set held in memory is preprocessed once and cached (in memory). A set read from disk
     (:attr:`Dataset.streamed`) is not cached: each epoch shuffles the image numbers, then reads and preprocesses
     the images on parallel threads while the model trains, so memory holds only the batches in flight.
-    ``batch``: the batch size, the recipe's by default (a worker of a distributed run takes its share).
+    ``batch``: the batch size, the plan's by default (a worker of a distributed run takes its share).
     """
     import tensorflow as tf
 
-    shape = recipe.input_shape
-    segment = task == "segment"
-    full = recipe.image_shape or shape
+    shape = plan.input_shape
+    segment = plan.task.dense
+    full = plan.image_shape or shape
 
     def preprocess(i: np.int64):
         mask = dataset.masks[i] if segment else None
-        image, out_mask = recipe.pipeline.apply(dataset.images[i], mask)
+        image, out_mask = plan.pipeline.apply(dataset.images[i], mask)
         target = out_mask.astype(np.float32) if segment else np.float32(dataset.labels[i])
         return image.astype(np.float32), target
 
@@ -70,16 +73,16 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
         return image, target
 
     data = tf.data.Dataset.from_tensor_slices(index.astype(np.int64))
-    samples = len(index) * recipe.patches_per_image
+    samples = len(index) * plan.patches_per_image
     if dataset.streamed:  # the numbers are shuffled and repeated (one per patch), each read as it is drawn
-        data = data.repeat(recipe.patches_per_image)
+        data = data.repeat(plan.patches_per_image)
         if shuffle:
             data = data.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
         data = data.map(tf_preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     else:
         data = data.map(tf_preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
-        data = data.repeat(recipe.patches_per_image)
-    if recipe.image_shape is not None:  # random patches: a fresh draw per image, epoch and position
+        data = data.repeat(plan.patches_per_image)
+    if plan.image_shape is not None:  # random patches: a fresh draw per image, epoch and position
         channels = shape[-1]
 
         def crop(pair, draw):
@@ -92,7 +95,7 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
         data = tf.data.Dataset.zip((data, draws)).map(crop, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle and not dataset.streamed:
         data = data.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
-    batch = batch or recipe.batch_size
+    batch = batch or plan.batch_size
     data = data.batch(batch)
     if augment is not None and augment.augmenter.steps:
 
@@ -104,8 +107,10 @@ def make_inputs(dataset: Dataset, index: np.ndarray, recipe: Recipe, task: str, 
 
         data = tf.data.Dataset.zip((data, tf.data.Dataset.counter(step=batch)))
         data = data.map(tf_augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if segment:
-        data = data.map(lambda images, targets: (images, targets[..., None]))
+    if segment:  # one 0/1 map per structure, the background left out (each structure's map is a sigmoid)
+        structures = plan.num_classes - 1
+        data = data.map(lambda images, targets: (
+            images, tf.one_hot(tf.cast(tf.round(targets), tf.int32), structures + 1)[..., 1:]))
     return data.prefetch(tf.data.AUTOTUNE)
 
 

@@ -20,14 +20,8 @@ from medlib.metrics import auc_per_image
 from medlib.prediction import predict_batches, segment_maps
 from medlib.training.config import MIXUP_UNTIL, Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, current_lr
-from medlib.training.plan import Recipe
+from medlib.training.plan import RunPlan
 from medlib.training.selection import dice_per_image, log_losses, not_measurably_worse, segmentation_losses
-
-# Classification watches the validation AUC, compared image by image (DeLong's placement values), and the
-# log-loss only where the AUC is undefined. The log-loss also rises as a settled model grows more confident,
-# which tells nothing about its decisions: on PneumoniaMNIST it judged the last epochs measurably worse in 9
-# runs of 23, and the earlier epochs it kept were never better on test.
-WATCHED = {"classify": "val_auc", "segment": "val_dice"}
 
 
 class Monitor(keras.callbacks.Callback):
@@ -40,14 +34,14 @@ class Monitor(keras.callbacks.Callback):
     augmentation draws by it); ``val_inputs`` are a classifier's validation batches of (images, labels).
     """
 
-    def __init__(self, config: TrainConfig, recipe: Recipe, dataset: Dataset, val_inputs: Any, epoch_of: Any,
+    def __init__(self, config: TrainConfig, plan: RunPlan, dataset: Dataset, val_inputs: Any, epoch_of: Any,
                  progress: Progress, stop: threading.Event | None = None, checkpoint: Path | None = None,
                  mixing: Any = None) -> None:
         super().__init__()
-        self.config, self.recipe, self.dataset, self.val_inputs = config, recipe, dataset, val_inputs
+        self.config, self.plan, self.dataset, self.val_inputs = config, plan, dataset, val_inputs
         self.epoch_of, self.progress, self.stop = epoch_of, progress, stop
         self.checkpoint, self.mixing = checkpoint, mixing
-        self.watched = WATCHED[config.task]
+        self.watched = plan.task.watched
         self.best, self.best_scores, self.best_epoch, self.wait = -np.inf, None, -1, 0
         self.kept_weights, self.kept_epoch = None, -1
         self.ended, self.history = "completed", []
@@ -59,8 +53,8 @@ class Monitor(keras.callbacks.Callback):
 
     def run_progress(self, batch: int) -> float:
         """How far the run is (0..1): by its steps, or by its time budget when that runs out first."""
-        steps = self.recipe.steps_per_epoch
-        progress = (self.epoch_of.epoch * steps + batch) / (steps * self.recipe.epochs)
+        steps = self.plan.steps_per_epoch
+        progress = (self.epoch_of.epoch * steps + batch) / (steps * self.plan.epochs)
         if self.config.max_minutes:
             progress = max(progress, (time.perf_counter() - self.started) / (self.config.max_minutes * 60))
         return progress
@@ -81,10 +75,10 @@ class Monitor(keras.callbacks.Callback):
         self.batches = batch + 1
         now = time.perf_counter()
         done = self.run_progress(batch + 1)
-        self.progress({"event": "batch", "epoch": self.epoch_of.epoch + 1, "epochs": self.recipe.epochs,
-                       "batch": batch + 1, "batches": self.recipe.steps_per_epoch,
+        self.progress({"event": "batch", "epoch": self.epoch_of.epoch + 1, "epochs": self.plan.epochs,
+                       "batch": batch + 1, "batches": self.plan.steps_per_epoch,
                        "loss": float((logs or {}).get("loss", np.nan)), "progress": min(done, 1.0),
-                       "images_per_s": (batch + 1) * self.recipe.batch_size / max(now - self.epoch_started, 1e-9),
+                       "images_per_s": (batch + 1) * self.plan.batch_size / max(now - self.epoch_started, 1e-9),
                        "eta_s": (now - self.started) * (1.0 - done) / max(done, 1e-9)})
         if self.stop is not None and self.stop.is_set():
             self.ended = "stopped"
@@ -94,16 +88,22 @@ class Monitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def validation_scores(self, logs: dict[str, Any]) -> np.ndarray:
-        """Score the validation images (adding ``val_*`` entries to ``logs``); per-image scores, higher better."""
-        recipe, dataset, model = self.recipe, self.dataset, self.scorer or self.model
-        if self.config.task == "segment":  # whole validation images, in tiles where the model sees patches
-            maps = segment_maps(model, dataset, recipe.val_index, recipe.pipeline)
+        """Score the validation images (adding ``val_*`` entries to ``logs``); per-image scores, higher better.
+
+        A classifier watches the validation AUC, compared image by image (DeLong's placement values), and the
+        log-loss only where the AUC is undefined. The log-loss also rises as a settled model grows more confident,
+        which tells nothing about its decisions: on PneumoniaMNIST it judged the last epochs measurably worse in 9
+        runs of 23, and the earlier epochs it kept were never better on test. A map model watches the Dice.
+        """
+        plan, dataset, model = self.plan, self.dataset, self.scorer or self.model
+        if plan.task.dense:  # whole validation images, in tiles where the model sees patches
+            maps = segment_maps(model, dataset, plan.val_index, plan.pipeline)
             scores = dice_per_image(*maps)
             logs["val_dice"] = float(np.mean(scores))
             logs["val_loss"] = float(np.mean(segmentation_losses(*maps[:2])))
             return scores
         outputs = predict_batches(model, self.val_inputs)
-        labels = dataset.labels[recipe.val_index]
+        labels = dataset.labels[plan.val_index]
         metrics = metric_table(labels, outputs)
         logs.update({f"val_{k}": v for k, v in metrics.items() if k != "n" and v is not None})
         losses = log_losses(labels, outputs)
@@ -128,7 +128,7 @@ class Monitor(keras.callbacks.Callback):
             # (by its steps or its clock): early epochs at a high learning rate are noisy, and a lucky one must
             # not end a run.
             self.wait += 1
-            settled = epoch + 1 >= 5 and self.run_progress(self.recipe.steps_per_epoch) >= 0.5
+            settled = epoch + 1 >= 5 and self.run_progress(self.plan.steps_per_epoch) >= 0.5
             if self.config.early_stopping and self.wait >= self.config.early_stopping and settled:
                 self.ended = "early stopping"
                 self.model.stop_training = True

@@ -4,39 +4,47 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 
 from medlib.models import build_model
 from medlib.recipe import Choice, batch_for_budget, width_for_budget
 from medlib.training.config import TrainConfig
-from medlib.training.plan import Recipe
+from medlib.training.plan import RunPlan
 
 
-def loss_for(task: str, num_classes: int, smoothing: float = 0.0, soft_targets: bool = False):
+def classification_loss(num_classes: int, smoothing: float = 0.0, soft_targets: bool = False) -> Any:
+    """Cross-entropy: binary for two classes (one sigmoid output), categorical for more; on one-hot rows where the
+    targets are soft (mixup), with ``smoothing`` of the 0/1 targets."""
     import keras
 
-    if task == "classify" and num_classes == 2:
+    if num_classes == 2:
         return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
-    if task == "classify" and soft_targets:  # one-hot rows (mixup)
+    if soft_targets:
         return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-    if task == "classify" and not smoothing:
+    if not smoothing:
         return "sparse_categorical_crossentropy"
-    if task == "classify":
 
-        def smoothed_crossentropy(target, output):
-            labels = keras.ops.cast(keras.ops.reshape(target, (-1,)), "int32")
-            onehot = keras.ops.one_hot(labels, num_classes)
-            return keras.losses.categorical_crossentropy(onehot, output, label_smoothing=smoothing)
+    def smoothed_crossentropy(target, output):
+        labels = keras.ops.cast(keras.ops.reshape(target, (-1,)), "int32")
+        onehot = keras.ops.one_hot(labels, num_classes)
+        return keras.losses.categorical_crossentropy(onehot, output, label_smoothing=smoothing)
 
-        return smoothed_crossentropy
+    return smoothed_crossentropy
+
+
+def map_loss() -> Any:
+    """Binary cross-entropy plus the soft Dice loss of each map (one per structure, averaged over the maps): the
+    two together learn small structures that cross-entropy alone leaves out (nnU-Net's choice)."""
+    import keras
 
     def bce_dice(target, output):
         bce = keras.losses.binary_crossentropy(target, output)
-        overlap = keras.ops.sum(target * output, axis=(1, 2, 3))
-        total = keras.ops.sum(target + output, axis=(1, 2, 3))
+        overlap = keras.ops.sum(target * output, axis=(1, 2))
+        total = keras.ops.sum(target + output, axis=(1, 2))
         dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
-        return keras.ops.mean(bce, axis=(1, 2)) + dice
+        return keras.ops.mean(bce, axis=(1, 2)) + keras.ops.mean(dice, axis=-1)
 
     return bce_dice
 
@@ -74,16 +82,16 @@ PROBE_BATCH, PROBE_STEPS = 8, 3
 """The speed probe: timed steps of a batch of this size (after one that compiles)."""
 
 
-def measure_speed(recipe: Recipe, task: str) -> float:
-    """Training samples per second of the recipe's model (at the recipe's width) on this machine: a throwaway copy
+def measure_speed(plan: RunPlan) -> float:
+    """Training samples per second of the plan's model (at the plan's width) on this machine: a throwaway copy
     timed over :data:`PROBE_STEPS` steps of a small batch of zeros (after one that compiles)."""
     import keras
 
-    batch = min(PROBE_BATCH, recipe.batch_size)
-    model = build_model(recipe.model, recipe.input_shape, recipe.num_classes, width=recipe.width)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(task, recipe.num_classes))
-    images = np.zeros((batch, *recipe.input_shape), np.float32)
-    targets = np.zeros((batch, *recipe.input_shape[:2], 1) if task == "segment" else (batch,), np.float32)
+    batch = min(PROBE_BATCH, plan.batch_size)
+    model = build_model(plan.model, plan.input_shape, plan.num_classes, width=plan.width)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=plan.task.loss_function(plan.num_classes))
+    images = np.zeros((batch, *plan.input_shape), np.float32)
+    targets = np.zeros((batch, *model.output_shape[1:]) if plan.task.dense else (batch,), np.float32)
     model.train_on_batch(images, targets)
     started = time.perf_counter()
     for _ in range(PROBE_STEPS):
@@ -91,26 +99,26 @@ def measure_speed(recipe: Recipe, task: str) -> float:
     return PROBE_STEPS * batch / max(time.perf_counter() - started, 1e-9)
 
 
-def fit_to_budget(recipe: Recipe, config: TrainConfig) -> None:
+def fit_to_budget(plan: RunPlan, config: TrainConfig) -> None:
     """In a timed run, fit the derived network width and batch to what the budget buys on this machine
     (:func:`medlib.recipe.width_for_budget`, :func:`medlib.recipe.batch_for_budget`); the choices record the
     measured speed."""
-    batch = recipe.choices.get("batch size")
+    batch = plan.choices.get("batch size")
     fit_batch = batch is not None and batch.derived
-    if not config.max_minutes or not (fit_batch or "U-Net width" in recipe.choices):
+    if not config.max_minutes or not (fit_batch or "U-Net width" in plan.choices):
         return  # no budget, or nothing derived to fit to it: no probe
     seconds = config.max_minutes * 60.0
-    speed = measure_speed(recipe, config.task)
-    if "U-Net width" in recipe.choices:
-        width, why = width_for_budget(seconds, speed, recipe.samples_per_epoch)
-        recipe.choices["U-Net width"] = Choice(width, why)
-        if width != recipe.width:
-            recipe.width = width
+    speed = measure_speed(plan)
+    if "U-Net width" in plan.choices:
+        width, why = width_for_budget(seconds, speed, plan.samples_per_epoch)
+        plan.choices["U-Net width"] = Choice(width, why)
+        if width != plan.width:
+            plan.width = width
             if fit_batch:  # the batch follows the thinner network's speed
-                speed = measure_speed(recipe, config.task)
+                speed = measure_speed(plan)
     if fit_batch:
-        recipe.batch_size, why = batch_for_budget(recipe.batch_size, seconds, speed)
-        recipe.choices["batch size"] = Choice(recipe.batch_size, why)
+        plan.batch_size, why = batch_for_budget(plan.batch_size, seconds, speed)
+        plan.choices["batch size"] = Choice(plan.batch_size, why)
 
 
 def current_lr(optimizer) -> float:

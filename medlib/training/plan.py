@@ -16,16 +16,19 @@ from medlib.models import DEFAULT_SEGMENTER, unet_depth_for
 from medlib.preprocess import Pipeline
 from medlib.recipe import MIN_PASSES, UNET_WIDTH, Choice, batch_for, derive, epochs_for
 from medlib.spec import SpecError
+from medlib.tasks import Task, task_for
 from medlib.training.config import TrainConfig
 
 
 @dataclass
-class Recipe:
+class RunPlan:
     """The concrete settings of one run, resolved from the config and the data."""
 
+    task: Task
     model: str
     input_shape: tuple[int, int, int]
     num_classes: int
+    """A classifier's classes; a map model's background and structures (one sigmoid map each after the first)."""
     batch_size: int
     pipeline: Pipeline
     augmenter: Augmenter
@@ -70,22 +73,17 @@ def validation_split(dataset: Dataset, fraction: float = 0.15,
     return train[split == "train"], train[split == "val"], note
 
 
-def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
-    """Fill the config's automatic settings from the data."""
-    if config.task == "classify" and dataset.labels is None:
-        raise DatasetError(f"{dataset.name} has masks but no class labels: use the segment task")
-    if config.task == "segment" and dataset.masks is None:
-        raise DatasetError(f"{dataset.name} has no masks: use the classify task")
-    if config.task == "segment" and len(dataset.structures) > 1:
-        raise DatasetError(f"{dataset.name} has {len(dataset.structures)} named structures "
-                           f"({', '.join(dataset.structures)}), and the segmenter learns one: keep one structure's "
-                           "value in the masks (and in labels.json) to train it")
+def resolve(config: TrainConfig, dataset: Dataset) -> RunPlan:
+    """Fill the config's automatic settings from the data (``dataset`` as the task trains on it, see
+    :meth:`medlib.tasks.Task.training_set`)."""
+    task = task_for(config.task)
+    task.check(dataset)
     train, val, note = validation_split(dataset, config.val_fraction, config.seed)
     if train.size < 2 or val.size < 1:
         raise DatasetError(f"{dataset.name} has too few images to train ({train.size} train, {val.size} validation)")
     notes = [note] if note else []
-    plan = derive(config, dataset, data_fingerprint(dataset), train)
-    pipeline, patch = plan.pipeline, plan.patch if config.task == "segment" else 0
+    derived = derive(config, dataset, data_fingerprint(dataset), train)
+    pipeline, patch = derived.pipeline, derived.patch if task.dense else 0
     sample, _ = pipeline.apply(dataset.images[train[0]])
     if config.preprocess is not None:
         notes.append(f"input size {sample.shape[1]}×{sample.shape[0]} comes from the preprocessing spec")
@@ -95,26 +93,26 @@ def resolve(config: TrainConfig, dataset: Dataset) -> Recipe:
             raise SpecError(f"training config: patch_size must be a multiple of 8 and at most the preprocessed "
                             f"image's side ({min(sample.shape[:2])}); got {patch}")
         size = f"{sample.shape[1]}×{sample.shape[0]}"
-        notes.append(f"training on {plan.per_image} random {patch}×{patch} patches per image per epoch; "
+        notes.append(f"training on {derived.per_image} random {patch}×{patch} patches per image per epoch; "
                      f"validation and test in overlapping tiles of the {size} images")
         sample = np.zeros((patch, patch, sample.shape[-1]), np.float32)
-    num_classes = len(dataset.class_names) if config.task == "classify" else 2
+    num_classes = task.num_outputs(dataset)
     class_weight = None
-    if config.task == "classify" and config.class_weighting == "balanced":
+    if not task.dense and config.class_weighting == "balanced":
         counts = np.bincount(dataset.labels[train], minlength=num_classes).astype(float)
         present = counts > 0
         class_weight = {k: float(train.size / (present.sum() * counts[k])) if counts[k] else 0.0
                         for k in range(num_classes)}
     batch, why = (config.batch_size, "set") if config.batch_size else batch_for(train.size)
-    plan.choices["batch size"] = Choice(batch, why, not config.batch_size)
-    recipe = Recipe(plan.model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline, plan.augmenter,
-                    class_weight, train, val, notes, image_shape if patch else None, plan.per_image if patch else 1,
-                    choices=plan.choices)
-    if plan.model == DEFAULT_SEGMENTER:
-        depth = unet_depth_for(recipe.input_shape)
-        recipe.choices["U-Net depth"] = Choice(depth, f"its {recipe.input_shape[0]}-px input halves {depth} times")
-        recipe.width = UNET_WIDTH
-        recipe.choices["U-Net width"] = Choice(UNET_WIDTH, f"{UNET_WIDTH} filters at the first level; a timed run "
+    derived.choices["batch size"] = Choice(batch, why, not config.batch_size)
+    plan = RunPlan(task, derived.model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline,
+                   derived.augmenter, class_weight, train, val, notes, image_shape if patch else None,
+                   derived.per_image if patch else 1, choices=derived.choices)
+    if derived.model == DEFAULT_SEGMENTER:
+        depth = unet_depth_for(plan.input_shape)
+        plan.choices["U-Net depth"] = Choice(depth, f"its {plan.input_shape[0]}-px input halves {depth} times")
+        plan.width = UNET_WIDTH
+        plan.choices["U-Net width"] = Choice(UNET_WIDTH, f"{UNET_WIDTH} filters at the first level; a timed run "
                                                f"halves it where its budget buys fewer than {MIN_PASSES} passes")
-    recipe.count_epochs(config)
-    return recipe
+    plan.count_epochs(config)
+    return plan

@@ -9,46 +9,38 @@ import numpy as np
 
 from medlib.calibration import fit_calibration, fold_into
 from medlib.datasets import Dataset
-from medlib.evaluation import classifier_scores, youden_threshold
 from medlib.gate import fit_profile, mask_statistics
 from medlib.models import dense_head, features_model
-from medlib.prediction import predict, segment_maps
+from medlib.prediction import predict
 from medlib.preprocess import Pipeline
-from medlib.segmentation import predict_tiled, split_metrics
+from medlib.segmentation import foreground, predict_tiled
+from medlib.tasks import Task
+from medlib.thresholds import youden_threshold
 
 
-def gate_vectors(model: Any, task: str, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
+def gate_vectors(model: Any, task: Task, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
                  mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:
-    """What the gate compares for the images at ``index``: a classifier's feature vectors, or the statistics of a
-    segmenter's masks (:func:`medlib.gate.mask_statistics`); masks of the data set are not needed."""
-    if task == "classify":
+    """What the gate compares for the images at ``index`` (the task's ``gate_signal``): a classifier's feature
+    vectors, or the statistics of a map model's foreground (:func:`medlib.gate.mask_statistics`); the data set's
+    own targets are not needed."""
+    if task.gate_signal == "features":
         return predict(features_model(model), dataset, index, pipeline)
-    return np.stack([mask_statistics(predict_tiled(model, pipeline.apply(dataset.images[i])[0], mirrors=mirrors))
-                     for i in index])
+    return np.stack([mask_statistics(foreground(predict_tiled(model, pipeline.apply(dataset.images[i])[0],
+                                                              mirrors=mirrors))) for i in index])
 
 
-def fit_gate(model: Any, task: str, pipeline: Pipeline, parts: Sequence[tuple[Dataset, np.ndarray, np.ndarray]],
+def fit_gate(model: Any, task: Task, pipeline: Pipeline, parts: Sequence[tuple[Dataset, np.ndarray, np.ndarray]],
              mirrors: Sequence[tuple[int, ...]] = ((),)) -> dict[str, Any]:
-    """The card's ``gate`` entry: the profile (``features`` of a classifier, mask ``shape`` of a segmenter) of the
-    training images of ``parts`` (data set, training images, validation images), its threshold set on their
-    validation images (:func:`medlib.gate.fit_profile`)."""
+    """The card's ``gate`` entry: the profile (the task's ``gate_signal``: ``features`` of a classifier, mask
+    ``shape`` of a map model) of the training images of ``parts`` (data set, training images, validation images),
+    its threshold set on their validation images (:func:`medlib.gate.fit_profile`)."""
     train = np.concatenate([gate_vectors(model, task, d, t, pipeline, mirrors) for d, t, _ in parts])
     val = np.concatenate([gate_vectors(model, task, d, v, pipeline, mirrors) for d, _, v in parts])
     fitted_on = [f"{d.name}: {t.size} training, {v.size} validation images" for d, t, v in parts]
     profile = fit_profile(train, val)
     if profile is None:
         return {"fitted_on": fitted_on, "note": "what the gate compares does not vary on these images: no profile"}
-    return {"features" if task == "classify" else "shape": profile.to_dict(), "fitted_on": fitted_on}
-
-
-def split_scores(task: str, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
-                 mirrors: Sequence[tuple[int, ...]] = ((),), threshold: float = 0.5) -> dict[str, Any]:
-    """The card's metrics of one split, with 95% bootstrap intervals: classification metrics at ``threshold``
-    (binary) with the calibration error and Brier score, or segmentation metrics (averaged over the ``mirrors``
-    the model was trained with)."""
-    if task == "classify":
-        return classifier_scores(dataset.labels[index], predict(model, dataset, index, pipeline), threshold)
-    return split_metrics(*segment_maps(model, dataset, index, pipeline, mirrors))
+    return {task.gate_signal: profile.to_dict(), "fitted_on": fitted_on}
 
 
 def calibrate(model: Any, dataset: Dataset, val: np.ndarray, pipeline: Pipeline) -> tuple[Any, dict[str, Any]]:

@@ -8,29 +8,34 @@ from collections.abc import Sequence
 import numpy as np
 
 from medlib.metrics import as_probabilities
-from medlib.segmentation import mask_metrics
+from medlib.segmentation import mask_metrics, structure_pairs
 
 
 def segmentation_losses(truths: Sequence[np.ndarray], probabilities: Sequence[np.ndarray]) -> np.ndarray:
-    """Each image's training loss (binary cross-entropy plus soft Dice loss, as in training) from its reference mask
-    and predicted probability map.
+    """Each image's training loss (binary cross-entropy plus soft Dice loss, as in training, averaged over the
+    structures) from its reference label map and predicted probability maps.
 
     >>> segmentation_losses([np.ones((2, 2))], [np.ones((2, 2))]).round(4).tolist()
     [0.0]
     """
     losses = []
     for truth, probability in zip(truths, probabilities, strict=True):
-        t, p = np.asarray(truth, np.float64), np.clip(np.asarray(probability, np.float64), 1e-7, 1 - 1e-7)
-        bce = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
-        losses.append(bce + 1.0 - (2.0 * np.sum(t * p) + 1.0) / (np.sum(t + p) + 1.0))
+        per_structure = []
+        for mask, structure in structure_pairs(truth, probability):
+            t, p = mask.astype(np.float64), np.clip(np.asarray(structure, np.float64), 1e-7, 1 - 1e-7)
+            bce = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+            per_structure.append(bce + 1.0 - (2.0 * np.sum(t * p) + 1.0) / (np.sum(t + p) + 1.0))
+        losses.append(float(np.mean(per_structure)))
     return np.array(losses)
 
 
 def dice_per_image(truths: Sequence[np.ndarray], probabilities: Sequence[np.ndarray],
                    fovs: Sequence[np.ndarray | None]) -> np.ndarray:
-    """Each image's Dice of its probability map against its reference mask (inside its field of view)."""
-    return np.array([mask_metrics(t, p, fov=f)["dice"] for t, p, f in zip(truths, probabilities, fovs,
-                                                                         strict=True)])
+    """Each image's Dice of its probability maps against its reference label map (inside its field of view),
+    averaged over the structures."""
+    return np.array([np.mean([mask_metrics(mask, structure, fov=f)["dice"]
+                              for mask, structure in structure_pairs(t, p)])
+                     for t, p, f in zip(truths, probabilities, fovs, strict=True)])
 
 
 def not_measurably_worse(scores: np.ndarray, best: np.ndarray, z: float = 2.0) -> bool:

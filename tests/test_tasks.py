@@ -1,0 +1,146 @@
+"""The task registry and the typed model card: each task says what it needs and trains from it, a multi-structure
+label map trains one map per structure, located findings train a locating model scored as candidates, and the
+card is read by attribute whatever version wrote it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from medlib.card import ModelCard
+from medlib.datasets import Dataset
+from medlib.datasets.split import assign_splits
+from medlib.errors import DatasetError, SpecError, StoreError
+from medlib.targets import Finding, render_findings
+from medlib.tasks import TASKS, finding_labels, task_for, tasks_for
+from tests.helpers import FAST, blobs, squares
+
+SIZE = 32
+
+
+def two_structures(n: int = 80, seed: int = 0) -> Dataset:
+    """A bright square (structure 1, ``square``) and a dark disk (structure 2, ``disk``) on every image."""
+    rng = np.random.default_rng(seed)
+    images = rng.normal(0.5, 0.04, (n, SIZE, SIZE, 1)).astype(np.float32)
+    masks = np.zeros((n, SIZE, SIZE), np.uint8)
+    rows, columns = np.mgrid[:SIZE, :SIZE]
+    for i in range(n):
+        y, x = rng.integers(2, 10, 2)
+        images[i, y : y + 8, x : x + 8] += 0.4
+        masks[i, y : y + 8, x : x + 8] = 1
+        cy, cx = rng.integers(20, 28, 2)
+        disk = (rows - cy) ** 2 + (columns - cx) ** 2 <= 16
+        images[i][disk] -= 0.4
+        masks[i][disk] = 2
+    return Dataset("two", images, assign_splits(n, None, seed=seed), [f"t{i}" for i in range(n)], masks=masks,
+                   structures=["square", "disk"], synthetic=True)
+
+
+def spots(n: int = 120, seed: int = 0) -> Dataset:
+    """Half the images hold one bright spot, located as a point with a radius (a ``nodule``); none a mask."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    images = rng.normal(0.4, 0.05, (n, SIZE, SIZE, 1)).astype(np.float32)
+    rows, columns = np.mgrid[:SIZE, :SIZE]
+    findings: list[list[Finding]] = []
+    for i in range(n):
+        found = []
+        if labels[i]:
+            y, x = (float(v) for v in rng.integers(5, SIZE - 5, 2))
+            images[i][(rows - y) ** 2 + (columns - x) ** 2 <= 9] += 0.5
+            found.append(Finding("nodule", (x, y), 3.0))
+        findings.append(found)
+    return Dataset("spots", images, assign_splits(n, labels, seed=seed), [f"p{i}" for i in range(n)],
+                   labels=labels, class_names=["normal", "nodule"], findings=findings, synthetic=True)
+
+
+def test_each_task_says_what_it_needs_and_which_tasks_fit_instead():
+    assert [t.name for t in tasks_for(blobs())] == ["classify"]
+    assert [t.name for t in tasks_for(squares())] == ["classify", "segment"]
+    assert [t.name for t in tasks_for(spots())] == ["classify", "locate"]
+    with pytest.raises(DatasetError, match="has no label maps .* use classify"):
+        TASKS["segment"].check(blobs())
+    with pytest.raises(DatasetError, match="located findings"):
+        TASKS["locate"].check(squares())
+    with pytest.raises(SpecError, match="unknown task 'detect'"):
+        task_for("detect")
+
+
+def test_a_locating_task_trains_on_its_findings_drawn_as_disks():
+    data = spots()
+    training = TASKS["locate"].training_set(data)
+    assert finding_labels(data) == ["nodule"] and training.structures == ["nodule"]
+    assert TASKS["locate"].target_names(data) == ["background", "nodule"]
+    for i in (0, 1):
+        expected = render_findings(data.findings[i], data.image_size, ["nodule"])
+        assert np.array_equal(training.masks[i], expected) and (expected.any() == bool(data.labels[i]))
+    assert data.masks is None  # the set itself is not changed
+
+
+def test_the_card_reads_by_attribute_keeps_unknown_keys_and_refuses_what_it_cannot_be():
+    data = {"task": "segment", "architecture": "unet", "input_shape": [64, 64, 1],
+            "class_names": ["background", "right lung", "left lung", "heart"], "modality": "X-ray radiograph",
+            "body_part": "chest", "future_key": {"kept": True}, "file": {"size": 3, "sha256": "ab"}}
+    card = ModelCard.from_dict(data)
+    assert card.structures == ["right lung", "left lung", "heart"] and card.spec.dense and card.size == 3
+    assert card.to_dict()["future_key"] == {"kept": True}
+    assert ModelCard.from_dict(json.loads(json.dumps(card.to_dict()))) == card
+    with pytest.raises(StoreError, match="lacks class_names"):
+        ModelCard.from_dict({k: v for k, v in data.items() if k != "class_names"})
+    with pytest.raises(StoreError, match="modality 'ultrasound' is unknown"):
+        ModelCard.from_dict({**data, "modality": "ultrasound"})
+    with pytest.raises(SpecError, match="unknown task"):
+        ModelCard.from_dict({**data, "task": "detect"})
+
+
+def test_the_shipped_cards_are_typed_and_say_what_they_learned_from():
+    from medlib.store import list_models, shipped_store
+
+    cards = {m.name: m.card for m in list_models(shipped_store())}
+    assert cards["cxr-pneumonia"].positive_class == "PNEUMONIA" and cards["cxr-pneumonia"].threshold_value > 0.5
+    assert {c.modality for c in cards.values()} == {"X-ray radiograph"} and {c.body_part for c in cards.values()} \
+        == {"chest"}
+    assert "children" in cards["cxr-pneumonia"].population and "adults" in cards["cxr-lungs"].population
+
+
+def test_a_multi_structure_set_trains_one_map_per_structure_and_is_scored_per_structure(tmp_path):
+    pytest.importorskip("tensorflow")
+    from medlib.training import TrainConfig, train
+
+    result = train(TrainConfig(**{**FAST, "task": "segment", "epochs": 12}), tmp_path / "two", dataset=two_structures())
+    card = result.stored.card
+    assert card.structures == ["square", "disk"] and card.input_shape == [32, 32, 1]
+    test = result.metrics["test"]
+    assert set(test["per_structure"]) == {"square", "disk"}
+    assert all(test["per_structure"][name]["dice"] > 0.5 for name in ("square", "disk")), test["per_structure"]
+    means = np.mean([test["per_structure"][name]["dice"] for name in ("square", "disk")])
+    assert abs(test["dice"] - means) < 1e-3  # each image's mean over its structures, averaged
+
+
+def test_located_findings_train_a_locating_model_scored_as_candidates(tmp_path):
+    pytest.importorskip("tensorflow")
+    from medlib.inference import evaluate_split, open_model
+    from medlib.training import TrainConfig, train
+
+    data = spots()
+    result = train(TrainConfig(**{**FAST, "task": "locate", "epochs": 15}), tmp_path / "spots", dataset=data)
+    assert result.stored.card.task == "locate" and result.stored.card.structures == ["nodule"]
+    detection = result.metrics["test"]["detection"]["nodule"]
+    assert detection["findings"] == int(data.labels[data.indices("test")].sum())
+    assert detection["sensitivity_at_1_fp"] >= 0.8 and detection["image_auc"] >= 0.9, detection
+    low, high = detection["sensitivity_at_1_fp_ci"]
+    assert low <= detection["sensitivity_at_1_fp"] <= high
+    again = evaluate_split(open_model(tmp_path / "spots"), data, "test")
+    assert again["detection"]["nodule"]["sensitivity_at_1_fp"] == detection["sensitivity_at_1_fp"]
+
+
+def test_a_set_with_findings_but_no_locating_task_still_classifies(tmp_path):
+    pytest.importorskip("tensorflow")
+    from medlib.training import TrainConfig, train
+
+    data = dataclasses.replace(spots(n=40), name="spots-small")
+    result = train(TrainConfig(**{**FAST, "epochs": 2}), tmp_path / "cls", dataset=data)
+    assert result.stored.card.class_names == ["normal", "nodule"] and result.stored.card.positive_class == "nodule"
