@@ -55,7 +55,7 @@ def _pick_images(dataset) -> list[int]:
 
 
 def _reroll() -> None:
-    st.session_state[state.AUGMENT_SEED] = int(st.session_state.get(state.AUGMENT_SEED, 0)) + 1
+    state.remember(state.AUGMENT_SEED, int(st.session_state.get(state.AUGMENT_SEED, 0)) + 1)
 
 
 def _defaults() -> None:

@@ -32,7 +32,7 @@ SCREEN_SIDE = 1280
 
 
 def _model_choice(models: list[StoredModel], task: str, kind: str, label: str, column) -> StoredModel | None:
-    names = [m.name for m in models if m.card.get("task") == task]
+    names = [m.name for m in models if m.card.task == task]
     options = [*names, NONE]
     default = options.index(DEFAULTS[kind][task]) if DEFAULTS[kind][task] in names else 0
     chosen = column.selectbox(label, options, index=default, key=f"dx_{task}_{kind}")
@@ -50,11 +50,11 @@ def _uploads(files: list) -> list[Upload]:
         reading.caption(":material/hourglass_top: Reading the files…")
         with heavy_work():
             uploads = read_uploads([f.getvalue() for f in files], [f.name for f in files], reduce_to=SCREEN_SIDE)
-            st.session_state[state.DIAGNOSE_UPLOADS] = uploads
+            state.remember(state.DIAGNOSE_UPLOADS, uploads)
         reading.empty()
-        st.session_state[state.DIAGNOSE_UPLOAD_ID] = upload_id
+        state.remember(state.DIAGNOSE_UPLOAD_ID, upload_id)
         # a new picker, on the newest image
-        st.session_state[state.DIAGNOSE_GENERATION] = st.session_state.get(state.DIAGNOSE_GENERATION, 0) + 1
+        state.remember(state.DIAGNOSE_GENERATION, st.session_state.get(state.DIAGNOSE_GENERATION, 0) + 1)
     return st.session_state[state.DIAGNOSE_UPLOADS]
 
 
@@ -226,7 +226,7 @@ def _diagnosis() -> None:
                               [{"tag": "—", "value": "none"}]).set_index("tag"))
         for entry in (classifier_entry, segmenter_entry):
             if entry is not None:
-                st.caption(f"{entry.name}: {entry.card.get('intended_use', 'research only')}")
+                st.caption(f"{entry.name}: {entry.card.intended_use}")
 
 
 st.title("Diagnose")

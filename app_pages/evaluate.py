@@ -21,12 +21,11 @@ from medlib.evaluation import (
     metrics_with_intervals,
     predicted_classes,
     predictions_table,
-    threshold_for,
-    youden_threshold,
 )
 from medlib.explain import METHOD_LABELS, METHODS
 from medlib.inference import explain_images, explanation_picture, model_labels, predict_split
 from medlib.store import StoredModel
+from medlib.thresholds import threshold_for, youden_threshold
 from medlib.visualize import enlarge
 from ui import state
 from ui.models import loaded_model
@@ -60,7 +59,7 @@ def _table(labels: np.ndarray, outputs: np.ndarray, threshold: float) -> dict:
 
 
 def _key(stored: StoredModel) -> tuple[str, str]:
-    return str(stored.path), stored.card["file"]["sha256"]
+    return str(stored.path), stored.card.sha256
 
 
 def _metrics_frame(metrics: dict) -> pd.DataFrame:
@@ -70,16 +69,16 @@ def _metrics_frame(metrics: dict) -> pd.DataFrame:
 
 
 def _set_threshold(value: float) -> None:
-    st.session_state[state.THRESHOLD] = value
+    state.remember(state.THRESHOLD, value)
 
 
 def _operating_point(labels: np.ndarray, scores: np.ndarray, stored: StoredModel) -> float:
     """The threshold slider (starting at the model card's threshold, chosen on validation), and buttons that set it
     to the card's, by Youden's J on this split, to 0.5, or to a target sensitivity or specificity."""
-    card_threshold = float((stored.card.get("threshold") or {}).get("value", 0.5))
+    card_threshold = stored.card.threshold_value
     if st.session_state.get(state.THRESHOLD_OF) != str(stored.path):  # a newly chosen model starts at its own
-        st.session_state[state.THRESHOLD_OF] = str(stored.path)
-        st.session_state[state.THRESHOLD] = round(card_threshold, 3)
+        state.remember(state.THRESHOLD_OF, str(stored.path))
+        state.remember(state.THRESHOLD, round(card_threshold, 3))
     threshold = st.slider("Threshold on the probability of " + "the positive class", 0.0, 1.0, step=0.001,
                           format="%.3f", key=state.THRESHOLD)
     a, b, c, d = st.columns(4)
@@ -87,7 +86,7 @@ def _operating_point(labels: np.ndarray, scores: np.ndarray, stored: StoredModel
              args=(round(card_threshold, 3),), help="the threshold recorded when the model was trained (chosen on "
                                                     "its validation images), or 0.5 where it records none")
     a.button("Youden's J here", key="ev_youden", on_click=_set_threshold,
-             args=(round(youden_threshold(labels, scores), 3),),
+             args=(round(youden_threshold(labels, scores, step=0.001), 3),),
              help="maximise sensitivity + specificity on this split (optimistic: chosen on the images it scores)")
     b.button("Default 0.5", key="ev_half", on_click=_set_threshold, args=(0.5,))
     target = c.number_input("Target", 0.5, 1.0, 0.9, 0.01, key="ev_target", label_visibility="collapsed")
@@ -140,7 +139,7 @@ def _gallery(stored, dataset, index, labels, predicted, scores, class_names) -> 
 
 def evaluate_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
     index, outputs = _outputs(*_key(stored), dataset.fingerprint, split, dataset)
-    class_names = stored.card.get("class_names") or dataset.class_names
+    class_names = stored.card.class_names or dataset.class_names
     labels = model_labels(class_names, dataset)[index]
     binary = len(class_names) == 2
     probabilities = np.asarray(outputs).reshape(len(index), -1)
@@ -163,9 +162,9 @@ def evaluate_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
     _gallery(stored, dataset, index, labels, predicted, scores, class_names)
     st.subheader("Download")
     csv = predictions_table([dataset.ids[i] for i in index], labels, outputs, class_names, threshold)
-    facts = {"model": stored.name, "architecture": stored.card.get("architecture"), "data set": dataset.name,
+    facts = {"model": stored.name, "architecture": stored.card.architecture, "data set": dataset.name,
              "data set fingerprint": dataset.fingerprint, "trained on fingerprint":
-             stored.card.get("dataset", {}).get("fingerprint"), "split": split, "images": len(index),
+             stored.card.dataset.get("fingerprint"), "split": split, "images": len(index),
              "threshold": threshold if binary else "most probable class"}
     report = evaluation_report(f"Evaluation of {stored.name} on {dataset.name} ({split})", table,
                                [confusion_heatmap(matrix, class_names, False), *figures], stored.card,
@@ -186,8 +185,8 @@ def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset,
     second = next(m for m in others if m.name == other)
     index, a = _outputs(*_key(first), dataset.fingerprint, split, dataset)
     _, b = _outputs(*_key(second), dataset.fingerprint, split, dataset)
-    labels = model_labels(first.card.get("class_names") or dataset.class_names, dataset)[index]
-    thresholds = [float((m.card.get("threshold") or {}).get("value", 0.5)) for m in (first, second)]
+    labels = model_labels(first.card.class_names or dataset.class_names, dataset)[index]
+    thresholds = [m.card.threshold_value for m in (first, second)]
     result = compare(labels, a, b, *thresholds)
     metrics_a, metrics_b = _table(labels, a, thresholds[0]), _table(labels, b, thresholds[1])
     rows = []
@@ -202,7 +201,7 @@ def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset,
     st.caption(f"Paired bootstrap over the same {len(index)} images ({result['resamples']:,} resamples; two-sided "
                f"p-value; accuracy at each model card's threshold, {thresholds[0]:.3f} and {thresholds[1]:.3f}): "
                f"the AUCs {verdict} at the 5% level.")
-    if len(first.card.get("class_names", [])) == 2 and 0 < labels.sum() < labels.size:
+    if len(first.card.class_names) == 2 and 0 < labels.sum() < labels.size:
         pairs = {m.name: curves(labels, out) for m, out in ((first, a), (second, b))}
         st.plotly_chart(roc_figure({n: (c.fpr, c.tpr, c.roc_thresholds) for n, c in pairs.items()},
                                    title="ROC of both models"), key="ev_compare_roc")
@@ -211,7 +210,7 @@ def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset,
 st.title("Evaluation")
 st.caption(DISCLAIMER)
 dataset = state.active_dataset()
-classifiers = [m for m in shelf().models() if m.card.get("task") == "classify"]
+classifiers = [m for m in shelf().models() if not m.card.spec.dense]
 if dataset.labels is None:
     st.info(f"The active data set, {dataset.name}, has no class labels: load a labelled set on the Upload page.",
             icon=":material/info:")
@@ -232,7 +231,7 @@ else:
         with evaluate_section:
             evaluate_tab(stored, dataset, split)
         with compare_section:
-            fitting = [m for m in classifiers if m.name != chosen and len(m.card.get("class_names") or []) ==
+            fitting = [m for m in classifiers if m.name != chosen and len(m.card.class_names) ==
                        len(dataset.class_names)]
             compare_tab(stored, fitting, dataset, split)
     except MedlibError as exc:

@@ -15,6 +15,7 @@ from medlib.models import ARCHITECTURES
 from medlib.recipe import BUDGET_EPOCHS
 from medlib.spec import Param
 from medlib.store import export_zip
+from medlib.tasks import tasks_for
 from medlib.training import CONFIG_PARAMS, TrainConfig, resolve
 from ui import jobs, state
 from ui.models import loaded_entry
@@ -50,10 +51,10 @@ def _setting(param: Param, where, **changes) -> object:
 
 def _config_form(dataset) -> tuple[TrainConfig, str] | None:
     params = {p.name: p for p in CONFIG_PARAMS}
-    tasks = (["classify"] if dataset.labels is not None else []) + (["segment"] if dataset.masks is not None else [])
-    task = st.radio(_label(params["task"]), tasks, horizontal=True, key="tr_task",
-                    format_func={"classify": "classification", "segment": "segmentation"}.get)
-    models = ("auto", *(name for name, a in ARCHITECTURES.items() if a.task == task))
+    tasks = {task.name: task for task in tasks_for(dataset)}
+    task = st.radio(_label(params["task"]), list(tasks), horizontal=True, key="tr_task",
+                    format_func=lambda name: tasks[name].title)
+    models = ("auto", *(name for name, a in ARCHITECTURES.items() if a.dense == tasks[task].dense))
     settings = {"task": task}
     for column, name in zip(st.columns(3), MAIN_SETTINGS, strict=True):
         settings[name] = _setting(params[name], column, **({"choices": models} if name == "model" else {}))
@@ -169,11 +170,11 @@ def _draw_job(job: jobs.Job) -> None:
                        f"expected calibration error {calibration['ece_before']:.3f} before, "
                        f"{calibration['ece_after']:.3f} after.")
         if state.active_model() != end["model"] and st.session_state.get(state.JOB_ACKNOWLEDGED) != job.id:
-            st.session_state[state.ACTIVE_MODEL] = end["model"]
-            st.session_state[state.JOB_ACKNOWLEDGED] = job.id
+            state.remember(state.ACTIVE_MODEL, end["model"])
+            state.remember(state.JOB_ACKNOWLEDGED, job.id)
             st.rerun(scope="app")
     elif not active and st.session_state.get(state.JOB_ACKNOWLEDGED) != job.id:
-        st.session_state[state.JOB_ACKNOWLEDGED] = job.id
+        state.remember(state.JOB_ACKNOWLEDGED, job.id)
         st.rerun(scope="app")
 
 
@@ -188,7 +189,7 @@ def train_tab() -> None:
     own = workspace()
     job = jobs.find_job(st.session_state.get(state.TRAINING_JOB) or st.query_params.get(JOB_PARAM), own)
     if job is not None:
-        st.session_state[state.TRAINING_JOB] = job.id
+        state.remember(state.TRAINING_JOB, job.id)
     active = job is not None and job.active
     form = _config_form(dataset)
     start = st.button("Start training", type="primary", key="tr_start", icon=":material/play_arrow:",
@@ -199,7 +200,7 @@ def train_tab() -> None:
             st.error(f"A model named {name!r} exists already; choose another name.", icon=":material/error:")
         else:
             job = jobs.start_job(config, dataset, own.models / name, own)
-            st.session_state[state.TRAINING_JOB] = job.id
+            state.remember(state.TRAINING_JOB, job.id)
             st.query_params[JOB_PARAM] = job.id
             remember_in_url()
             active = True
@@ -217,7 +218,7 @@ def _rename_or_delete(chosen: str, active: str | None) -> None:
         try:
             shelf().rename(chosen, new_name.strip())
             if active == chosen:
-                st.session_state[state.ACTIVE_MODEL] = new_name.strip()
+                state.remember(state.ACTIVE_MODEL, new_name.strip())
             st.rerun()
         except (MedlibError, OSError) as exc:
             st.error(str(exc), icon=":material/error:")
@@ -229,7 +230,7 @@ def _rename_or_delete(chosen: str, active: str | None) -> None:
             st.error(str(exc), icon=":material/error:")
             return
         if active == chosen:
-            st.session_state.pop(state.ACTIVE_MODEL, None)
+            state.forget(state.ACTIVE_MODEL)
         st.rerun()
 
 
@@ -242,12 +243,12 @@ def store_tab() -> None:
     else:
         rows = []
         for m in models:
-            test = m.card.get("metrics", {}).get("test") or m.card.get("metrics", {}).get("val") or {}
+            test = m.card.headline
             rows.append({"name": m.name, "whose": "shared (read-only)" if m.read_only else "yours",
-                         "task": m.card.get("task"), "architecture": m.card.get("architecture"),
-                         "data set": m.card.get("dataset", {}).get("name"), "AUC": test.get("auc"),
-                         "accuracy": test.get("accuracy"), "dice": test.get("dice"), "created": m.card.get("created"),
-                         "MB": round(m.card["file"]["size"] / 1e6, 2)})
+                         "task": m.card.spec.title, "architecture": m.card.architecture,
+                         "data set": m.card.dataset.get("name"), "AUC": test.get("auc"),
+                         "accuracy": test.get("accuracy"), "dice": test.get("dice"), "created": m.card.created,
+                         "MB": round(m.card.size / 1e6, 2)})
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         names = [m.name for m in models]
         active = state.active_model()
@@ -255,7 +256,7 @@ def store_tab() -> None:
         stored = next(m for m in models if m.name == chosen)
         use, download = st.columns(2)
         if use.button("Make active", key="st_use", disabled=chosen == active):
-            st.session_state[state.ACTIVE_MODEL] = chosen
+            state.remember(state.ACTIVE_MODEL, chosen)
             st.rerun()
         download.download_button("Download (.zip)", export_zip(stored), f"{chosen}.zip", "application/zip",
                                  key="st_download", icon=":material/download:")
@@ -273,7 +274,7 @@ def store_tab() -> None:
             except (MedlibError, KeyError, ValueError, OSError) as exc:
                 st.error(str(exc), icon=":material/error:")
         with st.expander("Model card"):
-            st.json(stored.card, expanded=1)
+            st.json(stored.card.to_dict(), expanded=1)
     st.subheader("Upload a model")
     upload = st.file_uploader("A .keras file or a model .zip from this app", type=["keras", "zip", "h5"],
                               key="st_upload")

@@ -35,3 +35,38 @@ def test_pages_hold_no_bare_strings_that_streamlit_would_draw():
              for node in ast.parse(path.read_text(encoding="utf-8")).body[1:]
              if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)]
     assert not drawn, drawn
+
+
+def test_no_medlib_module_is_over_300_lines():
+    long = {str(path.relative_to(ROOT)): n for path in (ROOT / "medlib").rglob("*.py")
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 300}
+    assert not long, long
+
+
+def test_pages_write_session_state_only_through_ui_state():
+    import ast
+
+    def writes(node: ast.AST) -> bool:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AugAssign, ast.AnnAssign)) else []
+        if any(isinstance(t, ast.Subscript) and "session_state" in ast.unparse(t.value) for t in targets):
+            return True
+        return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+            "pop", "update", "setdefault", "clear") and "session_state" in ast.unparse(node.func.value)
+
+    found = [f"{path.name}:{node.lineno}" for path in [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py")]
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if writes(node)]
+    assert not found, found
+
+
+def test_tasks_are_asked_not_compared_by_name():
+    # A task's behaviour comes from its registry entry (medlib.tasks); code that compares task names decides
+    # it a second time.
+    import re
+
+    names = "classify|segment|locate"
+    compared = re.compile(rf"""(==|!=)\s*["']({names})["']|["']({names})["']\s*(==|!=)""")
+    found = [f"{path.relative_to(ROOT)}:{n}" for folder in ("medlib", "ui", "app_pages")
+             for path in (ROOT / folder).rglob("*.py")
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if compared.search(line)]
+    assert not found, found

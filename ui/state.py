@@ -6,6 +6,8 @@ seen by another.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from medlib.augment import Augmenter, load_augmenter
@@ -35,8 +37,25 @@ THRESHOLD, THRESHOLD_OF = "ev_threshold", "ev_threshold_of"  # the Evaluation pa
 TRAINING_JOB, JOB_ACKNOWLEDGED = "tr_job", "tr_acknowledged"  # the run watched, and the last one whose end was seen
 WORKSPACE = "workspace"  # the private folder of this session (medlib.workspace.Workspace)
 
+KEYS = frozenset(value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str))
+"""Every key above: the only ones a page keeps a value under (:func:`remember`)."""
+
 #: The built-in data set a new session starts with.
 DEFAULT_PHANTOM = {"n": 300, "size": 128, "seed": 0}
+
+
+def remember(key: str, value: Any) -> None:
+    """Keep ``value`` for this session under ``key``, one of :data:`KEYS`: the way pages write session state."""
+    if key not in KEYS:
+        raise KeyError(f"{key!r} is not a session-state key of ui.state; declare it there first")
+    st.session_state[key] = value
+
+
+def forget(key: str) -> None:
+    """Drop the value kept under ``key`` (one of :data:`KEYS`), if any."""
+    if key not in KEYS:
+        raise KeyError(f"{key!r} is not a session-state key of ui.state; declare it there first")
+    st.session_state.pop(key, None)
 
 
 @st.cache_resource(max_entries=limit("max_cached_phantoms"), show_spinner="Generating the synthetic chest films…")
