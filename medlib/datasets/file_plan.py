@@ -99,6 +99,16 @@ def _placed_findings(entries: list[Entry], sizes: list[tuple[int, int]], geometr
     return out
 
 
+def _spacing(entries: list[Entry], sizes: list[tuple[int, int]], geometry: CommonSize) -> tuple[float, float] | None:
+    """The stored images' pixel spacing (mm): the median of the entries that give one, divided by how much their
+    image grew on the way to ``geometry``."""
+    known = [e.spacing / geometry.record(size).factor() for e, size in zip(entries, sizes, strict=True) if e.spacing]
+    if not known:
+        return None
+    median = round(float(np.median(known)), 4)
+    return median, median
+
+
 def plan_folder(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None,
                 fit: str = "pad", structures: Structures | None = None) -> FolderPlan:
     """Plan a :class:`Dataset` of the files of ``entries`` from their headers and names (images of many sizes:
@@ -158,6 +168,7 @@ def plan_folder(entries: list[Entry], name: str, seed: int = 0, skipped: list[st
         fit=geometry.fit,
         source_sizes=[(h, w) for h, w, _ in headers],
         structures=list(structures.names) if structures is not None else [],
+        spacing=_spacing(entries, [(h, w) for h, w, _ in headers], geometry),
         findings=_placed_findings(entries, [(h, w) for h, w, _ in headers], geometry)
         if any(e.findings is not None for e in entries) else None,
     )

@@ -102,3 +102,5 @@ class Entry:
     """Located findings in pixels of the image as its file has it (a manifest's ``x, y`` or box columns)."""
     where: str = ""
     """Where the entry was declared (a manifest's name and line), for messages."""
+    spacing: float | None = None
+    """The pixel spacing (mm, square pixels) of the image as its file has it, where the data set says."""

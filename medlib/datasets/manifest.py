@@ -1,10 +1,15 @@
 """The CSV-manifest layout: a ``.csv`` beside the images names each image (``path``), and its ``label``, ``mask``,
-``split``, ``patient_id`` and located findings (``x, y[, radius_px]`` or ``x0, y0, x1, y1``, with ``finding``)."""
+``split``, ``patient_id`` and located findings (``x, y[, radius_px]`` or ``x0, y0, x1, y1``, with ``finding``).
+
+A row that gives a finding's radius in pixels and its size in millimetres (``size_mm``, its diameter) gives its
+image's pixel spacing too: the JSRT manifest does (224-pixel films, 1.6 mm a pixel)."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+
+import numpy as np
 
 from medlib.datasets.files import SPLIT_NAMES, Entry
 from medlib.errors import DatasetError
@@ -36,6 +41,17 @@ def read_manifest(manifest: Path) -> tuple[list[dict[str, str]], str]:
         raise DatasetError(f"the manifest {manifest.name} needs a column naming the images: "
                            f"{', '.join(PATH_COLUMNS)}")
     return rows, path_column
+
+
+def _spacing_of(row: dict[str, str], finding: Finding) -> float | None:
+    """The pixel spacing (mm) a row's ``size_mm`` and its finding's radius in pixels give, where both are there."""
+    try:
+        size = float(row.get("size_mm") or "nan")
+    except ValueError:
+        return None
+    if finding.radius and np.isfinite(size) and size > 0:
+        return size / (2.0 * finding.radius)
+    return None
 
 
 def manifest_entries(root: Path, split: str | None, skipped: list[str]) -> list[Entry]:
@@ -81,6 +97,7 @@ def manifest_entries(root: Path, split: str | None, skipped: list[str]) -> list[
         found = Finding.from_row(row, row.get("finding") or label or "finding", where) if located else None
         if found is not None:
             entry.findings.append(found)
+            entry.spacing = entry.spacing or _spacing_of(row, found)
     if missing:
         shown = "; ".join(missing[:5]) + (f"; and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DatasetError(f"the manifest {manifest.name} names {len(missing)} missing file(s): {shown}; "
