@@ -9,15 +9,16 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from medlib.budget import BUDGET_EPOCHS
 from medlib.datasets import FITS
 from medlib.errors import MedlibError
 from medlib.models import ARCHITECTURES
-from medlib.recipe import BUDGET_EPOCHS
 from medlib.spec import Param
 from medlib.store import export_zip
 from medlib.tasks import tasks_for
 from medlib.training import CONFIG_PARAMS, TrainConfig, resolve
 from ui import jobs, state
+from ui.map_evaluation import fold_table
 from ui.models import loaded_entry
 from ui.plots import training_curves
 from ui.spec_editor import param_widget
@@ -110,6 +111,8 @@ def _metrics_with_intervals(metrics: dict) -> pd.DataFrame:
     """One row per split, each metric with its 95% interval beside it (``0.970 [0.956, 0.983]``)."""
     rows = {}
     for split, values in metrics.items():
+        if not isinstance(values, dict):  # the folds' own figures: shown apart
+            continue
         row = {}
         for name, value in values.items():
             if name.endswith("_ci") or isinstance(value, (list, dict)):
@@ -138,10 +141,11 @@ def _draw_job(job: jobs.Job) -> None:
         job.request_stop()
     batch, start = snap["last_batch"], snap["start"]
     if start:
-        st.caption(f"{start['model']} · {start['parameters']:,} parameters · input {start['input_shape']} · "
+        fold = f"fold {start['fold']} of {start['folds']} · " if start.get("fold") else ""
+        st.caption(f"{fold}{start['model']} · {start['parameters']:,} parameters · input {start['input_shape']} · "
                    f"{start['train']} train / {start['val']} validation images · "
                    f"batch {start['batch_size']}")
-        for note in start["notes"]:
+        for note in start["notes"] + ([start["init_from"]["note"]] if start.get("init_from") else []):
             st.caption(f"• {note}")
     phases = {"calibrate": "calibrating the probabilities and choosing the threshold on the validation images…",
               "gate": "fitting the out-of-distribution gate on the training images…"}
@@ -149,7 +153,8 @@ def _draw_job(job: jobs.Job) -> None:
         st.progress(1.0, text=phases.get(snap["phase"]["event"], "finishing…"))
     elif running and batch:
         of = f"/{batch['epochs']}" if batch["epochs"] < BUDGET_EPOCHS else " of the time limit"
-        text = (f"epoch {batch['epoch']}{of} · batch {batch['batch']}/{batch['batches']} · "
+        fold = f"fold {batch['fold']}/{batch['folds']} · " if batch.get("fold") else ""
+        text = (f"{fold}epoch {batch['epoch']}{of} · batch {batch['batch']}/{batch['batches']} · "
                 f"{batch['images_per_s']:.0f} images/s · ETA {_duration(batch['eta_s'])}")
         st.progress(batch.get("progress", batch["batch"] / batch["batches"]), text=text)
     elif running:
@@ -161,6 +166,10 @@ def _draw_job(job: jobs.Job) -> None:
         st.success(f"Saved as **{end['model']}** ({end['ended']}, {_duration(end['seconds'])}); it is now the active "
                    "model.", icon=":material/check_circle:")
         st.dataframe(_metrics_with_intervals(end["metrics"]), width="stretch")
+        if end["metrics"].get("folds"):
+            st.caption("Each fold's own validation figures (the spread says how far one small validation split can "
+                       "be trusted; the row `val` above pools their out-of-fold predictions):")
+            st.dataframe(fold_table(end["metrics"]["folds"]), hide_index=True, width="stretch")
         if end.get("threshold"):
             st.caption(f"Decision threshold {end['threshold']['value']:.3f} ({end['threshold']['rule']}, on "
                        f"{end['threshold']['chosen_on']}); the metrics above are at it.")
@@ -180,6 +189,7 @@ def _draw_job(job: jobs.Job) -> None:
 
 def _draw_curves(job: jobs.Job) -> None:
     epochs = job.snapshot()["epochs"]
+    epochs = [e for e in epochs if e.get("fold") == epochs[-1].get("fold")] if epochs else []  # the fold running
     if epochs:
         st.plotly_chart(training_curves(epochs), key="tr_curves")
 

@@ -47,6 +47,11 @@ class Calibration:
         """(N, K) calibrated probabilities of ``logits`` (N×K, or N×1 for a sigmoid)."""
         return np.exp(log_softmax(class_logits(logits) / self.temperature + np.asarray(self.bias), axis=1))
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        return cls(float(data["temperature"]), tuple(float(b) for b in data["bias"]), data.get("ece_before"),
+                   data.get("ece_after"))
+
     def to_dict(self) -> dict[str, Any]:
         return {"method": "temperature and class bias (Platt scaling for two classes), fitted on validation",
                 "temperature": round(self.temperature, 6), "bias": [round(b, 6) for b in self.bias],

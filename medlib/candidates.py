@@ -3,13 +3,14 @@
 A candidate is one connected region of the map above :data:`FLOOR`: its score is the region's peak probability,
 its centre the centroid of the part above half the peak (weighted by the probability), its radius that of a disk
 of that part's area. Candidates are
-ranked by score. A candidate *hits* a finding when its centre lies within the finding (its radius, at least
-:data:`HIT_RADIUS` pixels, or its box); a finding hit by several candidates counts once, and the others are
-neither hits nor false positives.
+ranked by score. A candidate *hits* a finding when its centre lies within the finding's radius plus
+:data:`HIT_MARGIN_MM` (or :data:`HIT_MARGIN_PX` where the pixel spacing is unknown), or within its box by the
+same margin; a finding hit by several candidates counts once, and the others are neither hits nor false
+positives.
 
 The detection figures are those of the field (FROC, as the JSRT and LUNA nodule studies report them): the share
-of findings found at 0.5, 1, 2 and 4 false positives per image, and the image-level AUC of each image's best
-score against whether it holds a finding; each with a 95% bootstrap interval over images.
+of findings found at 0.125 to 8 false positives per image (:data:`FP_RATES`), and the image-level AUC of each
+image's best score against whether it holds a finding; each with a 95% bootstrap interval over images.
 
 >>> probability = np.zeros((20, 20), np.float32); probability[4:9, 4:9] = 0.9
 >>> [(c.centre, c.score) for c in find_candidates(probability)]
@@ -30,10 +31,12 @@ from medlib.targets import DEFAULT_RADIUS, Finding
 
 FLOOR = 0.05
 """The map's value under which nothing is a candidate (low: the threshold that decides is set on validation)."""
-HIT_RADIUS = DEFAULT_RADIUS
-"""The least radius (pixels) within which a candidate's centre hits a point finding."""
-FP_RATES = (0.5, 1.0, 2.0, 4.0)
-"""False positives per image at which the share of findings found is reported."""
+HIT_MARGIN_MM = 5.0
+"""How far outside a finding's radius (mm) a candidate's centre still hits it."""
+HIT_MARGIN_PX = DEFAULT_RADIUS
+"""The margin in pixels where the images' spacing is unknown."""
+FP_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""False positives per image at which the share of findings found is reported (the FROC's points)."""
 
 
 @dataclass(frozen=True)
@@ -68,22 +71,34 @@ def find_candidates(probability: np.ndarray, floor: float = FLOOR, limit: int = 
     return found[:limit]
 
 
-def _hits(candidate: Candidate, finding: Finding) -> bool:
+def hit_margin(spacing: float | None) -> float:
+    """The hit margin in pixels: :data:`HIT_MARGIN_MM` at ``spacing`` mm a pixel, else :data:`HIT_MARGIN_PX`."""
+    return HIT_MARGIN_MM / spacing if spacing else HIT_MARGIN_PX
+
+
+def hits(candidate: Candidate, finding: Finding, margin: float) -> bool:
+    """Whether the candidate's centre lies within the finding (its radius or box) widened by ``margin`` pixels."""
     x, y = candidate.centre
     if finding.box is not None:
         x0, y0, x1, y1 = finding.box
-        return x0 - 0.5 <= x <= x1 + 0.5 and y0 - 0.5 <= y <= y1 + 0.5
-    reach = max(HIT_RADIUS, finding.radius or 0.0)
+        return x0 - margin <= x <= x1 + margin and y0 - margin <= y <= y1 + margin
+    reach = (finding.radius or 0.0) + margin
     return (x - finding.centre[0]) ** 2 + (y - finding.centre[1]) ** 2 <= reach**2
 
 
-def match(candidates: Sequence[Candidate], findings: Sequence[Finding]) -> tuple[np.ndarray, np.ndarray]:
+def match(candidates: Sequence[Candidate], findings: Sequence[Finding],
+          margin: float = HIT_MARGIN_PX) -> tuple[np.ndarray, np.ndarray]:
     """Per candidate (in order): its score, and 1 where it is the best candidate on a finding not yet hit, 0
-    where it hits nothing (a false positive), -1 where it hits only findings already hit (ignored)."""
+    where it hits nothing (a false positive), -1 where it hits only findings already hit (ignored).
+
+    >>> nodule = Finding("nodule", (10.0, 10.0), 2.0)
+    >>> match([Candidate((11, 10), 2, 0.9), Candidate((10, 12), 2, 0.8), Candidate((30, 30), 2, 0.7)], [nodule], 1.0)
+    (array([0.9, 0.8, 0.7]), array([ 1, -1,  0]))
+    """
     found = np.zeros(len(findings), bool)
     kinds = []
     for candidate in candidates:
-        hit = [k for k, f in enumerate(findings) if _hits(candidate, f)]
+        hit = [k for k, f in enumerate(findings) if hits(candidate, f, margin)]
         fresh = [k for k in hit if not found[k]]
         if fresh:
             found[fresh[0]] = True
@@ -110,20 +125,25 @@ def _froc(scores: list[np.ndarray], kinds: list[np.ndarray], findings: np.ndarra
 
 
 def candidate_scores(candidates: Sequence[Sequence[Candidate]], findings: Sequence[Sequence[Finding]],
-                     resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """The detection figures of a split (see the module's docstring), each with ``<name>_ci``."""
+                     spacing: float | None = None, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """The detection figures of a split (see the module's docstring), each with ``<name>_ci``: ``froc`` (the
+    points: false positives per image, sensitivity, its interval), ``sensitivity_at_<rate>fp`` for each of
+    :data:`FP_RATES`, and ``image_auc``."""
     from sklearn.metrics import roc_auc_score
 
-    pairs = [match(c, f) for c, f in zip(candidates, findings, strict=True)]
+    margin = hit_margin(spacing)
+    pairs = [match(c, f, margin) for c, f in zip(candidates, findings, strict=True)]
     counts = np.array([len(f) for f in findings], np.float64)
     weights = resample_weights(len(findings), resamples, seed)
     point = _froc([p[0] for p in pairs], [p[1] for p in pairs], counts, np.ones((1, len(findings))))[0]
     boot = _froc([p[0] for p in pairs], [p[1] for p in pairs], counts, weights)
-    result: dict[str, Any] = {"findings": int(counts.sum()), "images": len(findings)}
+    result: dict[str, Any] = {"findings": int(counts.sum()), "images": len(findings),
+                              "hit_margin_px": round(margin, 2), "froc": []}
     for column, rate in enumerate(FP_RATES):
-        name = f"sensitivity_at_{rate:g}_fp"
-        result[name] = round(float(point[column]), 4)
-        result[f"{name}_ci"] = [round(float(v), 4) for v in np.percentile(boot[:, column], [2.5, 97.5])]
+        name = f"sensitivity_at_{rate:g}fp"
+        low, high = (round(float(v), 4) for v in np.percentile(boot[:, column], [2.5, 97.5]))
+        result[name], result[f"{name}_ci"] = round(float(point[column]), 4), [low, high]
+        result["froc"].append([rate, result[name], low, high])
     best = np.array([max((c.score for c in found), default=0.0) for found in candidates])
     holds = counts > 0
     if 0 < holds.sum() < holds.size:

@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from medlib.ensemble import is_ensemble, member_classifiers
 from medlib.models import ModelError, dense_head
 
 METHODS = ("gradcam-sharp", "gradcam", "gradcam++")
@@ -110,13 +111,21 @@ def heatmaps(model: Any, images: np.ndarray, class_index: np.ndarray | int | Non
              method: str = METHODS[0], layer: str | None = None) -> np.ndarray:
     """Heat maps (N×H×W, 0..1, at the input resolution) for ``images`` (already preprocessed).
 
-    ``class_index``: the class to explain per image (default: the predicted one).
+    ``class_index``: the class to explain per image (default: the predicted one). An ensemble's heat map is the
+    mean of its members' for the class the ensemble predicts (:mod:`medlib.ensemble`).
     """
     import tensorflow as tf
 
     if method not in METHODS:
         raise ModelError(f"unknown explanation method {method!r}; choose one of {', '.join(METHODS)}")
     images = np.asarray(images, dtype=np.float32)
+    if is_ensemble(model) and dense_head(model) is not None:
+        members = vars(model).get("_medlib_members") or vars(model).setdefault("_medlib_members",
+                                                                               member_classifiers(model))
+        if class_index is None:
+            outputs = np.asarray(model.predict_on_batch(images))
+            class_index = (outputs[:, 0] >= 0.5).astype(np.int64) if outputs.shape[1] == 1 else outputs.argmax(1)
+        return _scaled(np.mean([heatmaps(m, images, class_index, method) for m in members], axis=0))
     sharp = method == "gradcam-sharp"
     wanted = np.broadcast_to(np.asarray(-1 if class_index is None else class_index, dtype=np.int64),
                              (images.shape[0],))

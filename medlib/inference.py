@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from medlib.augment import load_augmenter
+from medlib.calibration import Calibration
 from medlib.card import ModelCard
 from medlib.datasets import FITS, Dataset
 from medlib.explain import METHODS, heatmaps, localization, overlay
@@ -47,6 +48,14 @@ class LoadedModel:
     def threshold(self) -> float:
         """A binary classifier's decision threshold on class 1's probability: the card's, else 0.5."""
         return self.card.threshold_value
+
+    @property
+    def image_calibration(self) -> Calibration | None:
+        """A locating model's calibration of its candidates' scores (the probability that the image holds a
+        finding), where its card has one."""
+        if not self.task.from_findings or not self.card.calibration:
+            return None
+        return Calibration.from_dict(self.card.calibration)
 
     @property
     def fit(self) -> str:
@@ -170,7 +179,7 @@ def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", s
     index = split_index(dataset, split)
     labels = None if loaded.task.dense else model_labels(loaded.class_names, dataset)[index]
     metrics = task_scores(loaded.task, loaded.model, dataset, index, loaded.pipeline, loaded.mirrors,
-                          loaded.threshold, seed=seed, class_labels=labels)
+                          loaded.threshold, seed=seed, class_labels=labels, image_calibration=loaded.image_calibration)
     if "threshold" in metrics:
         chosen = loaded.card.threshold
         metrics["threshold_source"] = (f"the model card: {chosen.get('rule', 'chosen')}, on {chosen['chosen_on']}"

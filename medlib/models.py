@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from medlib.errors import ModelError
 from medlib.limits import available_cpus
@@ -62,6 +64,29 @@ def dense_head(model: Any) -> Any:
     """The model's last layer when it is a dense layer (its kernel turns features into class logits), else ``None``."""
     last = model.layers[-1]
     return last if hasattr(last, "kernel") and len(last.kernel.shape) == 2 else None
+
+
+def copy_matching_weights(source: Any, target: Any, skip: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Copy ``source``'s weights into each layer of ``target`` (but those named in ``skip``) that has a layer of the
+    same name there whose weights have the same shapes; the names of the layers copied and of those left as they
+    were.
+
+    A network starts from another's features this way (a backbone learned from thousands of films), its
+    head and any layer of another shape learning afresh.
+    """
+    theirs = {layer.name: layer.get_weights() for layer in source.layers}
+    copied, kept = [], []
+    for layer in target.layers:
+        mine = layer.get_weights()
+        if not mine:
+            continue
+        other = theirs.get(layer.name)
+        if layer.name not in skip and other is not None and [w.shape for w in other] == [w.shape for w in mine]:
+            layer.set_weights(other)
+            copied.append(layer.name)
+        else:
+            kept.append(layer.name)
+    return copied, kept
 
 
 def features_model(model: Any) -> Any:
@@ -242,14 +267,21 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 def build_model(
     name: str, input_shape: tuple[int, int, int], num_classes: int = 2, bn_momentum: float = BN_MOMENTUM,
-    width: int = 0,
+    width: int = 0, prior: float | None = None,
 ) -> Any:
     """Build a registered architecture for an input shape (H, W, C), a class count and a batch-norm momentum;
-    ``width``, where not 0, is a U-Net's or residual CNN's first-level filter count (else its own default)."""
+    ``width``, where not 0, is a U-Net's or residual CNN's first-level filter count (else its own default).
+    ``prior``: the probability a map model's output starts at everywhere (its last bias set to that logit, as
+    RetinaNet starts its rare-object maps at 0.01): maps of rare findings then start near zero and learn where
+    they are, instead of first unlearning a half everywhere."""
     if name not in ARCHITECTURES:
         raise ModelError(f"unknown model {name!r}; choose one of {sorted(ARCHITECTURES)}")
     if num_classes < 2:
         raise ModelError(f"a model needs at least two classes, got {num_classes}")
     options = {"width": width} if width else {}
-    return ARCHITECTURES[name].build(tuple(int(v) for v in input_shape), num_classes, bn_momentum=bn_momentum,
-                                     **options)
+    model = ARCHITECTURES[name].build(tuple(int(v) for v in input_shape), num_classes, bn_momentum=bn_momentum,
+                                      **options)
+    if prior is not None and ARCHITECTURES[name].dense:
+        kernel, bias = model.layers[-1].get_weights()
+        model.layers[-1].set_weights([kernel, np.full_like(bias, np.log(prior / (1.0 - prior)))])
+    return model

@@ -13,7 +13,7 @@ one-line reason, as nnU-Net derives its own: for 2-D images on a CPU budget.
 - **Augmentation** from the data's kind: gray films keep their side (zoom, small rotations, exposure); colour
   images may be mirrored and turned; patches are mirrored but never rotated (rotation blackens their corners).
 - **Training length**: with a time budget the run uses it all (the schedule follows the clock); without one,
-  at least :data:`MIN_STEPS` optimiser steps and :data:`MIN_EPOCHS` passes.
+  at least :data:`medlib.budget.MIN_STEPS` optimiser steps and :data:`medlib.budget.MIN_EPOCHS` passes.
 
 Whatever the user sets (a spec, a setting) wins, and each choice says whether it was derived or set.
 """
@@ -30,7 +30,7 @@ from medlib.augment import Augmenter, default_augmenter, load_augmenter
 from medlib.models import ARCHITECTURES
 from medlib.preprocess import Pipeline, load_pipeline, make_pipeline
 from medlib.preprocess_steps import window_for
-from medlib.tasks import Task, task_for, tasks_for
+from medlib.tasks import Task, tasks_for
 
 WHOLE_SIDE = 256
 """Largest side taken whole: larger images are shrunk (large objects) or cut into patches (small ones)."""
@@ -38,27 +38,12 @@ CLASSIFIER_SIDE = 128
 """Largest input side of a classifier (what a CPU trains on in minutes)."""
 LARGE_OBJECT_SHARE = 0.01
 """Objects whose median area is at least this share of the image count as large."""
-MIN_STEPS, MIN_EPOCHS = 1000, 30
-"""A run without a time budget: at least this many optimiser steps, and at least this many passes."""
-BUDGET_EPOCHS = 10_000
-"""Epochs planned for a run with a time budget: the budget ends it, and the schedule follows the clock."""
 SAMPLES_PER_EPOCH = 1024
 """Patches drawn per epoch over all training images (so that an epoch of a few large images is not one step)."""
 CLEARLY_BETTER = 1.1
 """A preprocessing alternative is taken when it separates foreground from background this much better."""
 MEASURED_IMAGES = 8
 """Training images on which the channel and CLAHE are measured."""
-UNET_WIDTH, MIN_PASSES = 16, 10
-"""A U-Net's first-level filters, halved in a timed run whose budget, at the speed measured on this machine, would
-buy fewer passes over the training samples than ``MIN_PASSES``: a thinner network that sees the data more often
-learns more in a short budget than a wider one that sees it a few times (half the width is about a quarter of the
-multiply-adds)."""
-BUDGET_STEPS, MIN_BATCH = 1000, 4
-"""A timed run halves its derived batch (down to ``MIN_BATCH``) while its budget, at the speed measured on this
-machine, would buy fewer optimiser steps than ``BUDGET_STEPS``: on a slow machine more, smaller steps learn more
-than a few large ones."""
-
-
 @dataclass(frozen=True)
 class Choice:
     """One setting of a run: its value, why, and whether it was derived from the data or set by the user."""
@@ -173,10 +158,9 @@ def _augmentation(channels: int, patch: int) -> tuple[Augmenter, str]:
                                        "(anatomy has a side)"
 
 
-def derive(config: Any, dataset: Any, facts: dict[str, Any], train: np.ndarray) -> DerivedSettings:
+def derive(config: Any, task: Task, dataset: Any, facts: dict[str, Any], train: np.ndarray) -> DerivedSettings:
     """The derived settings of a run: each setting the user left automatic derived from the data, each one set kept."""
     choices: dict[str, Choice] = {}
-    task = task_for(config.task)
     if config.model != "auto":
         model = config.model
         choices["model"] = Choice(model, "set", False)
@@ -244,45 +228,3 @@ def dataset_defaults(dataset: Any) -> tuple[Pipeline, Augmenter]:
     side, patch, _, _ = input_size(task, facts, train.size)
     pipeline, _ = derived_pipeline(dataset, task, facts, train, side)
     return pipeline, _augmentation(dataset.channels, patch)[0]
-
-
-def batch_for(train_images: int) -> tuple[int, str]:
-    """The batch from the data: a tenth of the training images, a power of two from 8 to 64, and why."""
-    batch = int(min(64, 2 ** round(math.log2(max(train_images / 10, 8)))))
-    return batch, (f"a tenth of the {train_images} training images, a power of two from 8 to 64; a timed run "
-                   f"halves it (to {MIN_BATCH} at least) while its budget buys fewer than {BUDGET_STEPS} steps")
-
-
-def batch_for_budget(batch: int, seconds: float, samples_per_s: float) -> tuple[int, str]:
-    """The derived batch halved (down to :data:`MIN_BATCH`) while ``seconds`` of training at ``samples_per_s``
-    buy fewer than :data:`BUDGET_STEPS` optimiser steps, and why."""
-    derived = batch
-    while batch > MIN_BATCH and seconds * samples_per_s / batch < BUDGET_STEPS:
-        batch //= 2
-    steps = int(seconds * samples_per_s / batch)
-    verdict = f"kept at {batch}" if batch == derived else f"halved from {derived} to {batch}"
-    return batch, (f"measured {samples_per_s:.0f} samples/s on this machine: {seconds / 60:g} minutes buy about "
-                   f"{steps} steps of {batch}; {verdict} (at least {BUDGET_STEPS} steps wanted)")
-
-
-def width_for_budget(seconds: float, samples_per_s: float, samples_per_epoch: int) -> tuple[int, str]:
-    """A U-Net's first-level filters for a timed run (:data:`UNET_WIDTH`, halved where the budget buys fewer than
-    :data:`MIN_PASSES` passes over the ``samples_per_epoch`` at full width), and why."""
-    passes = seconds * samples_per_s / max(samples_per_epoch, 1)
-    width = UNET_WIDTH if passes >= MIN_PASSES else UNET_WIDTH // 2
-    verdict = "kept" if width == UNET_WIDTH else "halved"
-    return width, (f"measured {samples_per_s:.0f} samples/s at {UNET_WIDTH} filters: {seconds / 60:g} minutes buy "
-                   f"{passes:.1f} passes over the {samples_per_epoch} training samples; {verdict} (at least "
-                   f"{MIN_PASSES} wanted)")
-
-
-def epochs_for(config: Any, steps_per_epoch: int) -> Choice:
-    """How many passes: set, the whole time budget, or enough for :data:`MIN_STEPS` steps and :data:`MIN_EPOCHS`."""
-    if config.epochs:
-        return Choice(config.epochs, "set", False)
-    if config.max_minutes:
-        return Choice(BUDGET_EPOCHS, f"as many as {config.max_minutes:g} minutes allow: the budget ends the run and "
-                                     "the learning rate follows the clock")
-    epochs = max(MIN_EPOCHS, math.ceil(MIN_STEPS / max(steps_per_epoch, 1)))
-    return Choice(epochs, f"at least {MIN_STEPS} optimiser steps ({steps_per_epoch} an epoch) and {MIN_EPOCHS} passes")
-

@@ -56,6 +56,8 @@ class Task:
     has_targets: Callable[[Dataset], bool]
     from_findings: bool = False
     """Whether the maps it learns are drawn from located findings (and it is also scored as candidates)."""
+    prior: float | None = None
+    """Where its maps start (:func:`medlib.models.build_model`): rare findings' maps near zero."""
 
     def check(self, dataset: Dataset) -> None:
         """Raise where ``dataset`` lacks what this task learns from, naming the tasks that fit it."""
@@ -88,7 +90,9 @@ class Task:
         """The Keras loss for ``num_classes`` outputs (see :mod:`medlib.training.optimisation`)."""
         from medlib.training.optimisation import classification_loss, map_loss
 
-        return map_loss() if self.dense else classification_loss(num_classes, smoothing, soft_targets)
+        if self.dense:
+            return map_loss(over_batch=self.from_findings, focal=self.from_findings)
+        return classification_loss(num_classes, smoothing, soft_targets)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "needs": self.needs, "watched": self.watched,
@@ -119,11 +123,11 @@ TASKS: dict[str, Task] = {
              "Dice + binary cross-entropy over every structure's map",
              "Dice, IoU, sensitivity, specificity, HD95 and pixel AUC, per structure and their mean",
              lambda d: d.masks is not None),
-        Task("locate", "localization", "located findings (points or boxes)", True, "val_dice", "shape", "unet",
-             "Dice + binary cross-entropy over maps of the findings (a disk per point, a box per box)",
+        Task("locate", "localization", "located findings (points or boxes)", True, "val_detection", "shape", "unet",
+             "the batch's Dice + focal cross-entropy over maps of the findings (a disk per point, a box per box)",
              "candidates from the map: sensitivity at 0.5, 1, 2 and 4 false positives per image, and the "
              "image-level AUC of the best candidate's score",
-             _has_findings, from_findings=True),
+             _has_findings, from_findings=True, prior=0.01),
     )
 }
 
@@ -133,6 +137,30 @@ def task_for(name: str) -> Task:
     if name not in TASKS:
         raise SpecError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
     return TASKS[name]
+
+
+AUTO = "auto"
+"""A config's task when it is left to the data (:func:`default_task`)."""
+PREFERENCE = ("locate", "classify", "segment")
+"""The task a set trains by default: the first of these it holds the targets of (findings say the most: where)."""
+
+
+def default_task(dataset: Dataset) -> tuple[Task, str]:
+    """The task ``dataset`` trains when none is set, and why.
+
+    >>> from medlib.datasets import Dataset
+    >>> films = Dataset("films", np.zeros((4, 2, 2, 1)), np.array(["train"] * 4), list("abcd"),
+    ...                 labels=np.array([0, 1, 0, 1]), class_names=["normal", "nodule"])
+    >>> default_task(films)[0].name
+    'classify'
+    """
+    fitting = tasks_for(dataset)
+    if not fitting:
+        raise DatasetError(f"{dataset.name} holds no class labels, label maps or located findings to learn from")
+    chosen = next(TASKS[name] for name in PREFERENCE if TASKS[name] in fitting)
+    others = [t.name for t in fitting if t is not chosen]
+    return chosen, (f"{chosen.title} from its {chosen.needs}" + (f" (it could also train {', '.join(others)}: "
+                                                                 "set --task)" if others else ""))
 
 
 def tasks_for(dataset: Dataset) -> list[Task]:

@@ -41,6 +41,40 @@ def youden_threshold(labels: np.ndarray, scores: np.ndarray, step: float | None 
     return round(float(best[(best.size - 1) // 2]), 6)
 
 
+STABLE_RESAMPLES = 200
+"""Bootstrap resamples of the validation images whose Youden thresholds :func:`stable_threshold` takes the
+median of."""
+STABLE_RULE = (f"Youden's J (sensitivity + specificity - 1): the median, in logit space, of its best cut on "
+               f"{STABLE_RESAMPLES} bootstrap resamples of the validation images")
+
+
+def stable_threshold(labels: np.ndarray, scores: np.ndarray, resamples: int = STABLE_RESAMPLES,
+                     seed: int = 0) -> float:
+    """The decision threshold by Youden's J that stays put when the validation images are resampled: the median
+    (in logit space) of :func:`youden_threshold` over ``resamples`` bootstrap resamples that hold both classes.
+
+    One small validation split's best cut sits wherever its few borderline images fall: between seeds of one
+    PneumoniaMNIST run it moved from 0.42 to 0.91. The median over resamples is the cut most of them agree on.
+
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1], 50); scores = 1 / (1 + np.exp(-(rng.normal(size=100) + 2 * labels - 1)))
+    >>> 0.3 < stable_threshold(labels, scores) < 0.7
+    True
+    """
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    scores = np.asarray(scores, np.float64).reshape(-1)
+    rng = np.random.default_rng(seed)
+    cuts = []
+    for _ in range(resamples):
+        pick = rng.integers(0, labels.size, labels.size)
+        if 0 < labels[pick].sum() < labels.size:
+            cuts.append(youden_threshold(labels[pick], scores[pick]))
+    if not cuts:
+        return youden_threshold(labels, scores)
+    logits = np.log(np.clip(cuts, 1e-7, 1 - 1e-7) / np.clip(1 - np.asarray(cuts), 1e-7, 1.0))
+    return round(float(1.0 / (1.0 + np.exp(-np.median(logits)))), 6)
+
+
 def threshold_for(labels: np.ndarray, scores: np.ndarray, sensitivity: float | None = None,
                   specificity: float | None = None) -> float:
     """The highest threshold reaching a target sensitivity, or the lowest reaching a target specificity."""

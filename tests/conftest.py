@@ -145,3 +145,18 @@ def toy_classifiers(tmp_path_factory) -> tuple[Path, Dataset]:
     train(TrainConfig(**{**FAST, "epochs": 8}), root / "resnet", dataset=data)
     train(TrainConfig(**{**FAST, "model": "seed-cnn", "epochs": 8}), root / "seed", dataset=data)
     return root, data
+
+
+@pytest.fixture(scope="session")
+def toy_locator(tmp_path_factory):
+    """A locating model trained once per session on two folds of :func:`tests.helpers.spots` (their ensemble
+    stored, in a store of its own), loaded; the run's result; and the set."""
+    pytest.importorskip("tensorflow")
+    from medlib.inference import open_model
+    from medlib.training import TrainConfig, train
+    from tests.helpers import FAST, spots
+
+    folder = tmp_path_factory.mktemp("toy-locator") / "spots"
+    data = spots()
+    result = train(TrainConfig(**{**FAST, "task": "locate", "folds": 2, "epochs": 12}), folder, dataset=data)
+    return open_model(folder), result, data

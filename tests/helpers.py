@@ -7,6 +7,7 @@ import numpy as np
 
 from medlib.datasets import Dataset
 from medlib.datasets.split import assign_splits
+from medlib.targets import Finding
 
 
 def blobs(n: int = 96, size: int = 16, seed: int = 0) -> Dataset:
@@ -37,6 +38,42 @@ def squares(n: int = 200, seed: int = 0, contrast: float = 0.5) -> Dataset:
         masks[i, y : y + SIDE, x : x + SIDE] = 1
     return Dataset("squares", images, assign_splits(n, labels, seed=seed), [f"s{i}" for i in range(n)],
                    labels=labels, class_names=["empty", "square"], masks=masks, synthetic=True)
+
+
+def two_structures(n: int = 80, seed: int = 0) -> Dataset:
+    """A bright square (structure 1, ``square``) and a dark disk (structure 2, ``disk``) on every image."""
+    rng = np.random.default_rng(seed)
+    images = rng.normal(0.5, 0.04, (n, SIZE, SIZE, 1)).astype(np.float32)
+    masks = np.zeros((n, SIZE, SIZE), np.uint8)
+    rows, columns = np.mgrid[:SIZE, :SIZE]
+    for i in range(n):
+        y, x = rng.integers(2, 10, 2)
+        images[i, y : y + 8, x : x + 8] += 0.4
+        masks[i, y : y + 8, x : x + 8] = 1
+        cy, cx = rng.integers(20, 28, 2)
+        disk = (rows - cy) ** 2 + (columns - cx) ** 2 <= 16
+        images[i][disk] -= 0.4
+        masks[i][disk] = 2
+    return Dataset("two", images, assign_splits(n, None, seed=seed), [f"t{i}" for i in range(n)], masks=masks,
+                   structures=["square", "disk"], synthetic=True)
+
+
+def spots(n: int = 120, seed: int = 0) -> Dataset:
+    """Half the images hold one bright spot, located as a point with a radius (a ``nodule``); none a mask."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    images = rng.normal(0.4, 0.05, (n, SIZE, SIZE, 1)).astype(np.float32)
+    rows, columns = np.mgrid[:SIZE, :SIZE]
+    findings: list[list[Finding]] = []
+    for i in range(n):
+        found = []
+        if labels[i]:
+            y, x = (float(v) for v in rng.integers(5, SIZE - 5, 2))
+            images[i][(rows - y) ** 2 + (columns - x) ** 2 <= 9] += 0.5
+            found.append(Finding("nodule", (x, y), 3.0))
+        findings.append(found)
+    return Dataset("spots", images, assign_splits(n, labels, seed=seed), [f"p{i}" for i in range(n)],
+                   labels=labels, class_names=["normal", "nodule"], findings=findings, synthetic=True)
 
 
 FAST = {"epochs": 6, "learning_rate": 5e-3, "early_stopping": 0, "augment": {"steps": []}}

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medlib.datasets import Dataset
-from medlib.datasets.split import assign_splits
-from medlib.recipe import (
+from medlib.budget import (
     BUDGET_EPOCHS,
     BUDGET_STEPS,
     MIN_BATCH,
@@ -17,6 +15,8 @@ from medlib.recipe import (
     batch_for_budget,
     width_for_budget,
 )
+from medlib.datasets import Dataset
+from medlib.datasets.split import assign_splits
 from medlib.training import TrainConfig, resolve
 
 

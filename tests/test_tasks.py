@@ -11,50 +11,10 @@ import numpy as np
 import pytest
 
 from medlib.card import ModelCard
-from medlib.datasets import Dataset
-from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError, SpecError, StoreError
-from medlib.targets import Finding, render_findings
+from medlib.targets import render_findings
 from medlib.tasks import TASKS, finding_labels, task_for, tasks_for
-from tests.helpers import FAST, blobs, squares
-
-SIZE = 32
-
-
-def two_structures(n: int = 80, seed: int = 0) -> Dataset:
-    """A bright square (structure 1, ``square``) and a dark disk (structure 2, ``disk``) on every image."""
-    rng = np.random.default_rng(seed)
-    images = rng.normal(0.5, 0.04, (n, SIZE, SIZE, 1)).astype(np.float32)
-    masks = np.zeros((n, SIZE, SIZE), np.uint8)
-    rows, columns = np.mgrid[:SIZE, :SIZE]
-    for i in range(n):
-        y, x = rng.integers(2, 10, 2)
-        images[i, y : y + 8, x : x + 8] += 0.4
-        masks[i, y : y + 8, x : x + 8] = 1
-        cy, cx = rng.integers(20, 28, 2)
-        disk = (rows - cy) ** 2 + (columns - cx) ** 2 <= 16
-        images[i][disk] -= 0.4
-        masks[i][disk] = 2
-    return Dataset("two", images, assign_splits(n, None, seed=seed), [f"t{i}" for i in range(n)], masks=masks,
-                   structures=["square", "disk"], synthetic=True)
-
-
-def spots(n: int = 120, seed: int = 0) -> Dataset:
-    """Half the images hold one bright spot, located as a point with a radius (a ``nodule``); none a mask."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 2
-    images = rng.normal(0.4, 0.05, (n, SIZE, SIZE, 1)).astype(np.float32)
-    rows, columns = np.mgrid[:SIZE, :SIZE]
-    findings: list[list[Finding]] = []
-    for i in range(n):
-        found = []
-        if labels[i]:
-            y, x = (float(v) for v in rng.integers(5, SIZE - 5, 2))
-            images[i][(rows - y) ** 2 + (columns - x) ** 2 <= 9] += 0.5
-            found.append(Finding("nodule", (x, y), 3.0))
-        findings.append(found)
-    return Dataset("spots", images, assign_splits(n, labels, seed=seed), [f"p{i}" for i in range(n)],
-                   labels=labels, class_names=["normal", "nodule"], findings=findings, synthetic=True)
+from tests.helpers import FAST, blobs, spots, squares, two_structures
 
 
 def test_each_task_says_what_it_needs_and_which_tasks_fit_instead():
@@ -130,17 +90,22 @@ def test_located_findings_train_a_locating_model_scored_as_candidates(tmp_path):
     assert result.stored.card.task == "locate" and result.stored.card.structures == ["nodule"]
     detection = result.metrics["test"]["detection"]["nodule"]
     assert detection["findings"] == int(data.labels[data.indices("test")].sum())
-    assert detection["sensitivity_at_1_fp"] >= 0.8 and detection["image_auc"] >= 0.9, detection
-    low, high = detection["sensitivity_at_1_fp_ci"]
-    assert low <= detection["sensitivity_at_1_fp"] <= high
+    assert detection["sensitivity_at_1fp"] >= 0.8 and detection["image_auc"] >= 0.9, detection
+    low, high = detection["sensitivity_at_1fp_ci"]
+    assert low <= detection["sensitivity_at_1fp"] <= high
     again = evaluate_split(open_model(tmp_path / "spots"), data, "test")
-    assert again["detection"]["nodule"]["sensitivity_at_1_fp"] == detection["sensitivity_at_1_fp"]
+    assert again["detection"]["nodule"]["sensitivity_at_1fp"] == detection["sensitivity_at_1fp"]
 
 
-def test_a_set_with_findings_but_no_locating_task_still_classifies(tmp_path):
+def test_a_set_with_findings_locates_by_default_and_classifies_when_asked(tmp_path):
     pytest.importorskip("tensorflow")
-    from medlib.training import TrainConfig, train
+    from medlib.tasks import default_task
+    from medlib.training import TrainConfig, resolve, train
 
     data = dataclasses.replace(spots(n=40), name="spots-small")
-    result = train(TrainConfig(**{**FAST, "epochs": 2}), tmp_path / "cls", dataset=data)
+    task, why = default_task(data)
+    assert task.name == "locate" and "could also train classify" in why
+    assert resolve(TrainConfig(**FAST), data).task.name == "locate"
+    result = train(TrainConfig(**{**FAST, "task": "classify", "epochs": 2}), tmp_path / "cls", dataset=data)
     assert result.stored.card.class_names == ["normal", "nodule"] and result.stored.card.positive_class == "nodule"
+    assert result.stored.card.recipe["task"] == {"value": "classify", "reason": "set", "derived": False}

@@ -10,7 +10,7 @@ from typing import Any
 from medlib.datasets import FITS
 from medlib.models import ARCHITECTURES
 from medlib.spec import Param, SpecError
-from medlib.tasks import TASKS, task_for
+from medlib.tasks import AUTO, TASKS, task_for
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -32,9 +32,10 @@ class weights, label smoothing and mixup apply)."""
 #: Every training setting, declared once: its type, default, allowed values, label and help. The
 #: :class:`TrainConfig` fields, the Training page's form and the ``train`` command's flags all come from these.
 CONFIG_PARAMS: tuple[Param, ...] = (
-    Param("task", "choice", "classify", choices=tuple(TASKS), help="; ".join(f"{t.name}: {t.title} from {t.needs}"
-                                                                            for t in TASKS.values())),
-    Param("model", "choice", "auto", choices=("auto", *ARCHITECTURES), label="architecture",
+    Param("task", "choice", AUTO, choices=(AUTO, *TASKS), help="auto: from the data (located findings: locate; "
+          "else class labels: classify; else label maps: segment); " + "; ".join(
+              f"{t.name}: {t.title} from {t.needs}" for t in TASKS.values())),
+    Param("model", "choice", AUTO, choices=(AUTO, *ARCHITECTURES), label="architecture",
           help="auto: " + ", ".join(f"{t.default_model} for {t.title}" for t in TASKS.values())),
     Param("epochs", "int", 0, 0, 10_000, label="epochs (0 = from the data)", help="passes over the data; 0 derives "
           "it: the whole time limit, or without one at least 1,000 optimiser steps and 30 passes"),
@@ -66,6 +67,10 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     Param("patches_per_image", "int", 0, 0, 1000, label="patches per image (0 = from the data)",
           shown_if=("task", DENSE), help="segmentation with patches: patches drawn per image per epoch; 0 "
           "derives it (about 1,024 an epoch)"),
+    Param("folds", "int", 0, 0, 10, label="folds (0 = from the data)",
+          help="train this many models on patient-grouped folds of train and validation and store their "
+          "ensemble; calibration and the threshold come from their out-of-fold predictions; 0 chooses 5 for a "
+          "small set with a time limit that buys them, else 1"),
     Param("val_fraction", "float", 0.15, 0.05, 0.5, step=0.05, label="validation share",
           help="the part of train held out for validation when the data set has no val split"),
     Param("fit", "choice", FITS[0], choices=FITS, help="images of many sizes become squares: pad keeps their "
@@ -89,8 +94,8 @@ class _Config:
             from medlib.augment import load_augmenter
 
             load_augmenter(self.augment)
-        task = task_for(self.task)
-        if self.model != "auto" and ARCHITECTURES[self.model].dense != task.dense:
+        task = task_for(self.task) if self.task != AUTO else None
+        if task is not None and self.model != "auto" and ARCHITECTURES[self.model].dense != task.dense:
             raise SpecError(f"training config: model {self.model!r} answers with "
                             f"{'maps' if ARCHITECTURES[self.model].dense else 'one vector per image'}, which "
                             f"{task.title} cannot use; choose {task.default_model} or auto")
@@ -116,11 +121,12 @@ class _Config:
 TrainConfig = make_dataclass(
     "TrainConfig",
     [("data", str, field(default="phantom")), ("preprocess", dict | None, field(default=None)),
-     ("augment", dict | None, field(default=None))]
+     ("augment", dict | None, field(default=None)), ("init_from", str | None, field(default=None))]
     + [(p.name, _TYPES[p.kind], field(default=p.default)) for p in CONFIG_PARAMS],
     bases=(_Config,),
 )
 TrainConfig.__module__ = __name__  # where pickle finds it (the training process receives one)
 TrainConfig.__doc__ = """What to train and how: the data (a path or ``phantom``), optional preprocessing and
-augmentation specs (``None`` derives them from the data), and one field per :data:`CONFIG_PARAMS` entry with its
-default (the default recipe)."""
+augmentation specs (``None`` derives them from the data), a stored model to start from (``init_from``: its
+weights are copied wherever a layer matches), and one field per :data:`CONFIG_PARAMS` entry with its default
+(the default recipe)."""

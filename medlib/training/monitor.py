@@ -21,7 +21,13 @@ from medlib.prediction import predict_batches, segment_maps
 from medlib.training.config import MIXUP_UNTIL, Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, current_lr
 from medlib.training.plan import RunPlan
-from medlib.training.selection import dice_per_image, log_losses, not_measurably_worse, segmentation_losses
+from medlib.training.selection import (
+    detection_per_image,
+    dice_per_image,
+    log_losses,
+    not_measurably_worse,
+    segmentation_losses,
+)
 
 
 class Monitor(keras.callbacks.Callback):
@@ -93,7 +99,10 @@ class Monitor(keras.callbacks.Callback):
         A classifier watches the validation AUC, compared image by image (DeLong's placement values), and the
         log-loss only where the AUC is undefined. The log-loss also rises as a settled model grows more confident,
         which tells nothing about its decisions: on PneumoniaMNIST it judged the last epochs measurably worse in 9
-        runs of 23, and the earlier epochs it kept were never better on test. A map model watches the Dice.
+        runs of 23, and the earlier epochs it kept were never better on test. A segmenter watches the Dice; a
+        locating model how far its finding's peak stands above the strongest false one
+        (:func:`medlib.training.selection.detection_per_image`): the Dice of small disks is mostly that of the
+        films without any, and says little of where the model points.
         """
         plan, dataset, model = self.plan, self.dataset, self.scorer or self.model
         if plan.task.dense:  # whole validation images, in tiles where the model sees patches
@@ -101,6 +110,9 @@ class Monitor(keras.callbacks.Callback):
             scores = dice_per_image(*maps)
             logs["val_dice"] = float(np.mean(scores))
             logs["val_loss"] = float(np.mean(segmentation_losses(*maps[:2])))
+            if plan.task.from_findings:
+                scores = detection_per_image(*maps[:2])
+                logs["val_detection"] = float(np.mean(scores))
             return scores
         outputs = predict_batches(model, self.val_inputs)
         labels = dataset.labels[plan.val_index]

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from medlib.budget import batch_for_budget, folds_for_budget, width_for_budget
 from medlib.models import build_model
-from medlib.recipe import Choice, batch_for_budget, width_for_budget
+from medlib.recipe import Choice
 from medlib.training.config import TrainConfig
 from medlib.training.plan import RunPlan
 
@@ -34,17 +35,34 @@ def classification_loss(num_classes: int, smoothing: float = 0.0, soft_targets: 
     return smoothed_crossentropy
 
 
-def map_loss() -> Any:
+def map_loss(over_batch: bool = False, focal: bool = False) -> Any:
     """Binary cross-entropy plus the soft Dice loss of each map (one per structure, averaged over the maps): the
-    two together learn small structures that cross-entropy alone leaves out (nnU-Net's choice)."""
+    two together learn small structures that cross-entropy alone leaves out (nnU-Net's choice).
+
+    The Dice is each image's own, or (``over_batch``) the whole batch's, as nnU-Net's batch Dice: for findings a few
+    pixels wide on some images only, an image without one scores a perfect Dice by predicting nothing, and each
+    image's own Dice pulls every map to zero (on JSRT nodules a model learned to draw nothing at all); over the
+    batch, such an image counts only through what it wrongly draws. ``focal``: the cross-entropy of each pixel
+    weighed down where it is already well predicted (Lin et al. 2017, gamma 2) and summed over the batch's
+    pixels, divided by how many of them belong to a finding (as RetinaNet normalises by its positive anchors):
+    averaged over every pixel instead, the few pixels of the findings weigh nothing, the maps sink to zero and
+    their sigmoid stops learning.
+    """
     import keras
 
+    axes = (0, 1, 2) if over_batch else (1, 2)
+    focal_loss = keras.losses.BinaryFocalCrossentropy(gamma=2.0, reduction=None) if focal else None
+
     def bce_dice(target, output):
-        bce = keras.losses.binary_crossentropy(target, output)
-        overlap = keras.ops.sum(target * output, axis=(1, 2))
-        total = keras.ops.sum(target + output, axis=(1, 2))
+        if focal_loss is not None:
+            pixels = keras.ops.sum(focal_loss(target[..., None], output[..., None]), axis=(1, 2, 3))
+            cross = pixels / (keras.ops.sum(target) + 1.0)
+        else:
+            cross = keras.ops.mean(keras.losses.binary_crossentropy(target, output), axis=(1, 2))
+        overlap = keras.ops.sum(target * output, axis=axes)
+        total = keras.ops.sum(target + output, axis=axes)
         dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
-        return keras.ops.mean(bce, axis=(1, 2)) + keras.ops.mean(dice, axis=-1)
+        return cross + keras.ops.mean(dice, axis=-1)
 
     return bce_dice
 
@@ -100,15 +118,21 @@ def measure_speed(plan: RunPlan) -> float:
 
 
 def fit_to_budget(plan: RunPlan, config: TrainConfig) -> None:
-    """In a timed run, fit the derived network width and batch to what the budget buys on this machine
-    (:func:`medlib.recipe.width_for_budget`, :func:`medlib.recipe.batch_for_budget`); the choices record the
-    measured speed."""
+    """In a timed run, fit the derived folds, network width and batch to what the budget buys on this machine
+    (:func:`medlib.recipe.folds_for_budget`, :func:`medlib.recipe.width_for_budget`,
+    :func:`medlib.recipe.batch_for_budget`); the choices record the measured speed."""
     batch = plan.choices.get("batch size")
     fit_batch = batch is not None and batch.derived
-    if not config.max_minutes or not (fit_batch or "U-Net width" in plan.choices):
+    fit_folds = not config.folds
+    if not config.max_minutes or not (fit_batch or "U-Net width" in plan.choices or fit_folds):
         return  # no budget, or nothing derived to fit to it: no probe
     seconds = config.max_minutes * 60.0
     speed = measure_speed(plan)
+    if fit_folds:  # first: each fold gets its share of the budget
+        images = plan.train_index.size + plan.val_index.size
+        plan.folds, why = folds_for_budget(images, seconds, speed, plan.samples_per_epoch)
+        plan.choices["folds"] = Choice(plan.folds, why)
+        seconds /= plan.folds
     if "U-Net width" in plan.choices:
         width, why = width_for_budget(seconds, speed, plan.samples_per_epoch)
         plan.choices["U-Net width"] = Choice(width, why)

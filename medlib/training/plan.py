@@ -8,15 +8,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medlib.augment import Augmenter
+from medlib.budget import MIN_PASSES, UNET_WIDTH, batch_for, epochs_for
 from medlib.datasets import Dataset
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
 from medlib.fingerprint import data_fingerprint
 from medlib.models import DEFAULT_SEGMENTER, unet_depth_for
 from medlib.preprocess import Pipeline
-from medlib.recipe import MIN_PASSES, UNET_WIDTH, Choice, batch_for, derive, epochs_for
+from medlib.recipe import Choice, derive
 from medlib.spec import SpecError
-from medlib.tasks import Task, task_for
+from medlib.tasks import AUTO, Task, default_task, task_for
 from medlib.training.config import TrainConfig
 
 
@@ -44,6 +45,8 @@ class RunPlan:
     epochs: int = 0
     width: int = 0
     """The network's first-level filters (0: the architecture's own)."""
+    folds: int = 1
+    """Models trained on folds of train and validation (1: one model on the validation split)."""
 
     @property
     def samples_per_epoch(self) -> int:
@@ -76,13 +79,14 @@ def validation_split(dataset: Dataset, fraction: float = 0.15,
 def resolve(config: TrainConfig, dataset: Dataset) -> RunPlan:
     """Fill the config's automatic settings from the data (``dataset`` as the task trains on it, see
     :meth:`medlib.tasks.Task.training_set`)."""
-    task = task_for(config.task)
+    task = default_task(dataset)[0] if config.task == AUTO else task_for(config.task)
     task.check(dataset)
+    dataset = task.training_set(dataset)
     train, val, note = validation_split(dataset, config.val_fraction, config.seed)
     if train.size < 2 or val.size < 1:
         raise DatasetError(f"{dataset.name} has too few images to train ({train.size} train, {val.size} validation)")
     notes = [note] if note else []
-    derived = derive(config, dataset, data_fingerprint(dataset), train)
+    derived = derive(config, task, dataset, data_fingerprint(dataset), train)
     pipeline, patch = derived.pipeline, derived.patch if task.dense else 0
     sample, _ = pipeline.apply(dataset.images[train[0]])
     if config.preprocess is not None:
@@ -114,5 +118,8 @@ def resolve(config: TrainConfig, dataset: Dataset) -> RunPlan:
         plan.width = UNET_WIDTH
         plan.choices["U-Net width"] = Choice(UNET_WIDTH, f"{UNET_WIDTH} filters at the first level; a timed run "
                                                f"halves it where its budget buys fewer than {MIN_PASSES} passes")
+    if config.folds:
+        plan.folds = config.folds
+        plan.choices["folds"] = Choice(config.folds, "set", False)
     plan.count_epochs(config)
     return plan

@@ -29,6 +29,26 @@ def segmentation_losses(truths: Sequence[np.ndarray], probabilities: Sequence[np
     return np.array(losses)
 
 
+def detection_per_image(truths: Sequence[np.ndarray], probabilities: Sequence[np.ndarray]) -> np.ndarray:
+    """Each image's detection score (-1..1, higher better) from its findings' drawn map and the predicted maps'
+    largest: on an image with a finding, the peak inside the findings less the strongest peak outside them; on one
+    without, minus its strongest peak.
+
+    >>> truth = np.zeros((4, 4)); truth[0, 0] = 1
+    >>> found = np.full((4, 4), 0.1); found[0, 0] = 0.9
+    >>> detection_per_image([truth, np.zeros((4, 4))], [found, np.full((4, 4), 0.2)]).round(2).tolist()
+    [0.8, -0.2]
+    """
+    scores = []
+    for truth, probability in zip(truths, probabilities, strict=True):
+        probability = np.asarray(probability, np.float64)
+        peak = probability if probability.ndim == 2 else probability.max(axis=-1)
+        inside = np.asarray(truth) > 0
+        outside = float(peak[~inside].max()) if (~inside).any() else 0.0
+        scores.append(float(peak[inside].max()) - outside if inside.any() else -outside)
+    return np.array(scores)
+
+
 def dice_per_image(truths: Sequence[np.ndarray], probabilities: Sequence[np.ndarray],
                    fovs: Sequence[np.ndarray | None]) -> np.ndarray:
     """Each image's Dice of its probability maps against its reference label map (inside its field of view),

@@ -1,0 +1,83 @@
+"""Cross-validated training: one model per fold of the training and validation images (grouped by patient,
+stratified by what they show), their ensemble stored, judged on their out-of-fold predictions.
+
+A small set's one validation split lies: on 28 JSRT films the epoch it chose scored 0.89 there and 0.57 on films
+no model had seen. With folds every image validates once, the calibration and the threshold are fitted on all of
+them, and the spread across folds says how much one split can be trusted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import numpy as np
+
+from medlib.datasets import Dataset
+from medlib.ensemble import build_ensemble
+from medlib.errors import DatasetError
+from medlib.training.config import Progress, TrainConfig
+from medlib.training.distribute import Placement
+from medlib.training.fit import Run
+from medlib.training.plan import RunPlan
+from medlib.training.scoring import Fitted, fitted_model
+
+
+def fold_numbers(dataset: Dataset, index: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
+    """The fold (0..folds-1) of each image at ``index``: a patient's images all in one fold, each fold holding
+    about as many of each class (or of images with and without findings, or with and without foreground)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    groups = [dataset.groups[i] for i in index] if dataset.groups else [dataset.ids[i] for i in index]
+    if len(set(groups)) < folds:
+        raise DatasetError(f"{dataset.name} has {len(set(groups))} patients (or images) for {folds} folds; "
+                           "set fewer folds")
+    if dataset.labels is not None:
+        strata = dataset.labels[index]
+    elif dataset.findings is not None:
+        strata = np.array([bool(dataset.findings[i]) for i in index], int)
+    else:
+        strata = np.array([bool(dataset.masks[i].any()) for i in index], int)
+    numbers = np.zeros(index.size, int)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fold, (_, held) in enumerate(splitter.split(np.zeros(index.size), strata, groups)):
+        numbers[held] = fold
+    return numbers
+
+
+def cross_validate(config: TrainConfig, plan: RunPlan, dataset: Dataset, placement: Placement, emit: Progress,
+                   stop: threading.Event | None) -> Fitted:
+    """Fit one model per fold (each on the others, validated on its own; each with its share of a time budget),
+    and their ensemble with the pooled out-of-fold outputs. A stop request ends the run after the fold it comes
+    in, with the models fitted so far."""
+    images = np.sort(np.concatenate([plan.train_index, plan.val_index]))
+    numbers = fold_numbers(dataset, images, plan.folds, config.seed)
+    fold_config = dataclasses.replace(config, max_minutes=config.max_minutes / plan.folds) if config.max_minutes \
+        else config
+    members: list[Any] = []
+    fitted: list[Fitted] = []
+    infos: list[dict[str, Any]] = []
+    for fold in range(plan.folds):
+        fold_plan = dataclasses.replace(plan, train_index=images[numbers != fold], val_index=images[numbers == fold],
+                                        choices=dict(plan.choices), notes=list(plan.notes))
+        fold_plan.count_epochs(fold_config)
+
+        def tagged(event: dict[str, Any], fold: int = fold) -> None:
+            emit({**event, "fold": fold + 1, "folds": plan.folds})
+
+        run = Run(fold_config, fold_plan, dataset, placement, tagged, stop)
+        run.fit(0, None)
+        one = fitted_model(run, dataset)
+        members.append(one.model)
+        fitted.append(one)
+        infos.append({"fold": fold + 1, "train_images": int(fold_plan.train_index.size),
+                      "val_images": int(fold_plan.val_index.size), "best_epoch": one.best_epoch,
+                      "kept_epoch": one.kept_epoch, "ended": one.ended})
+        if one.ended == "stopped":
+            break
+    ensemble = build_ensemble(members) if len(members) > 1 else members[0]
+    history = [{**row, "fold": info["fold"]} for one, info in zip(fitted, infos, strict=True) for row in one.history]
+    ended = "stopped" if fitted[-1].ended == "stopped" else "completed"
+    return Fitted(ensemble, [p for one in fitted for p in one.parts], [lg for one in fitted for lg in one.logits],
+                  history, ended, -1, -1, infos)
