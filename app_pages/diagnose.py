@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from medlib.diagnose import Diagnosis, diagnose, diagnosis_picture
+from medlib.diagnose import Diagnosis, diagnose
+from medlib.diagnosis_picture import diagnosis_picture
 from medlib.errors import MedlibError
 from medlib.explain import METHOD_LABELS, METHODS
 from medlib.image import MedImage, Window
@@ -16,15 +17,16 @@ from medlib.store import StoredModel
 from medlib.visualize import enlarge
 from medlib.windowing import to_display
 from ui import state
+from ui.answers import anatomy_panel, candidates_panel, decision_caption
 from ui.models import heavy_work, loaded_entry
-from ui.samples import REAL_CREDIT, REAL_SAMPLES, real_sample, sample_image
+from ui.samples import REAL_SAMPLES, real_sample, real_sample_caption, sample_image
 from ui.sidebar import privacy_notice
 from ui.window import window_controls
 from ui.workspace import shelf
 
 REAL, SYNTHETIC, UPLOAD = "A real sample film", "A synthetic sample film", "Upload files"
 # The models preselected for real films (and uploads) and for the synthetic demonstration films.
-DEFAULTS = {"real": {"classify": "cxr-pneumonia", "segment": "cxr-lungs"},
+DEFAULTS = {"real": {"classify": "cxr-pneumonia", "segment": "cxr-anatomy", "locate": "cxr-nodule"},
             "synthetic": {"classify": "chest-classifier", "segment": "chest-lesions"}}
 NONE = "none"
 #: The long side, in pixels, of what the page works on and shows: a screen shows no more of a full-size film.
@@ -34,7 +36,8 @@ SCREEN_SIDE = 1280
 def _model_choice(models: list[StoredModel], task: str, kind: str, label: str, column) -> StoredModel | None:
     names = [m.name for m in models if m.card.task == task]
     options = [*names, NONE]
-    default = options.index(DEFAULTS[kind][task]) if DEFAULTS[kind][task] in names else 0
+    wanted = DEFAULTS[kind].get(task, NONE)
+    default = options.index(wanted) if wanted in options else 0
     chosen = column.selectbox(label, options, index=default, key=f"dx_{task}_{kind}")
     return next((m for m in models if m.name == chosen), None)
 
@@ -63,7 +66,7 @@ def _image_choice() -> tuple[MedImage, str, str] | None:
     source = st.radio("Image", [REAL, SYNTHETIC, UPLOAD], horizontal=True, key="dx_source")
     if source == REAL:
         label = st.selectbox("Sample", list(REAL_SAMPLES), key="dx_real_sample")
-        return real_sample(label), f"{REAL_SAMPLES[label]} ({REAL_CREDIT})", "real"
+        return real_sample(label), real_sample_caption(label), "real"
     if source == SYNTHETIC:
         kind = st.selectbox("Sample (synthetic film, DICOM)", CLASS_NAMES, index=1, key="dx_sample")
         return sample_image(kind), f"built-in synthetic {kind} film", "synthetic"
@@ -102,15 +105,6 @@ def _frame_as_model_sees(image: MedImage, frame: int) -> np.ndarray:
     return data if data.ndim == 3 else data[..., None]
 
 
-def _decision_caption(result: Diagnosis, classifier: StoredModel) -> str:
-    if result.decision_threshold is None:
-        return f"by {classifier.name}; the most probable class. Probability of every class:"
-    positive = result.class_names[1]
-    return (f"by {classifier.name}: probability of {positive} {result.probabilities[1]:.1%}; it calls "
-            f"{positive} from {result.decision_threshold:.1%} (its threshold, chosen on validation films). "
-            "Probability of every class (calibrated on validation films):")
-
-
 def _findings_table(result: Diagnosis) -> pd.DataFrame:
     """One row per finding, its box and centre written out."""
     table = pd.DataFrame(result.lesions)
@@ -132,26 +126,29 @@ def _gate_message(result: Diagnosis) -> None:
 
 
 def _run_models(image: MedImage, frame: int, window: Window, method: str, opacities: tuple[float, float],
-                classifier_entry: StoredModel | None, segmenter_entry: StoredModel | None
+                entries: tuple[StoredModel | None, StoredModel | None, StoredModel | None], threshold: float | None
                 ) -> tuple[Diagnosis, np.ndarray, pd.DataFrame | None, str]:
-    """The diagnosis, its picture (heat map and outlines at ``opacities``), its findings table and what the
-    segmenter outlines, in one turn of the server's heavy work: all of it is ready before any of it is shown, so
-    the result reaches the browser at once (each part sent apart is another redraw of the page there)."""
-    classifier = loaded_entry(classifier_entry) if classifier_entry else None
-    segmenter = loaded_entry(segmenter_entry) if segmenter_entry else None
-    locks = [pair[1] for pair in (classifier, segmenter) if pair is not None]
+    """The diagnosis, its picture (heat map and outlines at ``opacities``, the candidates called at ``threshold``),
+    its findings table and what the segmenter outlines, in one turn of the server's heavy work: all of it is ready
+    before any of it is shown, so the result reaches the browser at once (each part sent apart is another redraw
+    of the page there)."""
+    classifier, segmenter, locator = (loaded_entry(entry) if entry else None for entry in entries)
+    segmenter_entry = entries[1]
+    locks = [pair[1] for pair in (classifier, segmenter, locator) if pair is not None]
     with heavy_work():
         for lock in locks:
             lock.acquire()
         try:
             result = diagnose(_frame_as_model_sees(image, frame), classifier[0] if classifier else None,
                               segmenter[0] if segmenter else None, image.spacing, method,
-                              metadata=image.metadata, work_side=SCREEN_SIDE, source_size=image.source_size)
+                              metadata=image.metadata, work_side=SCREEN_SIDE, source_size=image.source_size,
+                              locator=locator[0] if locator else None)
         finally:
             for lock in locks:
                 lock.release()
         display = to_display(image, frame, window, max_side=SCREEN_SIDE)
-        picture = diagnosis_picture(display, result, *opacities) if result.gate.in_distribution else display
+        picture = diagnosis_picture(display, result, *opacities, threshold=threshold) if result.gate.in_distribution \
+            else display
         findings = _findings_table(result) if segmenter_entry is not None and result.lesions else None
     return result, picture, findings, segmenter[0].target if segmenter else "finding"
 
@@ -162,13 +159,13 @@ def _diagnosis() -> None:
     the page's head and the sidebar stay as they are drawn, in the server and in the browser."""
     choice = _image_choice()
     models = shelf().models()
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
     kind = choice[2] if choice is not None else "real"
     classifier_entry = _model_choice(models, "classify", kind, "Classifier", left)
-    segmenter_entry = _model_choice(models, "segment", kind, "Segmenter (lung fields or lesions)", right)
-    if classifier_entry is None and segmenter_entry is None:
-        st.info("Choose a classifier or a segmenter: the store has none yet; train one on the Training page.",
-                icon=":material/info:")
+    segmenter_entry = _model_choice(models, "segment", kind, "Segmenter (anatomy or lesions)", middle)
+    locator_entry = _model_choice(models, "locate", kind, "Nodules (located findings)", right)
+    if classifier_entry is None and segmenter_entry is None and locator_entry is None:
+        st.info("Choose a model: the store has none yet; train one on the Training page.", icon=":material/info:")
         return
     if choice is None:
         return
@@ -181,9 +178,15 @@ def _diagnosis() -> None:
         method = st.selectbox("Heat map", METHODS, key="dx_method", format_func=METHOD_LABELS.get)
         opacity = st.slider("Outline fill opacity", 0.0, 1.0, 0.35, 0.05, key="dx_opacity")
         heat_opacity = st.slider("Heat map opacity", 0.0, 1.0, 0.45, 0.05, key="dx_heat_opacity")
+    threshold = None
+    if locator_entry is not None:
+        own = round(locator_entry.card.threshold_value, 2)
+        threshold = side.slider("Candidate threshold", 0.0, 1.0, own, 0.01, key=f"dx_candidates.{locator_entry.name}",
+                                help=f"show the candidates scoring at least this much; {locator_entry.name}'s own "
+                                     f"threshold, chosen on validation films, is {own:.2f}")
     try:
         result, picture, findings, target = _run_models(image, frame, window, method, (heat_opacity, opacity),
-                                                        classifier_entry, segmenter_entry)
+                                                        (classifier_entry, segmenter_entry, locator_entry), threshold)
     except MedlibError as exc:
         st.error(f"{name}: {exc}", icon=":material/error:")
         return
@@ -191,7 +194,7 @@ def _diagnosis() -> None:
         _gate_message(result)
         if result.probabilities and result.predicted is not None:
             st.subheader(result.predicted)
-            st.caption(_decision_caption(result, classifier_entry))
+            st.caption(decision_caption(result, classifier_entry))
             _probabilities(result.class_names, result.probabilities)
         elif result.probabilities:
             with st.expander("What the classifier would say of it (not a finding: the image is out of distribution)"):
@@ -202,6 +205,10 @@ def _diagnosis() -> None:
                      if result.heat is not None and not result.heat_on_input else [])
             if result.lesion_probability is not None and not result.lesions_on_input:
                 parts.append(f"{target} outlines by {segmenter_entry.name}, numbered")
+            if result.structures:
+                parts.append(f"{', '.join(result.structures)} outlined by {segmenter_entry.name}")
+            if result.called(threshold):
+                parts.append(f"candidates by {locator_entry.name}, numbered, with their scores")
             caption = "; ".join(parts) or name
         st.image(enlarge(picture, 320), caption=caption, width="stretch", output_format="JPEG")  # PNG: 40× slower
         facts = [f"• {note}" for note in result.notes]
@@ -212,7 +219,13 @@ def _diagnosis() -> None:
         facts.append(f"{name} · frame {frame + 1}/{image.frames} · window {window.center:.4g}/{window.width:.4g} · "
                      f"models answered in {result.seconds * 1000:.0f} ms")
         st.caption("  \n".join(facts))  # one element: each is a part of the page the browser draws again on a rerun
-    if segmenter_entry is not None and result.gate.in_distribution:
+    if locator_entry is not None and result.gate.in_distribution:
+        with side:
+            candidates_panel(result, locator_entry, threshold, image.spacing is not None)
+    if result.structures and result.gate.in_distribution:
+        with side:
+            anatomy_panel(result, segmenter_entry)
+    elif segmenter_entry is not None and result.gate.in_distribution:
         with side:
             st.subheader(f"{target.capitalize()}s found ({len(result.lesions)})")
             if findings is not None:
@@ -224,15 +237,16 @@ def _diagnosis() -> None:
     with st.expander("Image facts (de-identified: technical tags only)"):
         st.table(pd.DataFrame([{"tag": k, "value": str(v)} for k, v in image.metadata.items()] or
                               [{"tag": "—", "value": "none"}]).set_index("tag"))
-        for entry in (classifier_entry, segmenter_entry):
+        for entry in (classifier_entry, segmenter_entry, locator_entry):
             if entry is not None:
                 st.caption(f"{entry.name}: {entry.card.intended_use}")
 
 
 st.title("Diagnose")
-st.warning("**Research tool, not a medical device.** The real-film models learned from pediatric chest films of one "
-           "hospital (Kermany et al. 2018) and the lung outlines from adult films of another; the synthetic films "
-           "are a demonstration. No result here may guide the care of a patient.",
+st.warning("**Research tool, not a medical device.** The real-film pneumonia model learned from pediatric chest films "
+           "of one hospital (Kermany et al. 2018); the nodule and anatomy models from 187 adult films of one Japanese "
+           "database (JSRT, 1998); the synthetic films are a demonstration. No result here may guide the care of a "
+           "patient.",
            icon=":material/warning:")
 privacy_notice()
 _diagnosis()

@@ -35,7 +35,7 @@ def list_inputs(data: Path, unpack_to: Path) -> list[Path]:
     to the CSV or absolute)."""
     from medlib.datasets.archive import extract_zip
     from medlib.datasets.manifest import read_manifest
-    from medlib.diagnose import image_paths
+    from medlib.diagnose_files import image_paths
     from medlib.readers import read_bytes
 
     if data.is_dir():
@@ -72,7 +72,7 @@ def score_part(files: list[str], target: str, classifier: str | None, segmenter:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from medlib.diagnose import diagnose_paths
+    from medlib.diagnose_files import diagnose_paths
 
     models = _models(classifier, segmenter)
     rows = list(diagnose_paths([Path(f) for f in files], *models, method=method))

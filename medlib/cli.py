@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preprocess", help="a preprocessing spec (JSON) from the Preprocessing page")
     train.add_argument("--augment", help="an augmentation spec (JSON) from the Augmentation page")
     train.add_argument("--config", help="a training config (JSON); options given here override it")
+    train.add_argument("--init-from", metavar="DIR", help="a stored model (e.g. models/cxr-lungs) whose weights "
+                       "start every layer of the same name and shapes; the card says which")
     train.add_argument("--about", help="facts for the model card (JSON): " + ", ".join(ABOUT_KEYS))
     for param in CONFIG_PARAMS:
         _add_setting(train, param)
@@ -121,9 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER", help="image files, or folders of them")
     diagnose.add_argument("--classifier", default=str(_default_model("cxr-pneumonia")),
                           help="a classifier folder, or 'none' (default: the shipped real-film cxr-pneumonia)")
-    diagnose.add_argument("--segmenter", default=str(_default_model("cxr-lungs")),
-                          help="a segmenter folder, or 'none' (default: the shipped real-film cxr-lungs)")
-    diagnose.add_argument("--out", help="a folder for <stem>.png pictures and <stem>-mask.png masks (0/255)")
+    diagnose.add_argument("--segmenter", default=str(_default_model("cxr-anatomy")),
+                          help="a segmenter folder, or 'none' (default: the shipped cxr-anatomy: right lung, left "
+                               "lung and heart, and the cardiothoracic ratio)")
+    diagnose.add_argument("--locator", default=str(_default_model("cxr-nodule")),
+                          help="a locating model's folder, or 'none' (default: the shipped cxr-nodule: ranked nodule "
+                               "candidates, each with its lung and zone)")
+    diagnose.add_argument("--out", help="a folder for <stem>.png pictures, <stem>-mask.png masks (0/255) of a "
+                                        "one-structure segmenter and <stem>-labels.png label maps (0 background, "
+                                        "1..K in the card's structure order) of one of several structures")
     diagnose.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
     diagnose.set_defaults(run=commands.cmd_diagnose)
 

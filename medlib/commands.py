@@ -63,10 +63,11 @@ def cmd_cache(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_epoch(event: dict[str, Any]) -> None:
+    fold = f"fold {event['fold']}/{event['folds']}  " if event.get("fold") else ""
     if event["event"] == "start":
-        print(f"training {event['model']} on {event['train']} images (validation {event['val']}), "
+        print(f"{fold}training {event['model']} on {event['train']} images (validation {event['val']}), "
               f"input {event['input_shape']}, batch {event['batch_size']}", flush=True)
-        for note in event["notes"]:
+        for note in event["notes"] + ([event["init_from"]["note"]] if event.get("init_from") else []):
             print(f"  note: {note}", flush=True)
     elif event["event"] == "cache":
         total = f" of {event['total']:,}" if event["total"] else ""
@@ -77,7 +78,8 @@ def print_epoch(event: dict[str, Any]) -> None:
         print(f"fitting the out-of-distribution gate on {event['train']} training images", flush=True)
     elif event["event"] == "epoch":
         scores = "  ".join(f"{k} {v:.4f}" for k, v in event.items() if k.startswith("val_") and isinstance(v, float))
-        print(f"epoch {event['epoch']}  loss {event['loss']:.4f}  {scores}  {event['seconds']:.1f} s", flush=True)
+        print(f"{fold}epoch {event['epoch']}  loss {event['loss']:.4f}  {scores}  {event['seconds']:.1f} s",
+              flush=True)
 
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
@@ -86,6 +88,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
     settings |= {p.name: getattr(args, p.name) for p in CONFIG_PARAMS if getattr(args, p.name) is not None}
     settings["data"] = args.data
+    if args.init_from:
+        settings["init_from"] = args.init_from
     for name in ("preprocess", "augment"):
         if getattr(args, name):
             settings[name] = json.loads(Path(getattr(args, name)).read_text())
@@ -97,7 +101,10 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     if result.stored is None:  # a worker of a distributed run: the chief writes the model
         return {"model": None, "ended": result.ended, "epochs": len(result.history),
                 "note": "this worker is not the chief; the chief (worker 0) wrote the model"}
-    flat = {f"{split}_{k}": v for split, metrics in result.metrics.items() for k, v in metrics.items()}
+    flat = {f"{split}_{k}": v for split, metrics in result.metrics.items() if isinstance(metrics, dict)
+            for k, v in metrics.items()}
+    if "folds" in result.metrics:
+        flat["folds"] = result.metrics["folds"]
     seconds = result.stored.card.training["seconds"]
     return {"model": str(result.stored.path), "ended": result.ended, "epochs": len(result.history),
             "seconds": seconds, **flat}
@@ -119,16 +126,17 @@ def optional_model(path: str) -> Any:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> None:
-    from medlib.diagnose import diagnose_paths, image_paths
+    from medlib.diagnose_files import diagnose_paths, image_paths
 
     classifier, segmenter = optional_model(args.classifier), optional_model(args.segmenter)
-    if classifier is None and segmenter is None:
-        raise ValueError("give a classifier or a segmenter (both are 'none')")
+    locator = optional_model(args.locator)
+    if classifier is None and segmenter is None and locator is None:
+        raise ValueError("give a classifier, a segmenter or a locator (all are 'none')")
     paths = image_paths(args.files)
     if not paths:
         raise ValueError(f"no image files found in {', '.join(args.files)}")
     out = Path(args.out) if args.out else None
-    for result in diagnose_paths(paths, classifier, segmenter, out, args.method):
+    for result in diagnose_paths(paths, classifier, segmenter, out, args.method, locator):
         print_json(result)
         sys.stdout.flush()
 

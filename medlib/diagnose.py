@@ -1,27 +1,29 @@
-"""One image through a classifier and a segmenter: class probabilities, heat map, lesion mask and findings.
+"""One image through a classifier, a segmenter and a locating model: class probabilities, heat map, outlines
+(lesions, organs, or the named structures of a label map with what they measure) and located candidates.
 
-Each model's card preprocessing is applied to the image; the heat map and the
-lesion map are brought back onto the image as it was read (undoing the resize
-and padding of the preprocessing) so they can be drawn on it.
+Each model's card preprocessing is applied to the image; every map and point is brought back onto the image as
+it was read by inverting the record of the preprocessing's geometry (and of the working size), so it can be
+drawn on it. The pictures are in :mod:`medlib.diagnosis_picture`, the files in :mod:`medlib.diagnose_files`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from medlib.anatomy import cardiothoracic_ratio, place
+from medlib.candidates import find_candidates
 from medlib.explain import METHODS, heatmaps
 from medlib.gate import GateResult, image_signals, mask_statistics
 from medlib.inference import LoadedModel, check_input
 from medlib.metrics import as_probabilities
 from medlib.preprocess import InputGeometry, Processed
-from medlib.segmentation import find_lesions, foreground, predict_tiled
+from medlib.scores import image_probability
+from medlib.segmentation import find_lesions, foreground, label_map, predict_tiled
 from medlib.transforms import Record, fit_record, xy_to_index
 from medlib.visualize import shrink
 
@@ -52,6 +54,22 @@ class Diagnosis:
     lesions_on_input: bool = False
     image_size: tuple[int, int] | None = None
     """The image's (height, width); the findings are in its pixels, the maps may be smaller (``work_side``)."""
+    structures: list[str] = field(default_factory=list)
+    """A segmenter of several structures: their names (values 1..K of :attr:`label_map`)."""
+    label_map: np.ndarray | None = None
+    """Its label map (at the size of the other maps), each pixel its most probable structure or 0."""
+    structure_areas: dict[str, dict[str, float]] = field(default_factory=dict)
+    measurements: dict[str, Any] = field(default_factory=dict)
+    """What the anatomy gives (the cardiothoracic ratio, :mod:`medlib.anatomy`)."""
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    """A locating model's candidates, best first, in the image's pixels: kind, centre, radius_px, box, score (its
+    calibrated probability), and the lung and zone where the anatomy places it."""
+    finding_probability: float | None = None
+    """The locating model's calibrated probability that the image holds a finding (its best candidate's)."""
+    finding_threshold: float | None = None
+    """The score at which the locating model calls a candidate (its card's, chosen on validation)."""
+    lesion_kind: str = "lesion"
+    """What a one-structure segmenter's :attr:`lesions` are (``lesion``, ``lung field``...)."""
 
     @property
     def likeliest(self) -> str | None:
@@ -67,12 +85,26 @@ class Diagnosis:
         """The finding: the likeliest class of an image the gate lets through, else ``None``."""
         return self.likeliest if self.gate.in_distribution else None
 
+    def called(self, threshold: float | None = None) -> list[dict[str, Any]]:
+        """The candidates whose score reaches ``threshold`` (by default the model's own)."""
+        cut = self.finding_threshold if threshold is None else threshold
+        return [c for c in self.candidates if cut is not None and c["score"] >= cut]
+
     def to_dict(self) -> dict[str, Any]:
-        """What ``python -m medlib diagnose`` prints for one image (maps left out)."""
-        return {"probabilities": dict(zip(self.class_names, self.probabilities, strict=True)),
-                "predicted": self.predicted, "threshold": self.decision_threshold, **self.gate.to_dict(),
-                "findings": self.lesions if self.gate.in_distribution else [], "notes": self.notes,
-                "model_seconds": round(self.seconds, 3)}
+        """What ``python -m medlib diagnose`` prints for one image (maps left out): the findings are the called
+        candidates and the lesions, each with its ``kind``, only where the gate lets the image through."""
+        shown = self.gate.in_distribution
+        findings = self.called() + [{"kind": self.lesion_kind, **f} for f in self.lesions] if shown else []
+        out = {"probabilities": dict(zip(self.class_names, self.probabilities, strict=True)),
+               "predicted": self.predicted, "threshold": self.decision_threshold, **self.gate.to_dict(),
+               "findings": findings, "notes": self.notes, "model_seconds": round(self.seconds, 3)}
+        if self.finding_probability is not None:
+            out["finding_probability"] = self.finding_probability if shown else None
+            out["finding_threshold"] = self.finding_threshold
+        if self.structures:
+            out["structures"] = self.structure_areas if shown else {}
+            out["measurements"] = self.measurements if shown else {}
+        return out
 
 
 def _on_image(values: np.ndarray, geometry: InputGeometry, notes: list[str], what: str) -> tuple[np.ndarray, bool]:
@@ -130,12 +162,15 @@ def _findings_back(findings: list[dict[str, Any]], record: Record, size: tuple[i
 def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter: LoadedModel | None = None,
              spacing: tuple[float, float] | None = None, method: str = METHODS[0], threshold: float = 0.5,
              metadata: dict[str, Any] | None = None, work_side: int | None = None,
-             source_size: tuple[int, int] | None = None) -> Diagnosis:
-    """Classify and segment one image (H×W×C as read), and judge whether it is like the models' training images.
+             source_size: tuple[int, int] | None = None, locator: LoadedModel | None = None) -> Diagnosis:
+    """Classify, segment and search one image (H×W×C as read), and judge whether it is like the models' training
+    images.
 
-    ``spacing`` (mm per pixel: rows, columns) gives the findings' areas in mm²; ``threshold`` is the segmenter's;
-    ``metadata``, a DICOM file's de-identified tags, lets the gate read its modality and body part.
-    A binary classifier decides at the threshold its card records (chosen on validation).
+    ``spacing`` (mm per pixel: rows, columns) gives the findings' areas in mm² and sizes in mm; ``threshold`` is the
+    segmenter's; ``metadata``, a DICOM file's de-identified tags, lets the gate read its modality and body part.
+    A binary classifier decides at the threshold its card records (chosen on validation). A segmenter of several
+    structures gives a label map (and, for the lungs and the heart, the cardiothoracic ratio); a locating model
+    gives ranked candidates, placed in a lung and zone by that label map.
     ``work_side`` shrinks a larger image first (its long side to that many pixels, by area averaging, as the
     models' own resizing does): the maps come back at that size, the findings still in the image's pixels. A
     front end that shows a full-size film on a screen needs no more, and is spared the maps at 20 megapixels.
@@ -148,38 +183,14 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
     work = fit_record(result.image_size, image.shape[:2], keep_aspect=False)  # from the file's pixels to these
     if spacing is not None:
         spacing = (spacing[0] / work.factor(), spacing[1] / work.factor())
-    gray = any(m.gray for m in (classifier, segmenter) if m is not None)
-    signals = image_signals(image, gray, metadata, [m.card for m in (classifier, segmenter) if m is not None])
+    models = [m for m in (classifier, segmenter, locator) if m is not None]
+    signals = image_signals(image, any(m.gray for m in models), metadata, [m.card for m in models])
     if classifier is not None:
-        classified = _model_input(classifier, image)
-        classifier_input = classified.image[None]
-        probe, profile = classifier.probe, classifier.profile("features")
-        if probe is not None:
-            features, raw = (np.asarray(v) for v in probe.predict_on_batch(classifier_input))
-            if profile is not None:
-                signals["features"] = float(profile.score(features)[0])
-        else:
-            raw = np.asarray(classifier.model.predict_on_batch(classifier_input))
-        probabilities = as_probabilities(raw)[0]
-        result.class_names = classifier.class_names or [f"class {k}" for k in range(probabilities.size)]
-        result.probabilities = [round(float(p), 4) for p in probabilities]
-        result.decision_threshold = classifier.threshold if probabilities.size == 2 else None
+        classified, classifier_input = _classify(classifier, image, result, signals)
     if segmenter is not None:
-        segmented = _model_input(segmenter, image)
-        probability = foreground(predict_tiled(segmenter.model, segmented.image, mirrors=segmenter.mirrors))
-        if (profile := segmenter.profile("shape")) is not None:
-            signals["shape"] = float(profile.score(mask_statistics(probability))[0])
-        if segmenter.target != "lesion":
-            # On the model's map (fast at any image size): holes count as the organ at just above the threshold's
-            # probability; the pieces left out, as nothing.
-            kept = organ_outline(probability >= threshold)
-            probability = np.where(kept, np.maximum(probability, threshold + 1e-4), 0.0).astype(np.float32)
-        result.lesion_probability, result.lesions_on_input = _on_image(probability, segmented.geometry, result.notes,
-                                                                       f"{segmenter.target} map")
-        result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
-                                      else spacing)
-        if not result.lesions_on_input:
-            result.lesions = _findings_back(result.lesions, work, result.image_size)
+        _segment(segmenter, image, result, signals, threshold, spacing, work)
+    if locator is not None:
+        _locate(locator, image, result, spacing, work)
     result.gate = GateResult(signals)
     if classifier is not None and result.gate.in_distribution:
         chosen = result.class_names.index(result.likeliest)
@@ -189,90 +200,95 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
     return result
 
 
-def draw_findings(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.35, threshold: float = 0.5,
-                  color: tuple[int, int, int] = (255, 64, 64)) -> np.ndarray:
-    """The RGB picture with the lesion mask filled at ``opacity``, its outline, and numbered boxes."""
-    from medlib.visualize import as_rgb, draw_outline
-
-    out = as_rgb(picture).copy()
-    if diagnosis.lesion_probability is None:
-        return out
-    mask = (diagnosis.lesion_probability >= threshold).astype(np.uint8)
-    if mask.shape != out.shape[:2]:  # a map of another size (see ``work_side``) on a picture of the image
-        mask = cv2.resize(mask, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST)
-    inside = mask.astype(bool)
-    to_picture = fit_record(diagnosis.image_size or out.shape[:2], out.shape[:2], keep_aspect=False)
-    if opacity > 0 and inside.any():
-        tint = out.copy()
-        tint[inside] = color
-        out = cv2.addWeighted(out, 1.0 - opacity, tint, opacity, 0.0)
-    out = draw_outline(out, mask, color)
-    thickness = max(1, round(max(out.shape[:2]) / 256))
-    for finding in diagnosis.lesions:
-        corners = to_picture.move_points(xy_to_index(np.reshape(finding["box"], (2, 2))), out.shape[:2])
-        (y0, x0), (y1, x1) = np.round(corners).astype(int)
-        cv2.rectangle(out, (x0 - 2, y0 - 2), (x1 + 1, y1 + 1), (255, 220, 0), thickness)
-        cv2.putText(out, str(finding["finding"]), (x0, max(10, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.35 * thickness, (255, 220, 0), thickness)
-    return out
+def _classify(classifier: LoadedModel, image: np.ndarray, result: Diagnosis,
+              signals: dict[str, float]) -> tuple[Processed, np.ndarray]:
+    """The class probabilities (and the gate's ``features`` signal); the classifier's input and its geometry."""
+    classified = _model_input(classifier, image)
+    classifier_input = classified.image[None]
+    probe, profile = classifier.probe, classifier.profile("features")
+    if probe is not None:
+        features, raw = (np.asarray(v) for v in probe.predict_on_batch(classifier_input))
+        if profile is not None:
+            signals["features"] = float(profile.score(features)[0])
+    else:
+        raw = np.asarray(classifier.model.predict_on_batch(classifier_input))
+    probabilities = as_probabilities(raw)[0]
+    result.class_names = classifier.class_names or [f"class {k}" for k in range(probabilities.size)]
+    result.probabilities = [round(float(p), 4) for p in probabilities]
+    result.decision_threshold = classifier.threshold if probabilities.size == 2 else None
+    return classified, classifier_input
 
 
-def diagnosis_picture(display: np.ndarray, diagnosis: Diagnosis, heat_opacity: float = 0.45,
-                      opacity: float = 0.35) -> np.ndarray:
-    """The RGB picture of a diagnosis on ``display`` (the image as shown, uint8): the heat map blended in, the
-    segmenter's outline and numbered boxes on top (each where it lies on the image, not on a cropped input)."""
-    from medlib.explain import overlay
-    from medlib.visualize import as_rgb
+def _segment(segmenter: LoadedModel, image: np.ndarray, result: Diagnosis, signals: dict[str, float],
+             threshold: float, spacing: tuple[float, float] | None, work: Record) -> None:
+    """A segmenter's outline (and the gate's ``shape`` signal): one structure's probability map and its pieces,
+    or several structures' label map, their areas and what the anatomy measures."""
+    segmented = _model_input(segmenter, image)
+    maps = predict_tiled(segmenter.model, segmented.image, mirrors=segmenter.mirrors)
+    probability = foreground(maps)
+    if (profile := segmenter.profile("shape")) is not None:
+        signals["shape"] = float(profile.score(mask_statistics(probability))[0])
+    structures = segmenter.card.structures
+    if len(structures) > 1:
+        labels = label_map(maps, threshold)
+        for value in range(1, len(structures) + 1):  # each structure one organ: its stray pieces dropped
+            labels[(labels == value) & ~organ_outline(labels == value)] = 0
+        back = segmented.geometry.to_input(labels, nearest=True)
+        if back is None:
+            result.notes.append("the structures are not outlined: the segmenter's preprocessing crops the image")
+            return
+        result.structures, result.label_map = list(structures), back.astype(np.uint8)
+        area = (spacing[0] * spacing[1]) if spacing else None
+        for value, name in enumerate(structures, start=1):
+            pixels = int((back == value).sum()) / work.factor() ** 2
+            result.structure_areas[name] = {"area_px": round(pixels)} | (
+                {"area_mm2": round(pixels * area * work.factor() ** 2, 1)} if area else {})
+        ratio = cardiothoracic_ratio(back, structures, spacing[1] if spacing else None)
+        if ratio is not None:
+            result.measurements = ratio
+        return
+    result.lesion_kind = segmenter.target
+    if segmenter.target != "lesion":
+        # On the model's map (fast at any image size): holes count as the organ at just above the threshold's
+        # probability; the pieces left out, as nothing.
+        kept = organ_outline(probability >= threshold)
+        probability = np.where(kept, np.maximum(probability, threshold + 1e-4), 0.0).astype(np.float32)
+    result.lesion_probability, result.lesions_on_input = _on_image(probability, segmented.geometry, result.notes,
+                                                                   f"{segmenter.target} map")
+    result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
+                                  else spacing)
+    if not result.lesions_on_input:
+        result.lesions = _findings_back(result.lesions, work, result.image_size)
 
-    picture = display
-    if diagnosis.heat is not None and not diagnosis.heat_on_input:
-        picture = overlay(display, diagnosis.heat, heat_opacity)
-    return as_rgb(picture) if diagnosis.lesions_on_input else draw_findings(picture, diagnosis, opacity)
 
-
-def image_paths(sources: Sequence[str | Path]) -> list[Path]:
-    """The files to diagnose: each file named, and the image files inside each folder named (sorted, recursive)."""
-    from medlib.datasets.files import is_image_file
-
-    paths: list[Path] = []
-    for source in map(Path, sources):
-        if source.is_dir():
-            paths += sorted(p for p in source.rglob("*") if is_image_file(p))
-        else:
-            paths.append(source)
-    return paths
-
-
-def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmenter: LoadedModel | None,
-                   out: Path | None = None, method: str = METHODS[0]) -> Iterator[dict[str, Any]]:
-    """Diagnose image files one by one: one result per file (``error`` for a file that cannot be read or used, and
-    the next file goes on). ``out`` receives ``<stem>.png`` (the picture) and, with a segmenter, ``<stem>-mask.png``
-    (0/255 at the image's own size)."""
-    from medlib.errors import MedlibError
-    from medlib.readers import read_image
-    from medlib.windowing import to_display
-
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        started = time.perf_counter()
-        try:
-            image = read_image(path)
-            frame = image.data[0]
-            diagnosis = diagnose(frame, classifier, segmenter, image.spacing, method, metadata=image.metadata)
-        except (MedlibError, OSError, ValueError) as exc:
-            yield {"file": str(path), "error": str(exc).replace("\n", " ")}
-            continue
-        result = {"file": str(path), "size": [image.height, image.width], **diagnosis.to_dict()}
-        if image.frames > 1:
-            result["notes"] = [*result["notes"], f"the first of {image.frames} frames was diagnosed"]
-        if out is not None:
-            picture = diagnosis_picture(to_display(image, 0), diagnosis)
-            cv2.imwrite(str(out / f"{path.stem}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-            result["picture"] = str(out / f"{path.stem}.png")
-            if diagnosis.lesion_probability is not None and not diagnosis.lesions_on_input:
-                mask = np.where(diagnosis.lesion_probability >= 0.5, 255, 0).astype(np.uint8)
-                cv2.imwrite(str(out / f"{path.stem}-mask.png"), mask)
-                result["mask"] = str(out / f"{path.stem}-mask.png")
-        result["seconds"] = round(time.perf_counter() - started, 3)
-        yield result
+def _locate(locator: LoadedModel, image: np.ndarray, result: Diagnosis, spacing: tuple[float, float] | None,
+            work: Record) -> None:
+    """A locating model's candidates, brought back onto the image (the preprocessing's record, then the working
+    size's) with their calibrated scores, lung and zone (where the segmenter outlined the lungs) and size in mm."""
+    located = _model_input(locator, image)
+    maps = predict_tiled(locator.model, located.image, mirrors=locator.mirrors)
+    record = located.geometry.record
+    calibration = locator.image_calibration
+    found = []
+    for k, label in enumerate(locator.card.structures):
+        for candidate in find_candidates(maps[..., k]):
+            on_work = record.restore_points(xy_to_index(np.array([candidate.centre])), image.shape[:2])
+            radius = candidate.radius / record.factor()
+            score = float(image_probability(calibration, [candidate.score])[0]) if calibration else candidate.score
+            found.append((label, on_work[0], radius, score))
+    result.finding_threshold = locator.threshold
+    result.finding_probability = round(max((f[3] for f in found), default=0.0), 4)
+    for label, (row, column), radius, score in sorted(found, key=lambda f: -f[3]):
+        where = place((column, row), result.label_map, result.structures, spacing[1] if spacing else None) \
+            if result.label_map is not None else None
+        (top, left), = work.restore_points(np.array([[row, column]]), result.image_size)
+        size = radius / work.factor()
+        result.candidates.append({
+            "candidate": len(result.candidates) + 1, "kind": label, "score": round(score, 4),
+            "centre": [round(float(left), 1), round(float(top), 1)], "radius_px": round(size, 1),
+            "box": [round(left - size), round(top - size), round(left + size), round(top + size)],
+            "lung": where[0] if where else None, "zone": where[1] if where else None,
+            "size_mm": round(2 * radius * spacing[1], 1) if spacing else None})
+    if not result.called():
+        result.notes.append(f"no {locator.card.structures[0]} candidate reaches the threshold "
+                            f"({locator.threshold:.2f}) of {locator.stored.name}")

@@ -55,9 +55,9 @@ class InputGeometry:
         """Whether a step cut part of the image off (a map cannot come back over what was never seen)."""
         return any(isinstance(step, Crop) for step in self.record.steps)
 
-    def to_input(self, values: np.ndarray) -> np.ndarray | None:
+    def to_input(self, values: np.ndarray, nearest: bool = False) -> np.ndarray | None:
         """A map at the pipeline's output (H×W) brought back to the input's size (padding dropped, scale undone,
-        linear); ``None`` where a step cropped: what lay outside was never seen.
+        linear; ``nearest`` for a label map); ``None`` where a step cropped: what lay outside was never seen.
 
         >>> geometry = make_pipeline(("resize", {"height": 8, "mode": "pad"})).run(np.ones((4, 16))).geometry
         >>> geometry.record.steps[1]  # the 4×16 image, halved, fills rows 3 and 4 of the 8×8 output
@@ -67,7 +67,8 @@ class InputGeometry:
         """
         if self.crops:
             return None
-        return self.record.restore_map(np.asarray(values, np.float32), self.shape[:2], fill=0)
+        values = np.asarray(values) if nearest else np.asarray(values, np.float32)
+        return self.record.restore_map(values, self.shape[:2], nearest=nearest, fill=0)
 
     def to_input_points(self, points: np.ndarray) -> np.ndarray:
         """(row, column) points at the model input where they lie on the image as read."""

@@ -152,7 +152,7 @@ def test_diagnose_finds_the_lesions_of_a_synthetic_film():
 def test_a_large_film_worked_on_at_screen_size_keeps_its_findings_in_its_own_pixels():
     import cv2
 
-    from medlib.diagnose import diagnosis_picture
+    from medlib.diagnosis_picture import diagnosis_picture
 
     film = make_phantom(3, size=128, seed=5).images[2]
     large = cv2.resize(film, (512, 512), interpolation=cv2.INTER_NEAREST)[..., None]  # the same film, 4× the pixels

@@ -40,7 +40,7 @@ def films(tmp_path_factory):
 
 
 def test_two_workers_give_the_serial_rows_and_a_restart_scores_only_what_is_missing(films, tmp_path):
-    from medlib.diagnose import diagnose_paths
+    from medlib.diagnose_files import diagnose_paths
     from medlib.inference import open_model
 
     model = ROOT / "models" / "chest-classifier"

@@ -13,12 +13,15 @@ from medlib.phantom_export import dicom_bytes
 
 SAMPLE_NAME = "built-in synthetic chest film (DICOM)"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+KERMANY = "real pediatric chest film, Kermany et al., Cell 2018 (CC BY 4.0); not seen in training"
+JSRT = ("real adult chest film, JSRT database (Shiraishi et al., AJR 2000), 1.6 mm a pixel; not seen in training")
 REAL_SAMPLES = {
-    "normal": "IM-0141-0001.jpeg",
-    "pneumonia": "person1001_bacteria_2932.jpeg",
+    "normal (child)": ("IM-0141-0001.jpeg", KERMANY, None),
+    "pneumonia (child)": ("person1001_bacteria_2932.jpeg", KERMANY, None),
+    "lung nodule (adult)": ("JPCLN012.png", JSRT, (1.6, 1.6)),
 }
-"""Real pediatric films from the test split of chest_xray_224 (Kermany et al. 2018, CC BY 4.0): label → file."""
-REAL_CREDIT = "real pediatric chest film, Kermany et al., Cell 2018 (CC BY 4.0); not seen in training"
+"""Real films from the test splits of chest_xray_224 and jsrt (see samples/README.md): label → (file, credit, pixel
+spacing in mm where the file does not carry it)."""
 
 
 @st.cache_resource
@@ -32,7 +35,15 @@ def sample_image(kind: str = "nodule") -> MedImage:
 
 @st.cache_resource
 def real_sample(label: str) -> MedImage:
-    """One of the real sample films (:data:`REAL_SAMPLES`), read like an upload."""
+    """One of the real sample films (:data:`REAL_SAMPLES`), read like an upload, with its pixel spacing."""
     from medlib.readers import read_image
 
-    return read_image(SAMPLES / REAL_SAMPLES[label])
+    name, _, spacing = REAL_SAMPLES[label]
+    image = read_image(SAMPLES / name)
+    image.spacing = spacing or image.spacing
+    return image
+
+
+def real_sample_caption(label: str) -> str:
+    name, credit, _ = REAL_SAMPLES[label]
+    return f"{name} ({credit})"

@@ -1,0 +1,66 @@
+"""The Diagnose page's answer panels: each model's answer beside the population it learned from; the nodule
+candidates with their place and size; the outlined structures with what they measure."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from medlib.diagnose import Diagnosis
+from medlib.store import StoredModel
+from ui.legend import legend
+
+
+def learned_from(entry: StoredModel) -> str:
+    """What a model's answer rests on, in a few words (its card's population, else its data set's name)."""
+    who = entry.card.population or f"the {entry.card.dataset.get('name', 'unknown')} set"
+    return f"{entry.name} learned from {who}"
+
+
+def decision_caption(result: Diagnosis, classifier: StoredModel) -> str:
+    if result.decision_threshold is None:
+        return f"by {classifier.name}; the most probable class. Probability of every class:"
+    positive = result.class_names[1]
+    return (f"by {classifier.name}: probability of {positive} {result.probabilities[1]:.1%}; it calls "
+            f"{positive} from {result.decision_threshold:.1%} (its threshold, chosen on validation films). "
+            f"{learned_from(classifier)}. Probability of every class (calibrated on validation films):")
+
+
+def candidates_panel(result: Diagnosis, locator: StoredModel, threshold: float, spacing_known: bool) -> None:
+    """The locating model's answer: the film's probability of a finding, and each candidate at or above
+    ``threshold`` (numbered as on the picture) with its score, lung and zone, and size."""
+    kind = locator.card.structures[0] if locator.card.structures else "finding"
+    called = result.called(threshold)
+    verdict = f"{len(called)} {kind} candidate(s)" if called else f"No {kind} candidate"
+    st.subheader(f"{verdict} at or above {threshold:.2f}")
+    st.caption(f"by {locator.name}: probability that the film holds a {kind} {result.finding_probability:.1%} "
+               f"(its best candidate's; its own threshold {result.finding_threshold:.2f}, chosen on out-of-fold "
+               f"validation films). {learned_from(locator)}.")
+    if not called:
+        st.caption(f"No place on this film scores {threshold:.2f} or more. This is not proof that it holds no "
+                   f"{kind}: the model misses some, most of all subtle ones.")
+        return
+    rows = [{"candidate": c["candidate"], "score": f"{c['score']:.2f}", "lung": c["lung"] or "outside the lungs",
+             "zone": c["zone"] or "–", "size": f"{c['size_mm']:.0f} mm" if c["size_mm"] else
+             f"{2 * c['radius_px']:.0f} px", "centre (x, y)": f"{c['centre'][0]:.0f}, {c['centre'][1]:.0f}"}
+            for c in called]
+    st.table(pd.DataFrame(rows).set_index("candidate"))
+    if not spacing_known:
+        st.caption("Sizes in pixels: the file gives no pixel spacing.")
+
+
+def anatomy_panel(result: Diagnosis, segmenter: StoredModel) -> None:
+    """The structures a segmenter outlined, their areas, and the cardiothoracic ratio with its usual reading."""
+    st.subheader("Anatomy")
+    legend(result.structures)
+    rows = [{"structure": name, "area": f"{areas['area_mm2'] / 100:.0f} cm²" if "area_mm2" in areas else
+             f"{areas['area_px']:,} px"} for name, areas in result.structure_areas.items()]
+    st.table(pd.DataFrame(rows).set_index("structure"))
+    ratio = result.measurements.get("cardiothoracic_ratio")
+    if ratio is not None:
+        st.metric("Cardiothoracic ratio", f"{ratio:.2f}",
+                  help="the heart's widest horizontal extent over the thorax's widest inner extent (from the "
+                       "lungs' outer edges), measured on the outlines")
+        st.caption(f"{result.measurements['reading'].capitalize()}. {learned_from(segmenter)}.")
+    else:
+        st.caption(f"The cardiothoracic ratio needs both lungs and the heart outlined. {learned_from(segmenter)}.")
