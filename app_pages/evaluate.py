@@ -28,6 +28,7 @@ from medlib.store import StoredModel
 from medlib.thresholds import threshold_for, youden_threshold
 from medlib.visualize import enlarge
 from ui import state
+from ui.map_evaluation import fold_spread, localization_tab, segmentation_tab
 from ui.models import loaded_model
 from ui.plots import calibration_figure, confusion_heatmap, pr_figure, roc_figure
 from ui.report import DISCLAIMER, evaluation_report
@@ -210,29 +211,35 @@ def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset,
 st.title("Evaluation")
 st.caption(DISCLAIMER)
 dataset = state.active_dataset()
-classifiers = [m for m in shelf().models() if not m.card.spec.dense]
-if dataset.labels is None:
-    st.info(f"The active data set, {dataset.name}, has no class labels: load a labelled set on the Upload page.",
+fitting = [m for m in shelf().models() if m.card.spec.has_targets(dataset)]
+if not fitting:
+    st.info(f"No model in the store learns from what the active data set, {dataset.name}, holds: train one on the "
+            "**Training** page, upload one in its Model store tab, or load another set on the Upload page.",
             icon=":material/info:")
-elif not classifiers:
-    st.info("No classifier in the model store yet: train one on the **Training** page, or upload one in its "
-            "Model store tab.", icon=":material/info:")
 else:
-    names = [m.name for m in classifiers]
+    names = [m.name for m in fitting]
     active = state.active_model()
     splits = [s for s in SPLITS if dataset.indices(s).size]
     left, right = st.columns(2)
-    chosen = left.selectbox("Model", names, index=names.index(active) if active in names else 0, key="ev_model")
+    chosen = left.selectbox("Model", names, index=names.index(active) if active in names else 0, key="ev_model",
+                            format_func=lambda name: f"{name} ({fitting[names.index(name)].card.spec.title})")
     split = right.selectbox(f"Split of {dataset.name}", splits, key="ev_split",
                             index=splits.index("test") if "test" in splits else 0)
-    stored = classifiers[names.index(chosen)]
-    evaluate_section, compare_section = st.tabs(["Evaluate", "Compare two models"])
+    stored = fitting[names.index(chosen)]
+    fold_spread(stored)
     try:
-        with evaluate_section:
-            evaluate_tab(stored, dataset, split)
-        with compare_section:
-            fitting = [m for m in classifiers if m.name != chosen and len(m.card.class_names) ==
-                       len(dataset.class_names)]
-            compare_tab(stored, fitting, dataset, split)
+        if stored.card.spec.from_findings:
+            localization_tab(stored, dataset, split)
+        elif stored.card.spec.dense:
+            segmentation_tab(stored, dataset, split)
+        else:
+            classifiers = [m for m in fitting if not m.card.spec.dense]
+            evaluate_section, compare_section = st.tabs(["Evaluate", "Compare two models"])
+            with evaluate_section:
+                evaluate_tab(stored, dataset, split)
+            with compare_section:
+                others = [m for m in classifiers if m.name != chosen and len(m.card.class_names) ==
+                          len(dataset.class_names)]
+                compare_tab(stored, others, dataset, split)
     except MedlibError as exc:
         st.error(str(exc), icon=":material/error:")

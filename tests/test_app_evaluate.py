@@ -73,8 +73,39 @@ def test_downloads_are_offered(page):
     assert len(page.get("download_button")) == 2
 
 
-def test_no_classifier_yet_points_to_training(tmp_path, monkeypatch):
+def test_no_fitting_model_yet_points_to_training(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDLIB_MODELS", str(tmp_path))
     app = AppTest.from_file(str(ROOT / "app_pages" / "evaluate.py"), default_timeout=60).run()
     assert not app.exception
-    assert any("No classifier" in i.value for i in app.info)
+    assert any("No model in the store learns from" in i.value and "Training" in i.value for i in app.info)
+
+
+def test_a_locating_model_gets_its_froc_curve_and_the_films_it_missed(toy_locator, monkeypatch):
+    loaded, _, data = toy_locator
+    monkeypatch.setenv("MEDLIB_MODELS", str(loaded.stored.path.parent))
+    app = AppTest.from_file(str(ROOT / "app_pages" / "evaluate.py"), default_timeout=120)
+    app.session_state["active_dataset"] = data
+    app.run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="ev_model").value == "spots"
+    table = app.dataframe[0].value
+    assert table["figure"].tolist()[:7] == [f"sensitivity at {r:g} FP/image" for r in (0.125, 0.25, 0.5, 1, 2, 4, 8)]
+    assert table["figure"].tolist()[-1] == "image-level AUC"
+    assert any("FROC" in str(chart.proto.spec) for chart in app.get("plotly_chart"))
+    assert any("film(s) with a missed nodule" in m.value for m in app.markdown)
+
+
+def test_a_segmenter_of_several_structures_gets_a_row_per_structure(tmp_path, monkeypatch):
+    from medlib.training import TrainConfig, train
+    from tests.helpers import FAST, two_structures
+
+    data = two_structures(48)
+    train(TrainConfig(**{**FAST, "task": "segment", "epochs": 4}), tmp_path / "two", dataset=data)
+    monkeypatch.setenv("MEDLIB_MODELS", str(tmp_path))
+    app = AppTest.from_file(str(ROOT / "app_pages" / "evaluate.py"), default_timeout=120)
+    app.session_state["active_dataset"] = data
+    app.run()
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    assert table.index.tolist() == ["square", "disk", "mean of the structures"]
+    assert set(table.columns) == {"dice", "iou", "sensitivity", "specificity", "hd95", "auc"}
