@@ -234,12 +234,18 @@ else:
             segmentation_tab(stored, dataset, split)
         else:
             classifiers = [m for m in fitting if not m.card.spec.dense]
-            evaluate_section, compare_section = st.tabs(["Evaluate", "Compare two models"])
-            with evaluate_section:
+            located = stored.card.located_by == "heat map" and dataset.findings is not None
+            sections = st.tabs(["Evaluate", "Compare two models", *(["Located findings"] if located else [])])
+            with sections[0]:
                 evaluate_tab(stored, dataset, split)
-            with compare_section:
+            with sections[1]:
                 others = [m for m in classifiers if m.name != chosen and len(m.card.class_names) ==
                           len(dataset.class_names)]
                 compare_tab(stored, others, dataset, split)
+            if located:
+                with sections[2]:
+                    st.caption(f"Candidates: the peaks of {stored.name}'s heat map for {stored.card.finding}, each "
+                               "scored by the film's probability times the heat there.")
+                    localization_tab(stored, dataset, split)
     except MedlibError as exc:
         st.error(str(exc), icon=":material/error:")

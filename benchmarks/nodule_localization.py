@@ -27,13 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
-from medlib.candidates import Candidate, candidate_scores, find_candidates  # noqa: E402
+from medlib.candidates import Candidate, candidate_scores, scaled  # noqa: E402
 from medlib.datasets import load_dataset  # noqa: E402
 from medlib.ensemble import member_classifiers  # noqa: E402
-from medlib.explain import heatmaps  # noqa: E402
 from medlib.inference import LoadedModel, open_model  # noqa: E402
+from medlib.metrics import as_probabilities  # noqa: E402
 from medlib.scores import pool, split_outputs  # noqa: E402
-from medlib.targets import move_findings  # noqa: E402
 from medlib.training.folds import fold_numbers  # noqa: E402
 
 
@@ -47,33 +46,19 @@ def folds_of(loaded: LoadedModel, dataset) -> tuple[np.ndarray, np.ndarray, list
     return images, numbers, members
 
 
-def locate_oof(loaded: LoadedModel, dataset) -> tuple[list[list[Candidate]], list, float | None, list[int]]:
-    """Each film's candidates from the map of the fold model that never saw it, its nodules, the spacing, and the
-    films in that order."""
+def oof(loaded: LoadedModel, dataset) -> tuple[list[list[Candidate]], list, float | None, list[int]]:
+    """Each film's candidates from the fold model that never saw it (the peaks of its map, or of its heat map for
+    a classifier, weighed by its probability), its nodules, the spacing, and the films in that order: the same
+    code as the run's own out-of-fold figures."""
     images, numbers, members = folds_of(loaded, dataset)
-    parts = [split_outputs(loaded.task, members[k], dataset, images[numbers == k], loaded.pipeline, loaded.mirrors)
-             for k in range(len(members))]
+    label = "nodule" if loaded.task.dense else loaded.card.finding
+    parts = [split_outputs(loaded.task, members[k], dataset, images[numbers == k], loaded.pipeline, loaded.mirrors,
+                           "" if loaded.task.dense else label) for k in range(len(members))]
     outputs = pool(parts)
-    return outputs.candidates["nodule"], outputs.findings["nodule"], outputs.spacing, outputs.index.tolist()
-
-
-def classify_oof(loaded: LoadedModel, dataset) -> tuple[list[list[Candidate]], list, float | None, list[int]]:
-    """Each film's candidates from the heat map of the fold model that never saw it, scored by its probability,
-    its nodules, the spacing, and the films in that order."""
-    images, numbers, members = folds_of(loaded, dataset)
-    candidates, truths, spacing, order = [], [], None, []
-    positive = loaded.class_names.index(loaded.card.positive_class)
-    for k, member in enumerate(members):
-        for i in images[numbers == k]:
-            processed = loaded.pipeline.run(dataset.images[i])
-            probability = float(np.asarray(member.predict_on_batch(processed.image[None]))[0, -1])
-            heat = heatmaps(member, processed.image[None], positive, method="gradcam-sharp")[0]
-            candidates.append([Candidate(c.centre, c.radius, round(c.score * probability, 6))
-                               for c in find_candidates(heat, floor=0.3)])
-            truths.append(move_findings(dataset.findings[i], processed.geometry.record, dataset.images[i].shape))
-            spacing = dataset.spacing[0] / processed.geometry.record.factor() if dataset.spacing else None
-            order.append(int(i))
-    return candidates, truths, spacing, order
+    candidates = outputs.candidates[label]
+    if not loaded.task.dense:
+        candidates = [scaled(c, p) for c, p in zip(candidates, as_probabilities(outputs.raw)[:, 1], strict=True)]
+    return candidates, outputs.findings[label], outputs.spacing, outputs.index.tolist()
 
 
 def subtlety_of(data: Path) -> dict[str, str]:
@@ -111,9 +96,8 @@ def main() -> None:
     dataset = load_dataset(args.data)
     subtlety = subtlety_of(Path(args.data))
     results = {}
-    for name, oof in (("locate", lambda: locate_oof(open_model(args.locate), dataset)),
-                      ("classify", lambda: classify_oof(open_model(args.classify), dataset))):
-        candidates, truths, spacing, films = oof()
+    for name, folder in (("locate", args.locate), ("classify", args.classify)):
+        candidates, truths, spacing, films = oof(open_model(folder), dataset)
         results[name] = candidate_scores(candidates, truths, spacing)
         show(name, results[name])
         for group, detection in by_subtlety(candidates, truths, spacing, films, dataset, subtlety).items():

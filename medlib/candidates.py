@@ -35,6 +35,8 @@ HIT_MARGIN_MM = 5.0
 """How far outside a finding's radius (mm) a candidate's centre still hits it."""
 HIT_MARGIN_PX = DEFAULT_RADIUS
 """The margin in pixels where the images' spacing is unknown."""
+HEAT_FLOOR = 0.3
+"""Where a classifier's heat map (0..1, its own maximum 1) holds a candidate: from this share of its peak on."""
 FP_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 """False positives per image at which the share of findings found is reported (the FROC's points)."""
 
@@ -69,6 +71,12 @@ def find_candidates(probability: np.ndarray, floor: float = FLOOR, limit: int = 
         found.append(Candidate(centre, float(np.sqrt(rows.size / np.pi)), round(peak, 6)))
     found.sort(key=lambda c: -c.score)
     return found[:limit]
+
+
+def scaled(candidates: Sequence[Candidate], probability: float) -> list[Candidate]:
+    """A heat map's candidates scored by the image's probability of the finding times the heat at their peak: the
+    best one scores the image's probability, the others less."""
+    return [Candidate(c.centre, c.radius, round(float(probability) * c.score, 6)) for c in candidates]
 
 
 def hit_margin(spacing: float | None) -> float:

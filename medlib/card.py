@@ -57,6 +57,9 @@ class ModelCard:
     """Who the images are of, in words (``children aged 1 to 5``); shown beside every answer."""
     positive_class: str = ""
     """A two-class classifier's finding (its probability is the one thresholded); empty for other models."""
+    located_by: str = ""
+    """How the model places its findings: ``map`` (a locating model's own maps), ``heat map`` (a two-class
+    classifier that learned from located findings of its finding: the peaks of its heat map), or nothing."""
     name: str = ""
     created: str = ""
     intended_use: str = INTENDED_USE
@@ -98,6 +101,14 @@ class ModelCard:
     def structures(self) -> list[str]:
         """What a map model outlines (its class names after the background); empty for a classifier."""
         return list(self.class_names[1:]) if self.spec.dense else []
+
+    @property
+    def finding(self) -> str:
+        """What the model locates (a locating model's first finding label, a heat-map classifier's finding), or
+        empty where it locates nothing."""
+        if self.located_by == "map":
+            return self.structures[0] if self.structures else ""
+        return self.positive_class if self.located_by == "heat map" else ""
 
     @property
     def dimensions(self) -> int:
@@ -149,7 +160,7 @@ class ModelCard:
         if missing:
             raise StoreError(f"{where} lacks {', '.join(missing)}; the folder is not a finished model")
         typed = {key: value for key, value in data.items() if key in known}
-        for key in ("modality", "body_part", "population", "positive_class"):
+        for key in ("modality", "body_part", "population", "positive_class", "located_by"):
             typed[key] = typed.get(key) or ""
         try:
             return cls(**typed, extra={k: v for k, v in data.items() if k not in known})

@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 
 from medlib.calibration import Calibration
-from medlib.candidates import Candidate, candidate_scores, find_candidates
+from medlib.candidates import FLOOR, HEAT_FLOOR, Candidate, candidate_scores, find_candidates, scaled
 from medlib.datasets import Dataset
 from medlib.evaluation import ECE_BINS, calibration, classifier_scores
+from medlib.explain import heatmaps
+from medlib.metrics import as_probabilities
 from medlib.prediction import predict
 from medlib.preprocess import Pipeline
 from medlib.segmentation import predict_tiled, split_metrics
@@ -36,7 +38,9 @@ class SplitOutputs:
     maps: list[np.ndarray] = field(default_factory=list)
     fovs: list[np.ndarray | None] = field(default_factory=list)
     candidates: dict[str, list[list[Candidate]]] = field(default_factory=dict)
-    """A locating model's candidates per finding label, one list an image, at the model's input."""
+    """A locating model's candidates per finding label, one list an image, at the model's input (a heat-map
+    classifier's: scored by the heat at their peak, 0..1, until :func:`score_outputs` weighs them by the image's
+    probability)."""
     findings: dict[str, list[list[Finding]]] = field(default_factory=dict)
     """The findings per label, one list an image, moved to the model's input."""
     spacing: float | None = None
@@ -48,6 +52,17 @@ class SplitOutputs:
         for found in self.candidates.values():
             best = [max([b, *(c.score for c in image)]) for b, image in zip(best, found, strict=True)]
         return np.asarray(best)
+
+    def scored(self, label: str, image_calibration: Calibration | None = None) -> list[list[Candidate]]:
+        """The candidates of ``label`` on each image with the scores a user sees: a heat-map classifier's weighed by
+        the image's probability, a locating model's calibrated by ``image_calibration`` where given."""
+        found = self.candidates[label]
+        if self.raw is not None:
+            return [scaled(c, p) for c, p in zip(found, as_probabilities(self.raw)[:, 1], strict=True)]
+        if image_calibration is None:
+            return found
+        return [[Candidate(c.centre, c.radius, float(image_probability(image_calibration, [c.score])[0]))
+                 for c in image] for image in found]
 
     def holds(self) -> np.ndarray:
         """Whether each image holds a finding."""
@@ -69,28 +84,37 @@ def pool(parts: Sequence[SplitOutputs]) -> SplitOutputs:
 
 
 def split_outputs(task: Task, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
-                  mirrors: Sequence[tuple[int, ...]] = ((),)) -> SplitOutputs:
-    """The model's outputs on the images at ``index``: a classifier's output rows; a map model's maps (averaged
-    over the ``mirrors`` it was trained with) with the reference maps and fields of view; a locating model's
-    candidates too, with its findings moved to the model's input by the preprocessing's record."""
-    if not task.dense:
-        return SplitOutputs(index, raw=predict(model, dataset, index, pipeline))
-    training = task.training_set(dataset)
+                  mirrors: Sequence[tuple[int, ...]] = ((),), heat_label: str = "") -> SplitOutputs:
+    """The model's outputs on the images at ``index``: a classifier's output rows (and, given the ``heat_label`` of
+    its finding, the candidates of its heat map for class 1); a map model's maps (averaged over the ``mirrors`` it
+    was trained with) with the reference maps and fields of view; a locating model's candidates too. Findings are
+    moved to the model's input by the preprocessing's record."""
     out = SplitOutputs(index)
-    labels = finding_labels(dataset) if task.from_findings else []
+    if not task.dense:
+        out.raw = predict(model, dataset, index, pipeline)
+        labels = [heat_label] if heat_label and dataset.findings is not None else []
+    else:
+        training = task.training_set(dataset)
+        labels = finding_labels(dataset) if task.from_findings else []
     out.candidates, out.findings = {label: [] for label in labels}, {label: [] for label in labels}
+    if not task.dense and not labels:
+        return out
     for i in index:
-        processed = pipeline.run(dataset.images[i], training.masks[i])
-        maps = predict_tiled(model, processed.image, mirrors=mirrors)
-        out.truths.append(processed.mask)
-        out.maps.append(maps)
-        out.fovs.append(None if dataset.fov is None else pipeline.apply(dataset.images[i], dataset.fov[i])[1])
+        processed = pipeline.run(dataset.images[i], None if not task.dense else training.masks[i])
+        if task.dense:
+            maps = predict_tiled(model, processed.image, mirrors=mirrors)
+            out.truths.append(processed.mask)
+            out.maps.append(maps)
+            out.fovs.append(None if dataset.fov is None else pipeline.apply(dataset.images[i], dataset.fov[i])[1])
+        else:
+            maps = heatmaps(model, processed.image[None], 1)[0][..., None]
         if dataset.spacing is not None:
             out.spacing = dataset.spacing[0] / processed.geometry.record.factor()
         moved = move_findings(dataset.findings[i], processed.geometry.record, dataset.images[i].shape) \
             if labels else []
         for k, label in enumerate(labels):
-            out.candidates[label].append(find_candidates(maps[..., k]))
+            floor = FLOOR if task.dense else HEAT_FLOOR
+            out.candidates[label].append(find_candidates(maps[..., k], floor))
             out.findings[label].append([f for f in moved if f.label == label])
     return out
 
@@ -106,19 +130,21 @@ def score_outputs(task: Task, outputs: SplitOutputs, labels: np.ndarray | None =
     (:mod:`medlib.candidates`), under ``detection`` per finding label, with the image-level probability's
     calibration error where ``image_calibration`` gives that probability.
     """
+    candidates = {label: outputs.scored(label) for label in outputs.candidates}  # FROC ranks alike, calibrated or not
     if not task.dense:
-        return classifier_scores(labels, outputs.raw, threshold, seed=seed)
-    metrics = split_metrics(outputs.truths, outputs.maps, outputs.fovs, seed=seed, structures=structures)
-    names = list(structures or ["foreground"])
-    each = metrics.get("per_structure") or {names[0]: metrics}
-    for name in ("dice", "hd95"):
-        metrics[f"{name}_per_structure"] = {structure: values[name] for structure, values in each.items()}
-    if task.from_findings:
-        metrics["detection"] = {label: candidate_scores(outputs.candidates[label], outputs.findings[label],
-                                                        outputs.spacing, seed=seed) for label in outputs.candidates}
+        metrics = classifier_scores(labels, outputs.raw, threshold, seed=seed)
+    else:
+        metrics = split_metrics(outputs.truths, outputs.maps, outputs.fovs, seed=seed, structures=structures)
+        names = list(structures or ["foreground"])
+        each = metrics.get("per_structure") or {names[0]: metrics}
+        for name in ("dice", "hd95"):
+            metrics[f"{name}_per_structure"] = {structure: values[name] for structure, values in each.items()}
+    if candidates:
+        metrics["detection"] = {label: candidate_scores(candidates[label], outputs.findings[label], outputs.spacing,
+                                                        seed=seed) for label in candidates}
         if len(metrics["detection"]) == 1:  # one kind of finding: its figures at the top, as the field reports them
             metrics |= {k: v for k, v in next(iter(metrics["detection"].values())).items() if k not in metrics}
-        if image_calibration is not None:
+        if task.dense and image_calibration is not None:
             stated = image_probability(image_calibration, outputs.peaks())
             reliability = calibration(outputs.holds().astype(int), np.stack([1 - stated, stated], axis=1),
                                       bins=ECE_BINS)
@@ -135,11 +161,11 @@ def image_probability(image_calibration: Calibration, scores: np.ndarray) -> np.
 
 def task_scores(task: Task, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
                 mirrors: Sequence[tuple[int, ...]] = ((),), threshold: float = 0.5, seed: int = 0,
-                class_labels: np.ndarray | None = None,
-                image_calibration: Calibration | None = None) -> dict[str, Any]:
+                class_labels: np.ndarray | None = None, image_calibration: Calibration | None = None,
+                heat_label: str = "") -> dict[str, Any]:
     """:func:`score_outputs` of :func:`split_outputs` (``class_labels``: the labels as the model's class indices,
     where they differ from the data set's)."""
-    outputs = split_outputs(task, model, dataset, index, pipeline, mirrors)
+    outputs = split_outputs(task, model, dataset, index, pipeline, mirrors, heat_label)
     labels = (dataset.labels[index] if class_labels is None else class_labels) if not task.dense else None
     return score_outputs(task, outputs, labels, threshold, task.training_set(dataset).structures if task.dense
                          else None, image_calibration, seed)

@@ -99,6 +99,17 @@ class Task:
                 "loss": self.loss, "scored_by": self.scored_by, "default_model": self.default_model}
 
 
+def located_by(task: Task, dataset: Dataset, names: list[str]) -> str:
+    """How a model of ``task`` trained on ``dataset`` (answering ``names``) places its findings (see
+    :attr:`medlib.card.ModelCard.located_by`): a locating model by its maps; a two-class classifier by its heat
+    map where the set locates findings of its positive class; else not at all."""
+    if task.from_findings:
+        return "map"
+    if not task.dense and len(names) == 2 and names[1] in finding_labels(dataset):
+        return "heat map"
+    return ""
+
+
 def finding_labels(dataset: Dataset) -> list[str]:
     """The distinct labels of a set's findings, in the order first seen (what a locating model's maps name)."""
     seen: dict[str, None] = {}

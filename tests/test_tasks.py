@@ -109,3 +109,23 @@ def test_a_set_with_findings_locates_by_default_and_classifies_when_asked(tmp_pa
     result = train(TrainConfig(**{**FAST, "task": "classify", "epochs": 2}), tmp_path / "cls", dataset=data)
     assert result.stored.card.class_names == ["normal", "nodule"] and result.stored.card.positive_class == "nodule"
     assert result.stored.card.recipe["task"] == {"value": "classify", "reason": "set", "derived": False}
+
+
+def test_a_classifier_of_located_findings_places_them_by_its_heat_map(tmp_path):
+    pytest.importorskip("tensorflow")
+    from medlib.diagnose import diagnose
+    from medlib.inference import evaluate_split, open_model
+    from medlib.training import TrainConfig, train
+
+    data = spots()
+    result = train(TrainConfig(**{**FAST, "task": "classify", "epochs": 8}), tmp_path / "heat", dataset=data)
+    card = result.stored.card
+    assert card.located_by == "heat map" and card.finding == "nodule"
+    test = result.metrics["test"]
+    assert {"froc", "sensitivity_at_1fp", "image_auc"} <= set(test) and test["auc"] > 0.9
+    loaded = open_model(tmp_path / "heat")
+    assert evaluate_split(loaded, data, "test")["froc"] == test["froc"]
+    film = int(np.flatnonzero(data.labels == 1)[0])
+    found = diagnose(data.images[film], locator=loaded)
+    assert found.candidates and found.candidates[0]["score"] == pytest.approx(found.finding_probability)
+    assert found.candidates[0]["kind"] == "nodule"

@@ -11,9 +11,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from medlib.candidates import Candidate, hit_margin, hits
 from medlib.datasets import Dataset
-from medlib.inference import check_fit, split_index
-from medlib.scores import SplitOutputs, image_probability, score_outputs, split_outputs
+from medlib.inference import check_fit, model_labels, split_index
+from medlib.scores import SplitOutputs, score_outputs, split_outputs
 from medlib.store import StoredModel
 from medlib.targets import Finding
 from medlib.visualize import draw_findings, enlarge, scale_to_uint8
@@ -29,9 +30,10 @@ def _scored(path: str, sha256: str, fingerprint: str, split: str, _dataset: Data
     with lock:
         check_fit(loaded, _dataset)
         outputs = split_outputs(loaded.task, loaded.model, _dataset, split_index(_dataset, split), loaded.pipeline,
-                                loaded.mirrors)
-    metrics = score_outputs(loaded.task, outputs, threshold=loaded.threshold, structures=loaded.card.structures,
-                            image_calibration=loaded.image_calibration)
+                                loaded.mirrors, loaded.card.finding if loaded.card.located_by == "heat map" else "")
+    labels = None if loaded.task.dense else model_labels(loaded.class_names, _dataset)[outputs.index]
+    metrics = score_outputs(loaded.task, outputs, labels, loaded.threshold, loaded.card.structures,
+                            loaded.image_calibration)
     return metrics, outputs
 
 
@@ -93,20 +95,14 @@ def froc_figure(points: list[list[float]], title: str) -> go.Figure:
     return figure
 
 
-def _films(outputs: SplitOutputs, label: str, threshold: float, calibration: Any) -> tuple[list[int], list[int]]:
-    """The films (positions in ``outputs``) with a finding no called candidate hits, and those with a called
-    candidate that hits no finding."""
-    from medlib.candidates import hit_margin, hits
-
-    margin = hit_margin(outputs.spacing)
+def _films(called: list[list[Candidate]], findings: list[list[Finding]], margin: float) -> tuple[list[int], list[int]]:
+    """The films (positions) with a finding no called candidate hits, and those with a called candidate that hits
+    no finding."""
     missed, false = [], []
-    for k, (candidates, findings) in enumerate(zip(outputs.candidates[label], outputs.findings[label], strict=True)):
-        scores = image_probability(calibration, [c.score for c in candidates]) if calibration and candidates \
-            else [c.score for c in candidates]
-        called = [c for c, s in zip(candidates, scores, strict=True) if s >= threshold]
-        if any(not any(hits(c, f, margin) for c in called) for f in findings):
+    for k, (marks, truths) in enumerate(zip(called, findings, strict=True)):
+        if any(not any(hits(c, f, margin) for c in marks) for f in truths):
             missed.append(k)
-        if any(not any(hits(c, f, margin) for f in findings) for c in called):
+        if any(not any(hits(c, f, margin) for f in truths) for c in marks):
             false.append(k)
     return missed, false
 
@@ -131,7 +127,9 @@ def localization_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
                       f"candidate hits when its centre lies within the {label}'s radius plus "
                       f"{detection['hit_margin_px']:.1f} pixels (5 mm where the spacing is known); 95% bootstrap "
                       "intervals over films")
-        missed, false = _films(outputs, label, threshold, loaded.image_calibration)
+        called = [[c for c in image if c.score >= threshold] for image in outputs.scored(label,
+                                                                                         loaded.image_calibration)]
+        missed, false = _films(called, outputs.findings[label], hit_margin(outputs.spacing))
         st.markdown(f"**At its threshold ({threshold:.2f})**: {len(missed)} film(s) with a missed {label}, "
                     f"{len(false)} with a false candidate. Yellow: the {label}; red: the candidates it calls.")
         shown = (missed + [k for k in false if k not in missed])[:GALLERY]
@@ -140,9 +138,7 @@ def localization_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
             i = int(outputs.index[k])
             picture = scale_to_uint8(loaded.pipeline.apply(dataset.images[i])[0][..., 0])
             picture = draw_findings(picture, outputs.findings[label][k])
-            called = [Finding(label, c.centre, c.radius) for c in outputs.candidates[label][k]
-                      if (float(image_probability(loaded.image_calibration, [c.score])[0])
-                          if loaded.image_calibration else c.score) >= threshold]
-            picture = draw_findings(picture, called, color=(255, 64, 64), numbered=True)
+            marks = [Finding(label, c.centre, c.radius) for c in called[k]]
+            picture = draw_findings(picture, marks, color=(255, 64, 64), numbered=True)
             why = ("missed" if k in missed else "") + (" · false candidate" if k in false else "")
             columns[n % 4].image(enlarge(picture, 192), caption=f"{dataset.ids[i]} · {why.strip(' ·')}")

@@ -119,8 +119,8 @@ def measure_speed(plan: RunPlan) -> float:
 
 def fit_to_budget(plan: RunPlan, config: TrainConfig) -> None:
     """In a timed run, fit the derived folds, network width and batch to what the budget buys on this machine
-    (:func:`medlib.recipe.folds_for_budget`, :func:`medlib.recipe.width_for_budget`,
-    :func:`medlib.recipe.batch_for_budget`); the choices record the measured speed."""
+    (:func:`medlib.budget.folds_for_budget`, :func:`medlib.budget.width_for_budget`,
+    :func:`medlib.budget.batch_for_budget`); the choices record the measured speed."""
     batch = plan.choices.get("batch size")
     fit_batch = batch is not None and batch.derived
     fit_folds = not config.folds
@@ -132,7 +132,7 @@ def fit_to_budget(plan: RunPlan, config: TrainConfig) -> None:
         images = plan.train_index.size + plan.val_index.size
         plan.folds, why = folds_for_budget(images, seconds, speed, plan.samples_per_epoch)
         plan.choices["folds"] = Choice(plan.folds, why)
-        seconds /= plan.folds
+    seconds /= plan.folds  # each fold's share
     if "U-Net width" in plan.choices:
         width, why = width_for_budget(seconds, speed, plan.samples_per_epoch)
         plan.choices["U-Net width"] = Choice(width, why)

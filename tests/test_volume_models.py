@@ -1,0 +1,111 @@
+"""Volume models on small synthetic volumes made here (a sphere and an ellipsoid, two labels): the 3-D recipe, the
+sliding window, metrics in millimetres, and a volume diagnosed with its label volume written on its own affine."""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from medlib.datasets import load_dataset
+from medlib.errors import DatasetError
+from medlib.volume_metrics import structure_metrics, volume_scores
+from medlib.volume_steps import VolumeSteps, sliding_window
+from tests.helpers import SHAPE_3D as SHAPE
+from tests.helpers import write_task
+
+
+def test_the_recipe_plans_3d_for_isotropic_volumes_and_refuses_thin_stacks(tmp_path):
+    from medlib.training.volumes import plan_volumes
+
+    volumes = load_dataset(write_task(tmp_path / "iso", 8))
+    steps, choices = plan_volumes(volumes, np.arange(len(volumes)))
+    assert choices["configuration"].value == "3-D U-Net" and steps.patch == (24, 24, 24)
+    assert steps.normalisation == "mri" and steps.spacing == (1.0, 1.0, 1.0)
+    thin = load_dataset(write_task(tmp_path / "thin", 8, spacing=(0.8, 0.8, 5.0)))
+    with pytest.raises(DatasetError, match="thin stacks of slices train best as 2-D images"):
+        plan_volumes(thin, np.arange(len(thin)))
+
+
+def test_sliding_windows_equal_the_whole_volume_where_both_fit():
+    from medlib.models import build_model
+
+    model = build_model("unet", (16, 16, 16, 1), 3, width=4)
+    image = np.random.default_rng(0).random((16, 16, 16, 1)).astype(np.float32)
+    whole = np.asarray(model.predict_on_batch(image[None]))[0]
+    assert np.allclose(sliding_window(model, image, (16, 16, 16)), whole, atol=1e-5)
+    mirrored = sliding_window(model, image, (16, 16, 16), mirrors=((), (0,), (1, 2)))
+    views = [np.flip(np.asarray(model.predict_on_batch(np.flip(image, a)[None]))[0], a) for a in ((), (0,), (1, 2))]
+    assert np.allclose(mirrored, np.mean(views, axis=0), atol=1e-5)
+    large = np.random.default_rng(1).random((40, 24, 16, 1)).astype(np.float32)
+    assert sliding_window(model, large, (16, 16, 16)).shape == (40, 24, 16, 2)
+
+
+def test_metrics_in_millimetres_use_the_spacing():
+    z, y, x = np.mgrid[:60, :60, :60]
+    ball = (z - 30) ** 2 + (y - 30) ** 2 + (x - 30) ** 2 <= 20**2  # radius 20 voxels of 0.5 mm: 10 mm
+    metrics = structure_metrics(ball, ball, (0.5, 0.5, 0.5))
+    assert metrics["volume_ml"] == pytest.approx(4 / 3 * np.pi * 10**3 / 1000, rel=0.02)
+    shifted = np.roll(ball, 4, axis=0)  # 2 mm along the first axis
+    moved = structure_metrics(ball, shifted, (0.5, 0.5, 0.5))
+    assert 1.4 < moved["hd95_mm"] <= 2.0 and 0 < moved["asd_mm"] < 2.0  # at most the 2-mm shift
+    coarser = structure_metrics(ball, shifted, (1.0, 0.5, 0.5))  # the shifted axis's voxels twice as long
+    assert 1.5 * moved["hd95_mm"] < coarser["hd95_mm"] <= 4.0
+    labels = ball.astype(np.uint8)
+    scores = volume_scores([labels, labels], [labels, shifted.astype(np.uint8)], [(0.5,) * 3] * 2, ["ball"])
+    assert scores["dice_per_structure"]["ball"] < 1.0 and scores["per_structure"]["ball"]["dice_ci"][0] is not None
+    assert set(scores) >= {"dice", "hd95_mm", "asd_mm", "dice_per_structure", "hd95_mm_per_structure",
+                           "volume_error_ml_per_structure"}
+
+
+def test_steps_round_trip_to_the_volumes_own_grid():
+    steps = VolumeSteps((1.0, 1.0, 1.0), "mri", (16, 16, 16))
+    labels = np.zeros((18, 12, 20), np.uint8)
+    labels[3:9, 2:7, 5:15] = 2
+    prepared = steps.prepare(np.random.default_rng(0).random((18, 12, 20)), (1.0, 1.0, 1.0), labels)
+    assert prepared.image.shape == (32, 16, 32, 1)
+    back = prepared.record.restore_map(prepared.labels, labels.shape, nearest=True)
+    assert np.array_equal(back, labels)
+
+
+def test_a_3d_model_trains_on_a_decathlon_task_and_scores_in_mm(toy_volume_model):
+    loaded, result, _ = toy_volume_model
+    card = loaded.card
+    assert card.dimensions == 3 and card.structures == ["sphere", "ellipsoid"] and card.modality == "MRI"
+    assert card.recipe["configuration"]["value"] == "3-D U-Net"
+    test = result.metrics["test"]
+    assert test["dice_per_structure"]["sphere"] > 0.6, test["dice_per_structure"]
+    assert {"hd95_mm", "asd_mm", "abs_volume_error_pct"} <= set(test)
+
+
+def test_a_volume_diagnosed_gets_its_label_volume_on_its_own_affine(toy_volume_model, tmp_path):
+    from medlib.diagnose_files import diagnose_paths
+
+    loaded, _, root = toy_volume_model
+    source = nib.load(root / "imagesTr" / "v0.nii.gz")
+    turned = nib.Nifti1Image(np.asarray(source.dataobj)[::-1, :, ::-1].copy(), source.affine @ np.array(
+        [[-1, 0, 0, SHAPE[0] - 1], [0, 1, 0, 0], [0, 0, -1, SHAPE[2] - 1], [0, 0, 0, 1]], float))
+    nib.save(turned, tmp_path / "turned.nii.gz")  # the same volume stored in another voxel order
+    (line,) = diagnose_paths([tmp_path / "turned.nii.gz"], None, None, tmp_path / "out", volume_models=[loaded])
+    assert line["model"] == "spheres" and "sent to spheres" in line["note"], line
+    written = nib.load(line["labels"])
+    assert np.allclose(written.affine, turned.affine) and written.shape == turned.shape
+    reference = np.asarray(nib.load(root / "labelsTr" / "v0.nii.gz").dataobj)[::-1, :, ::-1]
+    found = np.asarray(written.dataobj)
+    assert 2 * np.sum((found == 1) & (reference == 1)) / (np.sum(found == 1) + np.sum(reference == 1)) > 0.6
+    assert line["structures"]["sphere"]["volume_ml"] == pytest.approx(np.sum(found == 1) / 1000, rel=1e-3)
+
+
+def test_a_film_and_a_volume_each_refused_by_the_other_kind_of_model(toy_volume_model):
+    from medlib.diagnose import diagnose
+    from medlib.errors import ModelError
+    from medlib.inference import evaluate_volumes
+    from medlib.volume_diagnose import diagnose_volume
+
+    loaded, _, _ = toy_volume_model
+    with pytest.raises(ModelError, match="takes volumes, not a 2-D image"):
+        diagnose(np.zeros((32, 32, 1), np.float32), segmenter=loaded)
+    with pytest.raises(ModelError, match="takes volumes; this image has shape"):
+        diagnose_volume(np.zeros((32, 32), np.float32), np.eye(4), loaded)
+    with pytest.raises(ModelError, match="is a volume model, and"):
+        evaluate_volumes(loaded, load_dataset("phantom", n=12, size=32))
