@@ -21,6 +21,7 @@ from ui.answers import anatomy_panel, candidates_panel, decision_caption
 from ui.models import heavy_work, loaded_entry
 from ui.samples import REAL_SAMPLES, real_sample, real_sample_caption, sample_image
 from ui.sidebar import privacy_notice
+from ui.volume_answer import volume_answer
 from ui.window import window_controls
 from ui.workspace import shelf
 
@@ -29,12 +30,15 @@ REAL, SYNTHETIC, UPLOAD = "A real sample film", "A synthetic sample film", "Uplo
 DEFAULTS = {"real": {"classify": "cxr-pneumonia", "segment": "cxr-anatomy", "locate": "cxr-nodule"},
             "synthetic": {"classify": "chest-classifier", "segment": "chest-lesions"}}
 NONE = "none"
+# The slot of the models that locate a finding: locating models, and classifiers that learned from located findings
+# and place them by their heat map.
+LOCATE = "locate"
 #: The long side, in pixels, of what the page works on and shows: a screen shows no more of a full-size film.
 SCREEN_SIDE = 1280
 
 
 def _model_choice(models: list[StoredModel], task: str, kind: str, label: str, column) -> StoredModel | None:
-    names = [m.name for m in models if m.card.task == task]
+    names = [m.name for m in models if (m.card.finding if task == LOCATE else m.card.task == task)]
     options = [*names, NONE]
     wanted = DEFAULTS[kind].get(task, NONE)
     default = options.index(wanted) if wanted in options else 0
@@ -71,7 +75,8 @@ def _image_choice() -> tuple[MedImage, str, str] | None:
         kind = st.selectbox("Sample (synthetic film, DICOM)", CLASS_NAMES, index=1, key="dx_sample")
         return sample_image(kind), f"built-in synthetic {kind} film", "synthetic"
     files = st.file_uploader("Image file(s)", accept_multiple_files=True, key="dx_files",
-                             help="DICOM, PNG, JPEG, TIFF, NIfTI (a slice), .npy. Each file is an image of its "
+                             help="DICOM, PNG, JPEG, TIFF, NIfTI (a volume goes to a volume model), .npy. Each file is "
+                                  "an image of its "
                                   "own; the DICOM files of one series make one image.")
     if not files:
         st.info("Upload an image to diagnose it.", icon=":material/info:")
@@ -159,11 +164,14 @@ def _diagnosis() -> None:
     the page's head and the sidebar stay as they are drawn, in the server and in the browser."""
     choice = _image_choice()
     models = shelf().models()
+    if choice is not None and choice[0].dimensions == 3:  # a volume: the volume models answer
+        volume_answer(choice[0], choice[1], models)
+        return
     left, middle, right = st.columns(3)
     kind = choice[2] if choice is not None else "real"
     classifier_entry = _model_choice(models, "classify", kind, "Classifier", left)
     segmenter_entry = _model_choice(models, "segment", kind, "Segmenter (anatomy or lesions)", middle)
-    locator_entry = _model_choice(models, "locate", kind, "Nodules (located findings)", right)
+    locator_entry = _model_choice(models, LOCATE, kind, "Nodules (located findings)", right)
     if classifier_entry is None and segmenter_entry is None and locator_entry is None:
         st.info("Choose a model: the store has none yet; train one on the Training page.", icon=":material/info:")
         return

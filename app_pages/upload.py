@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from medlib.datasets import SPLITS, Dataset, VolumeSet, load_upload
-from medlib.datasets.volumes import PLANES
 from medlib.errors import MedlibError
 from medlib.fingerprint import data_fingerprint
 from medlib.image import MedImage
 from medlib.readers import read_series
 from medlib.tasks import tasks_for
-from medlib.visualize import draw_label_map, draw_targets, enlarge, scale_to_uint8
+from medlib.visualize import draw_targets, enlarge, scale_to_uint8
 from medlib.windowing import to_display
 from ui import state
 from ui.legend import legend
+from ui.planes import three_planes
 from ui.plots import class_balance, histogram
 from ui.samples import SAMPLE_NAME, sample_image
 from ui.sidebar import privacy_notice
@@ -167,21 +166,7 @@ def volume_section(volumes: VolumeSet) -> None:
     volume = volumes.volumes[volumes.ids.index(chosen)]
     if volume.labels is not None:
         legend(volumes.structures)
-    low, high = np.percentile(volume.image, [0.5, 99.5])
-    for column, plane, axis in zip(st.columns(3), PLANES, (2, 1, 0), strict=True):
-        depth = volume.image.shape[axis]
-        index = column.slider(f"{plane.capitalize()} slice", 1, depth, depth // 2 + 1, key=f"volume_{plane}") - 1
-        spacing = [s for k, s in enumerate(volume.spacing) if k != axis]
-        picture = scale_to_uint8(volume.plane(plane, index), float(low), float(high))
-        ratio = spacing[1] / spacing[0]  # rows follow the second remaining axis: keep millimetres square
-        picture = cv2.resize(picture, (picture.shape[1], max(1, round(picture.shape[0] * ratio))),
-                             interpolation=cv2.INTER_NEAREST)
-        picture = enlarge(picture, 256)
-        if volume.labels is not None:
-            labels = cv2.resize(volume.plane(plane, index, labels=True), (picture.shape[1], picture.shape[0]),
-                                interpolation=cv2.INTER_NEAREST)
-            picture = draw_label_map(picture, labels)
-        column.image(picture, caption=f"{plane} {index + 1}/{depth}", width="stretch")
+    three_planes(volume, "volume")
 
 
 @st.cache_data(max_entries=8, show_spinner="Taking the data set's fingerprint…")

@@ -129,9 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--locator", default=str(_default_model("cxr-nodule")),
                           help="a locating model's folder, or 'none' (default: the shipped cxr-nodule: ranked nodule "
                                "candidates, each with its lung and zone)")
+    diagnose.add_argument("--volume-model", default="auto",
+                          help="a volume model's folder for NIfTI volumes and DICOM series, or 'none' (default: "
+                               "auto, the first shipped volume model whose card's modality fits, and says so)")
     diagnose.add_argument("--out", help="a folder for <stem>.png pictures, <stem>-mask.png masks (0/255) of a "
                                         "one-structure segmenter and <stem>-labels.png label maps (0 background, "
-                                        "1..K in the card's structure order) of one of several structures")
+                                        "1..K in the card's structure order) of one of several structures; "
+                                        "<stem>-labels.nii.gz of a volume (the input's affine)")
     diagnose.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
     diagnose.set_defaults(run=commands.cmd_diagnose)
 

@@ -111,18 +111,28 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    from medlib.datasets import load_images
-    from medlib.inference import evaluate_split, open_model
+    from medlib.datasets import VolumeSet, load_dataset, planar
+    from medlib.inference import evaluate_split, evaluate_volumes, open_model
 
     loaded = open_model(args.model)
-    dataset = load_images(args.data, "evaluation", seed=args.seed, fit=loaded.fit)
-    return evaluate_split(loaded, dataset, args.split, seed=args.seed)
+    dataset = load_dataset(args.data, seed=args.seed, fit=loaded.fit)
+    if isinstance(dataset, VolumeSet) or loaded.card.dimensions == 3:
+        return evaluate_volumes(loaded, dataset, args.split, seed=args.seed)
+    return evaluate_split(loaded, planar(dataset, "evaluation"), args.split, seed=args.seed)
 
 
 def optional_model(path: str) -> Any:
     from medlib.inference import open_model
 
     return None if path.lower() == "none" else open_model(path)
+
+
+def shipped_volume_models() -> list[Any]:
+    """The volume models that ship with medlib (3-D cards), loaded."""
+    from medlib.inference import open_model
+    from medlib.store import list_models, shipped_store
+
+    return [open_model(m.path) for m in list_models(shipped_store()) if m.card.dimensions == 3]
 
 
 def cmd_diagnose(args: argparse.Namespace) -> None:
@@ -136,7 +146,9 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
     if not paths:
         raise ValueError(f"no image files found in {', '.join(args.files)}")
     out = Path(args.out) if args.out else None
-    for result in diagnose_paths(paths, classifier, segmenter, out, args.method, locator):
+    volume_models = shipped_volume_models() if args.volume_model == "auto" else \
+        [m for m in (optional_model(args.volume_model),) if m is not None]
+    for result in diagnose_paths(paths, classifier, segmenter, out, args.method, locator, volume_models):
         print_json(result)
         sys.stdout.flush()
 

@@ -12,25 +12,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
 from medlib.anatomy import cardiothoracic_ratio, place
-from medlib.candidates import find_candidates
+from medlib.candidates import HEAT_FLOOR, Candidate, find_candidates, scaled
+from medlib.errors import ModelError
 from medlib.explain import METHODS, heatmaps
 from medlib.gate import GateResult, image_signals, mask_statistics
 from medlib.inference import LoadedModel, check_input
 from medlib.metrics import as_probabilities
 from medlib.preprocess import InputGeometry, Processed
 from medlib.scores import image_probability
-from medlib.segmentation import find_lesions, foreground, label_map, predict_tiled
+from medlib.segmentation import find_lesions, foreground, label_map, organ_outline, predict_tiled
 from medlib.transforms import Record, fit_record, xy_to_index
 from medlib.visualize import shrink
-
-ORGAN_MIN_PART = 0.1
-"""An outline of anatomy (a segmenter of anything but lesions, such as lung fields) keeps the pieces of at least this
-share of its largest one, with their holes filled: a stray bit at an arm or a speck is no organ. Lesions are kept
-as they are, down to 4 pixels."""
 
 
 @dataclass
@@ -124,25 +119,6 @@ def _model_input(loaded: LoadedModel, image: np.ndarray) -> Processed:
     return processed
 
 
-def organ_outline(mask: np.ndarray, min_part: float = ORGAN_MIN_PART) -> np.ndarray:
-    """The pieces of ``mask`` of at least ``min_part`` of its largest piece (8-connected), holes filled.
-
-    >>> mask = np.zeros((20, 20), bool); mask[2:12, 2:12] = True; mask[6, 6] = False; mask[15, 15] = True
-    >>> organ = organ_outline(mask); bool(organ[6, 6]), bool(organ[15, 15]), int(organ.sum())
-    (True, False, 100)
-    """
-    count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return mask.astype(bool)
-    sizes = stats[1:, cv2.CC_STAT_AREA]
-    kept = np.zeros(count, np.uint8)
-    kept[1:][sizes >= min_part * sizes.max()] = 1
-    # What the background outside the image reaches (4-connected) is outside; the rest of the background is a hole.
-    outside = np.pad(kept[pieces], 1)
-    cv2.floodFill(outside, None, (0, 0), 2)
-    return outside[1:-1, 1:-1] != 2
-
-
 def _findings_back(findings: list[dict[str, Any]], record: Record, size: tuple[int, int]) -> list[dict[str, Any]]:
     """Findings measured after ``record`` (boxes, centres, areas), brought back onto the image of ``size`` (height,
     width) it started from by inverting the record."""
@@ -184,6 +160,9 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
     if spacing is not None:
         spacing = (spacing[0] / work.factor(), spacing[1] / work.factor())
     models = [m for m in (classifier, segmenter, locator) if m is not None]
+    for model in (m for m in models if m.card.dimensions != 2):
+        raise ModelError(f"{model.stored.name} takes volumes, not a 2-D image: give it a NIfTI volume or a DICOM "
+                         "series (medlib.volume_diagnose)")
     signals = image_signals(image, any(m.gray for m in models), metadata, [m.card for m in models])
     if classifier is not None:
         classified, classifier_input = _classify(classifier, image, result, signals)
@@ -263,32 +242,37 @@ def _segment(segmenter: LoadedModel, image: np.ndarray, result: Diagnosis, signa
 
 def _locate(locator: LoadedModel, image: np.ndarray, result: Diagnosis, spacing: tuple[float, float] | None,
             work: Record) -> None:
-    """A locating model's candidates, brought back onto the image (the preprocessing's record, then the working
-    size's) with their calibrated scores, lung and zone (where the segmenter outlined the lungs) and size in mm."""
+    """A locating model's candidates (the peaks of its maps, or of a heat-map classifier's heat map for its finding,
+    :attr:`medlib.card.ModelCard.located_by`), brought back onto the image (the preprocessing's record, then the
+    working size's) with their calibrated scores, lung and zone (where the segmenter outlined the lungs) and size
+    in mm."""
     located = _model_input(locator, image)
-    maps = predict_tiled(locator.model, located.image, mirrors=locator.mirrors)
     record = located.geometry.record
-    calibration = locator.image_calibration
-    found = []
-    for k, label in enumerate(locator.card.structures):
-        for candidate in find_candidates(maps[..., k]):
-            on_work = record.restore_points(xy_to_index(np.array([candidate.centre])), image.shape[:2])
-            radius = candidate.radius / record.factor()
-            score = float(image_probability(calibration, [candidate.score])[0]) if calibration else candidate.score
-            found.append((label, on_work[0], radius, score))
+    if locator.card.located_by == "heat map":
+        probability = float(as_probabilities(np.asarray(locator.model.predict_on_batch(located.image[None])))[0, 1])
+        heat = heatmaps(locator.model, located.image[None], 1)[0]
+        found = [(locator.card.finding, c) for c in scaled(find_candidates(heat, HEAT_FLOOR), probability)]
+    else:
+        maps = predict_tiled(locator.model, located.image, mirrors=locator.mirrors)
+        calibration = locator.image_calibration
+        found = [(label, Candidate(c.centre, c.radius, float(image_probability(calibration, [c.score])[0])
+                                   if calibration else c.score))
+                 for k, label in enumerate(locator.card.structures) for c in find_candidates(maps[..., k])]
     result.finding_threshold = locator.threshold
-    result.finding_probability = round(max((f[3] for f in found), default=0.0), 4)
-    for label, (row, column), radius, score in sorted(found, key=lambda f: -f[3]):
+    result.finding_probability = round(max((c.score for _, c in found), default=0.0), 4)
+    for label, candidate in sorted(found, key=lambda f: -f[1].score):
+        (row, column), = record.restore_points(xy_to_index(np.array([candidate.centre])), image.shape[:2])
+        radius = candidate.radius / record.factor()
         where = place((column, row), result.label_map, result.structures, spacing[1] if spacing else None) \
             if result.label_map is not None else None
         (top, left), = work.restore_points(np.array([[row, column]]), result.image_size)
         size = radius / work.factor()
         result.candidates.append({
-            "candidate": len(result.candidates) + 1, "kind": label, "score": round(score, 4),
+            "candidate": len(result.candidates) + 1, "kind": label, "score": round(candidate.score, 4),
             "centre": [round(float(left), 1), round(float(top), 1)], "radius_px": round(size, 1),
             "box": [round(left - size), round(top - size), round(left + size), round(top + size)],
             "lung": where[0] if where else None, "zone": where[1] if where else None,
             "size_mm": round(2 * radius * spacing[1], 1) if spacing else None})
     if not result.called():
-        result.notes.append(f"no {locator.card.structures[0]} candidate reaches the threshold "
+        result.notes.append(f"no {locator.card.finding} candidate reaches the threshold "
                             f"({locator.threshold:.2f}) of {locator.stored.name}")

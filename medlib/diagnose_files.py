@@ -30,13 +30,52 @@ def image_paths(sources: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
+def volume_model_for(image: Any, models: Sequence[LoadedModel]) -> LoadedModel:
+    """The first volume model whose card's modality fits a volume (its DICOM modality, where it has one)."""
+    from medlib.card import MODALITIES
+    from medlib.errors import ModelError
+
+    modality = (image.modality or "").upper()
+    fitting = [m for m in models if m.card.dimensions == 3 and (not modality or not m.card.modality
+                                                                 or modality in MODALITIES[m.card.modality])]
+    if not fitting:
+        raise ModelError(f"no volume model fits this {modality or ''} volume: train one on volumes "
+                         "(python -m medlib train --data TASK_FOLDER)")
+    return fitting[0]
+
+
+def _volume_line(path: Path, image: Any, model: LoadedModel, out: Path | None) -> dict[str, Any]:
+    """One volume's line: the model it was sent to, each structure's voxels and mL, and ``<stem>-labels.nii.gz``."""
+    import nibabel as nib
+
+    from medlib.datasets.volumes import is_nifti
+    from medlib.volume_diagnose import diagnose_volume, write_labels
+
+    if is_nifti(path):  # its own voxel order and affine, as the file has them
+        stored = nib.load(str(path))
+        data = np.asarray(stored.dataobj, np.float32)
+        data, affine = (data if data.ndim == 3 else data[..., 0]), stored.affine
+    else:
+        data, affine = image.data[..., 0], image.affine
+    result = diagnose_volume(data, affine, model, image.metadata)
+    line = {"file": str(path), "kind": "volume", "size": list(data.shape), "model": model.stored.name,
+            "note": f"sent to {model.stored.name} ({model.card.modality or 'volumes'}, 3-D): its card fits",
+            **result.to_dict()}
+    if out is not None and result.gate.in_distribution:
+        stem = path.name.removesuffix(".gz").removesuffix(".nii")
+        line["labels"] = str(write_labels(result, out / f"{stem}-labels.nii.gz"))
+    return line
+
+
 def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmenter: LoadedModel | None,
-                   out: Path | None = None, method: str = METHODS[0],
-                   locator: LoadedModel | None = None) -> Iterator[dict[str, Any]]:
+                   out: Path | None = None, method: str = METHODS[0], locator: LoadedModel | None = None,
+                   volume_models: Sequence[LoadedModel] = ()) -> Iterator[dict[str, Any]]:
     """Diagnose image files one by one: one result per file (``error`` for a file that cannot be read or used, and
     the next file goes on). ``out`` receives ``<stem>.png`` (the picture) and, with a one-structure segmenter,
     ``<stem>-mask.png`` (0/255 at the image's own size), with a segmenter of several structures
-    ``<stem>-labels.png`` (0 background, 1..K in its card's structure order, at the image's own size)."""
+    ``<stem>-labels.png`` (0 background, 1..K in its card's structure order, at the image's own size). A volume (a
+    NIfTI volume, a DICOM series) goes to the first of ``volume_models`` that fits it (:func:`volume_model_for`),
+    which ``out`` receives ``<stem>-labels.nii.gz`` of (the input's own affine)."""
     from medlib.errors import MedlibError
     from medlib.readers import read_image
     from medlib.windowing import to_display
@@ -47,6 +86,10 @@ def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmen
         started = time.perf_counter()
         try:
             image = read_image(path)
+            if image.dimensions == 3 and volume_models:
+                yield _volume_line(path, image, volume_model_for(image, volume_models), out) | {
+                    "seconds": round(time.perf_counter() - started, 3)}
+                continue
             frame = image.data[0]
             diagnosis = diagnose(frame, classifier, segmenter, image.spacing, method, metadata=image.metadata,
                                  locator=locator)

@@ -45,7 +45,7 @@ COLOUR_LIMIT = 0.06
 A gray film saved as RGB or JPEG has almost none (below 0.01); colour photographs and fundus images far more."""
 BLANK_LIMIT = 1e-6
 """Contrast (as a share of the value scale) under which an image is blank."""
-SIGNALS = ("tags", "blank", "colour", "features", "shape")
+SIGNALS = ("tags", "blank", "colour", "features", "shape", "volume")
 """Every signal, in the order they are reported."""
 REASONS = {
     "tags": "its DICOM tags name another modality or body part than the models learned from",
@@ -53,6 +53,7 @@ REASONS = {
     "colour": "it is a colour picture; the model learned from gray films",
     "features": "it looks unlike the films the classifier learned from",
     "shape": "what the segmenter outlines is unlike what it outlined on its training films",
+    "volume": "the volume (its size, intensities and what the model outlines in it) is unlike those it learned from",
 }
 """What each signal means for people, when it flags an image."""
 

@@ -22,6 +22,7 @@ from medlib.scores import task_scores
 from medlib.store import StoredModel, get_model, load_model
 from medlib.targets import ONE_STRUCTURE
 from medlib.tasks import Task
+from medlib.volume_steps import VolumeSteps
 
 
 @dataclass
@@ -30,7 +31,8 @@ class LoadedModel:
 
     stored: StoredModel
     model: Any
-    pipeline: Pipeline
+    pipeline: Pipeline | None
+    """The card's preprocessing of 2-D images; ``None`` for a volume model (:attr:`volume_steps`)."""
 
     @property
     def card(self) -> ModelCard:
@@ -48,6 +50,13 @@ class LoadedModel:
     def threshold(self) -> float:
         """A binary classifier's decision threshold on class 1's probability: the card's, else 0.5."""
         return self.card.threshold_value
+
+    @property
+    def volume_steps(self) -> VolumeSteps:
+        """A volume model's preprocessing (resampling, normalisation, patch), from its card."""
+        if self.card.dimensions != 3:
+            raise ModelError(f"{self.stored.name} takes 2-D images, not volumes: give it a film or a slice")
+        return VolumeSteps.from_dict(self.card.preprocess)
 
     @property
     def image_calibration(self) -> Calibration | None:
@@ -112,6 +121,8 @@ def open_model(path: str | Path) -> LoadedModel:
     path = Path(path)
     stored = get_model(path.name, path.parent)
     model = load_model(stored)
+    if stored.card.dimensions == 3:
+        return LoadedModel(stored, model, None)
     return LoadedModel(stored, model, card_pipeline(stored.card, tuple(model.input_shape[1:])))
 
 
@@ -179,12 +190,34 @@ def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", s
     index = split_index(dataset, split)
     labels = None if loaded.task.dense else model_labels(loaded.class_names, dataset)[index]
     metrics = task_scores(loaded.task, loaded.model, dataset, index, loaded.pipeline, loaded.mirrors,
-                          loaded.threshold, seed=seed, class_labels=labels, image_calibration=loaded.image_calibration)
+                          loaded.threshold, seed=seed, class_labels=labels, image_calibration=loaded.image_calibration,
+                          heat_label=loaded.card.finding if loaded.card.located_by == "heat map" else "")
     if "threshold" in metrics:
         chosen = loaded.card.threshold
         metrics["threshold_source"] = (f"the model card: {chosen.get('rule', 'chosen')}, on {chosen['chosen_on']}"
                                        if chosen else "0.5: the model card records no threshold")
     return {"model": loaded.stored.name, "split": split, **metrics}
+
+
+def evaluate_volumes(loaded: LoadedModel, volumes: Any, split: str = "test", seed: int = 0) -> dict[str, Any]:
+    """Figures in mm of a volume model on one split of a volume set (``all``: every labelled volume): Dice, HD95,
+    average surface distance and volume (mL) error per structure and their means, with 95% bootstrap intervals."""
+    from medlib.datasets import VolumeSet
+    from medlib.training.volumes import volume_split_scores
+
+    if not isinstance(volumes, VolumeSet) or loaded.card.dimensions != 3:
+        what = "a volume model" if loaded.card.dimensions == 3 else "a model of 2-D images"
+        raise ModelError(f"{loaded.stored.name} is {what}, and {getattr(volumes, 'name', 'the data set')} is "
+                         f"{'a set of volumes' if isinstance(volumes, VolumeSet) else 'a set of 2-D images'}: give "
+                         "each its kind")
+    if list(volumes.structures) != loaded.card.structures:
+        raise ModelError(f"{loaded.stored.name} outlines {loaded.card.structures}, but {volumes.name} names "
+                         f"{volumes.structures}")
+    index = np.arange(len(volumes)) if split == "all" else np.flatnonzero(volumes.split == split)
+    if index.size == 0:
+        raise ModelError(f"the {split} split of {volumes.name} is empty; choose another split")
+    return {"model": loaded.stored.name, "split": split,
+            **volume_split_scores(loaded.model, loaded.volume_steps, volumes, index)}
 
 
 def explain_images(

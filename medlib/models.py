@@ -189,14 +189,15 @@ def unet_depth_for(input_shape: tuple[int, ...]) -> int:
     >>> unet_depth_for((256, 256, 1)), unet_depth_for((264, 264, 1))
     (4, 3)
     """
-    depth = unet_depth(min(input_shape[:2]))
-    while depth > 3 and (input_shape[0] % 2**depth or input_shape[1] % 2**depth):
+    sides = input_shape[:-1]
+    depth = unet_depth(min(sides))
+    while depth > 3 and any(side % 2**depth for side in sides):
         depth -= 1
     return depth
 
 
 def build_unet(
-    input_shape: tuple[int, int, int],
+    input_shape: tuple[int, ...],
     num_classes: int = 2,
     width: int = 16,
     depth: int | None = None,
@@ -204,7 +205,8 @@ def build_unet(
 ) -> Any:
     """A U-Net with batch norm; one sigmoid map per structure (``num_classes`` counts the background and the
     structures: two classes give one foreground map). Sigmoid maps rather than one softmax: the one-structure
-    model is the binary one, and structures may overlap (a nodule inside a lung).
+    model is the binary one, and structures may overlap (a nodule inside a lung). An input of (H, W, C) gives a 2-D
+    U-Net, one of (D, H, W, C) a 3-D one (3×3×3 convolutions, as nnU-Net's 3d_fullres), alike in every other way.
 
     ``depth`` defaults to :func:`unet_depth` of the input's short side, less where the sides do not halve as often.
     Each level doubles the width; a deeper U-Net (for larger inputs: more context, not more capacity) stops at
@@ -215,12 +217,15 @@ def build_unet(
     layers = keras.layers
     depth = depth or unet_depth_for(input_shape)
     factor = 2**depth
-    if input_shape[0] % factor or input_shape[1] % factor:
-        raise ModelError(f"a U-Net of depth {depth} needs sides divisible by {factor}; got {input_shape[:2]}")
+    if any(side % factor for side in input_shape[:-1]):
+        raise ModelError(f"a U-Net of depth {depth} needs sides divisible by {factor}; got {input_shape[:-1]}")
+    flat = len(input_shape) == 3
+    conv, pool, up = (layers.Conv2D, layers.MaxPooling2D, layers.Conv2DTranspose) if flat else \
+        (layers.Conv3D, layers.MaxPooling3D, layers.Conv3DTranspose)
 
     def double_conv(x, filters: int, name: str):
         for k in (1, 2):
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{k}")(x)
+            x = conv(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{k}")(x)
             x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn{k}")(x)
             x = layers.ReLU()(x)
         return x
@@ -233,14 +238,14 @@ def build_unet(
     for level in range(depth):
         x = double_conv(x, filters(level), f"down{level}")
         skips.append(x)
-        x = layers.MaxPooling2D(2)(x)
+        x = pool(2)(x)
     x = double_conv(x, filters(depth), "bottom")
     for level in reversed(range(depth)):
-        x = layers.Conv2DTranspose(filters(level), 2, strides=2, name=f"up{level}_t")(x)
+        x = up(filters(level), 2, strides=2, name=f"up{level}_t")(x)
         x = layers.Concatenate()([x, skips[level]])
         x = double_conv(x, filters(level), f"up{level}")
-    outputs = layers.Conv2D(num_classes - 1, 1, activation="sigmoid", name="mask")(x)
-    return keras.Model(inputs, outputs, name="unet")
+    outputs = conv(num_classes - 1, 1, activation="sigmoid", name="mask")(x)
+    return keras.Model(inputs, outputs, name="unet" if flat else "unet3d")
 
 
 @dataclass(frozen=True)
@@ -266,7 +271,7 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 
 def build_model(
-    name: str, input_shape: tuple[int, int, int], num_classes: int = 2, bn_momentum: float = BN_MOMENTUM,
+    name: str, input_shape: tuple[int, ...], num_classes: int = 2, bn_momentum: float = BN_MOMENTUM,
     width: int = 0, prior: float | None = None,
 ) -> Any:
     """Build a registered architecture for an input shape (H, W, C), a class count and a batch-norm momentum;

@@ -160,3 +160,19 @@ def toy_locator(tmp_path_factory):
     data = spots()
     result = train(TrainConfig(**{**FAST, "task": "locate", "folds": 2, "epochs": 12}), folder, dataset=data)
     return open_model(folder), result, data
+
+
+@pytest.fixture(scope="session")
+def toy_volume_model(tmp_path_factory):
+    """A 3-D U-Net trained once per session on a Decathlon task of sphere-and-ellipsoid phantoms (a store of its own),
+    loaded; the run's result; and the task folder."""
+    pytest.importorskip("tensorflow")
+    from medlib.inference import open_model
+    from medlib.training import TrainConfig, train
+    from tests.helpers import write_task
+
+    root = write_task(tmp_path_factory.mktemp("task") / "Task99_Spheres")
+    folder = tmp_path_factory.mktemp("volume-store") / "spheres"
+    result = train(TrainConfig(data=str(root), epochs=25, learning_rate=5e-3, early_stopping=0), folder,
+                   about={"body_part": "brain"})
+    return open_model(folder), result, root

@@ -3,6 +3,9 @@ browser tests' page handling."""
 
 from __future__ import annotations
 
+import json
+
+import nibabel as nib
 import numpy as np
 
 from medlib.datasets import Dataset
@@ -74,6 +77,39 @@ def spots(n: int = 120, seed: int = 0) -> Dataset:
         findings.append(found)
     return Dataset("spots", images, assign_splits(n, labels, seed=seed), [f"p{i}" for i in range(n)],
                    labels=labels, class_names=["normal", "nodule"], findings=findings, synthetic=True)
+
+
+SHAPE_3D = (20, 24, 20)
+
+
+def _phantom(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    z, y, x = np.mgrid[: SHAPE_3D[0], : SHAPE_3D[1], : SHAPE_3D[2]]
+    centre = rng.integers(7, 13, 3)
+    sphere = (z - centre[0]) ** 2 + (y - centre[1]) ** 2 + (x - centre[2]) ** 2 <= 16
+    ellipsoid = ((z - centre[0]) / 3) ** 2 + ((y - centre[1] - 6) / 2) ** 2 + ((x - centre[2]) / 3) ** 2 <= 1
+    image = rng.normal(0.0, 0.2, SHAPE_3D).astype(np.float32)
+    image[sphere] += 1.0
+    image[ellipsoid & ~sphere] -= 1.0
+    labels = np.zeros(SHAPE_3D, np.uint8)
+    labels[sphere], labels[ellipsoid & ~sphere] = 1, 2
+    return image, labels
+
+
+def write_task(root, count: int = 16, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)):
+    """A Decathlon task folder of ``count`` phantom volumes at ``spacing``."""
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    rng = np.random.default_rng(0)
+    affine = np.diag([*spacing, 1.0])
+    pairs = []
+    for k in range(count):
+        image, labels = _phantom(rng)
+        nib.save(nib.Nifti1Image(image, affine), root / "imagesTr" / f"v{k}.nii.gz")
+        nib.save(nib.Nifti1Image(labels, affine), root / "labelsTr" / f"v{k}.nii.gz")
+        pairs.append({"image": f"./imagesTr/v{k}.nii.gz", "label": f"./labelsTr/v{k}.nii.gz"})
+    (root / "dataset.json").write_text(json.dumps({"name": "spheres", "modality": {"0": "MRI"}, "training": pairs,
+                                                   "labels": {"0": "background", "1": "sphere", "2": "ellipsoid"}}))
+    return root
 
 
 FAST = {"epochs": 6, "learning_rate": 5e-3, "early_stopping": 0, "augment": {"steps": []}}

@@ -34,6 +34,7 @@ def _upload(app: AppTest, name: str, data: bytes, synthetic_models: bool = False
     if synthetic_models:  # uploads default to the real-film models; the synthetic films need their own
         app.selectbox(key="dx_classify_real").set_value("chest-classifier")
         app.selectbox(key="dx_segment_real").set_value("chest-lesions")
+        app.selectbox(key="dx_locate_real").set_value("none")
     app.file_uploader(key="dx_files").upload(name, data)
     return app.run()
 
@@ -45,7 +46,8 @@ def _captions(app: AppTest) -> list[str]:
 def test_a_real_sample_film_is_diagnosed_by_the_real_film_models(page):
     assert page.radio(key="dx_source").value == "A real sample film"
     assert page.selectbox(key="dx_classify_real").value == "cxr-pneumonia"
-    assert page.selectbox(key="dx_segment_real").value == "cxr-lungs"
+    assert page.selectbox(key="dx_segment_real").value == "cxr-anatomy"
+    assert page.selectbox(key="dx_locate_real").value == "cxr-nodule"
     assert any("Research tool, not a medical device" in w.value for w in page.warning)
     assert not page.error
     assert page.subheader[0].value in ("NORMAL", "PNEUMONIA")
@@ -54,8 +56,10 @@ def test_a_real_sample_film_is_diagnosed_by_the_real_film_models(page):
     assert [bar.text.split(":")[0] for bar in bars] == ["NORMAL", "PNEUMONIA"]
     assert sum(bar.value for bar in bars) in range(99, 102)  # in percent, rounded
     assert any("Kermany" in c for c in _captions(page)) or any("Kermany" in c.value for c in page.caption)
-    assert any("lung field outlines by cxr-lungs" in c for c in _captions(page))
-    assert page.subheader[1].value.startswith("Lung fields found")
+    assert any("right lung, left lung, heart outlined by cxr-anatomy" in c for c in _captions(page))
+    headings = [h.value for h in page.subheader]
+    assert "Anatomy" in headings and any("nodule candidate" in h for h in headings)
+    assert page.metric[0].label == "Cardiothoracic ratio" and 0.2 < float(page.metric[0].value) < 0.8
 
 
 def test_the_synthetic_sample_gets_the_synthetic_models(page):
@@ -196,3 +200,20 @@ def test_no_patient_tag_reaches_the_page(page, tmp_path):
     assert "RescaleIntercept" in shown  # the technical tags are there
     for secret in ("Planted", "PLANTED-4711", "19010101"):
         assert secret not in shown
+
+
+def test_a_volume_is_outlined_in_three_planes_with_its_structures_in_ml(toy_volume_model, monkeypatch):
+    loaded, _, root = toy_volume_model
+    monkeypatch.setenv("MEDLIB_MODELS", str(loaded.stored.path.parent))
+    app = AppTest.from_file(str(ROOT / "app_pages" / "diagnose.py"), default_timeout=120)
+    app.run()
+    app.radio(key="dx_source").set_value("Upload files").run()
+    app.file_uploader(key="dx_files").upload("v0.nii.gz", (root / "imagesTr" / "v0.nii.gz").read_bytes())
+    app.run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="dx_volume_model").value == "spheres"
+    assert any(h.value == "sphere, ellipsoid outlined by spheres" for h in app.subheader)
+    assert [s.label for s in app.slider] == ["Axial slice", "Coronal slice", "Sagittal slice"]
+    table = app.table[0].value
+    assert table.index.tolist() == ["sphere", "ellipsoid"] and table["volume"].str.endswith(" mL").all()
+    assert app.get("download_button")[0].proto.label == "Label volume (.nii.gz)"

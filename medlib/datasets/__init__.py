@@ -119,13 +119,13 @@ def training_cache(source: str | os.PathLike[str]) -> Path:
     return path.with_name(f"{path.name.removesuffix('.zip')}.medlib-cache")
 
 
-def load_or_cache(source: str | os.PathLike[str], what: str, seed: int = 0, fit: str = "pad",
-                  cache: Path | None = None, report: Callable[[int, int, Path], None] | None = None) -> Dataset:
-    """:func:`load_images`, except that a folder or ZIP too large for the memory budget is written as a cache
-    first (to ``cache``, by default :func:`training_cache`; one found there is used again) and read from disk.
-    ``report`` gets the images written so far, their total and the folder."""
+def load_or_cache(source: str | os.PathLike[str], seed: int = 0, fit: str = "pad", cache: Path | None = None,
+                  report: Callable[[int, int, Path], None] | None = None) -> Dataset | VolumeSet:
+    """:func:`load_dataset`, except that a folder or ZIP of images too large for the memory budget is written as a
+    cache first (to ``cache``, by default :func:`training_cache`; one found there is used again) and read from
+    disk. ``report`` gets the images written so far, their total and the folder."""
     try:
-        return load_images(source, what, seed=seed, fit=fit)
+        return load_dataset(source, seed=seed, fit=fit)
     except DatasetTooLargeError:
         path = Path(source)
         if not (path.is_dir() or path.suffix.lower() == ".zip"):

@@ -20,7 +20,7 @@ from typing import Any
 _WHERE = {
     "ABOUT_KEYS": "config", "CONFIG_PARAMS": "config", "Progress": "config", "TrainConfig": "config",
     "make_inputs": "inputs", "mix_batches": "inputs", "cosine_rate": "optimisation", "RunPlan": "plan",
-    "resolve": "plan", "validation_split": "plan", "TrainResult": "run", "train": "run", "fit_gate": "scoring",
+    "resolve": "plan", "validation_split": "plan", "TrainResult": "scoring", "train": "run", "fit_gate": "scoring",
     "not_measurably_worse": "selection",
 }
 """Where each public name lives: a module is imported when one of its names is first used, so that the pages

@@ -7,18 +7,17 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from medlib.card import SYNTHETIC_USE, ModelCard
-from medlib.datasets import Dataset, load_or_cache
+from medlib.datasets import Dataset, VolumeSet, load_or_cache
 from medlib.models import ARCHITECTURES
 from medlib.recipe import Choice
 from medlib.spec import SpecError
-from medlib.store import StoredModel, library_versions, save_model
+from medlib.store import library_versions, save_model
 from medlib.targets import ONE_STRUCTURE
-from medlib.tasks import AUTO, default_task, task_for
+from medlib.tasks import AUTO, default_task, located_by, task_for
 from medlib.training.config import ABOUT_KEYS, Progress, TrainConfig
 from medlib.training.distribute import Placement, global_batch, place
 from medlib.training.fit import Run
@@ -26,18 +25,8 @@ from medlib.training.folds import cross_validate
 from medlib.training.optimisation import fit_to_budget
 from medlib.training.plan import RunPlan, resolve
 from medlib.training.resume import Backup, agreed_epoch
-from medlib.training.scoring import Fitted, fit_gate, fitted_model, judge
-
-
-@dataclass
-class TrainResult:
-    """A finished run: the stored model (``None`` on a worker of a distributed run that is not its chief: the
-    chief alone writes the store), its metrics per split, the history and how it ended."""
-
-    stored: StoredModel | None
-    metrics: dict[str, dict[str, Any]]
-    history: list[dict[str, Any]]
-    ended: str
+from medlib.training.scoring import Fitted, TrainResult, fit_gate, fitted_model, judge
+from medlib.training.volume_run import train_on_volumes
 
 
 def model_card(config: TrainConfig, plan: RunPlan, dataset: Dataset, fitted: Fitted, seconds: float,
@@ -56,6 +45,7 @@ def model_card(config: TrainConfig, plan: RunPlan, dataset: Dataset, fitted: Fit
     return ModelCard(
         task=config.task, architecture=plan.model, input_shape=list(plan.input_shape), class_names=names,
         positive_class=names[1] if not plan.task.dense and len(names) == 2 else "",
+        located_by=located_by(plan.task, dataset, names),
         config=config.to_dict(), recipe={name: choice.to_dict() for name, choice in plan.choices.items()},
         preprocess=plan.pipeline.to_dict(), augment=plan.augmenter.to_dict(),
         dataset={"name": dataset.name, "fingerprint": dataset.fingerprint, "synthetic": dataset.synthetic,
@@ -85,12 +75,12 @@ def _replicate(plan: RunPlan, config: TrainConfig, placement: Placement) -> Trai
     return dataclasses.replace(config, learning_rate=rate)
 
 
-def _training_data(config: TrainConfig, cache: Path | None, emit: Progress) -> Dataset:
+def _training_data(config: TrainConfig, cache: Path | None, emit: Progress) -> Dataset | VolumeSet:
     """The data set of ``config``, written as a cache first where it is too large for memory."""
     def report(done: int, total: int, folder: Path) -> None:
         emit({"event": "cache", "written": done, "total": total, "folder": str(folder)})
 
-    return load_or_cache(config.data, "training", seed=config.seed, fit=config.fit, cache=cache, report=report)
+    return load_or_cache(config.data, seed=config.seed, fit=config.fit, cache=cache, report=report)
 
 
 def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progress: Progress | None = None,
@@ -116,6 +106,8 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     emit = progress or (lambda event: None)
     resume = placement.name == "multiworker" if resume is None else resume
     dataset = dataset if dataset is not None else _training_data(config, cache, emit)
+    if isinstance(dataset, VolumeSet):
+        return train_on_volumes(config, dataset, out, emit, stop, overwrite, about)
     config, why = _with_task(config, dataset)
     dataset = task_for(config.task).training_set(dataset)
     plan = resolve(config, dataset)

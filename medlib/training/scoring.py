@@ -17,7 +17,8 @@ from medlib.prediction import predict
 from medlib.preprocess import Pipeline
 from medlib.scores import SplitOutputs, pool, score_outputs, split_outputs
 from medlib.segmentation import foreground, predict_tiled
-from medlib.tasks import Task
+from medlib.store import StoredModel
+from medlib.tasks import Task, located_by
 from medlib.thresholds import STABLE_RULE, stable_threshold
 from medlib.training.fit import for_inference
 
@@ -84,6 +85,23 @@ def calibrate_locator(outputs: SplitOutputs, where: str) -> dict[str, Any]:
 
 
 @dataclass
+class TrainResult:
+    """A finished run: the stored model (``None`` on a worker of a distributed run that is not its chief: the
+    chief alone writes the store), its metrics per split, the history and how it ended."""
+
+    stored: StoredModel | None
+    metrics: dict[str, dict[str, Any]]
+    history: list[dict[str, Any]]
+    ended: str
+
+
+def heat_label(task: Task, dataset: Dataset) -> str:
+    """The finding a classifier's heat map locates (its class 1, where the set locates findings of it), else ''."""
+    names = task.target_names(dataset)
+    return names[1] if located_by(task, dataset, names) == "heat map" else ""
+
+
+@dataclass
 class Fitted:
     """What a run learned, before it is judged: the model to store (the folds' ensemble after cross-validation),
     its validation outputs (out-of-fold after cross-validation: each image predicted by the model that never saw
@@ -106,7 +124,8 @@ def fitted_model(run: Any, dataset: Dataset) -> Fitted:
     model = for_inference(run.model)
     mirrors = plan.augmenter.mirror_axes()
     logits = None if plan.task.dense else classifier_logits(model, dataset, plan.val_index, plan.pipeline)
-    outputs = split_outputs(plan.task, model, dataset, plan.val_index, plan.pipeline, mirrors)
+    outputs = split_outputs(plan.task, model, dataset, plan.val_index, plan.pipeline, mirrors,
+                            heat_label(plan.task, dataset))
     monitor = run.monitor
     return Fitted(model, [outputs], [logits], monitor.history, monitor.ended, monitor.best_epoch, monitor.kept_epoch)
 
@@ -143,6 +162,7 @@ def judge(plan: Any, dataset: Dataset, fitted: Fitted, emit: Any) -> tuple[Any, 
                                                                                   strict=True)]
     test = dataset.indices("test")
     if test.size:
-        outputs = split_outputs(task, model, dataset, test, plan.pipeline, plan.augmenter.mirror_axes())
+        outputs = split_outputs(task, model, dataset, test, plan.pipeline, plan.augmenter.mirror_axes(),
+                                heat_label(task, dataset))
         metrics["test"] = scored(outputs)
     return model, chosen, metrics
