@@ -24,7 +24,7 @@ def test_diagnose_a_real_film_then_refuse_a_photograph(browser, app_url, tmp_pat
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.get_by_role("link", name="Diagnose").click()
     page.get_by_text("Research tool, not a medical device.").first.wait_for(timeout=60_000)
-    page.get_by_text("lung field outlines by cxr-lungs").first.wait_for(timeout=120_000)
+    page.get_by_text("right lung, left lung, heart outlined by cxr-anatomy").first.wait_for(timeout=120_000)
     settle(page)
     images_loaded(page)
     assert "Kermany" in page.inner_text("body")
@@ -44,7 +44,8 @@ def test_diagnose_a_real_film_then_refuse_a_photograph(browser, app_url, tmp_pat
     settle(page)
     images_loaded(page)
     body = page.inner_text("body")
-    assert "PNEUMONIA" in body and "threshold, chosen on validation" in body and "Lung fields found (" in body
+    assert "PNEUMONIA" in body and "threshold, chosen on validation" in body and "Cardiothoracic ratio" in body
+    assert "learned from children aged 1 to 5" in body and "learned from adults of one Japanese database" in body
     assert "outside what the models were trained on" not in body
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "diagnose-real-film.png"), full_page=True)
@@ -66,8 +67,35 @@ def test_diagnose_a_real_film_then_refuse_a_photograph(browser, app_url, tmp_pat
     settle(page)
     page.get_by_text("outside what the models were trained on").first.wait_for(timeout=30_000)
     body = page.inner_text("body")
-    assert "it is a colour picture" in body and "Lung fields found" not in body
+    assert "it is a colour picture" in body and "Cardiothoracic ratio" not in body
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "diagnose-refused.png"), full_page=True)
+    assert not errors, errors
+    page.close()
+
+
+def test_a_jsrt_film_shows_its_nodule_candidates_and_the_three_outlines(browser, app_url):
+    page, errors = open_app(browser, app_url)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.get_by_role("link", name="Diagnose").click()
+    page.get_by_text("right lung, left lung, heart outlined by cxr-anatomy").first.wait_for(timeout=120_000)
+    page.locator("[data-testid='stSelectbox']").filter(has_text="normal (child)").first.click()
+    page.get_by_role("option", name="lung nodule (adult)").first.click()
+    page.get_by_text("JPCLN012.png (real adult chest film").first.wait_for(timeout=120_000)
+    settle(page)
+    images_loaded(page)
+    body = page.inner_text("body")
+    assert "Anatomy" in body and "Cardiothoracic ratio" in body and "right lung" in body and "heart" in body
+    assert "at or above" in body and "probability that the film holds a nodule" in body
+    assert page.locator(EXCEPTION).count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "diagnose-jsrt-nodule.png"), full_page=True)
+    slider = page.locator("[data-testid='stSlider']").filter(has_text="Candidate threshold").first
+    slider.locator("[role='slider']").focus()
+    for _ in range(100):  # to 0: every candidate is drawn, numbered, with its score
+        page.keyboard.press("ArrowLeft")
+    page.get_by_text("at or above 0.00").first.wait_for(timeout=120_000)
+    settle(page)
+    assert "candidate(s) at or above 0.00" in page.inner_text("body")
+    page.screenshot(path=str(SCREENSHOTS / "diagnose-jsrt-all-candidates.png"), full_page=True)
     assert not errors, errors
     page.close()

@@ -30,7 +30,7 @@ def _lines(result: subprocess.CompletedProcess) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
-def test_diagnose_prints_a_line_per_file_goes_on_after_a_bad_file_and_writes_masks(tmp_path):
+def test_diagnose_prints_a_line_per_file_goes_on_after_a_bad_file_and_writes_label_maps(tmp_path):
     film = cv2.imread(str(NORMAL), cv2.IMREAD_GRAYSCALE)
     wide = tmp_path / "wide16.png"  # a 16-bit film of another shape than any training film
     cv2.imwrite(str(wide), cv2.resize(film, (300, 200)).astype(np.uint16) * 257)
@@ -42,15 +42,30 @@ def test_diagnose_prints_a_line_per_file_goes_on_after_a_bad_file_and_writes_mas
     first, broken, third = _lines(result)
     assert broken["file"] == str(bad) and "error" in broken
     for line in (first, third):
-        required = {"file", "probabilities", "predicted", "in_distribution", "ood_score", "findings", "seconds"}
+        required = {"file", "probabilities", "predicted", "in_distribution", "ood_score", "findings", "seconds",
+                    "finding_probability", "finding_threshold", "structures", "measurements"}
         assert required <= set(line)
         assert set(line["probabilities"]) == {"NORMAL", "PNEUMONIA"} and line["in_distribution"] is True
-        assert line["predicted"] == "NORMAL" and line["findings"] and "box" in line["findings"][0]
+        assert line["predicted"] == "NORMAL" and set(line["structures"]) == {"right lung", "left lung", "heart"}
+        assert 0.3 < line["measurements"]["cardiothoracic_ratio"] < 0.8
+        assert all(f["kind"] == "nodule" and f["score"] >= line["finding_threshold"] for f in line["findings"])
     assert first["probabilities"]["NORMAL"] == pytest.approx(third["probabilities"]["NORMAL"], abs=0.15)
-    mask = cv2.imread(str(out / "wide16-mask.png"), cv2.IMREAD_UNCHANGED)
-    assert mask.shape == (200, 300) and set(np.unique(mask)) <= {0, 255} and 0.1 < (mask > 0).mean() < 0.7
-    assert cv2.imread(str(out / "IM-0141-0001-mask.png"), cv2.IMREAD_UNCHANGED).shape == (224, 224)
+    labels = cv2.imread(str(out / "wide16-labels.png"), cv2.IMREAD_UNCHANGED)
+    assert labels.shape == (200, 300) and set(np.unique(labels)) == {0, 1, 2, 3}  # background, lungs, heart
+    assert cv2.imread(str(out / "IM-0141-0001-labels.png"), cv2.IMREAD_UNCHANGED).shape == (224, 224)
     assert (out / "IM-0141-0001.png").is_file()
+
+
+def test_diagnose_answers_the_jsrt_sample_film_with_a_nodule_probability_and_its_anatomy():
+    result = _run("diagnose", str(ROOT / "samples" / "JPCLN012.png"))
+    assert result.returncode == 0, result.stderr
+    (line,) = _lines(result)
+    assert 0.0 <= line["finding_probability"] <= 1.0 and 0.0 < line["finding_threshold"] < 1.0
+    assert set(line["structures"]) == {"right lung", "left lung", "heart"}
+    assert 0.3 < line["measurements"]["cardiothoracic_ratio"] < 0.8
+    for finding in line["findings"]:
+        assert {"centre", "box", "radius_px", "score", "lung", "zone"} <= set(finding)
+        assert finding["score"] >= line["finding_threshold"]
 
 
 def test_diagnose_a_folder_and_refuse_noise(tmp_path):

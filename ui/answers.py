@@ -29,7 +29,7 @@ def decision_caption(result: Diagnosis, classifier: StoredModel) -> str:
 def candidates_panel(result: Diagnosis, locator: StoredModel, threshold: float, spacing_known: bool) -> None:
     """The locating model's answer: the film's probability of a finding, and each candidate at or above
     ``threshold`` (numbered as on the picture) with its score, lung and zone, and size."""
-    kind = locator.card.structures[0] if locator.card.structures else "finding"
+    kind = locator.card.finding or "finding"
     called = result.called(threshold)
     verdict = f"{len(called)} {kind} candidate(s)" if called else f"No {kind} candidate"
     st.subheader(f"{verdict} at or above {threshold:.2f}")
