@@ -36,6 +36,11 @@ def candidates_panel(result: Diagnosis, locator: StoredModel, threshold: float, 
     st.caption(f"by {locator.name}: probability that the film holds a {kind} {result.finding_probability:.1%} "
                f"(its best candidate's; its own threshold {result.finding_threshold:.2f}, chosen on out-of-fold "
                f"validation films). {learned_from(locator)}.")
+    found = locator.card.metrics.get("val", {}).get("sensitivity_at_1fp")
+    if locator.card.located_by == "heat map":
+        st.caption(f"Its candidates are the peaks of its heat map: where the evidence for its probability lies, not "
+                   f"where a {kind} is" + (f" (on validation films they hit {found:.0%} of the {kind}s at one false "
+                                            "candidate a film)" if found is not None else "") + ".")
     if not called:
         st.caption(f"No place on this film scores {threshold:.2f} or more. This is not proof that it holds no "
                    f"{kind}: the model misses some, most of all subtle ones.")
