@@ -32,6 +32,7 @@ from ui.map_evaluation import fold_spread, localization_tab, segmentation_tab
 from ui.models import loaded_model
 from ui.plots import calibration_figure, confusion_heatmap, pr_figure, roc_figure
 from ui.report import DISCLAIMER, evaluation_report
+from ui.volume_evaluation import volume_evaluation
 from ui.workspace import shelf
 
 GALLERY = 8
@@ -211,8 +212,10 @@ def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset,
 st.title("Evaluation")
 st.caption(DISCLAIMER)
 dataset = state.active_dataset()
-fitting = [m for m in shelf().models() if m.card.spec.has_targets(dataset)]
-if not fitting:
+fitting = [m for m in shelf().models() if m.card.dimensions == 2 and m.card.spec.has_targets(dataset)]
+if state.volume_set() is not None:  # the 3-D set the Upload page shows
+    volume_evaluation(state.volume_set(), shelf().models())
+elif not fitting:
     st.info(f"No model in the store learns from what the active data set, {dataset.name}, holds: train one on the "
             "**Training** page, upload one in its Model store tab, or load another set on the Upload page.",
             icon=":material/info:")

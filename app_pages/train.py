@@ -22,6 +22,7 @@ from ui.map_evaluation import fold_table
 from ui.models import loaded_entry
 from ui.plots import training_curves
 from ui.spec_editor import param_widget
+from ui.volume_training import volume_form
 from ui.workspace import remember_in_url, shelf, workspace
 
 JOB_PARAM = "job"
@@ -201,7 +202,8 @@ def train_tab() -> None:
     if job is not None:
         state.remember(state.TRAINING_JOB, job.id)
     active = job is not None and job.active
-    form = _config_form(dataset)
+    volumes = state.volume_set()  # the 3-D set the Upload page shows trains a volume model
+    form = volume_form(volumes) if volumes is not None else _config_form(dataset)
     start = st.button("Start training", type="primary", key="tr_start", icon=":material/play_arrow:",
                       disabled=active or form is None)
     if start and form is not None:
@@ -209,7 +211,7 @@ def train_tab() -> None:
         if shelf().taken(name):
             st.error(f"A model named {name!r} exists already; choose another name.", icon=":material/error:")
         else:
-            job = jobs.start_job(config, dataset, own.models / name, own)
+            job = jobs.start_job(config, volumes if volumes is not None else dataset, own.models / name, own)
             state.remember(state.TRAINING_JOB, job.id)
             st.query_params[JOB_PARAM] = job.id
             remember_in_url()

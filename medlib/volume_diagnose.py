@@ -71,7 +71,7 @@ def diagnose_volume(data: np.ndarray, affine: np.ndarray, model: LoadedModel,
     turned, turned_affine, back = canonical(np.asarray(data, np.float32), affine)
     spacing = tuple(float(v) for v in np.sqrt((turned_affine[:3, :3] ** 2).sum(axis=0)))
     steps = model.volume_steps
-    labels, _ = segment_volume(model.model, steps, turned, spacing)
+    labels = segment_volume(model.model, steps, turned, spacing)
     signals = image_signals(turned[..., turned.shape[2] // 2, None], True, metadata, [model.card])
     signals.pop("colour", None)
     if (profile := model.card.gate.get("volume")) is not None:

@@ -133,14 +133,14 @@ def sliding_window(model: Any, image: np.ndarray, patch: Sequence[int], overlap:
 
 
 def segment_volume(model: Any, steps: VolumeSteps, image: np.ndarray, spacing: Sequence[float],
-                   mirrors: Sequence[tuple[int, ...]] = ((),), threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+                   mirrors: Sequence[tuple[int, ...]] = ((),), threshold: float = 0.5) -> np.ndarray:
     """A volume model's label volume (0..K, each voxel its most probable structure where that reaches
-    ``threshold``) and its probability maps (D×H×W×K), both on the volume's own grid: the preprocessing's record
-    inverted (padding cut off, scale undone: labels by nearest neighbour)."""
+    ``threshold``) on the volume's own grid: the preprocessing's record inverted (padding cut off, scale undone,
+    by nearest neighbour)."""
     from medlib.segmentation import label_map
 
     prepared = steps.prepare(image, spacing)
     maps = sliding_window(model, prepared.image, steps.patch, mirrors=mirrors)
-    labels = prepared.record.restore_map(label_map(maps, threshold), tuple(image.shape), nearest=True)
-    back = prepared.record.restore_map(maps, tuple(image.shape))
-    return labels.astype(np.uint8), back.astype(np.float32)
+    labels = label_map(maps, threshold)
+    del maps
+    return prepared.record.restore_map(labels, tuple(image.shape), nearest=True).astype(np.uint8)

@@ -26,6 +26,7 @@ from typing import Any
 
 from medlib.datasets import Dataset
 from medlib.datasets.dataset import open_shared_dataset, share_dataset
+from medlib.datasets.volumes import SHARED_FILE, VolumeSet, open_shared_volumes, share_volumes
 from medlib.errors import MedlibError
 from medlib.training.config import TrainConfig
 
@@ -43,7 +44,8 @@ def _child(config: dict[str, Any], shared: str, out: str, events, stop) -> None:
     if hasattr(os, "nice"):
         os.nice(TRAINING_NICENESS)
     try:
-        dataset = open_shared_dataset(Path(shared))
+        dataset = open_shared_volumes(Path(shared)) if (Path(shared) / SHARED_FILE).is_file() else \
+            open_shared_dataset(Path(shared))
         result = train(TrainConfig.from_dict(config), Path(out), dataset=dataset, progress=events.put, stop=stop)
         events.put({"event": "exit", "state": "stopped" if result.ended == "stopped" else "completed"})
     except MedlibError as exc:
@@ -59,10 +61,10 @@ class TrainingProcess:
     the folder is removed when it ends.
     """
 
-    def __init__(self, config: TrainConfig, dataset: Dataset, out: Path, on_event: Callable[[Event], None],
+    def __init__(self, config: TrainConfig, dataset: Dataset | VolumeSet, out: Path, on_event: Callable[[Event], None],
                  scratch: Path | None = None) -> None:
         self.config, self.out = config, out
-        self._dataset: Dataset | None = dataset
+        self._dataset: Dataset | VolumeSet | None = dataset
         self._scratch = scratch
         self._on_event = on_event
         self._process: Any = None
@@ -72,7 +74,8 @@ class TrainingProcess:
 
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")
-        self._scratch = share_dataset(self._dataset, self._scratch or Path(tempfile.mkdtemp(prefix="medlib-run-")))
+        share = share_volumes if isinstance(self._dataset, VolumeSet) else share_dataset
+        self._scratch = share(self._dataset, self._scratch or Path(tempfile.mkdtemp(prefix="medlib-run-")))
         self._dataset = None  # the child maps the files; this object need not keep the pixels
         self._events, self._stop = context.Queue(), context.Event()
         self._process = context.Process(
@@ -162,7 +165,7 @@ class TrainingQueue:
         self._waiting: list[TrainingProcess] = []
         self._lock = threading.Lock()
 
-    def submit(self, config: TrainConfig, dataset: Dataset, out: Path, on_event: Callable[[Event], None],
+    def submit(self, config: TrainConfig, dataset: Dataset | VolumeSet, out: Path, on_event: Callable[[Event], None],
                scratch: Path | None = None) -> TrainingProcess:
         """Queue a run; it starts at once where a slot is free."""
         run: TrainingProcess

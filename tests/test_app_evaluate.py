@@ -109,3 +109,17 @@ def test_a_segmenter_of_several_structures_gets_a_row_per_structure(tmp_path, mo
     table = app.dataframe[0].value
     assert table.index.tolist() == ["square", "disk", "mean of the structures"]
     assert set(table.columns) == {"dice", "iou", "sensitivity", "specificity", "hd95", "auc"}
+
+
+def test_a_volume_model_is_evaluated_per_structure_in_millimetres(toy_volume_model, monkeypatch):
+    from medlib.datasets import load_dataset
+
+    loaded, _, root = toy_volume_model
+    monkeypatch.setenv("MEDLIB_MODELS", str(loaded.stored.path.parent))
+    app = AppTest.from_file(str(ROOT / "app_pages" / "evaluate.py"), default_timeout=120)
+    app.session_state["volume_set"] = load_dataset(root)
+    app.run()
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    assert table.index.tolist() == ["sphere", "ellipsoid"] and "HD95 (mm)" in table.columns
+    assert any(h.value == "Its worst volumes" for h in app.subheader) and len(app.get("image")) >= 2

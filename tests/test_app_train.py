@@ -173,3 +173,23 @@ def test_a_second_run_waits_in_the_queue_shows_its_position_and_starts_after_the
     assert [m.name for m in list_models(_own(first))] == ["first"]
     assert not any("second" in m.value for m in first.markdown)
     jobs.training_queue.clear()
+
+
+def test_a_volume_set_shows_its_3d_recipe_and_trains_a_volume_model(tmp_path, monkeypatch):
+    from medlib.datasets import load_dataset
+    from tests.helpers import write_task
+
+    monkeypatch.setenv("MEDLIB_MODELS", str(tmp_path / "store"))
+    app = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=120)
+    app.session_state["volume_set"] = load_dataset(write_task(tmp_path / "Task99_Spheres", count=8))
+    app.run()
+    assert not app.exception, app.exception
+    recipe = app.dataframe[0].value
+    assert recipe.loc[recipe["setting"] == "configuration", "value"].iloc[0] == "3-D U-Net"
+    app.number_input(key="tr_volume_epochs").set_value(2)
+    app.text_input(key="tr_volume_name").set_value("spheres-from-the-page")
+    app.button(key="tr_start").click().run()
+    assert not app.exception, app.exception
+    _wait_for(lambda: [m.name for m in list_models(_own(app))] == ["spheres-from-the-page"], seconds=240)
+    card = list_models(_own(app))[0].card
+    assert card.dimensions == 3 and card.structures == ["sphere", "ellipsoid"]

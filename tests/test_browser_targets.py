@@ -79,3 +79,22 @@ def test_hippocampus_volumes_show_in_three_planes(browser, app_url, shared_data,
     page.screenshot(path=str(SCREENSHOTS / "upload-hippocampus.png"), full_page=True)
     assert not errors, errors
     page.close()
+
+
+def test_a_hippocampus_volume_is_diagnosed_in_three_planes(browser, app_url, shared_data):
+    volume = sorted((shared_data / "hippocampus" / "imagesTr").glob("*.nii.gz"))[-1]
+    page, errors = open_app(browser, app_url)
+    page.get_by_role("link", name="Diagnose").click()
+    page.get_by_text("Research tool, not a medical device.").first.wait_for(timeout=60_000)
+    page.get_by_text("Upload files").click()
+    settle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(volume))
+    page.get_by_text("outlined by mri-hippocampus").first.wait_for(timeout=120_000)
+    settle(page)
+    body = page.inner_text("body")
+    assert "Anterior" in body and "Posterior" in body and " mL" in body and "Label volume (.nii.gz)" in body
+    assert page.locator("[data-testid='stImage'] img").count() >= 3
+    assert page.locator(EXCEPTION).count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "diagnose-hippocampus.png"), full_page=True)
+    assert not errors, errors
+    page.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 import streamlit as st
 
-from medlib.datasets import Dataset
+from medlib.datasets import Dataset, VolumeSet
 from medlib.limits import max_training_runs
 from medlib.training import TrainConfig
 from medlib.worker import TrainingProcess, TrainingQueue
@@ -103,7 +103,7 @@ def registry() -> dict[str, Job]:
     return {}
 
 
-def start_job(config: TrainConfig, dataset: Dataset, out: Path, workspace: Workspace) -> Job:
+def start_job(config: TrainConfig, dataset: Dataset | VolumeSet, out: Path, workspace: Workspace) -> Job:
     """Queue training in a child process for ``workspace`` and register the job."""
     job = Job(uuid.uuid4().hex[:12], workspace.token, out.name, config.to_dict(), dataset.name, workspace=workspace)
     registry()[job.id] = job

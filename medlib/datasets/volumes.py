@@ -185,3 +185,36 @@ def volume_set(name: str, pairs: list[tuple[Path, Path | None]], structures: Str
     if len(shapes) > 1:
         notes.append(f"{len(volumes)} volumes of {len(shapes)} shapes (kept as they are)")
     return VolumeSet(name, volumes, split_array, names, modality, notes, source_format)
+
+
+SHARED_FILE = "volumes.json"
+
+
+def share_volumes(volumes: VolumeSet, folder: Path) -> Path:
+    """Write ``volumes`` into ``folder`` (each volume's arrays as ``.npy`` files and ``volumes.json``) for another
+    process to read with :func:`open_shared_volumes`."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, volume in enumerate(volumes.volumes):
+        np.save(folder / f"image{k}.npy", volume.image, allow_pickle=False)
+        np.save(folder / f"affine{k}.npy", volume.affine, allow_pickle=False)
+        if volume.labels is not None:
+            np.save(folder / f"labels{k}.npy", volume.labels, allow_pickle=False)
+    facts = {"name": volumes.name, "ids": volumes.ids, "split": volumes.split.tolist(),
+             "structures": list(volumes.structures), "modality": volumes.modality, "notes": list(volumes.notes),
+             "source_format": volumes.source_format}
+    (folder / SHARED_FILE).write_text(json.dumps(facts), encoding="utf-8")
+    return folder
+
+
+def open_shared_volumes(folder: Path) -> VolumeSet:
+    """The volume set :func:`share_volumes` wrote."""
+    import json
+
+    facts = json.loads((folder / SHARED_FILE).read_text(encoding="utf-8"))
+    volumes = [Volume(name, np.load(folder / f"image{k}.npy"), np.load(folder / f"affine{k}.npy"),
+                      np.load(folder / f"labels{k}.npy") if (folder / f"labels{k}.npy").is_file() else None)
+               for k, name in enumerate(facts["ids"])]
+    return VolumeSet(facts["name"], volumes, np.array(facts["split"], dtype="<U5"), facts["structures"],
+                     facts["modality"], facts["notes"], facts["source_format"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -48,17 +49,20 @@ def fold_numbers(dataset: Dataset, index: np.ndarray, folds: int, seed: int = 0)
 
 def cross_validate(config: TrainConfig, plan: RunPlan, dataset: Dataset, placement: Placement, emit: Progress,
                    stop: threading.Event | None) -> Fitted:
-    """Fit one model per fold (each on the others, validated on its own; each with its share of a time budget),
-    and their ensemble with the pooled out-of-fold outputs. A stop request ends the run after the fold it comes
-    in, with the models fitted so far."""
+    """Fit one model per fold (each on the others, validated on its own; each with its share of what is left of a
+    time budget, so that a fold ended early by its validation leaves its time to the next), and their ensemble with
+    the pooled out-of-fold outputs. A stop request ends the run after the fold it comes in, with the models fitted
+    so far."""
     images = np.sort(np.concatenate([plan.train_index, plan.val_index]))
     numbers = fold_numbers(dataset, images, plan.folds, config.seed)
-    fold_config = dataclasses.replace(config, max_minutes=config.max_minutes / plan.folds) if config.max_minutes \
-        else config
+    started = time.perf_counter()
     members: list[Any] = []
     fitted: list[Fitted] = []
     infos: list[dict[str, Any]] = []
     for fold in range(plan.folds):
+        left = config.max_minutes - (time.perf_counter() - started) / 60.0  # what a fold ended early left over
+        fold_config = dataclasses.replace(config, max_minutes=max(left, 0.1) / (plan.folds - fold)) \
+            if config.max_minutes else config
         fold_plan = dataclasses.replace(plan, train_index=images[numbers != fold], val_index=images[numbers == fold],
                                         choices=dict(plan.choices), notes=list(plan.notes))
         fold_plan.count_epochs(fold_config)

@@ -25,7 +25,7 @@ def volume_profile(model: Any, steps: VolumeSteps, image: np.ndarray, spacing: t
     """What the gate compares for a volume (canonical orientation): its size in mm, its intensity's spread, and each
     structure's predicted share of it (a model given another body part or modality outlines something else, or
     nothing)."""
-    labels, _ = segment_volume(model, steps, image, spacing)
+    labels = segment_volume(model, steps, image, spacing)
     size = np.array(image.shape) * np.array(spacing)
     low, middle, high = np.percentile(image, [1, 50, 99])
     spread = (high - low) if high > low else 1.0

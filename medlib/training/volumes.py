@@ -196,7 +196,7 @@ def volume_split_scores(model: Any, steps: VolumeSteps, volumes: VolumeSet, inde
     from medlib.volume_steps import segment_volume
 
     chosen = [volumes.volumes[i] for i in index if volumes.volumes[i].labels is not None]
-    predicted = [segment_volume(model, steps, v.image, v.spacing, mirrors)[0] for v in chosen]
+    predicted = [segment_volume(model, steps, v.image, v.spacing, mirrors) for v in chosen]
     return volume_scores([v.labels for v in chosen], predicted, [v.spacing for v in chosen], volumes.structures)
 
 
