@@ -119,7 +119,7 @@ def build_seed_cnn(input_shape: tuple[int, int, int], num_classes: int = 2, bn_m
         x = layers.Conv2D(filters, 3, activation="relu", name=f"conv{filters}")(x)
         x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
-    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dense(128, activation="relu", name="hidden")(x)
     return keras.Model(inputs, _head(x, num_classes), name="seed_cnn")
 
 

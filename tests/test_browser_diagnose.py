@@ -79,7 +79,7 @@ def test_a_jsrt_film_shows_its_nodule_candidates_and_the_three_outlines(browser,
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.get_by_role("link", name="Diagnose").click()
     page.get_by_text("right lung, left lung, heart outlined by cxr-anatomy").first.wait_for(timeout=120_000)
-    page.locator("[data-testid='stSelectbox']").filter(has_text="normal (child)").first.click()
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Sample").first.click()
     page.get_by_role("option", name="lung nodule (adult)").first.click()
     page.get_by_text("JPCLN012.png (real adult chest film").first.wait_for(timeout=120_000)
     settle(page)

@@ -130,8 +130,8 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     settle(page)
     images_loaded(page)
     body = page.inner_text("body")
-    assert "Grad-CAM, sharpened: where the evidence" in body and "Lung fields found (" in body
-    assert "mean_probability" in body
+    assert "Grad-CAM, sharpened: where the evidence" in body and "outlined by cxr-anatomy" in body
+    assert "Cardiothoracic ratio" in body
     _no_exception(page)
     _shot(page, "7-diagnose")
     assert not errors, errors

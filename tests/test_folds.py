@@ -85,7 +85,7 @@ def test_init_from_copies_exactly_the_layers_that_match_and_says_which(tmp_path)
     seed = train(TrainConfig(**{**FAST, "epochs": 1, "model": "seed-cnn", "init_from": str(tmp_path / "first")}),
                  tmp_path / "seed", dataset=blobs(size=24))
     facts = seed.stored.card.training["init_from"]  # another architecture: only its head has the same name and shape
-    assert facts["layers_copied"] == 1 and facts["layers_new"] == ["conv32", "conv64", "conv128", "dense"]
+    assert facts["layers_copied"] == 1 and facts["layers_new"] == ["conv32", "conv64", "conv128", "hidden"]
     with pytest.raises(ModelError, match="no layer of first"):  # a U-Net shares nothing with a residual CNN
         train(TrainConfig(**{**FAST, "epochs": 1, "task": "segment", "init_from": str(tmp_path / "first")}),
               tmp_path / "unet", dataset=squares())

@@ -228,7 +228,7 @@ def test_config_checks_and_json_round_trip():
     with pytest.raises(SpecError, match="unknown setting"):
         TrainConfig.from_dict({"epoch": 3})
     with pytest.raises(SpecError, match="'unet' answers with maps, which classification cannot use"):
-        TrainConfig(model="unet")
+        TrainConfig(task="classify", model="unet")
     with pytest.raises(SpecError, match="'seed-cnn' answers with one vector per image"):
         TrainConfig(task="locate", model="seed-cnn")
 

@@ -82,6 +82,7 @@ def cross_validate(config: TrainConfig, plan: RunPlan, dataset: Dataset, placeme
             break
     ensemble = build_ensemble(members) if len(members) > 1 else members[0]
     history = [{**row, "fold": info["fold"]} for one, info in zip(fitted, infos, strict=True) for row in one.history]
-    ended = "stopped" if fitted[-1].ended == "stopped" else "completed"
+    ends = {one.ended for one in fitted}
+    ended = next(end for end in ("stopped", "time budget", "completed") if end in ends)
     return Fitted(ensemble, [p for one in fitted for p in one.parts], [lg for one in fitted for lg in one.logits],
                   history, ended, -1, -1, infos)
