@@ -135,7 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--out", help="a folder for <stem>.png pictures, <stem>-mask.png masks (0/255) of a "
                                         "one-structure segmenter and <stem>-labels.png label maps (0 background, "
                                         "1..K in the card's structure order) of one of several structures; "
-                                        "<stem>-labels.nii.gz of a volume (the input's affine)")
+                                        "<stem>-labels.nii.gz of a volume (the input's affine), and each answer's "
+                                        "<stem>-report.html (self-contained, printable)")
+    diagnose.add_argument("--dicom", action="store_true",
+                          help="also write each answer as DICOM into --out: <stem>-seg.dcm (the label map, one segment "
+                               "per structure), <stem>-sr.dcm (findings and measurements, TID 1500) and, for an image "
+                               "without DICOM UIDs to cite (PNG, JPEG), <stem>-image.dcm (it, as a Secondary Capture)")
+    diagnose.add_argument("--keep-identifiers", action="store_true",
+                          help="with --dicom: keep the source DICOM's patient name, ID, birth date and study "
+                               "identifiers in the written objects (default: left empty)")
     diagnose.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
     diagnose.set_defaults(run=commands.cmd_diagnose)
 

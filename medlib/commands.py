@@ -136,7 +136,7 @@ def shipped_volume_models() -> list[Any]:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> None:
-    from medlib.diagnose_files import diagnose_paths, image_paths
+    from medlib.diagnose_files import Answers, diagnose_paths, image_paths
 
     classifier, segmenter = optional_model(args.classifier), optional_model(args.segmenter)
     locator = optional_model(args.locator)
@@ -146,9 +146,13 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
     if not paths:
         raise ValueError(f"no image files found in {', '.join(args.files)}")
     out = Path(args.out) if args.out else None
+    if (args.dicom or args.keep_identifiers) and out is None:
+        raise ValueError("--dicom and --keep-identifiers write into a folder: give --out DIR")
+    answers = Answers(args.dicom, args.keep_identifiers)
     volume_models = shipped_volume_models() if args.volume_model == "auto" else \
         [m for m in (optional_model(args.volume_model),) if m is not None]
-    for result in diagnose_paths(paths, classifier, segmenter, out, args.method, locator, volume_models):
+    for result in diagnose_paths(paths, classifier, segmenter, out, args.method, locator, volume_models,
+                                 answers):
         print_json(result)
         sys.stdout.flush()
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from medlib.answer_files import AnswerFiles, answer_files, file_stem
 from medlib.diagnose import diagnose
 from medlib.diagnosis_picture import diagnosis_picture
+from medlib.dicom_sources import patient_identifiers
 from medlib.explain import METHODS
 from medlib.inference import LoadedModel
 
@@ -44,12 +47,44 @@ def volume_model_for(image: Any, models: Sequence[LoadedModel]) -> LoadedModel:
     return fitting[0]
 
 
-def _volume_line(path: Path, image: Any, model: LoadedModel, out: Path | None) -> dict[str, Any]:
-    """One volume's line: the model it was sent to, each structure's voxels and mL, and ``<stem>-labels.nii.gz``."""
+@dataclass(frozen=True)
+class Answers:
+    """What ``--out`` receives besides the pictures: the DICOM answer (``dicom``), and whether it keeps the patient's
+    identifiers (``keep_identifiers``, off unless asked)."""
+
+    dicom: bool = False
+    keep_identifiers: bool = False
+
+    def identifiers(self, path: Path) -> dict[str, str] | None:
+        if not (self.dicom and self.keep_identifiers):
+            return None
+        return patient_identifiers(sorted(path.iterdir()) if path.is_dir() else [path])  # a file, or a series' folder
+
+
+def _cards(classifier: LoadedModel | None, segmenter: LoadedModel | None,
+           locator: LoadedModel | None) -> dict[str, Any]:
+    return {part: m.card for part, m in (("classify", classifier), ("segment", segmenter), ("locate", locator))
+            if m is not None}
+
+
+def _write(out: Path, files: AnswerFiles, line: dict[str, Any]) -> None:
+    """Write an answer's files into ``out`` and name them in its line (``labels``, ``report``, ``seg``...)."""
+    for name, data in files.files.items():
+        (out / name).write_bytes(data)
+        part = name.rsplit("-", 1)[-1].split(".")[0]
+        line[part] = str(out / name)
+    if files.notes:
+        line["notes"] = [*line.get("notes", []), *files.notes]
+
+
+def _volume_line(path: Path, image: Any, model: LoadedModel, out: Path | None, answers: Answers) -> dict[str, Any]:
+    """One volume's line: the model it was sent to, each structure's voxels and mL, and its files
+    (:func:`medlib.answer_files.answer_files`: ``<stem>-labels.nii.gz``, the report, the DICOM answer)."""
     import nibabel as nib
 
     from medlib.datasets.volumes import is_nifti
-    from medlib.volume_diagnose import diagnose_volume, write_labels
+    from medlib.report import volume_picture
+    from medlib.volume_diagnose import diagnose_volume
 
     if is_nifti(path):  # its own voxel order and affine, as the file has them
         stored = nib.load(str(path))
@@ -61,21 +96,26 @@ def _volume_line(path: Path, image: Any, model: LoadedModel, out: Path | None) -
     line = {"file": str(path), "kind": "volume", "size": list(data.shape), "model": model.stored.name,
             "note": f"sent to {model.stored.name} ({model.card.modality or 'volumes'}, 3-D): its card fits",
             **result.to_dict()}
-    if out is not None and result.gate.in_distribution:
-        stem = path.name.removesuffix(".gz").removesuffix(".nii")
-        line["labels"] = str(write_labels(result, out / f"{stem}-labels.nii.gz"))
+    if out is not None:
+        stem = file_stem(path.name)
+        picture = volume_picture(data, result.labels) if result.gate.in_distribution else None
+        _write(out, answer_files(stem, image, result, {"segment": model.card}, picture, dicom=answers.dicom,
+                                 identifiers=answers.identifiers(path)), line)
     return line
 
 
 def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmenter: LoadedModel | None,
                    out: Path | None = None, method: str = METHODS[0], locator: LoadedModel | None = None,
-                   volume_models: Sequence[LoadedModel] = ()) -> Iterator[dict[str, Any]]:
+                   volume_models: Sequence[LoadedModel] = (), answers: Answers = Answers()
+                   ) -> Iterator[dict[str, Any]]:
     """Diagnose image files one by one: one result per file (``error`` for a file that cannot be read or used, and
     the next file goes on). ``out`` receives ``<stem>.png`` (the picture) and, with a one-structure segmenter,
     ``<stem>-mask.png`` (0/255 at the image's own size), with a segmenter of several structures
-    ``<stem>-labels.png`` (0 background, 1..K in its card's structure order, at the image's own size). A volume (a
-    NIfTI volume, a DICOM series) goes to the first of ``volume_models`` that fits it (:func:`volume_model_for`),
-    which ``out`` receives ``<stem>-labels.nii.gz`` of (the input's own affine)."""
+    ``<stem>-labels.png`` (0 background, 1..K in its card's structure order, at the image's own size), and each
+    answer's ``<stem>-report.html`` and, with ``answers.dicom``, its DICOM SEG and SR (``<stem>-seg.dcm``,
+    ``<stem>-sr.dcm``, and ``<stem>-image.dcm`` where the image had no DICOM file to cite). A volume (a NIfTI volume,
+    a DICOM series) goes to the first of ``volume_models`` that fits it (:func:`volume_model_for`), which ``out``
+    receives ``<stem>-labels.nii.gz`` of (the input's own affine)."""
     from medlib.errors import MedlibError
     from medlib.readers import read_image
     from medlib.windowing import to_display
@@ -87,7 +127,7 @@ def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmen
         try:
             image = read_image(path)
             if image.dimensions == 3 and volume_models:
-                yield _volume_line(path, image, volume_model_for(image, volume_models), out) | {
+                yield _volume_line(path, image, volume_model_for(image, volume_models), out, answers) | {
                     "seconds": round(time.perf_counter() - started, 3)}
                 continue
             frame = image.data[0]
@@ -100,16 +140,16 @@ def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmen
         if image.frames > 1:
             result["notes"] = [*result["notes"], f"the first of {image.frames} frames was diagnosed"]
         if out is not None:
-            picture = diagnosis_picture(to_display(image, 0), diagnosis)
-            cv2.imwrite(str(out / f"{path.stem}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-            result["picture"] = str(out / f"{path.stem}.png")
+            display = to_display(image, 0)
+            picture = diagnosis_picture(display, diagnosis)
+            stem = file_stem(path.name)
+            cv2.imwrite(str(out / f"{stem}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+            result["picture"] = str(out / f"{stem}.png")
             if diagnosis.lesion_probability is not None and not diagnosis.lesions_on_input:
                 mask = np.where(diagnosis.lesion_probability >= 0.5, 255, 0).astype(np.uint8)
-                cv2.imwrite(str(out / f"{path.stem}-mask.png"), mask)
-                result["mask"] = str(out / f"{path.stem}-mask.png")
-            if diagnosis.label_map is not None:
-                labels = cv2.resize(diagnosis.label_map, (image.width, image.height), interpolation=cv2.INTER_NEAREST)
-                cv2.imwrite(str(out / f"{path.stem}-labels.png"), labels)
-                result["labels"] = str(out / f"{path.stem}-labels.png")
+                cv2.imwrite(str(out / f"{stem}-mask.png"), mask)
+                result["mask"] = str(out / f"{stem}-mask.png")
+            _write(out, answer_files(stem, image, diagnosis, _cards(classifier, segmenter, locator), picture,
+                                     display, answers.dicom, answers.identifiers(path)), result)
         result["seconds"] = round(time.perf_counter() - started, 3)
         yield result

@@ -8,9 +8,9 @@ to it for the model, and its labels turned back, so that they lie on the input's
 
 from __future__ import annotations
 
+import gzip
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import nibabel as nib
@@ -89,9 +89,9 @@ def diagnose_volume(data: np.ndarray, affine: np.ndarray, model: LoadedModel,
     return result
 
 
-def write_labels(result: VolumeDiagnosis, path: Path) -> Path:
-    """The label volume as NIfTI (uint8, the input's own affine, the structures named in its description)."""
+def labels_nifti(result: VolumeDiagnosis) -> bytes:
+    """The label volume as a gzipped NIfTI file's bytes (uint8, the input's own affine, the structures named in its
+    description)."""
     image = nib.Nifti1Image(result.labels, result.affine)
     image.header["descrip"] = ("labels: " + ", ".join(f"{k}={n}" for k, n in enumerate(result.structures, 1)))[:79]
-    nib.save(image, str(path))
-    return path
+    return gzip.compress(image.to_bytes(), mtime=0)

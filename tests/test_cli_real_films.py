@@ -56,10 +56,16 @@ def test_diagnose_prints_a_line_per_file_goes_on_after_a_bad_file_and_writes_lab
     assert (out / "IM-0141-0001.png").is_file()
 
 
-def test_diagnose_answers_the_jsrt_sample_film_with_a_nodule_probability_and_its_anatomy():
-    result = _run("diagnose", str(ROOT / "samples" / "JPCLN012.png"))
+def test_diagnose_answers_the_jsrt_sample_film_with_a_nodule_probability_and_its_anatomy(tmp_path):
+    refused = _run("diagnose", str(ROOT / "samples" / "JPCLN012.png"), "--dicom")
+    assert refused.returncode != 0 and "--out" in refused.stderr  # the DICOM answer needs a folder to go to
+    result = _run("diagnose", str(ROOT / "samples" / "JPCLN012.png"), "--out", str(tmp_path), "--dicom")
     assert result.returncode == 0, result.stderr
     (line,) = _lines(result)
+    written = {"labels": "JPCLN012-labels.png", "report": "JPCLN012-report.html", "seg": "JPCLN012-seg.dcm",
+               "sr": "JPCLN012-sr.dcm", "image": "JPCLN012-image.dcm"}  # a PNG: its image as a Secondary Capture
+    assert {part: Path(line[part]).name for part in written} == written
+    assert all((tmp_path / name).is_file() for name in written.values())
     assert 0.0 <= line["finding_probability"] <= 1.0 and 0.0 < line["finding_threshold"] < 1.0
     assert set(line["structures"]) == {"right lung", "left lung", "heart"}
     assert 0.3 < line["measurements"]["cardiothoracic_ratio"] < 0.8
