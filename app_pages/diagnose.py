@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from medlib.answer_files import file_stem
 from medlib.diagnose import Diagnosis, diagnose
 from medlib.diagnosis_picture import diagnosis_picture
 from medlib.errors import MedlibError
@@ -17,6 +18,7 @@ from medlib.store import StoredModel
 from medlib.visualize import enlarge
 from medlib.windowing import to_display
 from ui import state
+from ui.answer_downloads import answer_downloads
 from ui.answers import anatomy_panel, candidates_panel, decision_caption
 from ui.models import heavy_work, loaded_entry
 from ui.samples import REAL_SAMPLES, real_sample, real_sample_caption, sample_image
@@ -132,11 +134,11 @@ def _gate_message(result: Diagnosis) -> None:
 
 def _run_models(image: MedImage, frame: int, window: Window, method: str, opacities: tuple[float, float],
                 entries: tuple[StoredModel | None, StoredModel | None, StoredModel | None], threshold: float | None
-                ) -> tuple[Diagnosis, np.ndarray, pd.DataFrame | None, str]:
+                ) -> tuple[Diagnosis, np.ndarray, np.ndarray, pd.DataFrame | None, str]:
     """The diagnosis, its picture (heat map and outlines at ``opacities``, the candidates called at ``threshold``),
-    its findings table and what the segmenter outlines, in one turn of the server's heavy work: all of it is ready
-    before any of it is shown, so the result reaches the browser at once (each part sent apart is another redraw
-    of the page there)."""
+    the image as shown, its findings table and what the segmenter outlines, in one turn of the server's heavy work:
+    all of it is ready before any of it is shown, so the result reaches the browser at once (each part sent apart
+    is another redraw of the page there)."""
     classifier, segmenter, locator = (loaded_entry(entry) if entry else None for entry in entries)
     segmenter_entry = entries[1]
     locks = [pair[1] for pair in (classifier, segmenter, locator) if pair is not None]
@@ -155,7 +157,7 @@ def _run_models(image: MedImage, frame: int, window: Window, method: str, opacit
         picture = diagnosis_picture(display, result, *opacities, threshold=threshold) if result.gate.in_distribution \
             else display
         findings = _findings_table(result) if segmenter_entry is not None and result.lesions else None
-    return result, picture, findings, segmenter[0].target if segmenter else "finding"
+    return result, picture, display, findings, segmenter[0].target if segmenter else "finding"
 
 
 @st.fragment
@@ -193,7 +195,7 @@ def _diagnosis() -> None:
                                 help=f"show the candidates scoring at least this much; {locator_entry.name}'s own "
                                      f"threshold, chosen on validation films, is {own:.2f}")
     try:
-        result, picture, findings, target = _run_models(image, frame, window, method, (heat_opacity, opacity),
+        result, picture, display, findings, target = _run_models(image, frame, window, method, (heat_opacity, opacity),
                                                         (classifier_entry, segmenter_entry, locator_entry), threshold)
     except MedlibError as exc:
         st.error(f"{name}: {exc}", icon=":material/error:")
@@ -237,17 +239,19 @@ def _diagnosis() -> None:
         with side:
             st.subheader(f"{target.capitalize()}s found ({len(result.lesions)})")
             if findings is not None:
-                st.table(findings)
+                st.table(findings, hide_index=False)  # the numbers drawn on the picture
                 if image.spacing is None:
                     st.caption("Areas in pixels: the file gives no pixel spacing.")
             else:
                 st.caption(f"No {target} above the 0.5 probability threshold.")
+    entries = {"classify": classifier_entry, "segment": segmenter_entry, "locate": locator_entry}
+    cards = {part: entry.card for part, entry in entries.items() if entry is not None}
+    answer_downloads(file_stem(name), image, result, cards, picture, display, threshold)
     with st.expander("Image facts (de-identified: technical tags only)"):
         st.table(pd.DataFrame([{"tag": k, "value": str(v)} for k, v in image.metadata.items()] or
                               [{"tag": "—", "value": "none"}]).set_index("tag"))
-        for entry in (classifier_entry, segmenter_entry, locator_entry):
-            if entry is not None:
-                st.caption(f"{entry.name}: {entry.card.intended_use}")
+        for card in cards.values():
+            st.caption(f"{card.name}: {card.intended_use}")
 
 
 st.title("Diagnose")

@@ -16,7 +16,7 @@ import numpy as np
 
 from medlib.card import ModelCard
 from medlib.diagnose import Diagnosis
-from medlib.dicom_answers import dicom_answer
+from medlib.dicom_answers import answer_labels, dicom_answer
 from medlib.dicom_sources import answer_sources
 from medlib.image import MedImage
 from medlib.report import report_html
@@ -53,11 +53,9 @@ def file_stem(name: str) -> str:
 
 def film_labels(result: Diagnosis, size: tuple[int, int]) -> bytes | None:
     """A film's label map as a PNG at ``size`` (rows, columns): 0 background, 1..K the structures in the card's
-    order; ``None`` where the segmenter gave no label map."""
-    if result.label_map is None:
-        return None
-    labels = cv2.resize(result.label_map, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-    return cv2.imencode(".png", labels)[1].tobytes()
+    order (1 a one-structure segmenter's finding); ``None`` where no segmenter answered."""
+    labels, _ = answer_labels(result, size)
+    return None if labels is None else cv2.imencode(".png", labels[0])[1].tobytes()
 
 
 def answer_files(stem: str, image: MedImage, result: Diagnosis | VolumeDiagnosis, cards: Mapping[str, ModelCard],

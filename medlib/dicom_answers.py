@@ -219,7 +219,7 @@ def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: M
     if sources.secondary_capture is not None:
         answer.files["image"] = _bytes(sources.secondary_capture)
     volume = isinstance(result, VolumeDiagnosis)
-    labels, structures = _label_map(result, sources.size)
+    labels, structures = answer_labels(result, sources.size)
     groups: list[Any] = []
     evidence = list(sources.images)
     segmenter = cards.get("segment")
@@ -243,8 +243,10 @@ def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: M
     return answer
 
 
-def _label_map(result: Diagnosis | VolumeDiagnosis, size: tuple[int, int]) -> tuple[np.ndarray | None, list[str]]:
-    """The answer's label map as frames×rows×columns at the cited images' size, and its structures' names."""
+def answer_labels(result: Diagnosis | VolumeDiagnosis, size: tuple[int, int]) -> tuple[np.ndarray | None, list[str]]:
+    """The answer's label map as frames×rows×columns at ``size`` (rows, columns: the cited images'), and its
+    structures' names: a segmenter's structures, or a one-structure segmenter's pieces above 0.5 (1); ``None``
+    where it gave neither."""
     if isinstance(result, VolumeDiagnosis):
         return result.labels, list(result.structures)
     if result.label_map is not None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from medlib.card import ModelCard
 from medlib.diagnose import Diagnosis
-from medlib.visualize import as_rgb, draw_label_map, scale_to_uint8
+from medlib.visualize import as_rgb, draw_label_map, enlarge, scale_to_uint8
 from medlib.volume_diagnose import VolumeDiagnosis
 
 DISCLAIMER = ("Research tool, not a medical device. No result here may guide the care of a patient; each model "
@@ -42,7 +42,7 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _picture(picture: np.ndarray) -> str:
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(as_rgb(picture), cv2.COLOR_RGB2BGR),
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(as_rgb(enlarge(picture, 512)), cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_JPEG_QUALITY, 90])
     if not ok:
         return ""
@@ -83,14 +83,13 @@ def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard], threshold:
                   "size": f"{f['area_mm2']:.0f} mm²" if f.get("area_mm2") else f"{f['area_px']} px",
                   "centre (x, y)": f"{f['centre'][0]:.0f}, {f['centre'][1]:.0f}"} for f in result.lesions]
     if "locate" in cards or result.lesions:
-        locator = cards.get("locate")
-        cut = (f"the threshold of {html.escape(locator.name)}, chosen on validation images" if threshold is None
-               else f"chosen by the user; {html.escape(locator.name)}'s own, chosen on validation images, is "
-                    f"{result.finding_threshold:.2f}")
-        called = (f"<p>Candidates scoring at least {result.finding_threshold if threshold is None else threshold:.2f} "
-                  f"({cut}); probability that the image holds a "
-                  f"{html.escape(locator.finding)}: {result.finding_probability:.1%}.</p>"
-                  if locator is not None and result.finding_threshold is not None else "")
+        locator, called = cards.get("locate"), ""
+        if locator is not None and result.finding_threshold is not None:
+            own = f"{html.escape(locator.name)}'s own threshold, chosen on validation images"
+            cut = own if threshold is None else f"chosen by the user; {own}, is {result.finding_threshold:.2f}"
+            at = result.finding_threshold if threshold is None else threshold
+            called = (f"<p>Candidates scoring at least {at:.2f} ({cut}); probability that the image holds a "
+                      f"{html.escape(locator.finding)}: {result.finding_probability:.1%}.</p>")
         parts.append(f"<h2>Findings</h2>{called}{_table(findings)}")
     if result.structure_areas:
         rows = [{"structure": n, "area": f"{a['area_mm2'] / 100:.1f} cm²" if "area_mm2" in a else f"{a['area_px']} px"}

@@ -62,6 +62,20 @@ def test_a_real_sample_film_is_diagnosed_by_the_real_film_models(page):
     assert page.metric[0].label == "Cardiothoracic ratio" and 0.2 < float(page.metric[0].value) < 0.8
 
 
+def _downloads(app: AppTest) -> list[str]:
+    return [button.proto.label for button in app.get("download_button")]
+
+
+def test_the_answer_is_prepared_for_download_on_request_and_goes_stale_with_a_new_answer(page):
+    assert not _downloads(page) and not page.checkbox  # a JPEG: no patient identifier to keep
+    page.button(key="dx_prepare").click().run()
+    assert not page.exception, page.exception
+    assert _downloads(page) == ["Label map (PNG)", "Image (DICOM)", "DICOM SEG", "DICOM SR", "Report (HTML)",
+                                "All (ZIP)"]  # a JPEG has no DICOM file to cite: itself as a Secondary Capture
+    page.slider(key="dx_heat_opacity").set_value(0.9).run()  # another picture: the files no longer match it
+    assert not _downloads(page) and page.button(key="dx_prepare")
+
+
 def test_the_synthetic_sample_gets_the_synthetic_models(page):
     page.radio(key="dx_source").set_value("A synthetic sample film").run()
     assert page.selectbox(key="dx_classify_synthetic").value == "chest-classifier"
@@ -113,6 +127,11 @@ def test_an_uploaded_dicom_film_shows_class_overlay_and_lesion_table(page):
     assert len(lesions) >= 1 and {"area_px", "mean_probability", "box (x0, y0, x1, y1)"} <= set(lesions.columns)
     page.slider(key="dx_opacity").set_value(0.8).run()
     assert not page.exception
+    page.button(key="dx_prepare").click().run()
+    assert not page.exception, page.exception
+    assert _downloads(page) == ["Label map (PNG)", "Image (DICOM)", "DICOM SEG", "DICOM SR", "Report (HTML)",
+                                "All (ZIP)"]
+    assert any("no Study and Series UIDs" in c.value or "new study" in c.value for c in page.caption)
 
 
 def test_a_real_ct_dicom_is_refused_by_the_gate_and_a_bad_file_named(page):
@@ -198,6 +217,10 @@ def test_no_patient_tag_reaches_the_page(page, tmp_path):
     texts = [t.value.to_string() for t in page.table] + [e.value for e in elements]
     shown = "\n".join(texts + [i.proto.imgs[0].caption for i in page.get("image")])
     assert "RescaleIntercept" in shown  # the technical tags are there
+    keep = page.checkbox(key="dx_keep_identifiers")
+    assert keep.value is False and "identifiers" in keep.label  # visible, and off unless chosen
+    page.button(key="dx_prepare").click().run()
+    assert _downloads(page) == ["Report (HTML)", "All (ZIP)"]  # the gate refused it: no SEG or SR
     for secret in ("Planted", "PLANTED-4711", "19010101"):
         assert secret not in shown
 
@@ -216,4 +239,9 @@ def test_a_volume_is_outlined_in_three_planes_with_its_structures_in_ml(toy_volu
     assert [s.label for s in app.slider] == ["Axial slice", "Coronal slice", "Sagittal slice"]
     table = app.table[0].value
     assert table.index.tolist() == ["sphere", "ellipsoid"] and table["volume"].str.endswith(" mL").all()
-    assert app.get("download_button")[0].proto.label == "Label volume (.nii.gz)"
+    assert not app.get("download_button")  # written when asked
+    app.button(key="dx_prepare").click().run()
+    assert not app.exception, app.exception
+    labels = [button.proto.label for button in app.get("download_button")]
+    assert labels == ["Label volume (NIfTI)", "Report (HTML)", "All (ZIP)"]
+    assert any("no DICOM answer" in c.value and "NIfTI" in c.value for c in app.caption)  # no DICOM file to cite

@@ -90,12 +90,37 @@ def test_a_jsrt_film_shows_its_nodule_candidates_and_the_three_outlines(browser,
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "diagnose-jsrt-nodule.png"), full_page=True)
     slider = page.locator("[data-testid='stSlider']").filter(has_text="Candidate threshold").first
-    slider.locator("[role='slider']").focus()
+    slider.locator("input[type='range']").focus()
     for _ in range(100):  # to 0: every candidate is drawn, numbered, with its score
         page.keyboard.press("ArrowLeft")
     page.get_by_text("at or above 0.00").first.wait_for(timeout=120_000)
     settle(page)
     assert "candidate(s) at or above 0.00" in page.inner_text("body")
     page.screenshot(path=str(SCREENSHOTS / "diagnose-jsrt-all-candidates.png"), full_page=True)
+    page.get_by_role("button", name="Prepare the files").click()
+    page.get_by_role("button", name="Report (HTML)").wait_for(timeout=120_000)
+    for name in ("DICOM SEG", "DICOM SR", "Label map (PNG)", "All (ZIP)"):
+        assert page.get_by_role("button", name=name).count() == 1
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Report (HTML)").click()
+    assert download.value.suggested_filename == "JPCLN012-report.html"
+    report = download.value.path().read_text(encoding="utf-8")
     assert not errors, errors
+    page.close()
+    _the_report_opens_offline(browser, report)
+
+
+def _the_report_opens_offline(browser, report: str) -> None:
+    """The downloaded report, opened with every network request refused: whole, and asking for nothing."""
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    asked = []
+    page.route("**/*", lambda route: (asked.append(route.request.url), route.abort()))
+    page.set_content(report)
+    page.wait_for_load_state("load")
+    assert page.evaluate("() => [...document.images].every(image => image.complete && image.naturalWidth > 0)")
+    body = page.inner_text("body")
+    assert "not a medical device" in body and "Findings" in body and "Cardiothoracic ratio" in body
+    assert "candidates scoring at least 0.00" in body.lower()  # the threshold the user chose
+    assert not [url for url in asked if not url.startswith("data:")], asked
+    page.screenshot(path=str(SCREENSHOTS / "diagnose-report.png"), full_page=True)
     page.close()

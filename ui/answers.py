@@ -49,7 +49,7 @@ def candidates_panel(result: Diagnosis, locator: StoredModel, threshold: float, 
              "zone": c["zone"] or "–", "size": f"{c['size_mm']:.0f} mm" if c["size_mm"] else
              f"{2 * c['radius_px']:.0f} px", "centre (x, y)": f"{c['centre'][0]:.0f}, {c['centre'][1]:.0f}"}
             for c in called]
-    st.table(pd.DataFrame(rows).set_index("candidate"))
+    st.table(pd.DataFrame(rows).set_index("candidate"), hide_index=False)  # the numbers drawn on the picture
     if not spacing_known:
         st.caption("Sizes in pixels: the file gives no pixel spacing.")
 
@@ -66,6 +66,7 @@ def anatomy_panel(result: Diagnosis, segmenter: StoredModel) -> None:
         st.metric("Cardiothoracic ratio", f"{ratio:.2f}",
                   help="the heart's widest horizontal extent over the thorax's widest inner extent (from the "
                        "lungs' outer edges), measured on the outlines")
-        st.caption(f"{result.measurements['reading'].capitalize()}. {learned_from(segmenter)}.")
+        reading = result.measurements["reading"]
+        st.caption(f"{reading[0].upper()}{reading[1:]}. {learned_from(segmenter)}.")
     else:
         st.caption(f"The cardiothoracic ratio needs both lungs and the heart outlined. {learned_from(segmenter)}.")

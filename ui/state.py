@@ -33,6 +33,7 @@ PREPROCESS_EDITOR, AUGMENT_EDITOR = "preprocess_editor", "augment_editor"  # the
 AUGMENT_SEED = "aug_seed"  # the Augmentation page's draw (a widget its "new draw" button moves on)
 DIAGNOSE_UPLOAD_ID, DIAGNOSE_UPLOADS = "dx_upload_id", "dx_uploads"  # the Diagnose page's files, read once
 DIAGNOSE_GENERATION = "dx_upload_generation"  # a new image picker for each new upload
+DIAGNOSE_FILES = "dx_answer_files"  # the answer's files prepared for download, and what they were written from
 THRESHOLD, THRESHOLD_OF = "ev_threshold", "ev_threshold_of"  # the Evaluation page's threshold, and whose it is
 TRAINING_JOB, JOB_ACKNOWLEDGED = "tr_job", "tr_acknowledged"  # the run watched, and the last one whose end was seen
 WORKSPACE = "workspace"  # the private folder of this session (medlib.workspace.Workspace)

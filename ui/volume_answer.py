@@ -1,29 +1,25 @@
 """The Diagnose page for a volume (a NIfTI file, a DICOM series): a volume model's structures outlined in three
-planes, a table of their volumes in mL, and the label volume to download as NIfTI with the input's own affine."""
+planes, a table of their volumes in mL, and the answer to download (the label volume as NIfTI with the input's own
+affine, a DICOM SEG and SR for a DICOM series, a report)."""
 
 from __future__ import annotations
 
-import gzip
-
-import nibabel as nib
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from medlib.answer_files import file_stem
 from medlib.datasets.volumes import Volume
 from medlib.errors import MedlibError
 from medlib.image import MedImage
+from medlib.report import volume_picture
 from medlib.store import StoredModel
-from medlib.volume_diagnose import VolumeDiagnosis, canonical, diagnose_volume
+from medlib.volume_diagnose import canonical, diagnose_volume
+from ui.answer_downloads import answer_downloads
 from ui.answers import learned_from
 from ui.legend import legend
 from ui.models import heavy_work, loaded_entry
 from ui.planes import three_planes
-
-
-def _nifti_bytes(result: VolumeDiagnosis) -> bytes:
-    """The label volume as a gzipped NIfTI file, in memory."""
-    return gzip.compress(nib.Nifti1Image(result.labels, result.affine).to_bytes())
 
 
 def volume_answer(image: MedImage, name: str, models: list[StoredModel]) -> None:
@@ -61,11 +57,7 @@ def volume_answer(image: MedImage, name: str, models: list[StoredModel]) -> None
     rows = [{"structure": structure, "voxels": f"{v['voxels']:,}", "volume": f"{v['volume_ml']:.3f} mL"}
             for structure, v in result.volumes.items()]
     st.table(pd.DataFrame(rows).set_index("structure"))
-    stem = name.rsplit(".nii", 1)[0] if ".nii" in name else name.rsplit(".", 1)[0]
-    st.download_button("Label volume (.nii.gz)", _nifti_bytes(result), f"{stem}-labels.nii.gz",
-                       "application/gzip", key="dx_volume_download", icon=":material/download:",
-                       help="0 background, 1..K in the model card's structure order, on the input's own voxels and "
-                            "affine")
+    answer_downloads(file_stem(name), image, result, {"segment": chosen.card}, volume_picture(turned, labels))
     st.caption(f"{chosen.name}: {chosen.card.intended_use}")
     with st.expander("The volume's facts (de-identified: technical tags only)"):
         st.json({"shape": list(np.shape(result.labels)), **image.metadata}, expanded=False)
