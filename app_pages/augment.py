@@ -15,6 +15,7 @@ from medlib.visualize import draw_targets, enlarge, scale_to_uint8
 from ui import state
 from ui.legend import legend
 from ui.spec_editor import edit_spec, set_steps, spec_actions
+from ui.volume_preview import previews_volumes, volume_augment_preview
 
 PER_ROW = 6
 
@@ -68,6 +69,9 @@ def _defaults() -> None:
 
 st.title("Augmentation")
 dataset = state.active_dataset()
+if previews_volumes(state.volume_set(), dataset.name, "au_what"):
+    volume_augment_preview(state.volume_set())
+    st.stop()
 pipeline = state.active_pipeline()
 st.caption(
     "Variants of the active data set's images after the active preprocessing "

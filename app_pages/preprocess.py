@@ -13,6 +13,7 @@ from ui.legend import legend
 from ui.pick import pick_image
 from ui.plots import histogram
 from ui.spec_editor import edit_spec, set_steps, spec_actions
+from ui.volume_preview import previews_volumes, volume_preprocess_preview
 
 COLUMNS = 4
 
@@ -53,6 +54,10 @@ def _show_stages(pipeline: Pipeline, picked) -> np.ndarray | None:
 
 st.title("Preprocessing")
 dataset = state.active_dataset()
+if previews_volumes(state.volume_set(), dataset.name, "pp_what"):
+    st.caption("The 3-D recipe runs here as in training and at inference: what you see is what the model gets.")
+    volume_preprocess_preview(state.volume_set())
+    st.stop()
 st.caption("The same pipeline runs here, in training and at inference: what you see is what the model gets.")
 controls, stages_area = st.columns([1, 2])
 with controls:

@@ -59,3 +59,42 @@ def test_the_preview_pages_draw_findings_and_structures_moving_with_the_image(pa
     assert not app.exception and not app.error
     legend = next(m.value for m in app.markdown if m.value.startswith("Outlined:"))
     assert "right lung" in legend and "located finding" in legend
+
+
+def test_the_preprocessing_page_shows_a_volume_before_and_after_its_3d_recipe(tmp_path):
+    from tests.helpers import write_task
+
+    app = AppTest.from_file(str(ROOT / "app_pages" / "preprocess.py"), default_timeout=60)
+    app.session_state["volume_set"] = load_dataset(write_task(tmp_path / "Task99_Spheres", count=6,
+                                                              spacing=(1.5, 1.0, 1.0)))
+    app.run()
+    assert not app.exception and not app.error
+    assert app.radio(key="pp_what").value.startswith("Volumes")  # the 3-D set loaded last is previewed first
+    sliders = [s.key for s in app.slider]
+    assert sliders == [f"pp_volume_{when}_{plane}" for when in ("before", "after")
+                       for plane in ("axial", "coronal", "sagittal")]
+    before, after = (m.value for m in app.markdown if m.value.startswith(("**Before**", "**After**")))
+    assert "20 × 24 × 20 voxels of 1.5 × 1 × 1 mm" in before  # as read
+    assert "24 × 24 × 24 voxels of 1.5 × 1 × 1 mm" in after and "MRI normalisation" in after  # padded to the patch
+    app.radio(key="pp_what").set_value(app.radio(key="pp_what").options[1]).run()  # back to the 2-D images
+    assert not app.exception and not [s for s in app.slider if s.key.startswith("pp_volume")]
+
+
+def test_the_augmentation_page_shows_the_patch_a_seeded_draw_gives_training(tmp_path):
+    from tests.helpers import write_task
+
+    app = AppTest.from_file(str(ROOT / "app_pages" / "augment.py"), default_timeout=60)
+    app.session_state["volume_set"] = load_dataset(write_task(tmp_path / "Task99_Spheres", count=6))
+    app.run()
+    assert not app.exception and not app.error
+    assert any(m.value.startswith("**The patch training draws** in epoch 1 with seed 0") for m in app.markdown)
+    pictures = [i.proto.imgs[0].url for i in app.get("image")]
+    assert len(pictures) == 6  # three planes of the prepared volume, three of the patch
+    draws = {}
+    for seed in (1, 2, 3):
+        app.number_input(key="au_volume_seed").set_value(seed).run()
+        assert not app.exception
+        now = [i.proto.imgs[0].url for i in app.get("image")]
+        assert now[:3] == pictures[:3]  # the prepared volume stays
+        draws[seed] = tuple(now[3:])
+    assert len(set(draws.values())) > 1  # another seed, another draw

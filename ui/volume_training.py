@@ -6,13 +6,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from medlib.datasets.volumes import VolumeSet
 from medlib.errors import MedlibError
 from medlib.training import TrainConfig
 from medlib.training.volumes import plan_volumes
+from ui.volume_preview import recipe_table
 
 
 def volume_form(volumes: VolumeSet) -> tuple[TrainConfig, str] | None:
@@ -25,8 +25,7 @@ def volume_form(volumes: VolumeSet) -> tuple[TrainConfig, str] | None:
         st.error(str(exc), icon=":material/error:")
         return None
     with st.expander("The 3-D recipe (derived from the volumes)", expanded=True):
-        st.dataframe(pd.DataFrame([{"setting": name, "value": str(c.value), "why": c.reason}
-                                   for name, c in choices.items()]), hide_index=True, width="stretch")
+        recipe_table(choices)
     left, middle, right = st.columns(3)
     minutes = left.number_input("Time limit (minutes, 0 = none)", 0.0, 600.0, 15.0, 1.0, key="tr_volume_minutes")
     epochs = middle.number_input("Epochs (0 = from the time limit)", 0, 10_000, 0, key="tr_volume_epochs")

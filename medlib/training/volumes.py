@@ -85,7 +85,13 @@ def _one_hot(labels: np.ndarray, structures: int) -> np.ndarray:
     return np.stack([labels == k for k in range(1, structures + 1)], axis=-1).astype(np.float32)
 
 
-def _augmented(prepared: Prepared, patch: tuple[int, ...], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def volume_draw(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The random draw of volume ``index`` in ``epoch`` (from 0) of a run seeded ``seed``."""
+    return np.random.default_rng([seed, epoch, index])
+
+
+def augment_patch(prepared: Prepared, patch: tuple[int, ...], rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """A random patch of a prepared volume, mirrored, turned, scaled and brightened by one seeded draw."""
     image, labels = prepared.image[..., 0], prepared.labels
     corner = [int(rng.integers(0, s - p + 1)) for s, p in zip(image.shape, patch, strict=True)]
@@ -151,7 +157,7 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
         model.optimizer.learning_rate = cosine_rate(config.learning_rate, done) if config.schedule == "cosine" \
             else config.learning_rate
         order = np.random.default_rng([config.seed, epoch]).permutation(train)
-        pairs = [_augmented(prepare[i], steps.patch, np.random.default_rng([config.seed, epoch, int(i)]))
+        pairs = [augment_patch(prepare[i], steps.patch, volume_draw(config.seed, epoch, int(i)))
                  for i in order]
         x = np.stack([p[0] for p in pairs])
         y = np.stack([_one_hot(p[1], k) for p in pairs])
