@@ -174,5 +174,5 @@ def toy_volume_model(tmp_path_factory):
     root = write_task(tmp_path_factory.mktemp("task") / "Task99_Spheres")
     folder = tmp_path_factory.mktemp("volume-store") / "spheres"
     result = train(TrainConfig(data=str(root), epochs=25, learning_rate=5e-3, early_stopping=0), folder,
-                   about={"body_part": "brain"})
+                   about={"body_part": "brain", "modality": "MRI"})
     return open_model(folder), result, root

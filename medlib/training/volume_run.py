@@ -47,7 +47,8 @@ def train_on_volumes(config: TrainConfig, volumes: VolumeSet, out: Path, emit: P
                                for i in facts[name]]) for name in ("train", "val")}
     profile = fit_profile(vectors["train"], vectors["val"])
     about = dict(about or {})
-    modality = next((m for m in MODALITIES if m.lower() == volumes.modality.strip().lower()), "")
+    modality = about.pop("modality", None) or next(  # the card's facts as given, else the set's own modality
+        (m for m in MODALITIES if m.lower() == volumes.modality.strip().lower()), "")
     card = ModelCard(
         task="segment", architecture="unet", input_shape=[*steps.patch, 1],
         class_names=["background", *volumes.structures], preprocess=steps.to_dict(), modality=modality,
