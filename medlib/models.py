@@ -189,7 +189,7 @@ def unet_depth_for(input_shape: tuple[int, ...]) -> int:
     >>> unet_depth_for((256, 256, 1)), unet_depth_for((264, 264, 1))
     (4, 3)
     """
-    sides = input_shape[:-1]
+    sides = [side for side in input_shape[:-1] if side > 1] or [1]  # a side of 1: one slice, never halved
     depth = unet_depth(min(sides))
     while depth > 3 and any(side % 2**depth for side in sides):
         depth -= 1
@@ -206,7 +206,9 @@ def build_unet(
     """A U-Net with batch norm; one sigmoid map per structure (``num_classes`` counts the background and the
     structures: two classes give one foreground map). Sigmoid maps rather than one softmax: the one-structure
     model is the binary one, and structures may overlap (a nodule inside a lung). An input of (H, W, C) gives a 2-D
-    U-Net, one of (D, H, W, C) a 3-D one (3×3×3 convolutions, as nnU-Net's 3d_fullres), alike in every other way.
+    U-Net, one of (D, H, W, C) a 3-D one (3×3×3 convolutions, as nnU-Net's 3d_fullres), alike in every other way;
+    a 3-D side of 1 (one slice of a thin stack) is convolved, pooled and upsampled in its plane only: a 2-D U-Net
+    over slices (3×3×1 convolutions, as nnU-Net's 2d configuration).
 
     ``depth`` defaults to :func:`unet_depth` of the input's short side, less where the sides do not halve as often.
     Each level doubles the width; a deeper U-Net (for larger inputs: more context, not more capacity) stops at
@@ -217,15 +219,17 @@ def build_unet(
     layers = keras.layers
     depth = depth or unet_depth_for(input_shape)
     factor = 2**depth
-    if any(side % factor for side in input_shape[:-1]):
+    if any(side % factor for side in input_shape[:-1] if side > 1):
         raise ModelError(f"a U-Net of depth {depth} needs sides divisible by {factor}; got {input_shape[:-1]}")
     flat = len(input_shape) == 3
     conv, pool, up = (layers.Conv2D, layers.MaxPooling2D, layers.Conv2DTranspose) if flat else \
         (layers.Conv3D, layers.MaxPooling3D, layers.Conv3DTranspose)
+    kernel = 3 if flat else tuple(3 if side > 1 else 1 for side in input_shape[:-1])
+    halve = 2 if flat else tuple(2 if side > 1 else 1 for side in input_shape[:-1])
 
     def double_conv(x, filters: int, name: str):
         for k in (1, 2):
-            x = conv(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{k}")(x)
+            x = conv(filters, kernel, padding="same", use_bias=False, name=f"{name}_conv{k}")(x)
             x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn{k}")(x)
             x = layers.ReLU()(x)
         return x
@@ -238,10 +242,10 @@ def build_unet(
     for level in range(depth):
         x = double_conv(x, filters(level), f"down{level}")
         skips.append(x)
-        x = pool(2)(x)
+        x = pool(halve)(x)
     x = double_conv(x, filters(depth), "bottom")
     for level in reversed(range(depth)):
-        x = up(filters(level), 2, strides=2, name=f"up{level}_t")(x)
+        x = up(filters(level), halve, strides=halve, name=f"up{level}_t")(x)
         x = layers.Concatenate()([x, skips[level]])
         x = double_conv(x, filters(level), f"up{level}")
     outputs = conv(num_classes - 1, 1, activation="sigmoid", name="mask")(x)

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 from medlib.datasets import load_dataset
-from medlib.errors import DatasetError
 from medlib.volume_metrics import structure_metrics, volume_scores
 from medlib.volume_steps import VolumeSteps, sliding_window
 from tests.helpers import SHAPE_3D as SHAPE
 from tests.helpers import write_task
 
 
-def test_the_recipe_plans_3d_for_isotropic_volumes_and_refuses_thin_stacks(tmp_path):
+def test_the_recipe_plans_3d_for_isotropic_volumes_and_2d_over_slices_for_thin_stacks(tmp_path):
     from medlib.training.volumes import plan_volumes
 
     volumes = load_dataset(write_task(tmp_path / "iso", 8))
@@ -23,8 +22,27 @@ def test_the_recipe_plans_3d_for_isotropic_volumes_and_refuses_thin_stacks(tmp_p
     assert choices["configuration"].value == "3-D U-Net" and steps.patch == (24, 24, 24)
     assert steps.normalisation == "mri" and steps.spacing == (1.0, 1.0, 1.0)
     thin = load_dataset(write_task(tmp_path / "thin", 8, spacing=(0.8, 0.8, 5.0)))
-    with pytest.raises(DatasetError, match="thin stacks of slices train best as 2-D images"):
-        plan_volumes(thin, np.arange(len(thin)))
+    steps, choices = plan_volumes(thin, np.arange(len(thin)))
+    assert choices["configuration"].value == "2-D U-Net over slices" and steps.patch == (24, 24, 1)
+    assert "thin stacks" in choices["configuration"].reason and "axis 2" in choices["configuration"].reason
+    assert choices["batch size"].value == 12 and choices["patches per volume"].value == 8
+
+
+def test_a_thin_stack_model_trains_over_slices_and_answers_on_the_volume_s_own_grid(tmp_path):
+    from medlib.inference import open_model
+    from medlib.training import TrainConfig, train
+    from medlib.volume_diagnose import diagnose_volume
+
+    root = write_task(tmp_path / "Task98_Thin", 8, spacing=(0.8, 0.8, 5.0))
+    result = train(TrainConfig(data=str(root), epochs=2), tmp_path / "store" / "thin")
+    card = result.stored.card
+    assert card.recipe["configuration"]["value"] == "2-D U-Net over slices" and card.input_shape[2:] == [1, 1]
+    loaded = open_model(result.stored.path)
+    kernels = {tuple(layer.kernel.shape[:3]) for layer in loaded.model.layers if "conv1" in layer.name}
+    assert kernels == {(3, 3, 1)}  # convolved in each slice's plane only
+    volume = load_dataset(root).volumes[0]
+    answer = diagnose_volume(volume.image, volume.affine, loaded)
+    assert answer.labels.shape == volume.image.shape and answer.spacing == pytest.approx((0.8, 0.8, 5.0))
 
 
 def test_sliding_windows_equal_the_whole_volume_where_both_fit():

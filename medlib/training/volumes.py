@@ -3,8 +3,9 @@ U-Net on patches, seeded 3-D augmentation, validation per structure each epoch, 
 card of a model that takes volumes.
 
 - **Configuration**: a 3-D U-Net where the volumes are about isotropic; where one axis is over
-  :data:`ANISOTROPY` times coarser than the others (thick slices), the set is refused with what to do (medlib's
-  2-D U-Net over slices is the way there: export the slices).
+  :data:`ANISOTROPY` times coarser than the others (thick slices), a 2-D U-Net over slices (patches one slice
+  thick, convolved in their plane: :func:`medlib.models.build_unet`), as nnU-Net chooses its 2d configuration,
+  with more slices a step and several slices of each volume an epoch.
 - **Spacing**: the median of the volumes'; images resampled linearly, labels by nearest neighbour.
 - **Patch**: the median resampled shape, each side up to a multiple of 8 (three halvings), at most
   :data:`MAX_PATCH` voxels; larger volumes are trained on random patches and predicted in Gaussian-blended sliding
@@ -42,8 +43,8 @@ from medlib.volume_steps import Prepared, VolumeSteps, sliding_window
 ANISOTROPY, MAX_PATCH, MIN_EPOCHS = 3.0, 96**3, 60
 """Coarsest over finest spacing above which volumes are thin stacks; the largest patch (voxels); the passes of a run
 without a time budget."""
-BATCH = 2
-"""Patches a step (nnU-Net's 3-D batch)."""
+BATCH, SLICE_BATCH, SLICES_PER_VOLUME = 2, 12, 8
+"""Patches a step (nnU-Net's 3-D batch); slices a step over slices, and the most slices of a volume an epoch."""
 
 
 def plan_volumes(volumes: VolumeSet, train: np.ndarray) -> tuple[VolumeSteps, dict[str, Choice]]:
@@ -52,12 +53,11 @@ def plan_volumes(volumes: VolumeSet, train: np.ndarray) -> tuple[VolumeSteps, di
     shapes = np.array([volumes.volumes[i].image.shape for i in train])
     target = tuple(float(v) for v in np.median(spacings, axis=0))
     ratio = max(target) / min(target)
-    if ratio > ANISOTROPY:
-        raise DatasetError(f"{volumes.name}'s voxels are {ratio:.1f} times coarser along one axis (spacing "
-                           f"{target} mm): thin stacks of slices train best as 2-D images; export the slices and "
-                           "train a 2-D U-Net on them")
+    thin = int(np.argmax(target)) if ratio > ANISOTROPY else None
     resampled = np.median(shapes * spacings / np.array(target), axis=0)
     patch = [int(math.ceil(s / 8) * 8) for s in resampled]
+    if thin is not None:
+        patch[thin] = 1
     while np.prod(patch) > MAX_PATCH:
         patch[int(np.argmax(patch))] -= 8
     modality = "ct" if "ct" in volumes.modality.lower() else "mri"
@@ -67,16 +67,24 @@ def plan_volumes(volumes: VolumeSet, train: np.ndarray) -> tuple[VolumeSteps, di
                                  if volumes.volumes[i].labels is not None])
         window = tuple(float(v) for v in np.percentile(values, [0.5, 99.5]))
     steps = VolumeSteps(target, modality, tuple(patch), window)
+    voxels = f"{' × '.join(f'{v:g}' for v in target)} mm, coarsest {ratio:.1f}× the finest"
+    configuration = Choice("3-D U-Net", f"about isotropic voxels ({voxels}, under {ANISOTROPY:g})") if thin is None \
+        else Choice("2-D U-Net over slices", f"thin stacks ({voxels}, over {ANISOTROPY:g}): each slice segmented in "
+                                             f"its plane (axis {thin} one voxel thick), as nnU-Net's 2d configuration")
     choices = {
-        "configuration": Choice("3-D U-Net", f"about isotropic voxels ({' × '.join(f'{v:g}' for v in target)} mm, "
-                                f"coarsest {ratio:.1f}× the finest, under {ANISOTROPY:g})"),
+        "configuration": configuration,
         "spacing": Choice(list(target), "the training volumes' median spacing; images resampled linearly, labels "
                                         "by nearest neighbour"),
         "patch": Choice(patch, f"the median resampled shape {[int(v) for v in resampled]}, each side up to a "
                                "multiple of 8 (three halvings of the U-Net)"),
         "normalisation": Choice(modality, "MRI: each volume to zero mean and unit variance" if modality == "mri"
                                 else f"CT: one window over the foreground's 0.5-99.5 percentiles, {window} HU"),
-        "batch size": Choice(BATCH, "two patches a step, as nnU-Net's 3-D configuration"),
+        "batch size": Choice(BATCH, "two patches a step, as nnU-Net's 3-D configuration") if thin is None else
+        Choice(SLICE_BATCH, "twelve slices a step, as nnU-Net's 2d configuration uses at least"),
+        "patches per volume": Choice(1, "one patch of each volume an epoch") if thin is None else
+        Choice(int(min(resampled[thin], SLICES_PER_VOLUME)), f"slices of each volume an epoch (its median slice "
+                                                               f"count {resampled[thin]:.0f}, at most "
+                                                               f"{SLICES_PER_VOLUME})"),
     }
     return steps, choices
 
@@ -85,9 +93,9 @@ def _one_hot(labels: np.ndarray, structures: int) -> np.ndarray:
     return np.stack([labels == k for k in range(1, structures + 1)], axis=-1).astype(np.float32)
 
 
-def volume_draw(seed: int, epoch: int, index: int) -> np.random.Generator:
-    """The random draw of volume ``index`` in ``epoch`` (from 0) of a run seeded ``seed``."""
-    return np.random.default_rng([seed, epoch, index])
+def volume_draw(seed: int, epoch: int, index: int, patch: int = 0) -> np.random.Generator:
+    """The random draw of volume ``index``'s ``patch``-th patch in ``epoch`` (from 0) of a run seeded ``seed``."""
+    return np.random.default_rng([seed, epoch, index, patch] if patch else [seed, epoch, index])
 
 
 def augment_patch(prepared: Prepared, patch: tuple[int, ...], rng: np.random.Generator
@@ -99,7 +107,8 @@ def augment_patch(prepared: Prepared, patch: tuple[int, ...], rng: np.random.Gen
     image, labels = image[window], labels[window]
     if rng.random() < 0.2:  # one affine draw: a turn about one axis and a scale, about the patch's centre
         angle, scale = np.deg2rad(rng.uniform(-15, 15)), rng.uniform(0.85, 1.15)
-        axes = [(0, 1), (0, 2), (1, 2)][int(rng.integers(0, 3))]
+        planes = [pair for pair in ((0, 1), (0, 2), (1, 2)) if min(patch[pair[0]], patch[pair[1]]) > 1]
+        axes = planes[int(rng.integers(0, len(planes)))]  # a slice one voxel thick turns in its own plane
         matrix = np.eye(3)
         matrix[np.ix_(axes, axes)] = [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
         matrix /= scale
@@ -145,8 +154,9 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
     epochs = config.epochs or (BUDGET_EPOCHS if config.max_minutes else MIN_EPOCHS)
     choices["epochs"] = Choice(epochs, "set" if config.epochs else "as many as the time limit allows"
                                if config.max_minutes else f"{MIN_EPOCHS} passes", not config.epochs)
+    batch, per_volume = choices["batch size"].value, choices["patches per volume"].value
     progress({"event": "start", "model": "unet", "task": "segment", "input_shape": [*steps.patch, 1],
-              "train": int(train.size), "val": int(val.size), "batch_size": BATCH, "epochs": epochs, "folds": 1,
+              "train": int(train.size), "val": int(val.size), "batch_size": batch, "epochs": epochs, "folds": 1,
               "notes": [], "parameters": int(model.count_params()),
               "recipe": {name: c.to_dict() for name, c in choices.items()}})
     started, history, best, best_scores, kept, wait, ended = time.perf_counter(), [], -1.0, None, None, 0, "completed"
@@ -157,11 +167,11 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
         model.optimizer.learning_rate = cosine_rate(config.learning_rate, done) if config.schedule == "cosine" \
             else config.learning_rate
         order = np.random.default_rng([config.seed, epoch]).permutation(train)
-        pairs = [augment_patch(prepare[i], steps.patch, volume_draw(config.seed, epoch, int(i)))
-                 for i in order]
+        pairs = [augment_patch(prepare[i], steps.patch, volume_draw(config.seed, epoch, int(i), draw))
+                 for i in order for draw in range(per_volume)]
         x = np.stack([p[0] for p in pairs])
         y = np.stack([_one_hot(p[1], k) for p in pairs])
-        loss = float(model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False).history["loss"][-1])
+        loss = float(model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False).history["loss"][-1])
         predicted = _predict(model, [prepare[i] for i in val], steps.patch)
         scores = np.array([np.mean([2 * np.sum((t == s) & (p == s)) / max(np.sum(t == s) + np.sum(p == s), 1)
                                     for s in range(1, k + 1)]) for t, p in zip(truths, predicted, strict=True)])
