@@ -68,14 +68,18 @@ def _models(classifier: str | None, segmenter: str | None) -> tuple[Any, Any]:
 
 
 def score_part(files: list[str], target: str, classifier: str | None, segmenter: str | None, method: str) -> int:
-    """Score ``files`` and write them to ``target`` (Parquet, written whole or not at all); how many were scored."""
+    """Score ``files`` and write them to ``target`` (Parquet, written whole or not at all); how many were scored. A
+    volume model (a 3-D card, given as either model) takes the volumes (NIfTI files, DICOM series) and answers per
+    structure."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from medlib.diagnose_files import diagnose_paths
 
     models = _models(classifier, segmenter)
-    rows = list(diagnose_paths([Path(f) for f in files], *models, method=method))
+    volumes = [m for m in models if m is not None and m.card.dimensions == 3]
+    flat = [None if m in volumes else m for m in models]  # each in its slot
+    rows = list(diagnose_paths([Path(f) for f in files], *flat, method=method, volume_models=volumes))
     table = pa.table({
         "file": [row["file"] for row in rows],
         "predicted": [row.get("predicted") for row in rows],

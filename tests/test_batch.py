@@ -97,3 +97,15 @@ def test_a_csv_manifest_lists_its_files_relative_to_itself(tmp_path):
     (tmp_path / "list.csv").write_text("\ufeffPath,patient_id\nfilms/b.png,2\nfilms/a.png,1\n", encoding="utf-8")
     assert list_inputs(tmp_path / "list.csv", tmp_path / "unused") == [tmp_path / "films" / "a.png",
                                                                          tmp_path / "films" / "b.png"]
+
+
+def test_a_volume_model_scores_the_volumes_of_a_part_per_structure(toy_volume_model, tmp_path):
+    import pyarrow.parquet as pq
+
+    from medlib.batch import score_part
+
+    loaded, _, root = toy_volume_model
+    files = [str(p) for p in sorted((root / "imagesTr").glob("*.nii.gz"))[:2]]
+    assert score_part(files, str(tmp_path / "part.parquet"), str(loaded.stored.path), None, "gradcam") == 2
+    rows = [json.loads(r) for r in pq.read_table(tmp_path / "part.parquet").column("result").to_pylist()]
+    assert all(row["model"] == "spheres" and set(row["structures"]) == {"sphere", "ellipsoid"} for row in rows)
