@@ -61,8 +61,11 @@ def test_the_shipped_cards_are_typed_and_say_what_they_learned_from():
 
     cards = {m.name: m.card for m in list_models(shipped_store())}
     assert cards["cxr-pneumonia"].positive_class == "PNEUMONIA" and cards["cxr-pneumonia"].threshold_value > 0.5
-    assert {c.modality for c in cards.values()} == {"X-ray radiograph"} and {c.body_part for c in cards.values()} \
-        == {"chest"}
+    films = [c for c in cards.values() if c.dimensions == 2]
+    assert {c.modality for c in films} == {"X-ray radiograph"} and {c.body_part for c in films} == {"chest"}
+    volume = cards["mri-hippocampus"]
+    assert (volume.modality, volume.body_part, volume.dimensions) == ("MRI", "brain", 3)
+    assert "Decathlon" in volume.provenance and "CC-BY-SA" in volume.license
     assert "children" in cards["cxr-pneumonia"].population and "adults" in cards["cxr-lungs"].population
 
 
