@@ -147,8 +147,9 @@ def _sample_grid(dataset: Dataset) -> None:
 def volume_section(volumes: VolumeSet) -> None:
     """A 3-D set: its facts, and one volume in three planes with a slice slider each, its structures outlined."""
     st.subheader(volumes.name)
-    st.caption("A 3-D set is shown here; the Preprocessing, Augmentation, Training and Evaluation pages work on "
-               f"2-D images and keep the active set, {state.active_dataset().name}.")
+    st.caption("A 3-D set: the Preprocessing and Augmentation pages preview its 3-D recipe, the Training page trains "
+               "a volume model on it and the Evaluation page scores one; the active 2-D set, "
+               f"{state.active_dataset().name}, stays active for 2-D work.")
     info = volumes.summary()
     facts = st.columns(4)
     facts[0].metric("Volumes", f"{len(volumes):,}")
