@@ -77,6 +77,17 @@ def test_hippocampus_volumes_show_in_three_planes(browser, app_url, shared_data,
     assert page.locator("[data-testid='stImage'] img").count() >= 3
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "upload-hippocampus.png"), full_page=True)
+    page.get_by_role("link", name="Preprocessing").click()  # the 3-D set loaded is previewed there
+    page.get_by_text("(what the network takes)").first.wait_for(timeout=60_000)
+    settle(page)
+    assert page.locator("[data-testid='stImage'] img").count() == 6  # before and after, three planes each
+    assert page.locator(EXCEPTION).count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "preprocess-hippocampus.png"), full_page=True)
+    page.get_by_role("link", name="Augmentation").click()
+    page.get_by_text("The patch training draws").first.wait_for(timeout=60_000)
+    settle(page)
+    assert page.locator(EXCEPTION).count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "augment-hippocampus.png"), full_page=True)
     assert not errors, errors
     page.close()
 
@@ -92,8 +103,11 @@ def test_a_hippocampus_volume_is_diagnosed_in_three_planes(browser, app_url, sha
     page.get_by_text("outlined by mri-hippocampus").first.wait_for(timeout=120_000)
     settle(page)
     body = page.inner_text("body")
-    assert "Anterior" in body and "Posterior" in body and " mL" in body and "Label volume (.nii.gz)" in body
+    assert "Anterior" in body and "Posterior" in body and " mL" in body
     assert page.locator("[data-testid='stImage'] img").count() >= 3
+    page.get_by_role("button", name="Prepare the files").click()
+    page.get_by_role("button", name="Label volume (NIfTI)").wait_for(timeout=60_000)
+    settle(page)
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "diagnose-hippocampus.png"), full_page=True)
     assert not errors, errors
