@@ -115,17 +115,14 @@ def _secondary_capture(pixels: np.ndarray, spacing: tuple[float, float] | None, 
     """The image (H×W or H×W×3, uint8) as a new study's Secondary Capture."""
     import highdicom as hd
 
-    known = identifiers or {}
     colour = pixels.ndim == 3 and not (np.ptp(pixels.astype(np.int16), axis=2) == 0).all()
     image = hd.sc.SCImage(
         pixels if colour else (pixels[..., 0] if pixels.ndim == 3 else pixels), "RGB" if colour else "MONOCHROME2",
         8, "PATIENT", generate_uid(), generate_uid(), 1, generate_uid(), 1, MANUFACTURER,
-        patient_id=known.get("PatientID", ""), patient_name=known.get("PatientName", ""),
-        patient_birth_date=known.get("PatientBirthDate", ""), patient_sex=known.get("PatientSex", ""),
         pixel_spacing=_positive(spacing), patient_orientation=("L", "F"),
         series_description="the image the medlib answer beside it is about")
-    image.Modality = modality if modality and modality != "OT" else "OT"
-    return _identified(image, identifiers)
+    image.Modality = modality or "OT"
+    return _identified(image, identifiers)  # the patient's identifiers, as every stand-in gets them
 
 
 def answer_sources(image: MedImage, display: np.ndarray | None = None, frames: int = 1,

@@ -89,11 +89,12 @@ def volume_augment_preview(volumes: VolumeSet) -> None:
     epoch = right.number_input("Epoch", 1, 10_000, 1, key="au_volume_epoch")
     volume = volumes.volumes[index]
     prepared = steps.prepare(volume.image, volume.spacing, volume.labels)
+    shown = _on_grid(volume.id, prepared.image[..., 0], prepared.labels, steps.spacing)
     st.caption("Mirrors along each axis (each with probability 0.5), one turn up to 15° with a scale of 0.85–1.15 "
                "(0.2), brightness (0.15) and gamma (0.15), drawn per volume, epoch and seed as training draws them.")
     legend(volumes.structures)
-    st.markdown(f"**Prepared**: {volume.id}, {_describe(_on_grid('', prepared.image[..., 0], None, steps.spacing))}")
-    three_planes(_on_grid(volume.id, prepared.image[..., 0], prepared.labels, steps.spacing), "au_volume_before")
+    st.markdown(f"**Prepared**: {volume.id}, {_describe(shown)}")
+    three_planes(shown, "au_volume_before")
     image, labels = augment_patch(prepared, steps.patch, volume_draw(int(seed), int(epoch) - 1, index))
     patch = _on_grid(f"{volume.id} augmented", image[..., 0], labels, steps.spacing)
     st.markdown(f"**The patch training draws** in epoch {int(epoch)} with seed {int(seed)}: {_describe(patch)}")
