@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from medlib.answer_files import file_stem
+from medlib.answer_files import answer_cards, file_stem
 from medlib.diagnose import Diagnosis, diagnose
 from medlib.diagnosis_picture import diagnosis_picture
 from medlib.errors import MedlibError
@@ -244,8 +244,7 @@ def _diagnosis() -> None:
                     st.caption("Areas in pixels: the file gives no pixel spacing.")
             else:
                 st.caption(f"No {target} above the 0.5 probability threshold.")
-    entries = {"classify": classifier_entry, "segment": segmenter_entry, "locate": locator_entry}
-    cards = {part: entry.card for part, entry in entries.items() if entry is not None}
+    cards = answer_cards(classifier_entry, segmenter_entry, locator_entry)
     answer_downloads(file_stem(name), image, result, cards, picture, display, threshold)
     with st.expander("Image facts (de-identified: technical tags only)"):
         st.table(pd.DataFrame([{"tag": k, "value": str(v)} for k, v in image.metadata.items()] or

@@ -10,6 +10,7 @@ import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -40,6 +41,13 @@ class AnswerFiles:
             for name, data in self.files.items():
                 archive.writestr(name, data)
         return buffer.getvalue()
+
+
+def answer_cards(classifier: Any, segmenter: Any, locator: Any) -> dict[str, ModelCard]:
+    """The cards of the models that answered (stored or loaded models, ``None`` for a part left out), by their part
+    (``classify``, ``segment``, ``locate``), as the report and the DICOM answer take them."""
+    return {part: model.card for part, model in (("classify", classifier), ("segment", segmenter),
+                                                 ("locate", locator)) if model is not None}
 
 
 def file_stem(name: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from medlib.answer_files import AnswerFiles, answer_files, file_stem
+from medlib.answer_files import AnswerFiles, answer_cards, answer_files, file_stem
 from medlib.diagnose import diagnose
 from medlib.diagnosis_picture import diagnosis_picture
 from medlib.dicom_sources import patient_identifiers
@@ -59,12 +59,6 @@ class Answers:
         if not (self.dicom and self.keep_identifiers):
             return None
         return patient_identifiers(sorted(path.iterdir()) if path.is_dir() else [path])  # a file, or a series' folder
-
-
-def _cards(classifier: LoadedModel | None, segmenter: LoadedModel | None,
-           locator: LoadedModel | None) -> dict[str, Any]:
-    return {part: m.card for part, m in (("classify", classifier), ("segment", segmenter), ("locate", locator))
-            if m is not None}
 
 
 def _write(out: Path, files: AnswerFiles, line: dict[str, Any]) -> None:
@@ -149,7 +143,7 @@ def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmen
                 mask = np.where(diagnosis.lesion_probability >= 0.5, 255, 0).astype(np.uint8)
                 cv2.imwrite(str(out / f"{stem}-mask.png"), mask)
                 result["mask"] = str(out / f"{stem}-mask.png")
-            _write(out, answer_files(stem, image, diagnosis, _cards(classifier, segmenter, locator), picture,
+            _write(out, answer_files(stem, image, diagnosis, answer_cards(classifier, segmenter, locator), picture,
                                      display, answers.dicom, answers.identifiers(path)), result)
         result["seconds"] = round(time.perf_counter() - started, 3)
         yield result
