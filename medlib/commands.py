@@ -62,6 +62,10 @@ def cmd_cache(args: argparse.Namespace) -> dict[str, Any]:
             **{k: summary[k] for k in ("images", "splits", "image_size", "dtype", "channels", "fingerprint")}}
 
 
+TOLD_CHOICES = ("task", "folds")
+"""The derived choices ``medlib train`` states before the first epoch (the card and the Training page hold all)."""
+
+
 def print_epoch(event: dict[str, Any]) -> None:
     fold = f"fold {event['fold']}/{event['folds']}  " if event.get("fold") else ""
     if event["event"] == "start":
@@ -69,6 +73,11 @@ def print_epoch(event: dict[str, Any]) -> None:
               f"input {event['input_shape']}, batch {event['batch_size']}", flush=True)
         for note in event["notes"] + ([event["init_from"]["note"]] if event.get("init_from") else []):
             print(f"  note: {note}", flush=True)
+        if event.get("fold", 1) == 1:  # what the data chose for the whole run, said once
+            for name in TOLD_CHOICES:
+                choice = event.get("recipe", {}).get(name)
+                if choice and choice["derived"]:
+                    print(f"  {name}: {choice['value']} ({choice['reason']})", flush=True)
     elif event["event"] == "cache":
         total = f" of {event['total']:,}" if event["total"] else ""
         print(f"too large for memory: cached {event['written']:,}{total} images to {event['folder']}", flush=True)

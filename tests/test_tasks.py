@@ -100,18 +100,21 @@ def test_located_findings_train_a_locating_model_scored_as_candidates(tmp_path):
     assert again["detection"]["nodule"]["sensitivity_at_1fp"] == detection["sensitivity_at_1fp"]
 
 
-def test_a_set_with_findings_locates_by_default_and_classifies_when_asked(tmp_path):
+def test_a_set_with_findings_classifies_by_default_and_locates_where_it_has_no_labels(tmp_path):
     pytest.importorskip("tensorflow")
     from medlib.tasks import default_task
     from medlib.training import TrainConfig, resolve, train
 
     data = dataclasses.replace(spots(n=40), name="spots-small")
     task, why = default_task(data)
-    assert task.name == "locate" and "could also train classify" in why
-    assert resolve(TrainConfig(**FAST), data).task.name == "locate"
-    result = train(TrainConfig(**{**FAST, "task": "classify", "epochs": 2}), tmp_path / "cls", dataset=data)
-    assert result.stored.card.class_names == ["normal", "nodule"] and result.stored.card.positive_class == "nodule"
-    assert result.stored.card.recipe["task"] == {"value": "classify", "reason": "set", "derived": False}
+    assert task.name == "classify" and "could also train locate" in why
+    unlabelled = dataclasses.replace(data, labels=None, class_names=[], masks=TASKS["locate"].training_set(data).masks)
+    assert default_task(unlabelled)[0].name == "locate" and resolve(TrainConfig(**FAST), unlabelled).task.name == "locate"
+    result = train(TrainConfig(**{**FAST, "epochs": 2}), tmp_path / "cls", dataset=data)
+    card = result.stored.card
+    assert card.task == "classify" and card.class_names == ["normal", "nodule"] and card.positive_class == "nodule"
+    assert card.located_by == "heat map"
+    assert card.recipe["task"]["derived"] and card.recipe["task"]["value"] == "classify"
 
 
 def test_a_classifier_of_located_findings_places_them_by_its_heat_map(tmp_path):

@@ -32,8 +32,8 @@ class weights, label smoothing and mixup apply)."""
 #: Every training setting, declared once: its type, default, allowed values, label and help. The
 #: :class:`TrainConfig` fields, the Training page's form and the ``train`` command's flags all come from these.
 CONFIG_PARAMS: tuple[Param, ...] = (
-    Param("task", "choice", AUTO, choices=(AUTO, *TASKS), help="auto: from the data (located findings: locate; "
-          "else class labels: classify; else label maps: segment); " + "; ".join(
+    Param("task", "choice", AUTO, choices=(AUTO, *TASKS), help="auto: from the data (class labels: classify, placing "
+          "located findings by its heat map; else located findings: locate; else label maps: segment); " + "; ".join(
               f"{t.name}: {t.title} from {t.needs}" for t in TASKS.values())),
     Param("model", "choice", AUTO, choices=(AUTO, *ARCHITECTURES), label="architecture",
           help="auto: " + ", ".join(f"{t.default_model} for {t.title}" for t in TASKS.values())),
