@@ -77,7 +77,7 @@ def print_epoch(event: dict[str, Any]) -> None:
             for name in TOLD_CHOICES:
                 choice = event.get("recipe", {}).get(name)
                 if choice and choice["derived"]:
-                    print(f"  {name}: {choice['value']} ({choice['reason']})", flush=True)
+                    print(f"  {name}: {choice['value']} — {choice['reason']}", flush=True)
     elif event["event"] == "cache":
         total = f" of {event['total']:,}" if event["total"] else ""
         print(f"too large for memory: cached {event['written']:,}{total} images to {event['folder']}", flush=True)

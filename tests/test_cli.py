@@ -81,7 +81,7 @@ def test_train_then_evaluate(tmp_path):
     trained = _run("train", "--data", str(data), "--epochs", "1", "--out", str(tmp_path / "models" / "m1"))
     assert trained.returncode == 0, trained.stderr
     lines = trained.stdout.strip().splitlines()
-    assert lines[0].startswith("training resnet-small") and lines[1].startswith("  task: classify (classification")
+    assert lines[0].startswith("training resnet-small") and lines[1].startswith("  task: classify — classification")
     assert lines[2].startswith("epoch 1")
     result = json.loads(lines[-1])
     assert result["ended"] == "completed" and {"test_auc", "val_accuracy"} <= set(result)

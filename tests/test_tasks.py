@@ -109,7 +109,8 @@ def test_a_set_with_findings_classifies_by_default_and_locates_where_it_has_no_l
     task, why = default_task(data)
     assert task.name == "classify" and "could also train locate" in why
     unlabelled = dataclasses.replace(data, labels=None, class_names=[], masks=TASKS["locate"].training_set(data).masks)
-    assert default_task(unlabelled)[0].name == "locate" and resolve(TrainConfig(**FAST), unlabelled).task.name == "locate"
+    assert default_task(unlabelled)[0].name == "locate"
+    assert resolve(TrainConfig(**FAST), unlabelled).task.name == "locate"
     result = train(TrainConfig(**{**FAST, "epochs": 2}), tmp_path / "cls", dataset=data)
     card = result.stored.card
     assert card.task == "classify" and card.class_names == ["normal", "nodule"] and card.positive_class == "nodule"

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from medlib.datasets import load_dataset
+from medlib.errors import DatasetError
 from medlib.volume_metrics import structure_metrics, volume_scores
-from medlib.volume_steps import VolumeSteps, sliding_window
+from medlib.volume_steps import MIRROR_VIEWS, VolumeSteps, sliding_window
 from tests.helpers import SHAPE_3D as SHAPE
 from tests.helpers import write_task
 
@@ -86,11 +87,22 @@ def test_steps_round_trip_to_the_volumes_own_grid():
     assert np.array_equal(back, labels)
 
 
+def test_a_card_names_its_mirror_views_and_an_older_card_answers_from_the_volume_alone():
+    steps = VolumeSteps((1.0, 1.0, 1.0), "mri", (16, 16, 16), None, MIRROR_VIEWS)
+    assert VolumeSteps.from_dict(steps.to_dict()) == steps
+    older = {k: v for k, v in steps.to_dict().items() if k != "mirrors"}
+    assert VolumeSteps.from_dict(older).mirrors == ((),)
+    with pytest.raises(DatasetError, match="not lists of axes 0-2"):
+        VolumeSteps.from_dict({**older, "mirrors": [[3]]})
+
+
 def test_a_3d_model_trains_on_a_decathlon_task_and_scores_in_mm(toy_volume_model):
     loaded, result, _ = toy_volume_model
     card = loaded.card
     assert card.dimensions == 3 and card.structures == ["sphere", "ellipsoid"] and card.modality == "MRI"
     assert card.recipe["configuration"]["value"] == "3-D U-Net"
+    assert loaded.volume_steps.mirrors == MIRROR_VIEWS
+    assert card.recipe["test-time mirrors"]["value"] == [[], [0], [1], [2]]
     test = result.metrics["test"]
     assert test["dice_per_structure"]["sphere"] > 0.6, test["dice_per_structure"]
     assert {"hd95_mm", "asd_mm", "abs_volume_error_pct"} <= set(test)

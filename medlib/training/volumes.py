@@ -14,6 +14,7 @@ card of a model that takes volumes.
   99.5 percentiles.
 - **Augmentation**: mirrored along every axis, rotated up to 15° and scaled 0.85-1.15 (one draw in five), brightness
   and gamma, seeded by (seed, epoch, volume).
+- **Inference**: the volume and its flip along each axis, their maps averaged (:data:`MIRROR_VIEWS`).
 - **Loss**: Dice + cross-entropy over every structure; the kept epoch is the latest not measurably worse than the
   best by the validation volumes' Dice.
 """
@@ -38,7 +39,7 @@ from medlib.training.config import Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, optimizer_for
 from medlib.training.selection import not_measurably_worse
 from medlib.volume_metrics import volume_scores
-from medlib.volume_steps import Prepared, VolumeSteps, sliding_window
+from medlib.volume_steps import MIRROR_VIEWS, Prepared, VolumeSteps, sliding_window
 
 ANISOTROPY, MAX_PATCH, MIN_EPOCHS = 3.0, 96**3, 60
 """Coarsest over finest spacing above which volumes are thin stacks; the largest patch (voxels); the passes of a run
@@ -66,7 +67,7 @@ def plan_volumes(volumes: VolumeSet, train: np.ndarray) -> tuple[VolumeSteps, di
         values = np.concatenate([volumes.volumes[i].image[volumes.volumes[i].labels > 0] for i in train[:20]
                                  if volumes.volumes[i].labels is not None])
         window = tuple(float(v) for v in np.percentile(values, [0.5, 99.5]))
-    steps = VolumeSteps(target, modality, tuple(patch), window)
+    steps = VolumeSteps(target, modality, tuple(patch), window, MIRROR_VIEWS)
     voxels = f"{' × '.join(f'{v:g}' for v in target)} mm, coarsest {ratio:.1f}× the finest"
     configuration = Choice("3-D U-Net", f"about isotropic voxels ({voxels}, under {ANISOTROPY:g})") if thin is None \
         else Choice("2-D U-Net over slices", f"thin stacks ({voxels}, over {ANISOTROPY:g}): each slice segmented in "
@@ -81,6 +82,8 @@ def plan_volumes(volumes: VolumeSet, train: np.ndarray) -> tuple[VolumeSteps, di
                                 else f"CT: one window over the foreground's 0.5-99.5 percentiles, {window} HU"),
         "batch size": Choice(BATCH, "two patches a step, as nnU-Net's 3-D configuration") if thin is None else
         Choice(SLICE_BATCH, "twelve slices a step, as nnU-Net's 2d configuration uses at least"),
+        "test-time mirrors": Choice([list(axes) for axes in MIRROR_VIEWS], "the volume and its flip along each "
+                                    "axis (the training mirrors every axis), their maps averaged, as nnU-Net does"),
         "patches per volume": Choice(1, "one patch of each volume an epoch") if thin is None else
         Choice(int(min(resampled[thin], SLICES_PER_VOLUME)), f"slices of each volume an epoch (its median slice "
                                                                f"count {resampled[thin]:.0f}, at most "
@@ -205,14 +208,13 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
     return model, facts
 
 
-def volume_split_scores(model: Any, steps: VolumeSteps, volumes: VolumeSet, index: np.ndarray,
-                        mirrors: tuple[tuple[int, ...], ...] = ((),)) -> dict[str, Any]:
+def volume_split_scores(model: Any, steps: VolumeSteps, volumes: VolumeSet, index: np.ndarray) -> dict[str, Any]:
     """The figures in mm of a volume model on the volumes at ``index`` (their own grids: each label volume brought
-    back by the preprocessing's record)."""
+    back by the preprocessing's record), answered as the model answers (its mirror views averaged)."""
     from medlib.volume_steps import segment_volume
 
     chosen = [volumes.volumes[i] for i in index if volumes.volumes[i].labels is not None]
-    predicted = [segment_volume(model, steps, v.image, v.spacing, mirrors) for v in chosen]
+    predicted = [segment_volume(model, steps, v.image, v.spacing) for v in chosen]
     return volume_scores([v.labels for v in chosen], predicted, [v.spacing for v in chosen], volumes.structures)
 
 
