@@ -139,3 +139,18 @@ def test_a_film_and_a_volume_each_refused_by_the_other_kind_of_model(toy_volume_
         diagnose_volume(np.zeros((32, 32), np.float32), np.eye(4), loaded)
     with pytest.raises(ModelError, match="is a volume model, and"):
         evaluate_volumes(loaded, load_dataset("phantom", n=12, size=32))
+
+
+def test_a_volume_model_starts_from_a_stored_one_and_refuses_a_2d_one(toy_volume_model, tmp_path):
+    from medlib.errors import ModelError
+    from medlib.store import shipped_store
+    from medlib.training import TrainConfig, train
+
+    loaded, _, root = toy_volume_model
+    config = TrainConfig(data=str(root), epochs=1, init_from=str(loaded.stored.path))
+    card = train(config, tmp_path / "again").stored.card
+    started = card.training["init_from"]
+    assert started["model"] == loaded.stored.name and started["layers_copied"] > 0 and started["layers_new"] == []
+    with pytest.raises(ModelError, match="cxr-lungs is a model of 2-D images, and this run trains one of volumes"):
+        train(TrainConfig(data=str(root), epochs=1, init_from=str(shipped_store() / "cxr-lungs")), tmp_path / "no")
+    assert not (tmp_path / "no").exists()

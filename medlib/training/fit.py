@@ -50,6 +50,11 @@ def start_from(folder: str, model: Any, names: list[str]) -> dict[str, Any]:
 
     path = Path(folder)
     stored = get_model(path.name, path.parent)
+    dimensions = len(model.input_shape) - 2
+    if stored.card.dimensions != dimensions:
+        kinds = {2: "2-D images", 3: "volumes"}
+        raise ModelError(f"{stored.name} is a model of {kinds[stored.card.dimensions]}, and this run trains one of "
+                         f"{kinds[dimensions]}: start from a model of the same kind")
     source = load_model(stored)
     head = [] if stored.card.class_names == names else [model.layers[-1].name]
     copied, kept = copy_matching_weights(source, model, skip=head)

@@ -55,7 +55,7 @@ def train_on_volumes(config: TrainConfig, volumes: VolumeSet, out: Path, emit: P
         config=config.to_dict(), recipe={name: c.to_dict() for name, c in facts["choices"].items()},
         dataset=volume_card_facts(volumes, facts), metrics=metrics, history=facts["history"],
         training={"ended": facts["ended"], "kept_epoch": facts["kept_epoch"], "seconds": facts["seconds"],
-                  "batch_size": facts["choices"]["batch size"].value},
+                  "batch_size": facts["choices"]["batch size"].value, "init_from": facts["init_from"]},
         gate={"volume": profile.to_dict()} if profile is not None else {"note": "no profile: nothing varies"},
         versions=library_versions(), **about)
     stored = save_model(model, card, out.parent, out.name, overwrite=overwrite)

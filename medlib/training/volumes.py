@@ -136,11 +136,13 @@ def _predict(model: Any, prepared: list[Prepared], patch: tuple[int, ...]) -> li
 
 def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
                   stop: threading.Event | None = None) -> tuple[Any, dict[str, Any]]:
-    """Fit a volume model by ``config`` (its seed, epochs or time budget, learning rate, early stopping) on the
-    set's train split, validated on its val split; the model (kept weights) and what its card records."""
+    """Fit a volume model by ``config`` (its seed, epochs or time budget, learning rate, early stopping, the stored
+    model it starts from) on the set's train split, validated on its val split; the model (kept weights) and what
+    its card records."""
     import keras
 
     from medlib.models import build_model
+    from medlib.training.fit import start_from
     from medlib.training.optimisation import map_loss
 
     train, val = np.flatnonzero(volumes.split == "train"), np.flatnonzero(volumes.split == "val")
@@ -153,6 +155,8 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
     prepare = [steps.prepare(v.image, v.spacing, v.labels) for v in volumes.volumes]
     keras.utils.set_random_seed(config.seed)
     model = build_model("unet", (*steps.patch, 1), k + 1, prior=None)
+    initialised = start_from(config.init_from, model, ["background", *volumes.structures]) \
+        if config.init_from else None
     model.compile(optimizer=optimizer_for(config), loss=map_loss())
     epochs = config.epochs or (BUDGET_EPOCHS if config.max_minutes else MIN_EPOCHS)
     choices["epochs"] = Choice(epochs, "set" if config.epochs else "as many as the time limit allows"
@@ -160,7 +164,7 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
     batch, per_volume = choices["batch size"].value, choices["patches per volume"].value
     progress({"event": "start", "model": "unet", "task": "segment", "input_shape": [*steps.patch, 1],
               "train": int(train.size), "val": int(val.size), "batch_size": batch, "epochs": epochs, "folds": 1,
-              "notes": [], "parameters": int(model.count_params()),
+              "notes": [], "parameters": int(model.count_params()), "init_from": initialised,
               "recipe": {name: c.to_dict() for name, c in choices.items()}})
     started, history, best, best_scores, kept, wait, ended = time.perf_counter(), [], -1.0, None, None, 0, "completed"
     truths = [prepare[i].labels for i in val]
@@ -204,6 +208,7 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
             break
     model.set_weights(kept[1])
     facts = {"steps": steps, "choices": choices, "history": history, "ended": ended, "kept_epoch": kept[0],
+             "init_from": initialised,
              "seconds": round(time.perf_counter() - started, 1), "train": train, "val": val}
     return model, facts
 
