@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from medlib.augment import TRANSFORMS, Augmenter, default_augmenter, load_augmenter
+from medlib.display.drawing import draw_targets, enlarge, scale_to_uint8
 from medlib.errors import MedlibError
 from medlib.targets import move_findings
-from medlib.visualize import draw_targets, enlarge, scale_to_uint8
 from ui import state
 from ui.legend import legend
 from ui.spec_editor import edit_spec, set_steps, spec_actions

@@ -6,17 +6,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from medlib.answer_files import answer_cards, file_stem
-from medlib.diagnose import Diagnosis, diagnose
-from medlib.diagnosis_picture import diagnosis_picture
+from medlib.answers.diagnose import Diagnosis, diagnose
+from medlib.answers.files import answer_cards, file_stem
+from medlib.answers.picture import diagnosis_picture
+from medlib.datasets.phantom import CLASS_NAMES
+from medlib.display.drawing import enlarge
+from medlib.display.windowing import to_display
 from medlib.errors import MedlibError
-from medlib.explain import METHOD_LABELS, METHODS
-from medlib.image import MedImage, Window
-from medlib.phantom import CLASS_NAMES
-from medlib.readers import Upload, read_uploads
-from medlib.store import StoredModel
-from medlib.visualize import enlarge
-from medlib.windowing import to_display
+from medlib.input import Upload, read_uploads
+from medlib.input.image import MedImage, Window
+from medlib.models.heatmaps import METHOD_LABELS, METHODS
+from medlib.store.folders import StoredModel
 from ui import state
 from ui.answer_downloads import answer_downloads
 from ui.answers import anatomy_panel, candidates_panel, decision_caption

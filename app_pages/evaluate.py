@@ -11,8 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from medlib.datasets import SPLITS, Dataset
+from medlib.display.drawing import enlarge
 from medlib.errors import MedlibError
-from medlib.evaluation import (
+from medlib.models.heatmaps import METHOD_LABELS, METHODS
+from medlib.models.loaded import explain_images, explanation_picture, model_labels, predict_split
+from medlib.scoring.classification import (
     METRICS,
     calibration,
     compare,
@@ -22,11 +25,8 @@ from medlib.evaluation import (
     predicted_classes,
     predictions_table,
 )
-from medlib.explain import METHOD_LABELS, METHODS
-from medlib.inference import explain_images, explanation_picture, model_labels, predict_split
-from medlib.store import StoredModel
-from medlib.thresholds import threshold_for, youden_threshold
-from medlib.visualize import enlarge
+from medlib.scoring.thresholds import threshold_for, youden_threshold
+from medlib.store.folders import StoredModel
 from ui import state
 from ui.map_evaluation import fold_spread, localization_tab, segmentation_tab
 from ui.models import loaded_model

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from medlib.display.drawing import draw_targets, enlarge, scale_to_uint8
 from medlib.errors import MedlibError
-from medlib.preprocess import STEPS, Pipeline, load_pipeline
-from medlib.visualize import draw_targets, enlarge, scale_to_uint8
+from medlib.preprocessing.pipeline import STEPS, Pipeline, load_pipeline
 from ui import state
 from ui.legend import legend
 from ui.pick import pick_image

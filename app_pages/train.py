@@ -9,14 +9,14 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from medlib.budget import BUDGET_EPOCHS
 from medlib.datasets import FITS
 from medlib.errors import MedlibError
-from medlib.models import ARCHITECTURES
+from medlib.models.architectures import ARCHITECTURES
 from medlib.spec import Param
-from medlib.store import export_zip
+from medlib.store.folders import export_zip
 from medlib.tasks import tasks_for
 from medlib.training import CONFIG_PARAMS, TrainConfig, resolve
+from medlib.training.budget import BUDGET_EPOCHS
 from ui import jobs, state
 from ui.map_evaluation import fold_table
 from ui.models import loaded_entry

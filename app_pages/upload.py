@@ -7,13 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from medlib.datasets import SPLITS, Dataset, VolumeSet, load_upload
+from medlib.display.drawing import draw_targets, enlarge, scale_to_uint8
+from medlib.display.windowing import to_display
 from medlib.errors import MedlibError
-from medlib.fingerprint import data_fingerprint
-from medlib.image import MedImage
-from medlib.readers import read_series
+from medlib.input import read_series
+from medlib.input.image import MedImage
 from medlib.tasks import tasks_for
-from medlib.visualize import draw_targets, enlarge, scale_to_uint8
-from medlib.windowing import to_display
+from medlib.training.fingerprint import data_fingerprint
 from ui import state
 from ui.legend import legend
 from ui.planes import three_planes

@@ -4,7 +4,7 @@ its outlines against the one the reference masks give.
 Usage: python benchmarks/anatomy_benchmark.py [--model models/cxr-anatomy] [--data ../shared/data/jsrt]
 
 The test split is the one ``medlib`` makes with the card's seed (held out of training). The ratio is measured as
-:mod:`medlib.anatomy` does, on the label map brought back onto each film. Prints the figures with 95% bootstrap
+:mod:`medlib.answers.anatomy` does, on the label map brought back onto each film. Prints the figures with 95% bootstrap
 intervals over films, then one JSON line.
 """
 
@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
-from medlib.anatomy import cardiothoracic_ratio  # noqa: E402
+from medlib.answers.anatomy import cardiothoracic_ratio  # noqa: E402
+from medlib.answers.diagnose import diagnose  # noqa: E402
 from medlib.datasets import load_dataset  # noqa: E402
-from medlib.diagnose import diagnose  # noqa: E402
-from medlib.evaluation import resample_weights  # noqa: E402
-from medlib.inference import evaluate_split, open_model  # noqa: E402
+from medlib.models.loaded import evaluate_split, open_model  # noqa: E402
+from medlib.scoring.classification import resample_weights  # noqa: E402
 
 
 def main() -> dict:

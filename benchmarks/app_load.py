@@ -9,7 +9,7 @@ opens the Diagnose page and uploads its own film, all within a second: eight dif
 ``../shared/data/chest_xray_224`` where present, else the committed samples, flipped) enlarged to 4000×5000
 pixels, as a full-size film is. Each page notes in the browser when its result appears. The benchmark prints
 each session's time from upload to result, their median and 95th percentile (nearest rank), whether each page
-showed the probability that ``medlib.diagnose`` gives its own film (and no other session's film name), and the
+showed the probability that ``medlib.answers.diagnose`` gives its own film (and no other session's film name), and the
 peak memory of the server's process tree (PSS, as ``app_memory.py``). Goals: p95 at most 5 s on 2 cores, the
 tree under 2.5 GB. Needs Debian's Chromium and Playwright, as the browser tests do.
 """
@@ -85,9 +85,9 @@ def lower_priority(pids: list[int], niceness: int) -> None:
 def main(sessions: int, train_minutes: float, browser_nice: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from medlib.diagnose import diagnose
-    from medlib.inference import open_model
-    from medlib.readers import read_image
+    from medlib.answers.diagnose import diagnose
+    from medlib.input import read_image
+    from medlib.models.loaded import open_model
 
     screen_side = int(re.search(r"SCREEN_SIDE = (\d+)", (ROOT / "app_pages" / "diagnose.py").read_text())[1])
     folder = Path(tempfile.mkdtemp(prefix="medlib-load-"))

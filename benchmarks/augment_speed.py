@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medlib.augment import TRANSFORMS, default_augmenter, make_augmenter  # noqa: E402
-from medlib.phantom import make_phantom  # noqa: E402
+from medlib.datasets.phantom import make_phantom  # noqa: E402
 
 
 def grid_ms(augmenter, image, mask, repeats: int = 5) -> float:

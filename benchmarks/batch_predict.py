@@ -37,7 +37,7 @@ def films(count: int, folder: Path) -> Path:
         for k, row in enumerate(rows):
             shutil.copy(SHARED / row, folder / f"{k:05d}-{Path(row).name}")
         return folder
-    from medlib.phantom import make_phantom
+    from medlib.datasets.phantom import make_phantom
 
     data = make_phantom(count, size=256, seed=0)
     for k in range(count):
@@ -47,7 +47,7 @@ def films(count: int, folder: Path) -> Path:
 
 def score(count: int, work: Path) -> dict[int, tuple[float, float]]:
     """Score ``count`` films with one worker and with two: the files per second and seconds of each."""
-    from medlib.batch import predict_archive
+    from medlib.answers.batch import predict_archive
 
     data = films(count, work / f"films-{count}")
     figures = {}

@@ -24,10 +24,10 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from medlib.diagnose import diagnose  # noqa: E402
-from medlib.inference import open_model  # noqa: E402
-from medlib.phantom import make_phantom  # noqa: E402
-from medlib.readers import read_image  # noqa: E402
+from medlib.answers.diagnose import diagnose  # noqa: E402
+from medlib.datasets.phantom import make_phantom  # noqa: E402
+from medlib.input import read_image  # noqa: E402
+from medlib.models.loaded import open_model  # noqa: E402
 
 
 def _timed(work, repeats: int) -> tuple[float, float]:

@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
-from medlib.diagnose import diagnose  # noqa: E402
+from medlib.answers.diagnose import diagnose  # noqa: E402
 from medlib.errors import MedlibError  # noqa: E402
-from medlib.inference import open_model  # noqa: E402
-from medlib.readers import read_image  # noqa: E402
+from medlib.input import read_image  # noqa: E402
+from medlib.models.loaded import open_model  # noqa: E402
 
 #: pydicom-data files that are chest films (they belong with the chest films, not the non-chest images).
 CHEST_DICOM = ("RG1_UNCR.dcm",)
@@ -144,7 +144,7 @@ def chest(seed: int = 0) -> Iterator[tuple[str, str, np.ndarray, dict | None]]:
 def apart(seed: int = 0) -> Iterator[tuple[str, str, np.ndarray, dict | None]]:
     """Images reported apart: PneumoniaMNIST's 28-pixel chest thumbnails and the synthetic chest films."""
     from medlib.datasets import load_dataset
-    from medlib.phantom import make_phantom
+    from medlib.datasets.phantom import make_phantom
 
     thumbnails = load_dataset(SHARED / "pneumoniamnist_28.npz")
     for i in thumbnails.indices("test")[:100]:

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from medlib.datasets import load_dataset  # noqa: E402
-from medlib.phantom import make_phantom  # noqa: E402
-from medlib.readers import read_image  # noqa: E402
+from medlib.datasets.phantom import make_phantom  # noqa: E402
+from medlib.input import read_image  # noqa: E402
 
 
 def _best_of(repeats: int, work) -> float:

@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from medlib.explain import METHODS  # noqa: E402
-from medlib.inference import open_model, write_explanations  # noqa: E402
-from medlib.phantom import make_phantom  # noqa: E402
-from medlib.prediction import segment_maps  # noqa: E402
-from medlib.segmentation import split_metrics  # noqa: E402
+from medlib.datasets.phantom import make_phantom  # noqa: E402
+from medlib.models.heatmaps import METHODS  # noqa: E402
+from medlib.models.loaded import open_model, write_explanations  # noqa: E402
+from medlib.models.predict import segment_maps  # noqa: E402
+from medlib.scoring.segmentation import split_metrics  # noqa: E402
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

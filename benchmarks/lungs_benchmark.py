@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
 from medlib.datasets import Dataset, load_dataset  # noqa: E402
-from medlib.inference import open_model  # noqa: E402
-from medlib.prediction import segment_maps  # noqa: E402
-from medlib.segmentation import split_metrics  # noqa: E402
+from medlib.models.loaded import open_model  # noqa: E402
+from medlib.models.predict import segment_maps  # noqa: E402
+from medlib.scoring.segmentation import split_metrics  # noqa: E402
 
 Change = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 

@@ -27,12 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
-from medlib.candidates import Candidate, candidate_scores, scaled  # noqa: E402
 from medlib.datasets import load_dataset  # noqa: E402
-from medlib.ensemble import member_classifiers  # noqa: E402
-from medlib.inference import LoadedModel, open_model  # noqa: E402
-from medlib.metrics import as_probabilities  # noqa: E402
-from medlib.scores import pool, split_outputs  # noqa: E402
+from medlib.models.ensemble import member_classifiers  # noqa: E402
+from medlib.models.loaded import LoadedModel, open_model  # noqa: E402
+from medlib.scoring.candidates import Candidate, candidate_scores, scaled  # noqa: E402
+from medlib.scoring.probabilities import as_probabilities  # noqa: E402
+from medlib.scoring.splits import pool, split_outputs  # noqa: E402
 from medlib.training.folds import fold_numbers  # noqa: E402
 
 

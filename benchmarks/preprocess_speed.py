@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SEED = ROOT.parent / "shared" / "bench" / "seed_baseline.py"
 
-from medlib.preprocess import Pipeline, default_pipeline, make_pipeline  # noqa: E402
+from medlib.preprocessing.pipeline import Pipeline, default_pipeline, make_pipeline  # noqa: E402
 
 #: A heavier pipeline, for scale: the default plus CLAHE and a Gaussian denoise.
 HEAVY = make_pipeline(("resize", {"height": 256}), "window", "equalize", "denoise")

@@ -35,9 +35,9 @@ def speed(data: str, epochs: int) -> dict:
     """Train the default classifier on ``data`` (the phantom in memory as 8-bit films, or a cache folder) and
     return the training images per second of each epoch."""
     from medlib.datasets import load_dataset
-    from medlib.phantom import make_phantom
+    from medlib.datasets.phantom import make_phantom
+    from medlib.display.drawing import scale_to_uint8
     from medlib.training import TrainConfig, train
-    from medlib.visualize import scale_to_uint8
 
     if data.startswith("memory:"):
         dataset = make_phantom(int(data.split(":")[1]), size=256, seed=0)

@@ -71,7 +71,7 @@ def main() -> dict:
         return {}
     import keras
 
-    from medlib.models import bn_momentum_for, build_model
+    from medlib.models.architectures import bn_momentum_for, build_model
     from medlib.training.optimisation import optimizer_for
 
     config = TrainConfig(data=str(DATA), seed=0)

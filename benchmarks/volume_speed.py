@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
-from medlib.inference import open_model  # noqa: E402
-from medlib.models import build_model  # noqa: E402
-from medlib.volume_diagnose import diagnose_volume  # noqa: E402
-from medlib.volume_steps import VolumeSteps, segment_volume  # noqa: E402
+from medlib.answers.volume_diagnose import diagnose_volume  # noqa: E402
+from medlib.models.architectures import build_model  # noqa: E402
+from medlib.models.loaded import open_model  # noqa: E402
+from medlib.preprocessing.volumes import VolumeSteps, segment_volume  # noqa: E402
 
 
 def _peak_mb() -> float:

@@ -5,8 +5,8 @@ Importing it never imports TensorFlow or Streamlit.
 """
 
 from medlib.errors import MedlibError
-from medlib.image import MedImage, Window
-from medlib.readers import read_image
+from medlib.input import read_image
+from medlib.input.image import MedImage, Window
 
 __version__ = "0.1.0"
 __all__ = ["MedImage", "MedlibError", "Window", "read_image", "__version__"]

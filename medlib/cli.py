@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from medlib import commands
-from medlib.batch import PART_SIZE
+from medlib.answers.batch import PART_SIZE
 from medlib.datasets.assemble import FITS
 from medlib.errors import MedlibError
-from medlib.explain import METHODS
+from medlib.models.heatmaps import METHODS
 from medlib.spec import Param
 from medlib.training.config import ABOUT_KEYS, CONFIG_PARAMS
 from medlib.training.distribute import STRATEGIES
@@ -39,7 +39,7 @@ def _add_setting(parser: argparse.ArgumentParser, param: Param) -> None:
 
 def _default_model(name: str) -> Path:
     """A model that ships with medlib (wherever it is installed)."""
-    from medlib.store import shipped_store
+    from medlib.store.folders import shipped_store
 
     return shipped_store() / name
 

@@ -18,21 +18,21 @@ def print_json(result: dict[str, Any]) -> None:
 
 def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.datasets import load_dataset
-    from medlib.fingerprint import data_fingerprint
+    from medlib.training.fingerprint import data_fingerprint
 
     dataset = load_dataset(args.path, seed=args.seed, n=args.n, size=args.size, fit=args.fit)
     return dataset.summary() | {"data_fingerprint": data_fingerprint(dataset)}
 
 
 def cmd_inspect(args: argparse.Namespace) -> dict[str, Any]:
-    from medlib.readers import read_image
+    from medlib.input import read_image
 
     return read_image(args.file).summary()
 
 
 def cmd_phantom(args: argparse.Namespace) -> dict[str, Any]:
-    from medlib.phantom import make_phantom
-    from medlib.phantom_export import write_phantom
+    from medlib.datasets.phantom import make_phantom
+    from medlib.datasets.phantom_export import write_phantom
 
     dataset = make_phantom(n=args.n, size=args.size, seed=args.seed)
     out = write_phantom(dataset, Path(args.out))
@@ -121,7 +121,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.datasets import VolumeSet, load_dataset, planar
-    from medlib.inference import evaluate_split, evaluate_volumes, open_model
+    from medlib.models.loaded import evaluate_split, evaluate_volumes, open_model
 
     loaded = open_model(args.model)
     dataset = load_dataset(args.data, seed=args.seed, fit=loaded.fit)
@@ -131,21 +131,21 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def optional_model(path: str) -> Any:
-    from medlib.inference import open_model
+    from medlib.models.loaded import open_model
 
     return None if path.lower() == "none" else open_model(path)
 
 
 def shipped_volume_models() -> list[Any]:
     """The volume models that ship with medlib (3-D cards), loaded."""
-    from medlib.inference import open_model
-    from medlib.store import list_models, shipped_store
+    from medlib.models.loaded import open_model
+    from medlib.store.folders import list_models, shipped_store
 
     return [open_model(m.path) for m in list_models(shipped_store()) if m.card.dimensions == 3]
 
 
 def cmd_diagnose(args: argparse.Namespace) -> None:
-    from medlib.diagnose_files import Answers, diagnose_paths, image_paths
+    from medlib.answers.diagnose_files import Answers, diagnose_paths, image_paths
 
     classifier, segmenter = optional_model(args.classifier), optional_model(args.segmenter)
     locator = optional_model(args.locator)
@@ -167,7 +167,7 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
-    from medlib.batch import predict_archive
+    from medlib.answers.batch import predict_archive
 
     segmenter = None if args.segmenter == "none" else Path(args.segmenter)
     return predict_archive(Path(args.data), Path(args.out), Path(args.model), segmenter, args.method, args.scheduler,
@@ -176,8 +176,8 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.datasets import load_images
-    from medlib.inference import open_model
-    from medlib.store import update_card
+    from medlib.models.loaded import open_model
+    from medlib.store.folders import update_card
     from medlib.training import fit_gate, validation_split
 
     loaded = open_model(args.model)
@@ -195,7 +195,7 @@ def cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.datasets import load_images
-    from medlib.inference import open_model, write_explanations
+    from medlib.models.loaded import open_model, write_explanations
 
     loaded = open_model(args.model)
     dataset = load_images(args.data, "explanation", seed=args.seed, fit=loaded.fit)

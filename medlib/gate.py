@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from skimage.measure import label, regionprops
 
-from medlib.card import BODY_PARTS, MODALITIES, ModelCard
+from medlib.store.card import BODY_PARTS, MODALITIES, ModelCard
 
 QUANTILE, MARGIN = 0.995, 1.25
 """A learned signal's threshold: this quantile of the distances of the model's validation images, times this

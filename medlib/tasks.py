@@ -57,7 +57,7 @@ class Task:
     from_findings: bool = False
     """Whether the maps it learns are drawn from located findings (and it is also scored as candidates)."""
     prior: float | None = None
-    """Where its maps start (:func:`medlib.models.build_model`): rare findings' maps near zero."""
+    """Where its maps start (:func:`medlib.models.architectures.build_model`): rare findings' maps near zero."""
 
     def check(self, dataset: Dataset) -> None:
         """Raise where ``dataset`` lacks what this task learns from, naming the tasks that fit it."""
@@ -101,7 +101,7 @@ class Task:
 
 def located_by(task: Task, dataset: Dataset, names: list[str]) -> str:
     """How a model of ``task`` trained on ``dataset`` (answering ``names``) places its findings (see
-    :attr:`medlib.card.ModelCard.located_by`): a locating model by its maps; a two-class classifier by its heat
+    :attr:`medlib.store.card.ModelCard.located_by`): a locating model by its maps; a two-class classifier by its heat
     map where the set locates findings of its positive class; else not at all."""
     if task.from_findings:
         return "map"

@@ -152,7 +152,7 @@ def toy_locator(tmp_path_factory):
     """A locating model trained once per session on two folds of :func:`tests.helpers.spots` (their ensemble
     stored, in a store of its own), loaded; the run's result; and the set."""
     pytest.importorskip("tensorflow")
-    from medlib.inference import open_model
+    from medlib.models.loaded import open_model
     from medlib.training import TrainConfig, train
     from tests.helpers import FAST, spots
 
@@ -167,7 +167,7 @@ def toy_volume_model(tmp_path_factory):
     """A 3-D U-Net trained once per session on a Decathlon task of sphere-and-ellipsoid phantoms (a store of its own),
     loaded; the run's result; and the task folder."""
     pytest.importorskip("tensorflow")
-    from medlib.inference import open_model
+    from medlib.models.loaded import open_model
     from medlib.training import TrainConfig, train
     from tests.helpers import write_task
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medlib.anatomy import cardiothoracic_ratio, has_anatomy, place
+from medlib.answers.anatomy import cardiothoracic_ratio, has_anatomy, place
 
 STRUCTURES = ["right lung", "left lung", "heart"]
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from medlib.diagnose import diagnose
-from medlib.inference import open_model
-from medlib.phantom import make_phantom
-from medlib.phantom_export import dicom_bytes
-from medlib.preprocess import make_pipeline
-from medlib.readers import read_image
+from medlib.answers.diagnose import diagnose
+from medlib.datasets.phantom import make_phantom
+from medlib.datasets.phantom_export import dicom_bytes
+from medlib.input import read_image
+from medlib.models.loaded import open_model
+from medlib.preprocessing.pipeline import make_pipeline
 from tests.conftest import ROOT, dicom_file
 
 pytest.importorskip("tensorflow")
@@ -175,7 +175,7 @@ def test_diagnose_finds_the_lesions_of_a_synthetic_film():
 def test_a_large_film_worked_on_at_screen_size_keeps_its_findings_in_its_own_pixels():
     import cv2
 
-    from medlib.diagnosis_picture import diagnosis_picture
+    from medlib.answers.picture import diagnosis_picture
 
     film = make_phantom(3, size=128, seed=5).images[2]
     large = cv2.resize(film, (512, 512), interpolation=cv2.INTER_NEAREST)[..., None]  # the same film, 4× the pixels

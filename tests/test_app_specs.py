@@ -7,7 +7,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from medlib.preprocess import make_pipeline
+from medlib.preprocessing.pipeline import make_pipeline
 from tests.conftest import ROOT, dicom_file
 
 TIMEOUT = 60

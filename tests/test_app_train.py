@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from medlib.datasets.phantom import make_phantom
 from medlib.errors import StoreError
-from medlib.phantom import make_phantom
-from medlib.store import list_models
-from medlib.workspace import Shelf
+from medlib.store.folders import list_models
+from medlib.store.workspace import Shelf
 from tests.conftest import ROOT
 
 pytest.importorskip("tensorflow")
@@ -45,8 +45,8 @@ def _own(app: AppTest) -> Path:
 def _tiny_model(store: Path, name: str) -> None:
     import keras
 
-    from medlib.card import ModelCard
-    from medlib.store import save_model
+    from medlib.store.card import ModelCard
+    from medlib.store.folders import save_model
 
     inputs = keras.Input((32, 32, 1))
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))

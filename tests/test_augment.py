@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medlib.augment import TRANSFORMS, Augmenter, default_augmenter, load_augmenter, make_augmenter
-from medlib.preprocess import default_pipeline
+from medlib.preprocessing.pipeline import default_pipeline
 from medlib.spec import SpecError
 from tests.strategies import step_params
 

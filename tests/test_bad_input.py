@@ -31,7 +31,7 @@ from medlib.errors import (
     NotAnImageError,
     UnsafeArchiveError,
 )
-from medlib.readers import read_image
+from medlib.input import read_image
 from tests.conftest import dicom_file
 
 
@@ -122,7 +122,7 @@ DEGENERATE = {
 
 @pytest.mark.parametrize("case", list(DEGENERATE))
 def test_degenerate_images_read_and_preprocess_to_finite_values(case):
-    from medlib.preprocess import make_pipeline
+    from medlib.preprocessing.pipeline import make_pipeline
 
     pipeline = make_pipeline(("resize", {"height": 32}), ("window", {}), ("normalize", {"method": "zscore"}))
     out, _ = pipeline.apply(read_image(*DEGENERATE[case]).pixels[..., None])

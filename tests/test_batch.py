@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 pytest.importorskip("tensorflow")
 pytest.importorskip("distributed")
 
-from medlib.batch import TIMINGS, list_inputs, predict_archive, read_results  # noqa: E402
+from medlib.answers.batch import TIMINGS, list_inputs, predict_archive, read_results  # noqa: E402
 
 
 def _without_timings(row: dict) -> dict:
@@ -20,8 +20,8 @@ def _without_timings(row: dict) -> dict:
 
 def _write_films(root, count: int, size: int, seed: int, patients: int = 1) -> None:
     """``count`` synthetic films as DICOM files, spread over ``patients`` folders of ``root``."""
-    from medlib.phantom import make_phantom
-    from medlib.phantom_export import dicom_bytes
+    from medlib.datasets.phantom import make_phantom
+    from medlib.datasets.phantom_export import dicom_bytes
 
     data = make_phantom(count, size=size, seed=seed)
     for k in range(count):
@@ -40,8 +40,8 @@ def films(tmp_path_factory):
 
 
 def test_two_workers_give_the_serial_rows_and_a_restart_scores_only_what_is_missing(films, tmp_path):
-    from medlib.diagnose_files import diagnose_paths
-    from medlib.inference import open_model
+    from medlib.answers.diagnose_files import diagnose_paths
+    from medlib.models.loaded import open_model
 
     model = ROOT / "models" / "chest-classifier"
     out = tmp_path / "scores.parquet"
@@ -102,7 +102,7 @@ def test_a_csv_manifest_lists_its_files_relative_to_itself(tmp_path):
 def test_a_volume_model_scores_the_volumes_of_a_part_per_structure(toy_volume_model, tmp_path):
     import pyarrow.parquet as pq
 
-    from medlib.batch import score_part
+    from medlib.answers.batch import score_part
 
     loaded, _, root = toy_volume_model
     files = [str(p) for p in sorted((root / "imagesTr").glob("*.nii.gz"))[:2]]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from medlib.phantom import make_phantom
-from medlib.phantom_export import write_png_zip
+from medlib.datasets.phantom import make_phantom
+from medlib.datasets.phantom_export import write_png_zip
 from tests.conftest import ROOT, SCREENSHOTS, dicom_file
 from tests.helpers import EXCEPTION, images_loaded, open_app, settle
 

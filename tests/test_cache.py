@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from medlib.datasets import cache_dataset, load_dataset
 from medlib.datasets.cache import ShardedArray, dataset_chunks, is_cache, open_cache, write_cache
 from medlib.datasets.folders import folder_plan
+from medlib.datasets.phantom import make_phantom, phantom_chunks
 from medlib.errors import DatasetError
-from medlib.phantom import make_phantom, phantom_chunks
 from tests.helpers import squares
 
 
@@ -182,7 +182,7 @@ def test_a_set_too_large_for_memory_is_refused_with_the_way_to_train_from_disk(t
 
 
 def test_a_zip_is_cached_as_it_would_load(tmp_path):
-    from medlib.phantom_export import write_png_zip
+    from medlib.datasets.phantom_export import write_png_zip
 
     archive = write_png_zip(make_phantom(n=12, size=32), tmp_path / "films.zip")
     memory, cached = load_dataset(archive), load_dataset(cache_dataset(archive, tmp_path / "cache"))

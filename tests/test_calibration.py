@@ -7,8 +7,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from medlib.calibration import Calibration, expected_calibration_error, fit_calibration
-from medlib.thresholds import youden_threshold
+from medlib.scoring.calibration import Calibration, expected_calibration_error, fit_calibration
+from medlib.scoring.thresholds import youden_threshold
 
 
 def _overconfident(n: int = 4000, temperature: float = 3.0, bias: float = 1.0, seed: int = 0):
@@ -72,8 +72,8 @@ def test_folding_into_the_model_gives_the_calibrated_probabilities():
     pytest.importorskip("tensorflow")
     import keras
 
-    from medlib.calibration import fold_into
-    from medlib.models import build_model, features_model
+    from medlib.models.architectures import build_model, features_model
+    from medlib.scoring.calibration import fold_into
 
     model = build_model("resnet-small", (16, 16, 1), 2)
     images = np.random.default_rng(3).random((8, 16, 16, 1)).astype(np.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medlib.candidates import Candidate, candidate_scores, find_candidates, hit_margin, match
+from medlib.scoring.candidates import Candidate, candidate_scores, find_candidates, hit_margin, match
 from medlib.targets import Finding
 
 

@@ -102,8 +102,8 @@ def test_evaluate_all_images_at_the_card_threshold_with_calibration(tmp_path):
 
 
 def test_evaluate_all_counts_every_image_and_a_lone_test_folder_stays_test(tmp_path):
-    from medlib.phantom import make_phantom
-    from medlib.phantom_export import write_phantom
+    from medlib.datasets.phantom import make_phantom
+    from medlib.datasets.phantom_export import write_phantom
 
     archive = write_phantom(make_phantom(n=24, size=128, seed=4), tmp_path / "films.zip")
     model = str(ROOT / "models" / "chest-classifier")

@@ -13,7 +13,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from medlib.readers import read_image
+from medlib.input import read_image
 from tests.conftest import dicom_file
 
 _GRAY = (np.arange(24 * 32).reshape(24, 32) % 251).astype(np.uint8)

@@ -14,12 +14,12 @@ import numpy as np
 import pydicom
 import pytest
 
-from medlib.answer_files import answer_files, file_stem
-from medlib.card import ModelCard
-from medlib.diagnose import Diagnosis
+from medlib.answers.diagnose import Diagnosis
+from medlib.answers.files import answer_files, file_stem
+from medlib.answers.volume_diagnose import VolumeDiagnosis
 from medlib.gate import GateResult
-from medlib.readers import read_dicom_series, read_image
-from medlib.volume_diagnose import VolumeDiagnosis
+from medlib.input import read_dicom_series, read_image
+from medlib.store.card import ModelCard
 from tests.conftest import ROOT, dicom_file
 
 hd = pytest.importorskip("highdicom")
@@ -126,7 +126,7 @@ def test_a_cr_film_gets_a_seg_on_its_own_grid_and_an_sr_of_its_findings_without_
 
 
 def test_kept_identifiers_reach_the_answer_only_when_asked():
-    from medlib.dicom_sources import patient_identifiers
+    from medlib.answers.dicom_sources import patient_identifiers
 
     path = dicom_file("RG1_UNCR.dcm")
     source = _source("RG1_UNCR.dcm")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from medlib.recipe import Choice
 from medlib.spec import SpecError
 from medlib.training import TrainConfig, resolve, train
 from medlib.training.distribute import ClusterError, Placement, cluster_task
+from medlib.training.recipe import Choice
 from medlib.training.resume import Backup
 from medlib.training.run import _replicate
 from tests.conftest import ROOT, _free_port

@@ -17,7 +17,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from medlib.evaluation import (
+from medlib.scoring.classification import (
     EvaluationError,
     calibration,
     compare,
@@ -27,8 +27,8 @@ from medlib.evaluation import (
     metrics_with_intervals,
     predictions_table,
 )
-from medlib.metrics import auc_per_image
-from medlib.thresholds import threshold_for, youden_threshold
+from medlib.scoring.probabilities import auc_per_image
+from medlib.scoring.thresholds import threshold_for, youden_threshold
 
 
 def binormal(n: int, separation: float, rng: np.random.Generator, prevalence: float = 0.4):

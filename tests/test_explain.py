@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 
 from medlib.cli import main
-from medlib.evaluation import predicted_classes
-from medlib.explain import METHODS, heatmap_iou, heatmaps, last_spatial_layer, localization, overlay, pointing_hit
-from medlib.inference import explain_images, open_model
-from medlib.models import ModelError
+from medlib.models.architectures import ModelError
+from medlib.models.heatmaps import (
+    METHODS,
+    heatmap_iou,
+    heatmaps,
+    last_spatial_layer,
+    localization,
+    overlay,
+    pointing_hit,
+)
+from medlib.models.loaded import explain_images, open_model
+from medlib.scoring.classification import predicted_classes
 from tests.helpers import SIZE
 
 pytest.importorskip("tensorflow")

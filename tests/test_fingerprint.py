@@ -8,7 +8,7 @@ import pytest
 
 from medlib.datasets import Dataset, load_dataset
 from medlib.datasets.split import assign_splits
-from medlib.fingerprint import data_fingerprint
+from medlib.training.fingerprint import data_fingerprint
 
 
 def _dataset(images: np.ndarray, labels=None, masks=None, groups=None) -> Dataset:

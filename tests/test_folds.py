@@ -42,7 +42,7 @@ def test_a_cross_validated_run_stores_the_ensemble_and_judges_it_out_of_fold(toy
 
 
 def test_candidates_come_back_onto_a_film_given_at_eight_times_the_size(toy_locator):
-    from medlib.diagnose import diagnose
+    from medlib.answers.diagnose import diagnose
 
     loaded, _, data = toy_locator
     film = int(np.flatnonzero(data.labels == 1)[0])
@@ -58,7 +58,7 @@ def test_candidates_come_back_onto_a_film_given_at_eight_times_the_size(toy_loca
 
 
 def test_a_film_without_a_candidate_says_so(toy_locator):
-    from medlib.diagnose import diagnose
+    from medlib.answers.diagnose import diagnose
 
     loaded, _, _ = toy_locator
     result = diagnose(np.full((32, 32, 1), 0.4, np.float32), locator=loaded)
@@ -67,7 +67,7 @@ def test_a_film_without_a_candidate_says_so(toy_locator):
 
 
 def test_init_from_copies_exactly_the_layers_that_match_and_says_which(tmp_path):
-    from medlib.models import build_model, copy_matching_weights
+    from medlib.models.architectures import build_model, copy_matching_weights
     from medlib.training import TrainConfig, train
 
     source = build_model("resnet-small", (16, 16, 1), 3)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medlib.card import ModelCard
 from medlib.gate import GateResult, Profile, fit_profile, image_signals, mask_statistics
+from medlib.store.card import ModelCard
 
 
 def test_a_profile_passes_its_own_kind_and_flags_what_lies_far_away():

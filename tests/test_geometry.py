@@ -11,8 +11,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from medlib.readers import read_image
-from medlib.readers.dicom import read_dicom_series
+from medlib.input import read_image
+from medlib.input.dicom import read_dicom_series
 from tests.conftest import dicom_file
 
 

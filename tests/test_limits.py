@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from medlib.errors import ImageTooLargeError
+from medlib.input import read_bytes
 from medlib.limits import LIMITS, limit, max_training_runs
-from medlib.readers import read_bytes
 
 
 def test_defaults_fit_a_small_shared_host(monkeypatch, tmp_path):

@@ -23,7 +23,7 @@ SIZES = [
 def test_each_architecture_builds_from_its_smallest_input_and_refuses_a_smaller_one(name, smallest, refused, params,
                                                                                      params_128):
     pytest.importorskip("tensorflow")
-    from medlib.models import ARCHITECTURES, build_model
+    from medlib.models.architectures import ARCHITECTURES, build_model
 
     assert {row[0] for row in SIZES} == set(ARCHITECTURES)  # a new architecture gets a row here
     model = build_model(name, (smallest, smallest, 1), 2)
@@ -36,7 +36,7 @@ def test_each_architecture_builds_from_its_smallest_input_and_refuses_a_smaller_
 
 def test_a_u_net_is_as_wide_as_asked():
     pytest.importorskip("tensorflow")
-    from medlib.models import build_model
+    from medlib.models.architectures import build_model
 
     assert build_model("unet", (64, 64, 1), 2, width=8).count_params() < 0.3 * build_model(
         "unet", (64, 64, 1), 2).count_params()
@@ -50,9 +50,9 @@ def _imported(statement: str) -> set[str]:
 
 
 def test_the_light_modules_import_no_tensorflow_and_inference_no_training():
-    loaded = _imported("import medlib, medlib.readers, medlib.preprocess, medlib.training, medlib.cli")
+    loaded = _imported("import medlib, medlib.input, medlib.preprocessing.pipeline, medlib.training, medlib.cli")
     assert not {"tensorflow", "keras"} & loaded
-    inference = _imported("import medlib.inference, medlib.diagnose")
+    inference = _imported("import medlib.models.loaded, medlib.answers.diagnose")
     assert not {m for m in inference if m.startswith("medlib.training")}
 
 

@@ -66,7 +66,7 @@ def test_the_wheel_installs_a_complete_medlib_with_its_command_and_models(instal
     env.pop("MEDLIB_MODELS", None)
     info = json.loads(_run(installed / "bin" / "medlib", "info", "phantom", "--n", "12", cwd=tmp_path, env=env))
     assert info["images"] == 12
-    code = ("import importlib, json, medlib, medlib.store as s; "
+    code = ("import importlib, json, medlib, medlib.store.folders as s; "
             f"[importlib.import_module(m) for m in {MODULES!r}]; "
             "print(json.dumps([medlib.__file__, str(s.shipped_store()), str(s.default_store())]))")
     where, shipped, writable = json.loads(_run(installed / "bin" / "python", "-c", code, cwd=tmp_path, env=env))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from medlib.datasets import load_dataset
-from medlib.phantom import CLASS_NAMES, make_phantom
-from medlib.phantom_export import write_phantom
-from medlib.readers import read_image
+from medlib.datasets.phantom import CLASS_NAMES, make_phantom
+from medlib.datasets.phantom_export import write_phantom
+from medlib.input import read_image
 
 
 def test_deterministic_for_a_seed_and_independent_of_n():

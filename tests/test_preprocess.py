@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medlib.errors import SpecError
-from medlib.image import Window
-from medlib.preprocess import STEPS, Pipeline, default_pipeline, load_pipeline, make_pipeline
+from medlib.input.image import Window
+from medlib.preprocessing.pipeline import STEPS, Pipeline, default_pipeline, load_pipeline, make_pipeline
 from tests.strategies import images, step_params
 
 
@@ -131,7 +131,7 @@ def test_wrong_image_shape_is_refused():
 
 def test_the_default_for_a_data_set_follows_how_its_values_are_stored():
     from medlib.datasets import Dataset
-    from medlib.recipe import dataset_defaults
+    from medlib.training.recipe import dataset_defaults
 
     def dataset(values):
         return Dataset("d", values, np.array(["train"] * len(values)), [str(i) for i in range(len(values))],
@@ -155,7 +155,7 @@ def test_the_default_for_a_data_set_follows_how_its_values_are_stored():
 
 
 def test_the_bits_window_maps_an_8_bit_film_and_its_16_bit_export_alike():
-    from medlib.preprocess import make_pipeline
+    from medlib.preprocessing.pipeline import make_pipeline
 
     film = np.random.default_rng(1).integers(0, 256, (32, 32, 1)).astype(np.float32)
     bits = make_pipeline(("window", {"preset": "bits"}))

@@ -12,7 +12,7 @@ import pytest
 import tifffile
 
 from medlib.errors import CorruptFileError, NoPixelDataError, UnsupportedEncodingError
-from medlib.readers import read_image, read_series
+from medlib.input import read_image, read_series
 from tests.conftest import dicom_file
 
 

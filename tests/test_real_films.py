@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medlib.diagnose import diagnose
-from medlib.inference import open_model
-from medlib.readers import read_image
+from medlib.answers.diagnose import diagnose
+from medlib.input import read_image
+from medlib.models.loaded import open_model
 from tests.conftest import ROOT
 
 pytest.importorskip("tensorflow")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medlib.budget import (
+from medlib.datasets import Dataset
+from medlib.datasets.split import assign_splits
+from medlib.training import TrainConfig, resolve
+from medlib.training.budget import (
     BUDGET_EPOCHS,
     BUDGET_STEPS,
     MIN_BATCH,
@@ -15,9 +18,6 @@ from medlib.budget import (
     batch_for_budget,
     width_for_budget,
 )
-from medlib.datasets import Dataset
-from medlib.datasets.split import assign_splits
-from medlib.training import TrainConfig, resolve
 
 
 def _masked(n: int, side: int, radius: int, dtype=np.uint8, low: float = 60, high: float = 200) -> Dataset:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from medlib.cli import main
 from medlib.datasets import Dataset
 from medlib.datasets.split import assign_splits
-from medlib.segmentation import find_lesions, hd95, mask_metrics, predict_tiled, split_metrics
+from medlib.scoring.segmentation import find_lesions, hd95, mask_metrics, predict_tiled, split_metrics
 from medlib.spec import SpecError
 from medlib.training import TrainConfig, resolve, train
 
@@ -72,7 +72,7 @@ def test_cli_evaluate_prints_every_segmentation_metric_with_intervals(unet, tmp_
 
 
 def test_tiled_inference_equals_whole_image_inference_on_one_tile(unet):
-    from medlib.inference import open_model
+    from medlib.models.loaded import open_model
 
     loaded = open_model(unet[0])
     image, _ = loaded.pipeline.apply(unet[1].images[0])

@@ -9,9 +9,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from medlib.card import ModelCard
-from medlib.safe_keras import load_keras_file
-from medlib.store import (
+from medlib.models.safe_keras import load_keras_file
+from medlib.store.card import ModelCard
+from medlib.store.folders import (
     StoreError,
     UnsafeModelError,
     delete_model,
@@ -139,9 +139,9 @@ def test_a_colour_set_fits_a_gray_model_but_a_preprocessing_of_another_size_is_r
 
     from medlib.datasets import Dataset
     from medlib.datasets.split import assign_splits
-    from medlib.inference import check_fit, open_model
-    from medlib.models import ModelError
-    from medlib.preprocess import make_pipeline
+    from medlib.models.architectures import ModelError
+    from medlib.models.loaded import check_fit, open_model
+    from medlib.preprocessing.pipeline import make_pipeline
 
     loaded = open_model(Path(__file__).resolve().parents[1] / "models" / "chest-classifier")  # gray 128×128, 3 classes
     labels = np.arange(12) % 3

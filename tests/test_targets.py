@@ -13,7 +13,7 @@ from medlib.datasets import load_dataset
 from medlib.datasets.cache import dataset_chunks, open_cache, write_cache
 from medlib.datasets.dataset import open_shared_dataset, share_dataset
 from medlib.errors import DatasetError
-from medlib.fingerprint import data_fingerprint
+from medlib.training.fingerprint import data_fingerprint
 
 ROWS = [  # path, label, x, y, radius: two findings on a.png, none on c.png
     ("a.png", "nodule", "10", "12", "3"),

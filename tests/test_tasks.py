@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from medlib.card import ModelCard
 from medlib.errors import DatasetError, SpecError, StoreError
+from medlib.store.card import ModelCard
 from medlib.targets import render_findings
 from medlib.tasks import TASKS, finding_labels, task_for, tasks_for
 from tests.helpers import FAST, blobs, spots, squares, two_structures
@@ -57,7 +57,7 @@ def test_the_card_reads_by_attribute_keeps_unknown_keys_and_refuses_what_it_cann
 
 
 def test_the_shipped_cards_are_typed_and_say_what_they_learned_from():
-    from medlib.store import list_models, shipped_store
+    from medlib.store.folders import list_models, shipped_store
 
     cards = {m.name: m.card for m in list_models(shipped_store())}
     assert cards["cxr-pneumonia"].positive_class == "PNEUMONIA" and cards["cxr-pneumonia"].threshold_value > 0.5
@@ -85,7 +85,7 @@ def test_a_multi_structure_set_trains_one_map_per_structure_and_is_scored_per_st
 
 def test_located_findings_train_a_locating_model_scored_as_candidates(tmp_path):
     pytest.importorskip("tensorflow")
-    from medlib.inference import evaluate_split, open_model
+    from medlib.models.loaded import evaluate_split, open_model
     from medlib.training import TrainConfig, train
 
     data = spots()
@@ -120,8 +120,8 @@ def test_a_set_with_findings_classifies_by_default_and_locates_where_it_has_no_l
 
 def test_a_classifier_of_located_findings_places_them_by_its_heat_map(tmp_path):
     pytest.importorskip("tensorflow")
-    from medlib.diagnose import diagnose
-    from medlib.inference import evaluate_split, open_model
+    from medlib.answers.diagnose import diagnose
+    from medlib.models.loaded import evaluate_split, open_model
     from medlib.training import TrainConfig, train
 
     data = spots()

@@ -11,9 +11,9 @@ import pytest
 
 from medlib.errors import DatasetError
 from medlib.spec import SpecError
-from medlib.store import list_models, load_model
+from medlib.store.folders import list_models, load_model
 from medlib.training import TrainConfig, cosine_rate, mix_batches, not_measurably_worse, resolve, train
-from medlib.worker import TRAINING_NICENESS, TrainingProcess
+from medlib.training.worker import TRAINING_NICENESS, TrainingProcess
 from tests.helpers import FAST, blobs
 
 pytest.importorskip("tensorflow")
@@ -58,7 +58,7 @@ def test_store_entry_is_complete(trained):
 
 
 def test_the_card_and_the_evaluation_of_the_same_split_agree(trained):
-    from medlib.inference import evaluate_split, open_model
+    from medlib.models.loaded import evaluate_split, open_model
 
     store, result, _ = trained
     scored = evaluate_split(open_model(store / "blobs-a"), blobs(), "test")
@@ -77,8 +77,8 @@ def test_a_binary_classifier_is_calibrated_given_a_threshold_and_a_gate_on_valid
 
 
 def test_the_gate_passes_a_training_like_image_and_flags_noise(trained):
-    from medlib.diagnose import diagnose
-    from medlib.inference import open_model
+    from medlib.answers.diagnose import diagnose
+    from medlib.models.loaded import open_model
 
     store, _, _ = trained
     loaded = open_model(store / "blobs-a")
@@ -247,7 +247,7 @@ def test_recipe_follows_the_data():
 
 
 def test_multi_class_with_label_smoothing_and_the_seed_cnn(tmp_path):
-    from medlib.phantom import make_phantom
+    from medlib.datasets.phantom import make_phantom
 
     dataset = make_phantom(36, size=32)
     result = train(TrainConfig(epochs=1, label_smoothing=0.1, augment={"steps": []}), tmp_path / "smooth",

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pydicom
 
-from medlib.phantom_export import dicom_bytes
-from medlib.readers import read_image, read_uploads
-from medlib.readers.header import image_header
+from medlib.datasets.phantom_export import dicom_bytes
+from medlib.input import read_image, read_uploads
+from medlib.input.header import image_header
 
 
 def _dicom(series: str | None, value: float, position: float = 0.0, spacing: str | None = None) -> bytes:

@@ -9,8 +9,8 @@ import pytest
 
 from medlib.datasets import load_dataset
 from medlib.errors import DatasetError
-from medlib.volume_metrics import structure_metrics, volume_scores
-from medlib.volume_steps import MIRROR_VIEWS, VolumeSteps, sliding_window
+from medlib.preprocessing.volumes import MIRROR_VIEWS, VolumeSteps, sliding_window
+from medlib.scoring.volumes import structure_metrics, volume_scores
 from tests.helpers import SHAPE_3D as SHAPE
 from tests.helpers import write_task
 
@@ -30,9 +30,9 @@ def test_the_recipe_plans_3d_for_isotropic_volumes_and_2d_over_slices_for_thin_s
 
 
 def test_a_thin_stack_model_trains_over_slices_and_answers_on_the_volume_s_own_grid(tmp_path):
-    from medlib.inference import open_model
+    from medlib.answers.volume_diagnose import diagnose_volume
+    from medlib.models.loaded import open_model
     from medlib.training import TrainConfig, train
-    from medlib.volume_diagnose import diagnose_volume
 
     root = write_task(tmp_path / "Task98_Thin", 8, spacing=(0.8, 0.8, 5.0))
     result = train(TrainConfig(data=str(root), epochs=2), tmp_path / "store" / "thin")
@@ -47,7 +47,7 @@ def test_a_thin_stack_model_trains_over_slices_and_answers_on_the_volume_s_own_g
 
 
 def test_sliding_windows_equal_the_whole_volume_where_both_fit():
-    from medlib.models import build_model
+    from medlib.models.architectures import build_model
 
     model = build_model("unet", (16, 16, 16, 1), 3, width=4)
     image = np.random.default_rng(0).random((16, 16, 16, 1)).astype(np.float32)
@@ -109,7 +109,7 @@ def test_a_3d_model_trains_on_a_decathlon_task_and_scores_in_mm(toy_volume_model
 
 
 def test_a_volume_diagnosed_gets_its_label_volume_on_its_own_affine(toy_volume_model, tmp_path):
-    from medlib.diagnose_files import diagnose_paths
+    from medlib.answers.diagnose_files import diagnose_paths
 
     loaded, _, root = toy_volume_model
     source = nib.load(root / "imagesTr" / "v0.nii.gz")
@@ -127,10 +127,10 @@ def test_a_volume_diagnosed_gets_its_label_volume_on_its_own_affine(toy_volume_m
 
 
 def test_a_film_and_a_volume_each_refused_by_the_other_kind_of_model(toy_volume_model):
-    from medlib.diagnose import diagnose
+    from medlib.answers.diagnose import diagnose
+    from medlib.answers.volume_diagnose import diagnose_volume
     from medlib.errors import ModelError
-    from medlib.inference import evaluate_volumes
-    from medlib.volume_diagnose import diagnose_volume
+    from medlib.models.loaded import evaluate_volumes
 
     loaded, _, _ = toy_volume_model
     with pytest.raises(ModelError, match="takes volumes, not a 2-D image"):
@@ -143,7 +143,7 @@ def test_a_film_and_a_volume_each_refused_by_the_other_kind_of_model(toy_volume_
 
 def test_a_volume_model_starts_from_a_stored_one_and_refuses_a_2d_one(toy_volume_model, tmp_path):
     from medlib.errors import ModelError
-    from medlib.store import shipped_store
+    from medlib.store.folders import shipped_store
     from medlib.training import TrainConfig, train
 
     loaded, _, root = toy_volume_model

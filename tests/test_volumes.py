@@ -15,7 +15,7 @@ import pytest
 from medlib.datasets import load_dataset, load_images, load_upload
 from medlib.datasets.volumes import VolumeSet
 from medlib.errors import DatasetError
-from medlib.fingerprint import data_fingerprint
+from medlib.training.fingerprint import data_fingerprint
 
 SPACING = (0.8, 0.8, 2.5)
 

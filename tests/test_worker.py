@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medlib.phantom import make_phantom
+from medlib.datasets.phantom import make_phantom
 from medlib.training import TrainConfig
-from medlib.worker import TrainingProcess, exit_reason
+from medlib.training.worker import TrainingProcess, exit_reason
 
 
 class _Gone:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from medlib.errors import StoreError
-from medlib.store import list_models
-from medlib.worker import TrainingQueue
-from medlib.workspace import ENDED_GRACE_S, Shelf, Workspaces
+from medlib.store.folders import list_models
+from medlib.store.workspace import ENDED_GRACE_S, Shelf, Workspaces
+from medlib.training.worker import TrainingQueue
 from tests.helpers import FAST, blobs
 
 

@@ -1,6 +1,6 @@
 """The Diagnose page's downloads: the answer as a DICOM SEG and SR (with the image as a Secondary Capture where it has
 no DICOM file to cite), its label map (PNG at the image's own size, or NIfTI with a volume's affine), a printable
-report, and all of them as one ZIP (:func:`medlib.answer_files.answer_files`). They are written when asked: most
+report, and all of them as one ZIP (:func:`medlib.answers.files.answer_files`). They are written when asked: most
 answers are only looked at, and a full film's SEG takes a moment."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from collections.abc import Mapping
 import numpy as np
 import streamlit as st
 
-from medlib.answer_files import AnswerFiles, answer_files
-from medlib.card import ModelCard
-from medlib.diagnose import Diagnosis
-from medlib.dicom_sources import patient_identifiers
-from medlib.image import MedImage
-from medlib.volume_diagnose import VolumeDiagnosis
+from medlib.answers.diagnose import Diagnosis
+from medlib.answers.dicom_sources import patient_identifiers
+from medlib.answers.files import AnswerFiles, answer_files
+from medlib.answers.volume_diagnose import VolumeDiagnosis
+from medlib.input.image import MedImage
+from medlib.store.card import ModelCard
 from ui import state
 from ui.models import heavy_work
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from medlib.diagnose import Diagnosis
-from medlib.store import StoredModel
+from medlib.answers.diagnose import Diagnosis
+from medlib.store.folders import StoredModel
 from ui.legend import legend
 
 

@@ -1,6 +1,6 @@
 """Training jobs of the app: queued on the server's one training queue, each owned by the workspace that began it.
 
-The follower thread of a job (see :mod:`medlib.worker`) never calls Streamlit:
+The follower thread of a job (see :mod:`medlib.training.worker`) never calls Streamlit:
 it only appends the training events to its job, under a lock; the page reads
 them and draws. A job is found again (after a page reload) only by the
 workspace that owns it, so one visitor can neither see nor stop another's run.
@@ -20,9 +20,9 @@ import streamlit as st
 
 from medlib.datasets import Dataset, VolumeSet
 from medlib.limits import max_training_runs
+from medlib.store.workspace import Workspace
 from medlib.training import TrainConfig
-from medlib.worker import TrainingProcess, TrainingQueue
-from medlib.workspace import Workspace
+from medlib.training.worker import TrainingProcess, TrainingQueue
 
 WAITING, RUNNING = "queued", "running"
 

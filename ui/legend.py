@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from medlib.visualize import FINDING_COLOR, structure_color
+from medlib.display.drawing import FINDING_COLOR, structure_color
 
 
 def legend(structures: list[str], findings: bool = False) -> None:

@@ -11,13 +11,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from medlib.candidates import Candidate, hit_margin, hits
 from medlib.datasets import Dataset
-from medlib.inference import check_fit, model_labels, split_index
-from medlib.scores import SplitOutputs, score_outputs, split_outputs
-from medlib.store import StoredModel
+from medlib.display.drawing import draw_findings, enlarge, scale_to_uint8
+from medlib.models.loaded import check_fit, model_labels, split_index
+from medlib.scoring.candidates import Candidate, hit_margin, hits
+from medlib.scoring.splits import SplitOutputs, score_outputs, split_outputs
+from medlib.store.folders import StoredModel
 from medlib.targets import Finding
-from medlib.visualize import draw_findings, enlarge, scale_to_uint8
 from ui.models import loaded_entry, loaded_model
 
 GALLERY = 8

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from medlib.inference import LoadedModel, open_model
 from medlib.limits import available_cpus
-from medlib.store import StoredModel
+from medlib.models.loaded import LoadedModel, open_model
+from medlib.store.folders import StoredModel
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model (safe mode)…")

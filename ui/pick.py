@@ -9,8 +9,8 @@ import streamlit as st
 
 from medlib.datasets import SPLITS, Dataset
 from medlib.errors import MedlibError
-from medlib.image import Window
-from medlib.readers import read_image
+from medlib.input import read_image
+from medlib.input.image import Window
 from medlib.targets import Finding
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from medlib.datasets.volumes import PLANES, Volume
-from medlib.visualize import draw_label_map, enlarge, scale_to_uint8
+from medlib.display.drawing import draw_label_map, enlarge, scale_to_uint8
 
 
 def three_planes(volume: Volume, key: str) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from medlib.datasets import SPLITS, Dataset
-from medlib.image import Window
+from medlib.input.image import Window
 
 
 def histogram(values: np.ndarray, window: Window | None = None, bins: int = 128) -> go.Figure:

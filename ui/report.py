@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from medlib.card import ModelCard
+from medlib.store.card import ModelCard
 
 DISCLAIMER = (
     "Research tool, not a medical device. These figures describe a model on one data set split; "

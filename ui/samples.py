@@ -7,9 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from medlib.image import MedImage
-from medlib.phantom import CLASS_NAMES, make_phantom
-from medlib.phantom_export import dicom_bytes
+from medlib.datasets.phantom import CLASS_NAMES, make_phantom
+from medlib.datasets.phantom_export import dicom_bytes
+from medlib.input.image import MedImage
 
 SAMPLE_NAME = "built-in synthetic chest film (DICOM)"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -27,7 +27,7 @@ spacing in mm where the file does not carry it)."""
 @st.cache_resource
 def sample_image(kind: str = "nodule") -> MedImage:
     """A 256×256 synthetic film of one class (normal, nodule or consolidation) as a DICOM image."""
-    from medlib.readers import read_series
+    from medlib.input import read_series
 
     film = make_phantom(3, size=256, seed=7).images[CLASS_NAMES.index(kind), ..., 0]
     return read_series([dicom_bytes(film, f"sample-{kind}")])
@@ -36,7 +36,7 @@ def sample_image(kind: str = "nodule") -> MedImage:
 @st.cache_resource
 def real_sample(label: str) -> MedImage:
     """One of the real sample films (:data:`REAL_SAMPLES`), read like an upload, with its pixel spacing."""
-    from medlib.readers import read_image
+    from medlib.input import read_image
 
     name, _, spacing = REAL_SAMPLES[label]
     image = read_image(SAMPLES / name)

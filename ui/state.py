@@ -12,10 +12,10 @@ import streamlit as st
 
 from medlib.augment import Augmenter, load_augmenter
 from medlib.datasets import Dataset, VolumeSet
+from medlib.datasets.phantom import make_phantom
 from medlib.limits import limit
-from medlib.phantom import make_phantom
-from medlib.preprocess import Pipeline, load_pipeline
-from medlib.recipe import dataset_defaults
+from medlib.preprocessing.pipeline import Pipeline, load_pipeline
+from medlib.training.recipe import dataset_defaults
 
 ACTIVE_DATASET = "active_dataset"
 ACTIVE_MODEL = "active_model"
@@ -36,7 +36,7 @@ DIAGNOSE_GENERATION = "dx_upload_generation"  # a new image picker for each new 
 DIAGNOSE_FILES = "dx_answer_files"  # the answer's files prepared for download, and what they were written from
 THRESHOLD, THRESHOLD_OF = "ev_threshold", "ev_threshold_of"  # the Evaluation page's threshold, and whose it is
 TRAINING_JOB, JOB_ACKNOWLEDGED = "tr_job", "tr_acknowledged"  # the run watched, and the last one whose end was seen
-WORKSPACE = "workspace"  # the private folder of this session (medlib.workspace.Workspace)
+WORKSPACE = "workspace"  # the private folder of this session (medlib.store.workspace.Workspace)
 
 KEYS = frozenset(value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str))
 """Every key above: the only ones a page keeps a value under (:func:`remember`)."""

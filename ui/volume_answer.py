@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from medlib.answer_files import file_stem
+from medlib.answers.files import file_stem
+from medlib.answers.report import volume_picture
+from medlib.answers.volume_diagnose import canonical, diagnose_volume
 from medlib.datasets.volumes import Volume
 from medlib.errors import MedlibError
-from medlib.image import MedImage
-from medlib.report import volume_picture
-from medlib.store import StoredModel
-from medlib.volume_diagnose import canonical, diagnose_volume
+from medlib.input.image import MedImage
+from medlib.store.folders import StoredModel
 from ui.answer_downloads import answer_downloads
 from ui.answers import learned_from
 from ui.legend import legend

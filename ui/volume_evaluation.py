@@ -10,10 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from medlib.datasets.volumes import VolumeSet
-from medlib.store import StoredModel
-from medlib.visualize import draw_label_map, enlarge, scale_to_uint8
-from medlib.volume_metrics import volume_scores
-from medlib.volume_steps import segment_volume
+from medlib.display.drawing import draw_label_map, enlarge, scale_to_uint8
+from medlib.preprocessing.volumes import segment_volume
+from medlib.scoring.volumes import volume_scores
+from medlib.store.folders import StoredModel
 from ui.legend import legend
 from ui.models import loaded_model
 

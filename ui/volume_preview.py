@@ -11,8 +11,8 @@ import streamlit as st
 
 from medlib.datasets.volumes import Volume, VolumeSet
 from medlib.errors import MedlibError
+from medlib.preprocessing.volumes import VolumeSteps
 from medlib.training.volumes import augment_patch, plan_volumes, volume_draw
-from medlib.volume_steps import VolumeSteps
 from ui.legend import legend
 from ui.planes import three_planes
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from medlib.image import MedImage, Window
-from medlib.windowing import WINDOW_PRESETS
+from medlib.display.windowing import WINDOW_PRESETS
+from medlib.input.image import MedImage, Window
 
 
 def window_controls(image: MedImage, key: str = "window") -> Window:

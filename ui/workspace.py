@@ -1,4 +1,4 @@
-"""This browser session's private workspace and the models it sees (see :mod:`medlib.workspace`)."""
+"""This browser session's private workspace and the models it sees (see :mod:`medlib.store.workspace`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from medlib.limits import limit
-from medlib.store import shared_stores
-from medlib.workspace import Shelf, Workspace, Workspaces
+from medlib.store.folders import shared_stores
+from medlib.store.workspace import Shelf, Workspace, Workspaces
 from ui import jobs, state
 
 WORKSPACE_PARAM = "ws"

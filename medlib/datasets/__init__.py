@@ -24,8 +24,8 @@ from medlib.datasets.folders import folder_plan, load_folder
 from medlib.datasets.npz import load_npz
 from medlib.datasets.volumes import VolumeSet
 from medlib.errors import DatasetError, DatasetTooLargeError
+from medlib.input import read_bytes
 from medlib.limits import available_cpus
-from medlib.readers import read_bytes
 
 __all__ = ["FITS", "SPLITS", "Dataset", "VolumeSet", "cache_dataset", "load_dataset", "load_images", "load_or_cache",
            "load_upload", "planar", "training_cache"]
@@ -82,7 +82,7 @@ def load_dataset(source: str | os.PathLike[str], seed: int = 0, n: int = 300, si
     into memory: its images are read from disk as they are needed.
     """
     if str(source) == PHANTOM_WORD:
-        from medlib.phantom import make_phantom
+        from medlib.datasets.phantom import make_phantom
 
         return make_phantom(n=n, size=size, seed=seed)
     path = Path(source)
@@ -149,7 +149,7 @@ def cache_dataset(source: str | os.PathLike[str], out: str | os.PathLike[str], s
     """
     out = Path(out)
     if str(source) == PHANTOM_WORD:
-        from medlib.phantom import phantom_chunks
+        from medlib.datasets.phantom import phantom_chunks
 
         template, chunks = phantom_chunks(n, size, seed, workers=available_cpus() if n >= 1000 else 1)
         return write_cache(template, chunks, out, report)

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from medlib.errors import DatasetError, DatasetTooLargeError, MedlibError
+from medlib.input import read_image
 from medlib.limits import MAX_DATASET_SIDE, MIXED_SIZE_SIDE, limit, raise_hint
-from medlib.readers import read_image
+from medlib.preprocessing.geometry import Record, fit_record
 from medlib.targets import Structures, unnamed_structures
-from medlib.transforms import Record, fit_record
 
 FITS = ("pad", "stretch")
 """How images of many sizes become squares: ``pad`` keeps the aspect and pads, ``stretch`` fills the square."""

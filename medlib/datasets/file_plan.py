@@ -15,7 +15,7 @@ from medlib.datasets.dataset import Dataset, placeholder
 from medlib.datasets.files import Entry
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
-from medlib.readers.header import image_header
+from medlib.input.header import image_header
 from medlib.targets import Finding, Structures, class_order, move_findings
 
 

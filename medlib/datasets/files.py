@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medlib.errors import DatasetError
-from medlib.readers.sniff import sniff_format
+from medlib.input.sniff import sniff_format
 from medlib.targets import Finding
 
 SPLIT_NAMES = {

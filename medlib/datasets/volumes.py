@@ -18,7 +18,7 @@ import numpy as np
 
 from medlib.datasets.dataset import SPLITS
 from medlib.errors import DatasetError
-from medlib.readers.nifti import gunzip_capped
+from medlib.input.nifti import gunzip_capped
 from medlib.targets import Structures, unnamed_structures
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")

@@ -8,7 +8,7 @@ from dataclasses import asdict, field, make_dataclass
 from typing import Any
 
 from medlib.datasets import FITS
-from medlib.models import ARCHITECTURES
+from medlib.models.architectures import ARCHITECTURES
 from medlib.spec import Param, SpecError
 from medlib.tasks import AUTO, TASKS, task_for
 
@@ -17,7 +17,7 @@ Progress = Callable[[dict[str, Any]], None]
 ABOUT_KEYS = ("description", "provenance", "license", "citation", "intended_use", "modality", "body_part",
               "population", "target")
 """Facts about the data and the model that a card may carry beside what training records (see
-:class:`medlib.card.ModelCard`; ``target``: what a segmenter's masks show where they name no structure, such as
+:class:`medlib.store.card.ModelCard`; ``target``: what a segmenter's masks show where they name no structure, such as
 ``lung field``)."""
 
 MIXUP_UNTIL = 0.8
@@ -87,7 +87,7 @@ class _Config:
         for param in CONFIG_PARAMS:
             setattr(self, param.name, param.check(getattr(self, param.name), "training config"))
         if self.preprocess is not None:
-            from medlib.preprocess import load_pipeline  # here: the command line's help needs no image code
+            from medlib.preprocessing.pipeline import load_pipeline  # here: the command line's help needs no image code
 
             load_pipeline(self.preprocess)
         if self.augment is not None:

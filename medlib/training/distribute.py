@@ -74,7 +74,7 @@ def place(name: str) -> Placement:
     multi-worker strategy connects to the other workers as it is made and waits for them."""
     import tensorflow as tf
 
-    from medlib.models import size_thread_pools
+    from medlib.models.architectures import size_thread_pools
 
     size_thread_pools()  # before a strategy starts TensorFlow's runtime, which fixes the pools for good
     if name not in STRATEGIES:

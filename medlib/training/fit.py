@@ -11,7 +11,7 @@ from typing import Any
 
 from medlib.datasets import Dataset
 from medlib.errors import MedlibError
-from medlib.models import ModelError, bn_momentum_for, build_model, copy_matching_weights
+from medlib.models.architectures import ModelError, bn_momentum_for, build_model, copy_matching_weights
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.distribute import ClusterError, Placement, fit_replicated
 from medlib.training.inputs import Augment, make_inputs, mix_batches, weigh_batches
@@ -46,7 +46,7 @@ def start_from(folder: str, model: Any, names: list[str]) -> dict[str, Any]:
     The output layer is copied only where the stored model answers the same classes or structures (``names``): a
     lung segmenter's head would start a nodule model drawing lungs, which it then has to unlearn.
     """
-    from medlib.store import get_model, load_model
+    from medlib.store.folders import get_model, load_model
 
     path = Path(folder)
     stored = get_model(path.name, path.parent)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from medlib.datasets import Dataset
-from medlib.ensemble import build_ensemble
 from medlib.errors import DatasetError
+from medlib.models.ensemble import build_ensemble
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.distribute import Placement
 from medlib.training.fit import Run

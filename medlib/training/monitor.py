@@ -15,9 +15,9 @@ import keras
 import numpy as np
 
 from medlib.datasets import Dataset
-from medlib.evaluation import metric_table
-from medlib.metrics import auc_per_image
-from medlib.prediction import predict_batches, segment_maps
+from medlib.models.predict import predict_batches, segment_maps
+from medlib.scoring.classification import metric_table
+from medlib.scoring.probabilities import auc_per_image
 from medlib.training.config import MIXUP_UNTIL, Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, current_lr
 from medlib.training.plan import RunPlan

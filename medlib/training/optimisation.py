@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from medlib.budget import batch_for_budget, folds_for_budget, width_for_budget
-from medlib.models import build_model
-from medlib.recipe import Choice
+from medlib.models.architectures import build_model
+from medlib.training.budget import batch_for_budget, folds_for_budget, width_for_budget
 from medlib.training.config import TrainConfig
 from medlib.training.plan import RunPlan
+from medlib.training.recipe import Choice
 
 
 def classification_loss(num_classes: int, smoothing: float = 0.0, soft_targets: bool = False) -> Any:
@@ -119,8 +119,8 @@ def measure_speed(plan: RunPlan) -> float:
 
 def fit_to_budget(plan: RunPlan, config: TrainConfig) -> None:
     """In a timed run, fit the derived folds, network width and batch to what the budget buys on this machine
-    (:func:`medlib.budget.folds_for_budget`, :func:`medlib.budget.width_for_budget`,
-    :func:`medlib.budget.batch_for_budget`); the choices record the measured speed."""
+    (:func:`medlib.training.budget.folds_for_budget`, :func:`medlib.training.budget.width_for_budget`,
+    :func:`medlib.training.budget.batch_for_budget`); the choices record the measured speed."""
     batch = plan.choices.get("batch size")
     fit_batch = batch is not None and batch.derived
     fit_folds = not config.folds

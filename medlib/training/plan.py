@@ -1,4 +1,5 @@
-"""The concrete settings of one run, resolved from its config and the data (:mod:`medlib.recipe` derives them)."""
+"""The concrete settings of one run, resolved from its config and the data (:mod:`medlib.training.recipe` derives
+them)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medlib.augment import Augmenter
-from medlib.budget import MIN_PASSES, UNET_WIDTH, batch_for, epochs_for
 from medlib.datasets import Dataset
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
-from medlib.fingerprint import data_fingerprint
-from medlib.models import DEFAULT_SEGMENTER, unet_depth_for
-from medlib.preprocess import Pipeline
-from medlib.recipe import Choice, derive
+from medlib.models.architectures import DEFAULT_SEGMENTER, unet_depth_for
+from medlib.preprocessing.pipeline import Pipeline
 from medlib.spec import SpecError
 from medlib.tasks import AUTO, Task, default_task, task_for
+from medlib.training.budget import MIN_PASSES, UNET_WIDTH, batch_for, epochs_for
 from medlib.training.config import TrainConfig
+from medlib.training.fingerprint import data_fingerprint
+from medlib.training.recipe import Choice, derive
 
 
 @dataclass
@@ -41,7 +42,7 @@ class RunPlan:
     """The preprocessed images' shape where the model sees patches of them (``input_shape``)."""
     patches_per_image: int = 1
     choices: dict[str, Choice] = field(default_factory=dict)
-    """Every setting with its reason, derived from the data or set (:mod:`medlib.recipe`)."""
+    """Every setting with its reason, derived from the data or set (:mod:`medlib.training.recipe`)."""
     epochs: int = 0
     width: int = 0
     """The network's first-level filters (0: the architecture's own)."""

@@ -10,12 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from medlib.card import SYNTHETIC_USE, ModelCard
 from medlib.datasets import Dataset, VolumeSet, load_or_cache
-from medlib.models import ARCHITECTURES
-from medlib.recipe import Choice
+from medlib.models.architectures import ARCHITECTURES
 from medlib.spec import SpecError
-from medlib.store import library_versions, save_model
+from medlib.store.card import SYNTHETIC_USE, ModelCard
+from medlib.store.folders import library_versions, save_model
 from medlib.targets import ONE_STRUCTURE
 from medlib.tasks import AUTO, default_task, located_by, task_for
 from medlib.training.config import ABOUT_KEYS, Progress, TrainConfig
@@ -24,6 +23,7 @@ from medlib.training.fit import Run
 from medlib.training.folds import cross_validate
 from medlib.training.optimisation import fit_to_budget
 from medlib.training.plan import RunPlan, resolve
+from medlib.training.recipe import Choice
 from medlib.training.resume import Backup, agreed_epoch
 from medlib.training.scoring import Fitted, TrainResult, fit_gate, fitted_model, judge
 from medlib.training.volume_run import train_on_volumes

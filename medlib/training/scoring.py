@@ -9,17 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from medlib.calibration import Calibration, fit_calibration, fold_into
 from medlib.datasets import Dataset
 from medlib.gate import fit_profile, mask_statistics
-from medlib.models import dense_head, features_model
-from medlib.prediction import predict
-from medlib.preprocess import Pipeline
-from medlib.scores import SplitOutputs, pool, score_outputs, split_outputs
-from medlib.segmentation import foreground, predict_tiled
-from medlib.store import StoredModel
+from medlib.models.architectures import dense_head, features_model
+from medlib.models.predict import predict
+from medlib.preprocessing.pipeline import Pipeline
+from medlib.scoring.calibration import Calibration, fit_calibration, fold_into
+from medlib.scoring.segmentation import foreground, predict_tiled
+from medlib.scoring.splits import SplitOutputs, pool, score_outputs, split_outputs
+from medlib.scoring.thresholds import STABLE_RULE, stable_threshold
+from medlib.store.folders import StoredModel
 from medlib.tasks import Task, located_by
-from medlib.thresholds import STABLE_RULE, stable_threshold
 from medlib.training.fit import for_inference
 
 
@@ -55,7 +55,8 @@ def classifier_logits(model: Any, dataset: Dataset, index: np.ndarray, pipeline:
 
 
 def calibrate_classifier(labels: np.ndarray, logits: np.ndarray, where: str) -> tuple[Calibration, dict[str, Any]]:
-    """The calibration (:mod:`medlib.calibration`) of a classifier's validation ``logits``, and what the card records
+    """The calibration (:mod:`medlib.scoring.calibration`) of a classifier's validation ``logits``, and what the card
+    records
     of it: the calibration and, for two classes, the decision threshold chosen on the same images (``where``)."""
     calibration = fit_calibration(labels, logits)
     chosen: dict[str, Any] = {"calibration": calibration.to_dict() | {"fitted_on": where}}

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from medlib.metrics import as_probabilities
-from medlib.segmentation import mask_metrics, structure_pairs
+from medlib.scoring.probabilities import as_probabilities
+from medlib.scoring.segmentation import mask_metrics, structure_pairs
 
 
 def segmentation_losses(truths: Sequence[np.ndarray], probabilities: Sequence[np.ndarray]) -> np.ndarray:

@@ -4,12 +4,13 @@ card of a model that takes volumes.
 
 - **Configuration**: a 3-D U-Net where the volumes are about isotropic; where one axis is over
   :data:`ANISOTROPY` times coarser than the others (thick slices), a 2-D U-Net over slices (patches one slice
-  thick, convolved in their plane: :func:`medlib.models.build_unet`), as nnU-Net chooses its 2d configuration,
+  thick, convolved in their plane: :func:`medlib.models.architectures.build_unet`), as nnU-Net chooses its 2d
+  configuration,
   with more slices a step and several slices of each volume an epoch.
 - **Spacing**: the median of the volumes'; images resampled linearly, labels by nearest neighbour.
 - **Patch**: the median resampled shape, each side up to a multiple of 8 (three halvings), at most
   :data:`MAX_PATCH` voxels; larger volumes are trained on random patches and predicted in Gaussian-blended sliding
-  windows (:mod:`medlib.volume_steps`).
+  windows (:mod:`medlib.preprocessing.volumes`).
 - **Normalisation**: MRI each volume to zero mean and unit variance; CT one window over the foreground's 0.5 to
   99.5 percentiles.
 - **Augmentation**: mirrored along every axis, rotated up to 15° and scaled 0.85-1.15 (one draw in five), brightness
@@ -30,16 +31,16 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from medlib.budget import BUDGET_EPOCHS
 from medlib.datasets.volumes import VolumeSet
 from medlib.errors import DatasetError
-from medlib.recipe import Choice
-from medlib.segmentation import label_map
+from medlib.preprocessing.volumes import MIRROR_VIEWS, Prepared, VolumeSteps, sliding_window
+from medlib.scoring.segmentation import label_map
+from medlib.scoring.volumes import volume_scores
+from medlib.training.budget import BUDGET_EPOCHS
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, optimizer_for
+from medlib.training.recipe import Choice
 from medlib.training.selection import not_measurably_worse
-from medlib.volume_metrics import volume_scores
-from medlib.volume_steps import MIRROR_VIEWS, Prepared, VolumeSteps, sliding_window
 
 ANISOTROPY, MAX_PATCH, MIN_EPOCHS = 3.0, 96**3, 60
 """Coarsest over finest spacing above which volumes are thin stacks; the largest patch (voxels); the passes of a run
@@ -141,7 +142,7 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
     its card records."""
     import keras
 
-    from medlib.models import build_model
+    from medlib.models.architectures import build_model
     from medlib.training.fit import start_from
     from medlib.training.optimisation import map_loss
 
@@ -216,7 +217,7 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
 def volume_split_scores(model: Any, steps: VolumeSteps, volumes: VolumeSet, index: np.ndarray) -> dict[str, Any]:
     """The figures in mm of a volume model on the volumes at ``index`` (their own grids: each label volume brought
     back by the preprocessing's record), answered as the model answers (its mirror views averaged)."""
-    from medlib.volume_steps import segment_volume
+    from medlib.preprocessing.volumes import segment_volume
 
     chosen = [volumes.volumes[i] for i in index if volumes.volumes[i].labels is not None]
     predicted = [segment_volume(model, steps, v.image, v.spacing) for v in chosen]

@@ -1,0 +1,162 @@
+"""Candidate findings from a locating model's probability map, and how they are scored against located findings.
+
+A candidate is one connected region of the map above :data:`FLOOR`: its score is the region's peak probability,
+its centre the centroid of the part above half the peak (weighted by the probability), its radius that of a disk
+of that part's area. Candidates are
+ranked by score. A candidate *hits* a finding when its centre lies within the finding's radius plus
+:data:`HIT_MARGIN_MM` (or :data:`HIT_MARGIN_PX` where the pixel spacing is unknown), or within its box by the
+same margin; a finding hit by several candidates counts once, and the others are neither hits nor false
+positives.
+
+The detection figures are those of the field (FROC, as the JSRT and LUNA nodule studies report them): the share
+of findings found at 0.125 to 8 false positives per image (:data:`FP_RATES`), and the image-level AUC of each
+image's best score against whether it holds a finding; each with a 95% bootstrap interval over images.
+
+>>> probability = np.zeros((20, 20), np.float32); probability[4:9, 4:9] = 0.9
+>>> [(c.centre, c.score) for c in find_candidates(probability)]
+[((6.0, 6.0), 0.9)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from medlib.scoring.classification import resample_weights
+from medlib.targets import DEFAULT_RADIUS, Finding
+
+FLOOR = 0.05
+"""The map's value under which nothing is a candidate (low: the threshold that decides is set on validation)."""
+HIT_MARGIN_MM = 5.0
+"""How far outside a finding's radius (mm) a candidate's centre still hits it."""
+HIT_MARGIN_PX = DEFAULT_RADIUS
+"""The margin in pixels where the images' spacing is unknown."""
+HEAT_FLOOR = 0.3
+"""Where a classifier's heat map (0..1, its own maximum 1) holds a candidate: from this share of its peak on."""
+FP_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""False positives per image at which the share of findings found is reported (the FROC's points)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate finding on the map: its peak (x, y in pixels), radius (pixels) and score (0..1)."""
+
+    centre: tuple[float, float]
+    radius: float
+    score: float
+
+    def as_finding(self, label: str) -> Finding:
+        return Finding(label, self.centre, self.radius)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"centre": [round(v, 1) for v in self.centre], "radius_px": round(self.radius, 1),
+                "score": round(self.score, 4)}
+
+
+def find_candidates(probability: np.ndarray, floor: float = FLOOR, limit: int = 20) -> list[Candidate]:
+    """The candidates of one map (H×W), best first, at most ``limit``."""
+    probability = np.asarray(probability, np.float32)
+    count, labels = cv2.connectedComponents((probability >= floor).astype(np.uint8), connectivity=8)
+    found = []
+    for k in range(1, count):
+        values = np.where(labels == k, probability, 0.0)
+        peak = float(values.max())
+        rows, columns = np.nonzero(values >= peak / 2)
+        weight = values[rows, columns].astype(np.float64)
+        centre = (round(float(columns @ weight / weight.sum()), 3), round(float(rows @ weight / weight.sum()), 3))
+        found.append(Candidate(centre, float(np.sqrt(rows.size / np.pi)), round(peak, 6)))
+    found.sort(key=lambda c: -c.score)
+    return found[:limit]
+
+
+def scaled(candidates: Sequence[Candidate], probability: float) -> list[Candidate]:
+    """A heat map's candidates scored by the image's probability of the finding times the heat at their peak: the
+    best one scores the image's probability, the others less."""
+    return [Candidate(c.centre, c.radius, round(float(probability) * c.score, 6)) for c in candidates]
+
+
+def hit_margin(spacing: float | None) -> float:
+    """The hit margin in pixels: :data:`HIT_MARGIN_MM` at ``spacing`` mm a pixel, else :data:`HIT_MARGIN_PX`."""
+    return HIT_MARGIN_MM / spacing if spacing else HIT_MARGIN_PX
+
+
+def hits(candidate: Candidate, finding: Finding, margin: float) -> bool:
+    """Whether the candidate's centre lies within the finding (its radius or box) widened by ``margin`` pixels."""
+    x, y = candidate.centre
+    if finding.box is not None:
+        x0, y0, x1, y1 = finding.box
+        return x0 - margin <= x <= x1 + margin and y0 - margin <= y <= y1 + margin
+    reach = (finding.radius or 0.0) + margin
+    return (x - finding.centre[0]) ** 2 + (y - finding.centre[1]) ** 2 <= reach**2
+
+
+def match(candidates: Sequence[Candidate], findings: Sequence[Finding],
+          margin: float = HIT_MARGIN_PX) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate (in order): its score, and 1 where it is the best candidate on a finding not yet hit, 0
+    where it hits nothing (a false positive), -1 where it hits only findings already hit (ignored).
+
+    >>> nodule = Finding("nodule", (10.0, 10.0), 2.0)
+    >>> match([Candidate((11, 10), 2, 0.9), Candidate((10, 12), 2, 0.8), Candidate((30, 30), 2, 0.7)], [nodule], 1.0)
+    (array([0.9, 0.8, 0.7]), array([ 1, -1,  0]))
+    """
+    found = np.zeros(len(findings), bool)
+    kinds = []
+    for candidate in candidates:
+        hit = [k for k, f in enumerate(findings) if hits(candidate, f, margin)]
+        fresh = [k for k in hit if not found[k]]
+        if fresh:
+            found[fresh[0]] = True
+        kinds.append(1 if fresh else (-1 if hit else 0))
+    return np.array([c.score for c in candidates], np.float64), np.array(kinds, np.int64)
+
+
+def _froc(scores: list[np.ndarray], kinds: list[np.ndarray], findings: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sensitivity at each of :data:`FP_RATES` for each row of image weights (a bootstrap resample)."""
+    every = np.concatenate(scores) if scores else np.zeros(0)
+    image = np.concatenate([np.full(s.size, i) for i, s in enumerate(scores)]) if scores else np.zeros(0, int)
+    kind = np.concatenate(kinds) if kinds else np.zeros(0, int)
+    order = np.argsort(-every, kind="stable")
+    image, kind = image[order], kind[order]
+    out = np.zeros((len(weights), len(FP_RATES)))
+    for row, w in enumerate(weights):
+        hits = np.cumsum((kind == 1) * w[image])
+        false = np.cumsum((kind == 0) * w[image]) / max(w.sum(), 1e-12)
+        total = max(float(w @ findings), 1e-12)
+        for column, rate in enumerate(FP_RATES):
+            reach = np.flatnonzero(false <= rate)
+            out[row, column] = hits[reach[-1]] / total if reach.size else 0.0
+    return out
+
+
+def candidate_scores(candidates: Sequence[Sequence[Candidate]], findings: Sequence[Sequence[Finding]],
+                     spacing: float | None = None, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """The detection figures of a split (see the module's docstring), each with ``<name>_ci``: ``froc`` (the
+    points: false positives per image, sensitivity, its interval), ``sensitivity_at_<rate>fp`` for each of
+    :data:`FP_RATES`, and ``image_auc``."""
+    from sklearn.metrics import roc_auc_score
+
+    margin = hit_margin(spacing)
+    pairs = [match(c, f, margin) for c, f in zip(candidates, findings, strict=True)]
+    counts = np.array([len(f) for f in findings], np.float64)
+    weights = resample_weights(len(findings), resamples, seed)
+    point = _froc([p[0] for p in pairs], [p[1] for p in pairs], counts, np.ones((1, len(findings))))[0]
+    boot = _froc([p[0] for p in pairs], [p[1] for p in pairs], counts, weights)
+    result: dict[str, Any] = {"findings": int(counts.sum()), "images": len(findings),
+                              "hit_margin_px": round(margin, 2), "froc": []}
+    for column, rate in enumerate(FP_RATES):
+        name = f"sensitivity_at_{rate:g}fp"
+        low, high = (round(float(v), 4) for v in np.percentile(boot[:, column], [2.5, 97.5]))
+        result[name], result[f"{name}_ci"] = round(float(point[column]), 4), [low, high]
+        result["froc"].append([rate, result[name], low, high])
+    best = np.array([max((c.score for c in found), default=0.0) for found in candidates])
+    holds = counts > 0
+    if 0 < holds.sum() < holds.size:
+        result["image_auc"] = round(float(roc_auc_score(holds, best)), 4)
+        aucs = [roc_auc_score(holds, best, sample_weight=w) for w in weights
+                if w[holds].sum() > 0 and w[~holds].sum() > 0]
+        result["image_auc_ci"] = [round(float(v), 4) for v in np.percentile(aucs, [2.5, 97.5])]
+    return result
