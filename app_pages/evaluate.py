@@ -13,8 +13,8 @@ import streamlit as st
 from medlib.datasets import SPLITS, Dataset
 from medlib.display.drawing import enlarge
 from medlib.errors import MedlibError
+from medlib.models.explanations import explain_images, explanation_picture
 from medlib.models.heatmaps import METHOD_LABELS, METHODS
-from medlib.models.loaded import explain_images, explanation_picture, model_labels, predict_split
 from medlib.scoring.classification import (
     METRICS,
     calibration,
@@ -25,6 +25,7 @@ from medlib.scoring.classification import (
     predicted_classes,
     predictions_table,
 )
+from medlib.scoring.evaluate import model_labels, predict_split
 from medlib.scoring.thresholds import threshold_for, youden_threshold
 from medlib.store.folders import StoredModel
 from ui import state
@@ -209,6 +210,8 @@ def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset,
                                    title="ROC of both models"), key="ev_compare_roc")
 
 
+VIEWS = {"segmentation": segmentation_tab, "localization": localization_tab}  # each map task's view (Task.view)
+
 st.title("Evaluation")
 st.caption(DISCLAIMER)
 dataset = state.active_dataset()
@@ -231,12 +234,11 @@ else:
     stored = fitting[names.index(chosen)]
     fold_spread(stored)
     try:
-        if stored.card.spec.from_findings:
-            localization_tab(stored, dataset, split)
-        elif stored.card.spec.dense:
-            segmentation_tab(stored, dataset, split)
+        view = stored.card.spec.view
+        if view != "classification":
+            VIEWS[view](stored, dataset, split)
         else:
-            classifiers = [m for m in fitting if not m.card.spec.dense]
+            classifiers = [m for m in fitting if m.card.spec == stored.card.spec]
             located = stored.card.located_by == "heat map" and dataset.findings is not None
             sections = st.tabs(["Evaluate", "Compare two models", *(["Located findings"] if located else [])])
             with sections[0]:

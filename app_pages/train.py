@@ -56,7 +56,7 @@ def _config_form(dataset) -> tuple[TrainConfig, str] | None:
     tasks = {task.name: task for task in tasks_for(dataset)}
     task = st.radio(_label(params["task"]), list(tasks), horizontal=True, key="tr_task",
                     format_func=lambda name: tasks[name].title)
-    models = ("auto", *(name for name, a in ARCHITECTURES.items() if a.dense == tasks[task].dense))
+    models = ("auto", *(name for name in ARCHITECTURES if tasks[task].takes(name)))
     settings = {"task": task}
     for column, name in zip(st.columns(3), MAIN_SETTINGS, strict=True):
         settings[name] = _setting(params[name], column, **({"choices": models} if name == "model" else {}))

@@ -24,8 +24,9 @@ SHARED = ROOT.parent / "shared" / "data"
 from medlib.answers.anatomy import cardiothoracic_ratio  # noqa: E402
 from medlib.answers.diagnose import diagnose  # noqa: E402
 from medlib.datasets import load_dataset  # noqa: E402
-from medlib.models.loaded import evaluate_split, open_model  # noqa: E402
+from medlib.models.loaded import open_model  # noqa: E402
 from medlib.scoring.classification import resample_weights  # noqa: E402
+from medlib.scoring.evaluate import evaluate_split  # noqa: E402
 
 
 def main() -> dict:

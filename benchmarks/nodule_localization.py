@@ -30,9 +30,8 @@ SHARED = ROOT.parent / "shared" / "data"
 from medlib.datasets import load_dataset  # noqa: E402
 from medlib.models.ensemble import member_classifiers  # noqa: E402
 from medlib.models.loaded import LoadedModel, open_model  # noqa: E402
-from medlib.scoring.candidates import Candidate, candidate_scores, scaled  # noqa: E402
-from medlib.scoring.probabilities import as_probabilities  # noqa: E402
-from medlib.scoring.splits import pool, split_outputs  # noqa: E402
+from medlib.scoring.candidates import Candidate, candidate_scores  # noqa: E402
+from medlib.scoring.splits import pool  # noqa: E402
 from medlib.training.folds import fold_numbers  # noqa: E402
 
 
@@ -41,7 +40,7 @@ def folds_of(loaded: LoadedModel, dataset) -> tuple[np.ndarray, np.ndarray, list
     images = np.sort(np.concatenate([dataset.indices("train"), dataset.indices("val")]))
     folds = len(loaded.card.training["folds"])
     numbers = fold_numbers(dataset, images, folds, int(loaded.card.config["seed"]))
-    members = member_classifiers(loaded.model) if not loaded.task.dense else \
+    members = member_classifiers(loaded.model) if loaded.card.located_by == "heat map" else \
         [layer for layer in loaded.model.layers if layer.name.startswith("fold")]
     return images, numbers, members
 
@@ -51,14 +50,11 @@ def oof(loaded: LoadedModel, dataset) -> tuple[list[list[Candidate]], list, floa
     a classifier, weighed by its probability), its nodules, the spacing, and the films in that order: the same
     code as the run's own out-of-fold figures."""
     images, numbers, members = folds_of(loaded, dataset)
-    label = "nodule" if loaded.task.dense else loaded.card.finding
-    parts = [split_outputs(loaded.task, members[k], dataset, images[numbers == k], loaded.pipeline, loaded.mirrors,
-                           "" if loaded.task.dense else label) for k in range(len(members))]
+    label = loaded.card.finding
+    parts = [loaded.task.outputs(members[k], dataset, images[numbers == k], loaded.pipeline, loaded.mirrors, label)
+             for k in range(len(members))]
     outputs = pool(parts)
-    candidates = outputs.candidates[label]
-    if not loaded.task.dense:
-        candidates = [scaled(c, p) for c, p in zip(candidates, as_probabilities(outputs.raw)[:, 1], strict=True)]
-    return candidates, outputs.findings[label], outputs.spacing, outputs.index.tolist()
+    return outputs.scored(label), outputs.findings[label], outputs.spacing, outputs.index.tolist()
 
 
 def subtlety_of(data: Path) -> dict[str, str]:

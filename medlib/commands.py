@@ -17,11 +17,13 @@ def print_json(result: dict[str, Any]) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
-    from medlib.datasets import load_dataset
+    from medlib.datasets import Dataset, load_dataset
+    from medlib.tasks import tasks_for
     from medlib.training.fingerprint import data_fingerprint
 
     dataset = load_dataset(args.path, seed=args.seed, n=args.n, size=args.size, fit=args.fit)
-    return dataset.summary() | {"data_fingerprint": data_fingerprint(dataset)}
+    tasks = {"tasks": [task.name for task in tasks_for(dataset)]} if isinstance(dataset, Dataset) else {}
+    return dataset.summary() | tasks | {"data_fingerprint": data_fingerprint(dataset)}
 
 
 def cmd_inspect(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,7 +123,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.datasets import VolumeSet, load_dataset, planar
-    from medlib.models.loaded import evaluate_split, evaluate_volumes, open_model
+    from medlib.models.loaded import open_model
+    from medlib.scoring.evaluate import evaluate_split, evaluate_volumes
 
     loaded = open_model(args.model)
     dataset = load_dataset(args.data, seed=args.seed, fit=loaded.fit)
@@ -195,7 +198,8 @@ def cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.datasets import load_images
-    from medlib.models.loaded import open_model, write_explanations
+    from medlib.models.explanations import write_explanations
+    from medlib.models.loaded import open_model
 
     loaded = open_model(args.model)
     dataset = load_images(args.data, "explanation", seed=args.seed, fit=loaded.fit)

@@ -17,7 +17,7 @@ import pytest
 from medlib.answers.diagnose import Diagnosis
 from medlib.answers.files import answer_files, file_stem
 from medlib.answers.volume_diagnose import VolumeDiagnosis
-from medlib.gate import GateResult
+from medlib.gate.signals import GateResult
 from medlib.input import read_dicom_series, read_image
 from medlib.store.card import ModelCard
 from tests.conftest import ROOT, dicom_file

@@ -9,6 +9,7 @@ import pytest
 
 from medlib.cli import main
 from medlib.models.architectures import ModelError
+from medlib.models.explanations import explain_images
 from medlib.models.heatmaps import (
     METHODS,
     heatmap_iou,
@@ -18,7 +19,7 @@ from medlib.models.heatmaps import (
     overlay,
     pointing_hit,
 )
-from medlib.models.loaded import explain_images, open_model
+from medlib.models.loaded import open_model
 from medlib.scoring.classification import predicted_classes
 from tests.helpers import SIZE
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medlib.gate import GateResult, Profile, fit_profile, image_signals, mask_statistics
+from medlib.gate.profile import Profile, fit_profile, mask_statistics
+from medlib.gate.signals import GateResult, image_signals
 from medlib.store.card import ModelCard
 
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from medlib.cli import main
 from medlib.datasets import Dataset
 from medlib.datasets.split import assign_splits
-from medlib.scoring.segmentation import find_lesions, hd95, mask_metrics, predict_tiled, split_metrics
+from medlib.models.predict import predict_tiled
+from medlib.scoring.segmentation import find_lesions, hd95, mask_metrics, split_metrics
 from medlib.spec import SpecError
 from medlib.training import TrainConfig, resolve, train
 

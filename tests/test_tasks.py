@@ -13,7 +13,7 @@ import pytest
 from medlib.errors import DatasetError, SpecError, StoreError
 from medlib.store.card import ModelCard
 from medlib.targets import render_findings
-from medlib.tasks import TASKS, finding_labels, task_for, tasks_for
+from medlib.tasks import TASKS, task_for, tasks_for
 from tests.helpers import FAST, blobs, spots, squares, two_structures
 
 
@@ -32,7 +32,7 @@ def test_each_task_says_what_it_needs_and_which_tasks_fit_instead():
 def test_a_locating_task_trains_on_its_findings_drawn_as_disks():
     data = spots()
     training = TASKS["locate"].training_set(data)
-    assert finding_labels(data) == ["nodule"] and training.structures == ["nodule"]
+    assert data.finding_labels() == ["nodule"] and training.structures == ["nodule"]
     assert TASKS["locate"].target_names(data) == ["background", "nodule"]
     for i in (0, 1):
         expected = render_findings(data.findings[i], data.image_size, ["nodule"])
@@ -45,7 +45,8 @@ def test_the_card_reads_by_attribute_keeps_unknown_keys_and_refuses_what_it_cann
             "class_names": ["background", "right lung", "left lung", "heart"], "modality": "X-ray radiograph",
             "body_part": "chest", "future_key": {"kept": True}, "file": {"size": 3, "sha256": "ab"}}
     card = ModelCard.from_dict(data)
-    assert card.structures == ["right lung", "left lung", "heart"] and card.spec.dense and card.size == 3
+    assert card.structures == ["right lung", "left lung", "heart"] and card.spec.name == "segment"
+    assert card.size == 3
     assert card.to_dict()["future_key"] == {"kept": True}
     assert ModelCard.from_dict(json.loads(json.dumps(card.to_dict()))) == card
     with pytest.raises(StoreError, match="lacks class_names"):
@@ -85,7 +86,8 @@ def test_a_multi_structure_set_trains_one_map_per_structure_and_is_scored_per_st
 
 def test_located_findings_train_a_locating_model_scored_as_candidates(tmp_path):
     pytest.importorskip("tensorflow")
-    from medlib.models.loaded import evaluate_split, open_model
+    from medlib.models.loaded import open_model
+    from medlib.scoring.evaluate import evaluate_split
     from medlib.training import TrainConfig, train
 
     data = spots()
@@ -121,7 +123,8 @@ def test_a_set_with_findings_classifies_by_default_and_locates_where_it_has_no_l
 def test_a_classifier_of_located_findings_places_them_by_its_heat_map(tmp_path):
     pytest.importorskip("tensorflow")
     from medlib.answers.diagnose import diagnose
-    from medlib.models.loaded import evaluate_split, open_model
+    from medlib.models.loaded import open_model
+    from medlib.scoring.evaluate import evaluate_split
     from medlib.training import TrainConfig, train
 
     data = spots()

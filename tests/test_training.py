@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from medlib.errors import DatasetError
+from medlib.scoring.per_image import not_measurably_worse
 from medlib.spec import SpecError
 from medlib.store.folders import list_models, load_model
-from medlib.training import TrainConfig, cosine_rate, mix_batches, not_measurably_worse, resolve, train
+from medlib.training import TrainConfig, cosine_rate, mix_batches, resolve, train
 from medlib.training.worker import TRAINING_NICENESS, TrainingProcess
 from tests.helpers import FAST, blobs
 
@@ -58,7 +59,8 @@ def test_store_entry_is_complete(trained):
 
 
 def test_the_card_and_the_evaluation_of_the_same_split_agree(trained):
-    from medlib.models.loaded import evaluate_split, open_model
+    from medlib.models.loaded import open_model
+    from medlib.scoring.evaluate import evaluate_split
 
     store, result, _ = trained
     scored = evaluate_split(open_model(store / "blobs-a"), blobs(), "test")

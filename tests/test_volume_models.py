@@ -130,7 +130,7 @@ def test_a_film_and_a_volume_each_refused_by_the_other_kind_of_model(toy_volume_
     from medlib.answers.diagnose import diagnose
     from medlib.answers.volume_diagnose import diagnose_volume
     from medlib.errors import ModelError
-    from medlib.models.loaded import evaluate_volumes
+    from medlib.scoring.evaluate import evaluate_volumes
 
     loaded, _, _ = toy_volume_model
     with pytest.raises(ModelError, match="takes volumes, not a 2-D image"):

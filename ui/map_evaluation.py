@@ -13,9 +13,10 @@ import streamlit as st
 
 from medlib.datasets import Dataset
 from medlib.display.drawing import draw_findings, enlarge, scale_to_uint8
-from medlib.models.loaded import check_fit, model_labels, split_index
+from medlib.models.loaded import check_fit
 from medlib.scoring.candidates import Candidate, hit_margin, hits
-from medlib.scoring.splits import SplitOutputs, score_outputs, split_outputs
+from medlib.scoring.evaluate import score_outputs, split_index, split_outputs
+from medlib.scoring.splits import SplitOutputs
 from medlib.store.folders import StoredModel
 from medlib.targets import Finding
 from ui.models import loaded_entry, loaded_model
@@ -29,11 +30,8 @@ def _scored(path: str, sha256: str, fingerprint: str, split: str, _dataset: Data
     loaded, lock = loaded_model(Path(path), sha256)
     with lock:
         check_fit(loaded, _dataset)
-        outputs = split_outputs(loaded.task, loaded.model, _dataset, split_index(_dataset, split), loaded.pipeline,
-                                loaded.mirrors, loaded.card.finding if loaded.card.located_by == "heat map" else "")
-    labels = None if loaded.task.dense else model_labels(loaded.class_names, _dataset)[outputs.index]
-    metrics = score_outputs(loaded.task, outputs, labels, loaded.threshold, loaded.card.structures,
-                            loaded.image_calibration)
+        outputs = split_outputs(loaded, _dataset, split_index(_dataset, split))
+    metrics = score_outputs(loaded, _dataset, outputs, structures=loaded.card.structures)
     return metrics, outputs
 
 

@@ -17,15 +17,15 @@ import numpy as np
 from medlib.answers.anatomy import cardiothoracic_ratio, place
 from medlib.display.drawing import shrink
 from medlib.errors import ModelError
-from medlib.gate import GateResult, image_signals, mask_statistics
+from medlib.gate.profile import mask_statistics
+from medlib.gate.signals import GateResult, image_signals
 from medlib.models.heatmaps import METHODS, heatmaps
 from medlib.models.loaded import LoadedModel, check_input
+from medlib.models.predict import predict_tiled
 from medlib.preprocessing.geometry import Record, fit_record, xy_to_index
 from medlib.preprocessing.pipeline import InputGeometry, Processed
-from medlib.scoring.candidates import HEAT_FLOOR, Candidate, find_candidates, scaled
 from medlib.scoring.probabilities import as_probabilities
-from medlib.scoring.segmentation import find_lesions, foreground, label_map, organ_outline, predict_tiled
-from medlib.scoring.splits import image_probability
+from medlib.scoring.segmentation import find_lesions, foreground, label_map, organ_outline
 
 
 @dataclass
@@ -248,16 +248,7 @@ def _locate(locator: LoadedModel, image: np.ndarray, result: Diagnosis, spacing:
     in mm."""
     located = _model_input(locator, image)
     record = located.geometry.record
-    if locator.card.located_by == "heat map":
-        probability = float(as_probabilities(np.asarray(locator.model.predict_on_batch(located.image[None])))[0, 1])
-        heat = heatmaps(locator.model, located.image[None], 1)[0]
-        found = [(locator.card.finding, c) for c in scaled(find_candidates(heat, HEAT_FLOOR), probability)]
-    else:
-        maps = predict_tiled(locator.model, located.image, mirrors=locator.mirrors)
-        calibration = locator.image_calibration
-        found = [(label, Candidate(c.centre, c.radius, float(image_probability(calibration, [c.score])[0])
-                                   if calibration else c.score))
-                 for k, label in enumerate(locator.card.structures) for c in find_candidates(maps[..., k])]
+    found = locator.task.candidates(locator, located)
     result.finding_threshold = locator.threshold
     result.finding_probability = round(max((c.score for _, c in found), default=0.0), 4)
     for label, candidate in sorted(found, key=lambda f: -f[1].score):

@@ -17,7 +17,7 @@ import nibabel as nib
 import numpy as np
 
 from medlib.errors import ModelError
-from medlib.gate import GateResult, image_signals
+from medlib.gate.signals import GateResult, image_signals
 from medlib.models.loaded import LoadedModel
 from medlib.preprocessing.volumes import segment_volume
 
@@ -75,7 +75,7 @@ def diagnose_volume(data: np.ndarray, affine: np.ndarray, model: LoadedModel,
     signals = image_signals(turned[..., turned.shape[2] // 2, None], True, metadata, [model.card])
     signals.pop("colour", None)
     if (profile := model.card.gate.get("volume")) is not None:
-        from medlib.gate import Profile
+        from medlib.gate.profile import Profile
 
         vector = volume_profile(model.model, steps, turned, spacing)
         signals["volume"] = float(Profile.from_dict(profile).score(vector)[0])

@@ -166,13 +166,10 @@ class Dataset:
         return out
 
     def summary(self) -> dict[str, Any]:
-        """What ``python -m medlib info`` prints (``tasks``: what it can train, :mod:`medlib.tasks`)."""
-        from medlib.tasks import tasks_for
-
+        """What ``python -m medlib info`` prints of the set itself."""
         return {
             "name": self.name,
             "task": self.task,
-            "tasks": [task.name for task in tasks_for(self)],
             "synthetic": self.synthetic,
             "format": self.source_format,
             "images": len(self),
@@ -193,6 +190,15 @@ class Dataset:
             "fingerprint": self.fingerprint,
             "notes": list(self.notes),
         }
+
+    def finding_labels(self) -> list[str]:
+        """The distinct labels of the set's located findings, in the order first seen (what a locating model's maps
+        name)."""
+        seen: dict[str, None] = {}
+        for found in self.findings or []:
+            for finding in found:
+                seen.setdefault(finding.label, None)
+        return list(seen)
 
     def findings_summary(self) -> dict[str, Any]:
         """How many located findings the set holds, of which kinds and labels, on how many images."""

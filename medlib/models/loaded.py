@@ -11,14 +11,11 @@ import numpy as np
 
 from medlib.augment import load_augmenter
 from medlib.datasets import FITS, Dataset
-from medlib.gate import Profile
+from medlib.gate.profile import Profile
 from medlib.models.architectures import ModelError
-from medlib.models.heatmaps import METHODS, heatmaps, localization, overlay
-from medlib.models.predict import predict
 from medlib.preprocessing.pipeline import Pipeline, load_pipeline, make_pipeline
 from medlib.preprocessing.volumes import VolumeSteps
 from medlib.scoring.calibration import Calibration
-from medlib.scoring.splits import task_scores
 from medlib.store.card import ModelCard
 from medlib.store.folders import StoredModel, get_model, load_model
 from medlib.targets import ONE_STRUCTURE
@@ -62,9 +59,7 @@ class LoadedModel:
     def image_calibration(self) -> Calibration | None:
         """A locating model's calibration of its candidates' scores (the probability that the image holds a
         finding), where its card has one."""
-        if not self.task.from_findings or not self.card.calibration:
-            return None
-        return Calibration.from_dict(self.card.calibration)
+        return self.task.image_calibration(self.card.calibration)
 
     @property
     def fit(self) -> str:
@@ -133,9 +128,8 @@ def check_fit(loaded: LoadedModel, dataset: Dataset) -> None:
     task.check(dataset)
     theirs = task.target_names(dataset)
     if len(theirs) != len(loaded.class_names):
-        kind = "structures" if task.dense else "classes"
-        raise ModelError(f"{name} knows {len(loaded.class_names)} {kind} {loaded.class_names}, but {dataset.name} has "
-                         f"{len(theirs)} {theirs}")
+        raise ModelError(f"{name} knows {task.describe_targets(len(loaded.class_names))} {loaded.class_names}, but "
+                         f"{dataset.name} has {len(theirs)} {theirs}")
     sample, _ = loaded.pipeline.apply(dataset.images[0])
     check_input(loaded, sample, f"{dataset.name}'s images ({dataset.channels} channel(s))",
                 "use a data set like the one it was trained on")
@@ -145,145 +139,6 @@ def check_input(loaded: LoadedModel, model_input: np.ndarray, source: str, advic
     """Refuse a preprocessed input the model cannot take: a classifier takes its own input shape, a map model any
     size with its channels (it predicts in tiles). ``source`` and ``advice`` finish the message."""
     expected = tuple(int(v) for v in loaded.model.input_shape[1:])
-    fits = model_input.shape[-1] == expected[-1] if loaded.task.dense else model_input.shape == expected
-    if not fits:
+    if not loaded.task.fits_input(tuple(model_input.shape), expected):
         raise ModelError(f"{loaded.stored.name} takes {expected} inputs, but its preprocessing makes "
                          f"{model_input.shape} from {source}; {advice}")
-
-
-def split_index(dataset: Dataset, split: str) -> np.ndarray:
-    """The images of one split (``all``: every image); an empty split is an error that names the others."""
-    if split == "all":
-        return np.arange(len(dataset))
-    index = dataset.indices(split)
-    if index.size == 0:
-        others = [s for s in ("train", "val", "test") if dataset.indices(s).size]
-        raise ModelError(f"the {split} split of {dataset.name} is empty; choose another split ({', '.join(others)})")
-    return index
-
-
-def predict_split(loaded: LoadedModel, dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The split's image indices and the model's outputs for them, after a fit check."""
-    check_fit(loaded, dataset)
-    index = split_index(dataset, split)
-    return index, predict(loaded.model, dataset, index, loaded.pipeline)
-
-
-def model_labels(class_names: list[str], dataset: Dataset) -> np.ndarray:
-    """The data set's labels as indices into a model's ``class_names``: classes named alike (in any case) are
-    matched by name, whatever their order; otherwise they are taken in order."""
-    mine = [name.lower() for name in class_names]
-    theirs = [name.lower() for name in dataset.class_names]
-    if sorted(mine) != sorted(theirs) or mine == theirs:
-        return dataset.labels
-    return np.array([mine.index(name) for name in theirs])[dataset.labels]
-
-
-def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", seed: int = 0) -> dict[str, Any]:
-    """Metrics of a stored model on one split (``all``: every image), each with its 95% bootstrap interval
-    (:func:`medlib.scoring.splits.task_scores`).
-
-    A binary classifier is scored at the threshold its card records (chosen on validation), and says so;
-    classifiers also report their calibration (ECE over 15 bins, Brier score).
-    """
-    check_fit(loaded, dataset)
-    index = split_index(dataset, split)
-    labels = None if loaded.task.dense else model_labels(loaded.class_names, dataset)[index]
-    metrics = task_scores(loaded.task, loaded.model, dataset, index, loaded.pipeline, loaded.mirrors,
-                          loaded.threshold, seed=seed, class_labels=labels, image_calibration=loaded.image_calibration,
-                          heat_label=loaded.card.finding if loaded.card.located_by == "heat map" else "")
-    if "threshold" in metrics:
-        chosen = loaded.card.threshold
-        metrics["threshold_source"] = (f"the model card: {chosen.get('rule', 'chosen')}, on {chosen['chosen_on']}"
-                                       if chosen else "0.5: the model card records no threshold")
-    return {"model": loaded.stored.name, "split": split, **metrics}
-
-
-def evaluate_volumes(loaded: LoadedModel, volumes: Any, split: str = "test", seed: int = 0) -> dict[str, Any]:
-    """Figures in mm of a volume model on one split of a volume set (``all``: every labelled volume): Dice, HD95,
-    average surface distance and volume (mL) error per structure and their means, with 95% bootstrap intervals."""
-    from medlib.datasets import VolumeSet
-    from medlib.training.volumes import volume_split_scores
-
-    if not isinstance(volumes, VolumeSet) or loaded.card.dimensions != 3:
-        what = "a volume model" if loaded.card.dimensions == 3 else "a model of 2-D images"
-        raise ModelError(f"{loaded.stored.name} is {what}, and {getattr(volumes, 'name', 'the data set')} is "
-                         f"{'a set of volumes' if isinstance(volumes, VolumeSet) else 'a set of 2-D images'}: give "
-                         "each its kind")
-    if list(volumes.structures) != loaded.card.structures:
-        raise ModelError(f"{loaded.stored.name} outlines {loaded.card.structures}, but {volumes.name} names "
-                         f"{volumes.structures}")
-    index = np.arange(len(volumes)) if split == "all" else np.flatnonzero(volumes.split == split)
-    if index.size == 0:
-        raise ModelError(f"the {split} split of {volumes.name} is empty; choose another split")
-    return {"model": loaded.stored.name, "split": split,
-            **volume_split_scores(loaded.model, loaded.volume_steps, volumes, index)}
-
-
-def explain_images(
-    loaded: LoadedModel, dataset: Dataset, index: np.ndarray, method: str = METHODS[0],
-    class_index: np.ndarray | None = None, batch: int = 32,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Heat maps for the images at ``index``, with the model inputs and (where the set has them) the masks.
-
-    All three are at the model's input resolution, after the card's preprocessing.
-    ``class_index`` picks the class to explain per image (default: the predicted one).
-    """
-    inputs, masks = [], []
-    for i in index:
-        image, mask = loaded.pipeline.apply(dataset.images[i], dataset.masks[i] if dataset.masks is not None else None)
-        inputs.append(image)
-        masks.append(mask)
-    inputs_array = np.stack(inputs).astype(np.float32)
-    heat = np.concatenate([
-        heatmaps(loaded.model, inputs_array[start : start + batch], method=method,
-                 class_index=None if class_index is None else class_index[start : start + batch])
-        for start in range(0, len(index), batch)
-    ])
-    return heat, inputs_array, None if dataset.masks is None else np.stack(masks)
-
-
-def _display(model_input: np.ndarray) -> np.ndarray:
-    """A model input (H×W×C float) as a uint8 picture: its own range, first channel or RGB."""
-    from medlib.display.drawing import scale_to_uint8
-
-    return scale_to_uint8(model_input if model_input.shape[-1] == 3 else model_input[..., 0])
-
-
-def explanation_picture(model_input: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """The heat-map overlay on the model input, with the lesion outline (green) where a mask is given."""
-    from medlib.display.drawing import draw_outline
-
-    picture = overlay(_display(model_input), heat)
-    return draw_outline(picture, mask, color=(64, 255, 64)) if mask is not None and mask.any() else picture
-
-
-def write_explanations(loaded: LoadedModel, dataset: Dataset, split: str, out: Path, method: str = METHODS[0],
-                       limit: int = 64) -> dict[str, Any]:
-    """Write heat-map overlays (PNG) for a split; where masks exist, score the localization of every lesion.
-
-    Each image is explained for its true class (where labels exist), so the
-    pointing game asks: does the evidence for the lesion class lie on the lesion?
-    """
-    import cv2
-
-    if loaded.task.dense:
-        raise ModelError(f"{loaded.stored.name} is a {loaded.task.title} model: its output is already a map; "
-                         "explain a classifier")
-    check_fit(loaded, dataset)
-    index = split_index(dataset, split)
-    truth = dataset.labels[index]
-    heat, inputs, masks = explain_images(loaded, dataset, index, method, class_index=truth)
-    result: dict[str, Any] = {"model": loaded.stored.name, "split": split, "method": method, "images": int(index.size)}
-    if masks is not None:
-        result.update(localization(heat, masks))
-    order = np.argsort(~masks.any(axis=(1, 2)), kind="stable") if masks is not None else np.arange(index.size)
-    out.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for k in order[:limit]:
-        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset.ids[index[k]])
-        label = loaded.class_names[truth[k]] if truth[k] < len(loaded.class_names) else str(truth[k])
-        picture = explanation_picture(inputs[k], heat[k], None if masks is None else masks[k])
-        cv2.imwrite(str(out / f"{name}_{label}_{method}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-        written += 1
-    return result | {"written": written, "out": str(out)}

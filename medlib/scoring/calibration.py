@@ -23,6 +23,7 @@ from scipy.optimize import minimize
 from scipy.special import log_softmax
 
 from medlib.scoring.classification import ECE_BINS, calibration
+from medlib.scoring.thresholds import STABLE_RULE, stable_threshold
 
 
 def class_logits(logits: np.ndarray) -> np.ndarray:
@@ -105,3 +106,15 @@ def fold_into(model: Any, calibration: Calibration) -> Any:
     shift = np.asarray(calibration.bias[1:] if kernel.shape[1] == 1 else calibration.bias, np.float32)
     head.set_weights([kernel / calibration.temperature, bias / calibration.temperature + shift])
     return copy
+
+
+def calibrate_classifier(labels: np.ndarray, logits: np.ndarray, where: str) -> tuple[Calibration, dict[str, Any]]:
+    """The calibration (:mod:`medlib.scoring.calibration`) of a classifier's validation ``logits``, and what the card
+    records
+    of it: the calibration and, for two classes, the decision threshold chosen on the same images (``where``)."""
+    calibration = fit_calibration(labels, logits)
+    chosen: dict[str, Any] = {"calibration": calibration.to_dict() | {"fitted_on": where}}
+    if logits.shape[1] == 1:
+        value = stable_threshold(labels, calibration.probabilities(logits)[:, 1])
+        chosen["threshold"] = {"value": value, "chosen_on": where, "rule": STABLE_RULE}
+    return calibration, chosen

@@ -100,7 +100,7 @@ class ModelCard:
     @property
     def structures(self) -> list[str]:
         """What a map model outlines (its class names after the background); empty for a classifier."""
-        return list(self.class_names[1:]) if self.spec.dense else []
+        return self.spec.structures(self.class_names)
 
     @property
     def finding(self) -> str:

@@ -6,8 +6,8 @@ One job per module, in the order a run uses them:
 - :mod:`~medlib.training.config`: every setting, declared once (:data:`CONFIG_PARAMS`), and :class:`TrainConfig`;
 - :mod:`~medlib.training.plan`: the run's concrete :class:`RunPlan`, resolved from the config and the data;
 - :mod:`~medlib.training.inputs`: the tf.data input (patches, augmentation, batches, mixup);
-- :mod:`~medlib.training.optimisation`: the loss, the optimiser, the schedule, the batch a timed run can afford;
-- :mod:`~medlib.training.selection` and :mod:`~medlib.training.monitor`: validation each epoch, the epoch kept;
+- :mod:`~medlib.training.optimisation`: the optimiser, the schedule, the batch a timed run can afford;
+- :mod:`~medlib.training.monitor`: validation each epoch (scored by the task, :mod:`medlib.tasks`), the epoch kept;
 - :mod:`~medlib.training.scoring`: the card's metrics, calibration and gate;
 - :mod:`~medlib.training.run`: :func:`train`, which saves the model with its card.
 
@@ -21,7 +21,6 @@ _WHERE = {
     "ABOUT_KEYS": "config", "CONFIG_PARAMS": "config", "Progress": "config", "TrainConfig": "config",
     "make_inputs": "inputs", "mix_batches": "inputs", "cosine_rate": "optimisation", "RunPlan": "plan",
     "resolve": "plan", "validation_split": "plan", "TrainResult": "scoring", "train": "run", "fit_gate": "scoring",
-    "not_measurably_worse": "selection",
 }
 """Where each public name lives: a module is imported when one of its names is first used, so that the pages
 and the command line that only need a config do not load the metrics and calibration code."""

@@ -8,7 +8,7 @@ from dataclasses import asdict, field, make_dataclass
 from typing import Any
 
 from medlib.datasets import FITS
-from medlib.models.architectures import ARCHITECTURES
+from medlib.models.architectures import ARCHITECTURES, DEFAULT_SEGMENTER
 from medlib.spec import Param, SpecError
 from medlib.tasks import AUTO, TASKS, task_for
 
@@ -24,8 +24,8 @@ MIXUP_UNTIL = 0.8
 """Mixup blends the batches of the run's first 80% only: the model settles on real images at the low learning
 rate of the end (timm's ``mixup_off_epoch`` does the same)."""
 
-DENSE = tuple(t.name for t in TASKS.values() if t.dense)
-PER_IMAGE = tuple(t.name for t in TASKS.values() if not t.dense)
+DENSE = tuple(t.name for t in TASKS.values() if t.takes(DEFAULT_SEGMENTER))
+PER_IMAGE = tuple(t.name for t in TASKS.values() if not t.takes(DEFAULT_SEGMENTER))
 """The tasks whose models answer with maps (their patch settings apply), and those that answer per image (their
 class weights, label smoothing and mixup apply)."""
 
@@ -95,7 +95,7 @@ class _Config:
 
             load_augmenter(self.augment)
         task = task_for(self.task) if self.task != AUTO else None
-        if task is not None and self.model != "auto" and ARCHITECTURES[self.model].dense != task.dense:
+        if task is not None and self.model != "auto" and not task.takes(self.model):
             raise SpecError(f"training config: model {self.model!r} answers with "
                             f"{'maps' if ARCHITECTURES[self.model].dense else 'one vector per image'}, which "
                             f"{task.title} cannot use; choose {task.default_model} or auto")

@@ -78,7 +78,7 @@ class Run:
 
         self.config, self.plan, self.dataset, self.placement, self.emit = config, plan, dataset, placement, emit
         keras.utils.set_random_seed(config.seed)
-        self.mixup = not plan.task.dense and config.mixup > 0
+        self.mixup = plan.task.mixes(config.mixup)
         self.mixing = tf.Variable(True, trainable=False, name="mixing") if self.mixup else None
         with placement.strategy.scope():
             self.model = build_model(plan.model, plan.input_shape, plan.num_classes,
@@ -89,7 +89,7 @@ class Run:
             self.model.compile(optimizer=optimizer_for(config), loss=loss)
             self.model.optimizer.build(self.model.trainable_variables)
         self.augment = Augment(plan.augmenter, plan.input_shape, config.seed)
-        val_inputs = None if plan.task.dense else make_inputs(dataset, plan.val_index, plan, config.seed)
+        val_inputs = plan.task.validation_inputs(lambda: make_inputs(dataset, plan.val_index, plan, config.seed))
         self.monitor = Monitor(config, plan, dataset, val_inputs, self.augment, emit, stop, None, self.mixing)
         emit({"event": "start", "model": plan.model, "task": plan.task.name, "input_shape": list(plan.input_shape),
               "train": int(plan.train_index.size), "val": int(plan.val_index.size), "batch_size": plan.batch_size,

@@ -55,21 +55,18 @@ def make_inputs(dataset: Dataset, index: np.ndarray, plan: RunPlan, seed: int, a
     import tensorflow as tf
 
     shape = plan.input_shape
-    segment = plan.task.dense
+    task = plan.task
     full = plan.image_shape or shape
 
     def preprocess(i: np.int64):
-        mask = dataset.masks[i] if segment else None
-        image, out_mask = plan.pipeline.apply(dataset.images[i], mask)
-        target = out_mask.astype(np.float32) if segment else np.float32(dataset.labels[i])
-        return image.astype(np.float32), target
+        return task.sample(dataset, int(i), plan.pipeline)
 
-    target_shape = shape[:2] if segment else ()
+    target_shape = task.target_shape(shape)
 
     def tf_preprocess(i):
         image, target = tf.numpy_function(preprocess, [i], (tf.float32, tf.float32))
         image.set_shape(full)
-        target.set_shape(full[:2] if segment else ())
+        target.set_shape(task.target_shape(full))
         return image, target
 
     data = tf.data.Dataset.from_tensor_slices(index.astype(np.int64))
@@ -107,10 +104,7 @@ def make_inputs(dataset: Dataset, index: np.ndarray, plan: RunPlan, seed: int, a
 
         data = tf.data.Dataset.zip((data, tf.data.Dataset.counter(step=batch)))
         data = data.map(tf_augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if segment:  # one 0/1 map per structure, the background left out (each structure's map is a sigmoid)
-        structures = plan.num_classes - 1
-        data = data.map(lambda images, targets: (
-            images, tf.one_hot(tf.cast(tf.round(targets), tf.int32), structures + 1)[..., 1:]))
+    data = data.map(lambda images, targets: (images, task.encode(targets, plan.num_classes)))
     return data.prefetch(tf.data.AUTOTUNE)
 
 

@@ -15,26 +15,19 @@ import keras
 import numpy as np
 
 from medlib.datasets import Dataset
-from medlib.models.predict import predict_batches, segment_maps
-from medlib.scoring.classification import metric_table
-from medlib.scoring.probabilities import auc_per_image
+from medlib.scoring.per_image import (
+    not_measurably_worse,
+)
 from medlib.training.config import MIXUP_UNTIL, Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, current_lr
 from medlib.training.plan import RunPlan
-from medlib.training.selection import (
-    detection_per_image,
-    dice_per_image,
-    log_losses,
-    not_measurably_worse,
-    segmentation_losses,
-)
 
 
 class Monitor(keras.callbacks.Callback):
     """Validation metrics, kept weights, early stopping, stop requests, time budget and progress events.
 
     The kept weights are those of the latest epoch that is not measurably worse than the best one (see
-    :func:`medlib.training.selection.not_measurably_worse`, per validation image): the best validation score among
+    :func:`medlib.scoring.per_image.not_measurably_worse`, per validation image): the best validation score among
     many noisy epochs is partly luck, and a later epoch at a lower learning rate that ties with it is the more
     settled model. ``epoch_of`` is an object whose ``epoch`` the monitor sets as each epoch begins (the input's
     augmentation draws by it); ``val_inputs`` are a classifier's validation batches of (images, labels).
@@ -94,34 +87,11 @@ class Monitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def validation_scores(self, logs: dict[str, Any]) -> np.ndarray:
-        """Score the validation images (adding ``val_*`` entries to ``logs``); per-image scores, higher better.
-
-        A classifier watches the validation AUC, compared image by image (DeLong's placement values), and the
-        log-loss only where the AUC is undefined. The log-loss also rises as a settled model grows more confident,
-        which tells nothing about its decisions: on PneumoniaMNIST it judged the last epochs measurably worse in 9
-        runs of 23, and the earlier epochs it kept were never better on test. A segmenter watches the Dice; a
-        locating model how far its finding's peak stands above the strongest false one
-        (:func:`medlib.training.selection.detection_per_image`): the Dice of small disks is mostly that of the
-        films without any, and says little of where the model points.
-        """
-        plan, dataset, model = self.plan, self.dataset, self.scorer or self.model
-        if plan.task.dense:  # whole validation images, in tiles where the model sees patches
-            maps = segment_maps(model, dataset, plan.val_index, plan.pipeline)
-            scores = dice_per_image(*maps)
-            logs["val_dice"] = float(np.mean(scores))
-            logs["val_loss"] = float(np.mean(segmentation_losses(*maps[:2])))
-            if plan.task.from_findings:
-                scores = detection_per_image(*maps[:2])
-                logs["val_detection"] = float(np.mean(scores))
-            return scores
-        outputs = predict_batches(model, self.val_inputs)
-        labels = dataset.labels[plan.val_index]
-        metrics = metric_table(labels, outputs)
-        logs.update({f"val_{k}": v for k, v in metrics.items() if k != "n" and v is not None})
-        losses = log_losses(labels, outputs)
-        logs["val_loss"] = float(np.mean(losses))
-        shares = auc_per_image(labels, outputs)
-        return -losses if shares is None else shares
+        """Score the validation images (adding ``val_*`` entries to ``logs``) as the run's task does
+        (:meth:`medlib.tasks.base.Task.validation_scores`); per-image scores, higher better."""
+        plan = self.plan
+        return plan.task.validation_scores(self.scorer or self.model, self.dataset, plan.val_index, plan.pipeline,
+                                           self.val_inputs, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}

@@ -1,10 +1,9 @@
-"""The loss, the optimiser, the cosine schedule, and the batch a timed run can afford on this machine."""
+"""The optimiser, the cosine schedule, and the batch a timed run can afford on this machine."""
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 import numpy as np
 
@@ -13,59 +12,6 @@ from medlib.training.budget import batch_for_budget, folds_for_budget, width_for
 from medlib.training.config import TrainConfig
 from medlib.training.plan import RunPlan
 from medlib.training.recipe import Choice
-
-
-def classification_loss(num_classes: int, smoothing: float = 0.0, soft_targets: bool = False) -> Any:
-    """Cross-entropy: binary for two classes (one sigmoid output), categorical for more; on one-hot rows where the
-    targets are soft (mixup), with ``smoothing`` of the 0/1 targets."""
-    import keras
-
-    if num_classes == 2:
-        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
-    if soft_targets:
-        return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-    if not smoothing:
-        return "sparse_categorical_crossentropy"
-
-    def smoothed_crossentropy(target, output):
-        labels = keras.ops.cast(keras.ops.reshape(target, (-1,)), "int32")
-        onehot = keras.ops.one_hot(labels, num_classes)
-        return keras.losses.categorical_crossentropy(onehot, output, label_smoothing=smoothing)
-
-    return smoothed_crossentropy
-
-
-def map_loss(over_batch: bool = False, focal: bool = False) -> Any:
-    """Binary cross-entropy plus the soft Dice loss of each map (one per structure, averaged over the maps): the
-    two together learn small structures that cross-entropy alone leaves out (nnU-Net's choice).
-
-    The Dice is each image's own, or (``over_batch``) the whole batch's, as nnU-Net's batch Dice: for findings a few
-    pixels wide on some images only, an image without one scores a perfect Dice by predicting nothing, and each
-    image's own Dice pulls every map to zero (on JSRT nodules a model learned to draw nothing at all); over the
-    batch, such an image counts only through what it wrongly draws. ``focal``: the cross-entropy of each pixel
-    weighed down where it is already well predicted (Lin et al. 2017, gamma 2) and summed over the batch's
-    pixels, divided by how many of them belong to a finding (as RetinaNet normalises by its positive anchors):
-    averaged over every pixel instead, the few pixels of the findings weigh nothing, the maps sink to zero and
-    their sigmoid stops learning.
-    """
-    import keras
-
-    axes = (0, 1, 2) if over_batch else (1, 2)
-    focal_loss = keras.losses.BinaryFocalCrossentropy(gamma=2.0, reduction=None) if focal else None
-
-    def bce_dice(target, output):
-        if focal_loss is not None:
-            pixels = keras.ops.sum(focal_loss(target[..., None], output[..., None]), axis=(1, 2, 3))
-            cross = pixels / (keras.ops.sum(target) + 1.0)
-        else:
-            cross = keras.ops.mean(keras.losses.binary_crossentropy(target, output), axis=(1, 2))
-        overlap = keras.ops.sum(target * output, axis=axes)
-        total = keras.ops.sum(target + output, axis=axes)
-        dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
-        return cross + keras.ops.mean(dice, axis=-1)
-
-    return bce_dice
-
 
 WARMUP, FINAL_RATE = 0.05, 0.01
 """The cosine schedule's linear warm-up (a fraction of the run) and its last rate (a fraction of the peak)."""
@@ -109,7 +55,8 @@ def measure_speed(plan: RunPlan) -> float:
     model = build_model(plan.model, plan.input_shape, plan.num_classes, width=plan.width)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=plan.task.loss_function(plan.num_classes))
     images = np.zeros((batch, *plan.input_shape), np.float32)
-    targets = np.zeros((batch, *model.output_shape[1:]) if plan.task.dense else (batch,), np.float32)
+    zeros = np.zeros((batch, *plan.task.target_shape(plan.input_shape)), np.float32)
+    targets = np.asarray(plan.task.encode(zeros, plan.num_classes), np.float32)
     model.train_on_batch(images, targets)
     started = time.perf_counter()
     for _ in range(PROBE_STEPS):

@@ -88,7 +88,7 @@ def resolve(config: TrainConfig, dataset: Dataset) -> RunPlan:
         raise DatasetError(f"{dataset.name} has too few images to train ({train.size} train, {val.size} validation)")
     notes = [note] if note else []
     derived = derive(config, task, dataset, data_fingerprint(dataset), train)
-    pipeline, patch = derived.pipeline, derived.patch if task.dense else 0
+    pipeline, patch = derived.pipeline, derived.patch
     sample, _ = pipeline.apply(dataset.images[train[0]])
     if config.preprocess is not None:
         notes.append(f"input size {sample.shape[1]}×{sample.shape[0]} comes from the preprocessing spec")
@@ -102,12 +102,7 @@ def resolve(config: TrainConfig, dataset: Dataset) -> RunPlan:
                      f"validation and test in overlapping tiles of the {size} images")
         sample = np.zeros((patch, patch, sample.shape[-1]), np.float32)
     num_classes = task.num_outputs(dataset)
-    class_weight = None
-    if not task.dense and config.class_weighting == "balanced":
-        counts = np.bincount(dataset.labels[train], minlength=num_classes).astype(float)
-        present = counts > 0
-        class_weight = {k: float(train.size / (present.sum() * counts[k])) if counts[k] else 0.0
-                        for k in range(num_classes)}
+    class_weight = task.class_weight(task.labels(dataset, train), num_classes, config.class_weighting)
     batch, why = (config.batch_size, "set") if config.batch_size else batch_for(train.size)
     derived.choices["batch size"] = Choice(batch, why, not config.batch_size)
     plan = RunPlan(task, derived.model, tuple(int(v) for v in sample.shape), num_classes, batch, pipeline,

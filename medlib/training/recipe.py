@@ -70,10 +70,11 @@ class DerivedSettings:
     choices: dict[str, Choice] = field(default_factory=dict)
 
 
-def input_size(task: Task, facts: dict[str, Any], train_images: int) -> tuple[int, int, int, str]:
-    """(input side, patch side or 0, patches per image, reason) from the image and object sizes."""
+def input_size(maps: bool, facts: dict[str, Any], train_images: int) -> tuple[int, int, int, str]:
+    """(input side, patch side or 0, patches per image, reason) from the image and object sizes, for a model that
+    answers with ``maps`` or one row per image."""
     long_side = max(facts["size"]["stored"])
-    if not task.dense:
+    if not maps:
         side = min(long_side, CLASSIFIER_SIDE)
         why = (f"the images' own side ({long_side} px)" if side == long_side else
                f"the images' long side ({long_side} px) shrunk to {side}, what a CPU trains on in minutes")
@@ -168,12 +169,13 @@ def derive(config: Any, task: Task, dataset: Any, facts: dict[str, Any], train: 
     else:
         model = task.default_model
         choices["model"] = Choice(model, f"the default for {task.title}: " + ARCHITECTURES[model].description)
-    side, patch, per_image, why = input_size(task, facts, train.size)
+    maps = ARCHITECTURES[model].dense
+    side, patch, per_image, why = input_size(maps, facts, train.size)
     if config.image_size:
         side, why = config.image_size, "set"
         patch, per_image = (0, 1) if not config.patch_size else (patch, per_image)
     choices["input side"] = Choice(side, why, not config.image_size)
-    if task.dense:
+    if maps:
         if config.patch_size:
             patch, why = config.patch_size, "set"
         choices["patch side"] = Choice(patch or None, why if patch else "none: whole images", not config.patch_size)
@@ -187,7 +189,7 @@ def derive(config: Any, task: Task, dataset: Any, facts: dict[str, Any], train: 
         pipeline = load_pipeline(config.preprocess)
         choices["preprocessing"] = Choice(" → ".join(n for n, _ in pipeline.steps), "set", False)
     else:
-        pipeline, why = derived_pipeline(dataset, task, facts, train, side)
+        pipeline, why = derived_pipeline(dataset, maps, facts, train, side)
         choices["preprocessing"] = Choice(" → ".join(n for n, _ in pipeline.steps), why)
     if config.augment is not None:
         augmenter = load_augmenter(config.augment)
@@ -198,15 +200,16 @@ def derive(config: Any, task: Task, dataset: Any, facts: dict[str, Any], train: 
     return DerivedSettings(model, side, patch, per_image, pipeline, augmenter, choices)
 
 
-def derived_pipeline(dataset: Any, task: Task, facts: dict[str, Any], train: np.ndarray,
+def derived_pipeline(dataset: Any, maps: bool, facts: dict[str, Any], train: np.ndarray,
                      side: int) -> tuple[Pipeline, str]:
-    """The derived preprocessing of a data set for ``task`` at ``side`` pixels, and why, in one line."""
+    """The derived preprocessing of a data set at ``side`` pixels for a model that answers with ``maps`` (its
+    contrast chosen on the targets) or per image, and why, in one line."""
     height, width = dataset.image_size
     stretch = dataset.fit == "stretch" or (dataset.fit in ("as read", "scaled") and height == width)
     resize = ("resize", {"height": side, "mode": "stretch" if stretch else "pad"})
     shape = "squares of one size: stretched" if stretch else "aspect kept, padded"
     window, why_window = _window(facts, dataset, train)
-    if task.dense:
+    if maps:
         picks = train[:: max(1, train.size // MEASURED_IMAGES)][:MEASURED_IMAGES]
         fov = None if dataset.fov is None else dataset.fov[picks]
         mode, clahe, why_contrast = contrast_choice(dataset.images[picks], dataset.masks[picks], fov)
@@ -226,6 +229,7 @@ def dataset_defaults(dataset: Any) -> tuple[Pipeline, Augmenter]:
     dataset = task.training_set(dataset)
     facts = data_fingerprint(dataset)
     train = dataset.indices("train") if dataset.indices("train").size else np.arange(len(dataset))
-    side, patch, _, _ = input_size(task, facts, train.size)
-    pipeline, _ = derived_pipeline(dataset, task, facts, train, side)
+    maps = ARCHITECTURES[task.default_model].dense
+    side, patch, _, _ = input_size(maps, facts, train.size)
+    pipeline, _ = derived_pipeline(dataset, maps, facts, train, side)
     return pipeline, _augmentation(dataset.channels, patch)[0]

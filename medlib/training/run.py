@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from medlib.datasets import Dataset, VolumeSet, load_or_cache
-from medlib.models.architectures import ARCHITECTURES
 from medlib.spec import SpecError
 from medlib.store.card import SYNTHETIC_USE, ModelCard
 from medlib.store.folders import library_versions, save_model
 from medlib.targets import ONE_STRUCTURE
-from medlib.tasks import AUTO, default_task, located_by, task_for
+from medlib.tasks import AUTO, default_task, task_for
 from medlib.training.config import ABOUT_KEYS, Progress, TrainConfig
 from medlib.training.distribute import Placement, global_batch, place
 from medlib.training.fit import Run
@@ -36,7 +35,7 @@ def model_card(config: TrainConfig, plan: RunPlan, dataset: Dataset, fitted: Fit
     split, its calibration, and the ``about`` facts (a ``target`` names a map model's one unnamed structure)."""
     about = dict(about or {})
     names = plan.task.target_names(dataset)
-    if plan.task.dense and names[1:] == [ONE_STRUCTURE] and "target" in about:
+    if plan.task.structures(names) == [ONE_STRUCTURE] and "target" in about:
         names = ["background", str(about["target"])]
     about.pop("target", None)
     if dataset.synthetic:
@@ -44,8 +43,7 @@ def model_card(config: TrainConfig, plan: RunPlan, dataset: Dataset, fitted: Fit
                  "population": "synthetic films (phantoms)"} | about
     return ModelCard(
         task=config.task, architecture=plan.model, input_shape=list(plan.input_shape), class_names=names,
-        positive_class=names[1] if not plan.task.dense and len(names) == 2 else "",
-        located_by=located_by(plan.task, dataset, names),
+        positive_class=plan.task.positive_class(names), located_by=plan.task.located_by(dataset, names),
         config=config.to_dict(), recipe={name: choice.to_dict() for name, choice in plan.choices.items()},
         preprocess=plan.pipeline.to_dict(), augment=plan.augmenter.to_dict(),
         dataset={"name": dataset.name, "fingerprint": dataset.fingerprint, "synthetic": dataset.synthetic,
@@ -168,7 +166,7 @@ def _with_task(config: TrainConfig, dataset: Dataset) -> tuple[TrainConfig, str 
     if config.task != AUTO:
         return config, None
     task, why = default_task(dataset)
-    if config.model != AUTO and ARCHITECTURES[config.model].dense != task.dense:
+    if config.model != AUTO and not task.takes(config.model):
         raise SpecError(f"{dataset.name} trains {task.title} by default, which model {config.model!r} cannot do: "
                         "set --task, or the model to auto")
     return dataclasses.replace(config, task=task.name), why

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from medlib.datasets.volumes import VolumeSet
-from medlib.gate import fit_profile
+from medlib.gate.profile import fit_profile
 from medlib.preprocessing.volumes import VolumeSteps, segment_volume
 from medlib.store.card import MODALITIES, ModelCard
 from medlib.store.folders import library_versions, save_model

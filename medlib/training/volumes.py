@@ -34,13 +34,13 @@ from scipy import ndimage
 from medlib.datasets.volumes import VolumeSet
 from medlib.errors import DatasetError
 from medlib.preprocessing.volumes import MIRROR_VIEWS, Prepared, VolumeSteps, sliding_window
+from medlib.scoring.per_image import not_measurably_worse
 from medlib.scoring.segmentation import label_map
 from medlib.scoring.volumes import volume_scores
 from medlib.training.budget import BUDGET_EPOCHS
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, optimizer_for
 from medlib.training.recipe import Choice
-from medlib.training.selection import not_measurably_worse
 
 ANISOTROPY, MAX_PATCH, MIN_EPOCHS = 3.0, 96**3, 60
 """Coarsest over finest spacing above which volumes are thin stacks; the largest patch (voxels); the passes of a run
@@ -143,8 +143,8 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
     import keras
 
     from medlib.models.architectures import build_model
+    from medlib.models.losses import map_loss
     from medlib.training.fit import start_from
-    from medlib.training.optimisation import map_loss
 
     train, val = np.flatnonzero(volumes.split == "train"), np.flatnonzero(volumes.split == "val")
     train = np.array([i for i in train if volumes.volumes[i].labels is not None])

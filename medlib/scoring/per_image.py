@@ -1,4 +1,5 @@
-"""Which epoch a run keeps: per-image validation scores and losses, compared within their noise."""
+"""Per-image validation scores and losses, and whether one epoch is measurably worse than another (which epoch
+a run keeps, :mod:`medlib.training.monitor`)."""
 
 from __future__ import annotations
 
