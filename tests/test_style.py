@@ -70,3 +70,56 @@ def test_tasks_are_asked_not_compared_by_name():
              for path in (ROOT / folder).rglob("*.py")
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if compared.search(line)]
     assert not found, found
+
+
+def test_only_tasks_read_a_tasks_traits():
+    # A task answers through its methods (medlib.tasks.base.Task); code outside medlib/tasks that reads what kind of
+    # output a task has, or whether it learns from findings, decides the task's behaviour a second time.
+    import re
+
+    traits = re.compile(r"\b(task|spec)\.(dense|from_findings|_maps)\b")
+    found = [f"{path.relative_to(ROOT)}:{n}" for folder in ("medlib", "ui", "app_pages", "benchmarks")
+             for path in (ROOT / folder).rglob("*.py") if "tasks" not in path.relative_to(ROOT).parts
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if traits.search(line)]
+    assert not found, found
+
+
+def _medlib_imports() -> dict[str, set[str]]:
+    """Each medlib module and the medlib modules it imports, anywhere in it (inside functions and under
+    TYPE_CHECKING too)."""
+    import ast
+
+    modules = {".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
+               for path in (ROOT / "medlib").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], base]).strip(".")
+                targets |= {base, *(f"{base}.{alias.name}" for alias in node.names)}
+        graph[name] = {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def test_medlib_has_no_import_cycle():
+    graph, state, cycles = _medlib_imports(), {}, []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                cycles.append(path[path.index(target):] + [target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, cycles[:3]

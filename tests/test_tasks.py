@@ -13,7 +13,7 @@ import pytest
 from medlib.errors import DatasetError, SpecError, StoreError
 from medlib.store.card import ModelCard
 from medlib.targets import render_findings
-from medlib.tasks import TASKS, task_for, tasks_for
+from medlib.tasks import TASKS, check_task, task_for, tasks_for
 from tests.helpers import FAST, blobs, spots, squares, two_structures
 
 
@@ -22,9 +22,9 @@ def test_each_task_says_what_it_needs_and_which_tasks_fit_instead():
     assert [t.name for t in tasks_for(squares())] == ["classify", "segment"]
     assert [t.name for t in tasks_for(spots())] == ["classify", "locate"]
     with pytest.raises(DatasetError, match="has no label maps .* use classify"):
-        TASKS["segment"].check(blobs())
+        check_task(TASKS["segment"], blobs())
     with pytest.raises(DatasetError, match="located findings"):
-        TASKS["locate"].check(squares())
+        check_task(TASKS["locate"], squares())
     with pytest.raises(SpecError, match="unknown task 'detect'"):
         task_for("detect")
 

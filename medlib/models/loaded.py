@@ -19,7 +19,7 @@ from medlib.scoring.calibration import Calibration
 from medlib.store.card import ModelCard
 from medlib.store.folders import StoredModel, get_model, load_model
 from medlib.targets import ONE_STRUCTURE
-from medlib.tasks import Task
+from medlib.tasks import Task, check_task
 
 
 @dataclass
@@ -125,7 +125,7 @@ def check_fit(loaded: LoadedModel, dataset: Dataset) -> None:
     """Refuse a data set the model cannot take: without the task's targets, or with another number of classes
     or structures, or images the preprocessing does not bring to the model's input."""
     task, name = loaded.task, loaded.stored.name
-    task.check(dataset)
+    check_task(task, dataset)
     theirs = task.target_names(dataset)
     if len(theirs) != len(loaded.class_names):
         raise ModelError(f"{name} knows {task.describe_targets(len(loaded.class_names))} {loaded.class_names}, but "

@@ -8,11 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from medlib.datasets import Dataset
+from medlib.datasets import Dataset, VolumeSet
 from medlib.models.architectures import ModelError
 from medlib.models.loaded import LoadedModel, check_fit
 from medlib.models.predict import predict
+from medlib.preprocessing.volumes import VolumeSteps, segment_volume
 from medlib.scoring.splits import SplitOutputs
+from medlib.scoring.volumes import volume_scores
 
 
 def split_index(dataset: Dataset, split: str) -> np.ndarray:
@@ -87,9 +89,6 @@ def evaluate_split(loaded: LoadedModel, dataset: Dataset, split: str = "test", s
 def evaluate_volumes(loaded: LoadedModel, volumes: Any, split: str = "test", seed: int = 0) -> dict[str, Any]:
     """Figures in mm of a volume model on one split of a volume set (``all``: every labelled volume): Dice, HD95,
     average surface distance and volume (mL) error per structure and their means, with 95% bootstrap intervals."""
-    from medlib.datasets import VolumeSet
-    from medlib.training.volumes import volume_split_scores
-
     if not isinstance(volumes, VolumeSet) or loaded.card.dimensions != 3:
         what = "a volume model" if loaded.card.dimensions == 3 else "a model of 2-D images"
         raise ModelError(f"{loaded.stored.name} is {what}, and {getattr(volumes, 'name', 'the data set')} is "
@@ -103,3 +102,11 @@ def evaluate_volumes(loaded: LoadedModel, volumes: Any, split: str = "test", see
         raise ModelError(f"the {split} split of {volumes.name} is empty; choose another split")
     return {"model": loaded.stored.name, "split": split,
             **volume_split_scores(loaded.model, loaded.volume_steps, volumes, index)}
+
+
+def volume_split_scores(model: Any, steps: VolumeSteps, volumes: VolumeSet, index: np.ndarray) -> dict[str, Any]:
+    """The figures in mm of a volume model on the volumes at ``index`` (their own grids: each label volume brought
+    back by the preprocessing's record), answered as the model answers (its mirror views averaged)."""
+    chosen = [volumes.volumes[i] for i in index if volumes.volumes[i].labels is not None]
+    predicted = [segment_volume(model, steps, v.image, v.spacing) for v in chosen]
+    return volume_scores([v.labels for v in chosen], predicted, [v.spacing for v in chosen], volumes.structures)

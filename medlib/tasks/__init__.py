@@ -51,6 +51,15 @@ def tasks_for(dataset: Dataset) -> list[Task]:
     return [task for task in TASKS.values() if task.has_targets(dataset)]
 
 
+def check_task(task: Task, dataset: Dataset) -> None:
+    """Raise where ``dataset`` lacks what ``task`` learns from, naming the tasks that fit it."""
+    if task.has_targets(dataset):
+        return
+    fitting = [t.name for t in tasks_for(dataset)]
+    raise DatasetError(f"{dataset.name} has no {task.needs}, which the {task.name} task learns from; "
+                       f"use {' or '.join(fitting) or 'another data set'}")
+
+
 def default_task(dataset: Dataset) -> tuple[Task, str]:
     """The task ``dataset`` trains when none is set, and why.
 
@@ -69,4 +78,4 @@ def default_task(dataset: Dataset) -> tuple[Task, str]:
                                                                  "set --task)" if others else ""))
 
 
-__all__ = ["AUTO", "TASKS", "Task", "default_task", "task_for", "tasks_for"]
+__all__ = ["AUTO", "TASKS", "Task", "check_task", "default_task", "task_for", "tasks_for"]

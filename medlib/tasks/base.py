@@ -16,7 +16,6 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from medlib.datasets import Dataset
-from medlib.errors import DatasetError
 from medlib.gate.profile import Profile
 from medlib.models.architectures import ARCHITECTURES, Architecture
 from medlib.preprocessing.pipeline import Pipeline, Processed
@@ -78,16 +77,6 @@ class Task:
     def has_targets(self, dataset: Dataset) -> bool:
         """Whether ``dataset`` carries what this task learns from."""
         raise NotImplementedError
-
-    def check(self, dataset: Dataset) -> None:
-        """Raise where ``dataset`` lacks what this task learns from, naming the tasks that fit it."""
-        if self.has_targets(dataset):
-            return
-        from medlib.tasks import tasks_for
-
-        fitting = [t.name for t in tasks_for(dataset)]
-        raise DatasetError(f"{dataset.name} has no {self.needs}, which the {self.name} task learns from; "
-                           f"use {' or '.join(fitting) or 'another data set'}")
 
     def training_set(self, dataset: Dataset) -> Dataset:
         """``dataset`` with the targets this task trains on (a map task's in its ``masks``)."""

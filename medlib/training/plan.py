@@ -15,7 +15,7 @@ from medlib.errors import DatasetError
 from medlib.models.architectures import DEFAULT_SEGMENTER, unet_depth_for
 from medlib.preprocessing.pipeline import Pipeline
 from medlib.spec import SpecError
-from medlib.tasks import AUTO, Task, default_task, task_for
+from medlib.tasks import AUTO, Task, check_task, default_task, task_for
 from medlib.training.budget import MIN_PASSES, UNET_WIDTH, batch_for, epochs_for
 from medlib.training.config import TrainConfig
 from medlib.training.fingerprint import data_fingerprint
@@ -81,7 +81,7 @@ def resolve(config: TrainConfig, dataset: Dataset) -> RunPlan:
     """Fill the config's automatic settings from the data (``dataset`` as the task trains on it, see
     :meth:`medlib.tasks.Task.training_set`)."""
     task = default_task(dataset)[0] if config.task == AUTO else task_for(config.task)
-    task.check(dataset)
+    check_task(task, dataset)
     dataset = task.training_set(dataset)
     train, val, note = validation_split(dataset, config.val_fraction, config.seed)
     if train.size < 2 or val.size < 1:

@@ -13,12 +13,13 @@ import numpy as np
 from medlib.datasets.volumes import VolumeSet
 from medlib.gate.profile import fit_profile
 from medlib.preprocessing.volumes import VolumeSteps, segment_volume
+from medlib.scoring.evaluate import volume_split_scores
 from medlib.store.card import MODALITIES, ModelCard
 from medlib.store.folders import library_versions, save_model
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.fit import for_inference
 from medlib.training.scoring import TrainResult
-from medlib.training.volumes import train_volumes, volume_card_facts, volume_split_scores
+from medlib.training.volumes import train_volumes, volume_card_facts
 
 
 def volume_profile(model: Any, steps: VolumeSteps, image: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:

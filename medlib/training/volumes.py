@@ -36,7 +36,6 @@ from medlib.errors import DatasetError
 from medlib.preprocessing.volumes import MIRROR_VIEWS, Prepared, VolumeSteps, sliding_window
 from medlib.scoring.per_image import not_measurably_worse
 from medlib.scoring.segmentation import label_map
-from medlib.scoring.volumes import volume_scores
 from medlib.training.budget import BUDGET_EPOCHS
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, optimizer_for
@@ -212,16 +211,6 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
              "init_from": initialised,
              "seconds": round(time.perf_counter() - started, 1), "train": train, "val": val}
     return model, facts
-
-
-def volume_split_scores(model: Any, steps: VolumeSteps, volumes: VolumeSet, index: np.ndarray) -> dict[str, Any]:
-    """The figures in mm of a volume model on the volumes at ``index`` (their own grids: each label volume brought
-    back by the preprocessing's record), answered as the model answers (its mirror views averaged)."""
-    from medlib.preprocessing.volumes import segment_volume
-
-    chosen = [volumes.volumes[i] for i in index if volumes.volumes[i].labels is not None]
-    predicted = [segment_volume(model, steps, v.image, v.spacing) for v in chosen]
-    return volume_scores([v.labels for v in chosen], predicted, [v.spacing for v in chosen], volumes.structures)
 
 
 def volume_card_facts(volumes: VolumeSet, facts: Mapping[str, Any]) -> dict[str, Any]:
