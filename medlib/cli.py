@@ -52,22 +52,31 @@ def _positive(text: str) -> int:
 
 
 def _add_data_source(parser: argparse.ArgumentParser, name: str) -> None:
-    """The data set argument ``name`` and the options of how it is read: the split's seed, the phantom's size and
-    count, and the fit of images of many sizes."""
+    """The data set argument ``name`` and the options of how it is read: the phantom's size and count, and the fit
+    of images of many sizes (the split's seed is :func:`_seeded`'s)."""
     parser.add_argument(name, help="a folder, a .zip, a .npz, a cache, or the word 'phantom' for the built-in set")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
     parser.add_argument("--n", type=_positive, default=300, help="phantom only: number of images (default 300)")
     parser.add_argument("--size", type=_positive, default=128, help="phantom only: image side in pixels (default 128)")
     parser.add_argument("--fit", choices=FITS, default=FITS[0],
                         help="images of many sizes become squares: pad (keep the aspect; default) or stretch")
 
 
+def _seeded() -> argparse.ArgumentParser:
+    """``--seed``, declared once for every command that draws at random (a training run's is its config's)."""
+    seeded = argparse.ArgumentParser(add_help=False)
+    seeded.add_argument("--seed", type=int, default=0,
+                        help="seed of the random draws: the split made where a set has none, the phantom's films "
+                             "(default 0)")
+    return seeded
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m medlib`` argument parser with all its commands."""
     parser = _Parser(prog="python -m medlib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    seeded = [_seeded()]
 
-    info = sub.add_parser("info", help="summarise a data set (folder, .zip, .npz, cache, or 'phantom')")
+    info = sub.add_parser("info", parents=seeded, help="summarise a data set (folder, .zip, .npz, cache, or 'phantom')")
     _add_data_source(info, "path")
     info.set_defaults(run=commands.cmd_info)
 
@@ -75,15 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", help="the image file")
     inspect.set_defaults(run=commands.cmd_inspect)
 
-    phantom = sub.add_parser("phantom", help="write the synthetic chest-film set (.npz, .zip or DICOM folder)")
+    phantom = sub.add_parser("phantom", parents=seeded,
+                             help="write the synthetic chest-film set (.npz, .zip or DICOM folder)")
     phantom.add_argument("--n", type=_positive, default=300, help="number of images (default 300)")
     phantom.add_argument("--size", type=_positive, default=128, help="image side in pixels (default 128)")
-    phantom.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     phantom.add_argument("--out", required=True, help="file.npz, file.zip (PNG class folders) or a folder (DICOM)")
     phantom.set_defaults(run=commands.cmd_phantom)
 
     cache = sub.add_parser("cache", help="write a data set as a cache that trains from disk (for sets larger "
-                                              "than memory)")
+                                              "than memory)", parents=seeded)
     _add_data_source(cache, "data")
     cache.add_argument("--out", required=True, help="the cache folder to write; train on it with --data DIR")
     cache.set_defaults(run=commands.cmd_cache)
@@ -111,12 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "it, NAME.medlib-cache; a cache already there is used again)")
     train.set_defaults(run=commands.cmd_train)
 
-    evaluate = sub.add_parser("evaluate", help="metrics of a stored model on a data set split")
+    evaluate = sub.add_parser("evaluate", help="metrics of a stored model on a data set split", parents=seeded)
     evaluate.add_argument("--model", required=True, help="a model folder, e.g. models/my-model")
     evaluate.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
                           help="default: test; all: every image, whatever the layout (an external test set)")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
     evaluate.set_defaults(run=commands.cmd_evaluate)
 
     diagnose = sub.add_parser("diagnose", help="the Diagnose page: one JSON line per image (research use only)")
@@ -162,21 +170,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
     predict.set_defaults(run=commands.cmd_predict)
 
-    gate = sub.add_parser("gate", help="fit a model's out-of-distribution gate on the images it should accept")
+    gate = sub.add_parser("gate", parents=seeded,
+                          help="fit a model's out-of-distribution gate on the images it should accept")
     gate.add_argument("--model", required=True, help="a model folder, e.g. models/cxr-lungs")
     gate.add_argument("--data", required=True, nargs="+", help="data sets of in-distribution images (train split "
                                                                "fits, val split sets the threshold)")
-    gate.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
     gate.set_defaults(run=commands.cmd_gate)
 
-    explain = sub.add_parser("explain", help="heat-map overlays of a classifier; localization where masks exist")
+    explain = sub.add_parser("explain", parents=seeded,
+                             help="heat-map overlays of a classifier; localization where masks exist")
     explain.add_argument("--model", required=True, help="a classifier folder, e.g. models/my-model")
     explain.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
     explain.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
     explain.add_argument("--out", required=True, help="the folder to write the overlay PNGs to")
     explain.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"default: {METHODS[0]}")
     explain.add_argument("--limit", type=_positive, default=64, help="overlays to write at most (default 64)")
-    explain.add_argument("--seed", type=int, default=0, help="seed of the split made where none is given")
     explain.set_defaults(run=commands.cmd_explain)
     return parser
 

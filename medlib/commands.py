@@ -180,17 +180,11 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.datasets import load_images
     from medlib.models.loaded import open_model
-    from medlib.store.folders import update_card
-    from medlib.training import fit_gate, validation_split
+    from medlib.training.scoring import refit_gate
 
     loaded = open_model(args.model)
-    parts = []
-    for source in args.data:
-        dataset = load_images(source, "the gate", seed=args.seed)
-        train, val, _ = validation_split(dataset, seed=args.seed)
-        parts.append((dataset, train, val))
-    gate = fit_gate(loaded.model, loaded.task, loaded.pipeline, parts, loaded.mirrors)
-    stored = update_card(loaded.stored, gate=gate)
+    stored = refit_gate(loaded, [load_images(source, "the gate", seed=args.seed) for source in args.data], args.seed)
+    gate = stored.card.gate
     profile = gate.get(loaded.task.gate_signal) or {}
     return {"model": str(stored.path), "fitted_on": gate["fitted_on"], "threshold": profile.get("threshold"),
             "note": gate.get("note")}

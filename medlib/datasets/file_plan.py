@@ -174,8 +174,3 @@ def plan_folder(entries: list[Entry], name: str, seed: int = 0, skipped: list[st
     )
     return FolderPlan(entries, geometry, channels, template, structures)
 
-
-def build_dataset(entries: list[Entry], name: str, seed: int = 0, skipped: list[str] | None = None,
-                  fit: str = "pad", structures: Structures | None = None) -> Dataset:
-    """Read the files of ``entries`` and make a :class:`Dataset` of them (images of many sizes: see ``fit``)."""
-    return plan_folder(entries, name, seed, skipped, fit, structures).dataset()

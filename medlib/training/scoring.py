@@ -11,11 +11,13 @@ import numpy as np
 
 from medlib.datasets import Dataset
 from medlib.gate.profile import fit_profile
+from medlib.models.loaded import LoadedModel
 from medlib.preprocessing.pipeline import Pipeline
 from medlib.scoring.splits import SplitOutputs, pool
-from medlib.store.folders import StoredModel
+from medlib.store.folders import StoredModel, update_card
 from medlib.tasks import Task
 from medlib.training.fit import for_inference
+from medlib.training.plan import validation_split
 
 
 def fit_gate(model: Any, task: Task, pipeline: Pipeline, parts: Sequence[tuple[Dataset, np.ndarray, np.ndarray]],
@@ -30,6 +32,16 @@ def fit_gate(model: Any, task: Task, pipeline: Pipeline, parts: Sequence[tuple[D
     if profile is None:
         return {"fitted_on": fitted_on, "note": "what the gate compares does not vary on these images: no profile"}
     return {task.gate_signal: profile.to_dict(), "fitted_on": fitted_on}
+
+
+def refit_gate(loaded: LoadedModel, datasets: Sequence[Dataset], seed: int = 0) -> StoredModel:
+    """A stored model's gate fitted again on the images of ``datasets`` it should accept (each split into
+    training and validation images by ``seed`` where it has no split), written into its card."""
+    parts = []
+    for dataset in datasets:
+        train, val, _ = validation_split(dataset, seed=seed)
+        parts.append((dataset, train, val))
+    return update_card(loaded.stored, gate=fit_gate(loaded.model, loaded.task, loaded.pipeline, parts, loaded.mirrors))
 
 
 @dataclass
