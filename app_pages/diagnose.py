@@ -149,12 +149,12 @@ def _run_models(image: MedImage, frame: int, window: Window, method: str, opacit
             result = diagnose(_frame_as_model_sees(image, frame), classifier[0] if classifier else None,
                               segmenter[0] if segmenter else None, image.spacing, method,
                               metadata=image.metadata, work_side=SCREEN_SIDE, source_size=image.source_size,
-                              locator=locator[0] if locator else None)
+                              locator=locator[0] if locator else None, candidate_threshold=threshold)
         finally:
             for lock in locks:
                 lock.release()
         display = to_display(image, frame, window, max_side=SCREEN_SIDE)
-        picture = diagnosis_picture(display, result, *opacities, threshold=threshold) if result.gate.in_distribution \
+        picture = diagnosis_picture(display, result, *opacities) if result.gate.in_distribution \
             else display
         findings = _findings_table(result) if segmenter_entry is not None and result.lesions else None
     return result, picture, display, findings, segmenter[0].target if segmenter else "finding"
@@ -217,7 +217,7 @@ def _diagnosis() -> None:
                 parts.append(f"{target} outlines by {segmenter_entry.name}, numbered")
             if result.structures:
                 parts.append(f"{', '.join(result.structures)} outlined by {segmenter_entry.name}")
-            if result.called(threshold):
+            if result.called():
                 parts.append(f"candidates by {locator_entry.name}, numbered, with their scores")
             caption = "; ".join(parts) or name
         st.image(enlarge(picture, 320), caption=caption, width="stretch", output_format="JPEG")  # PNG: 40× slower
@@ -231,7 +231,7 @@ def _diagnosis() -> None:
         st.caption("  \n".join(facts))  # one element: each is a part of the page the browser draws again on a rerun
     if locator_entry is not None and result.gate.in_distribution:
         with side:
-            candidates_panel(result, locator_entry, threshold, image.spacing is not None)
+            candidates_panel(result, locator_entry, image.spacing is not None)
     if result.structures and result.gate.in_distribution:
         with side:
             anatomy_panel(result, segmenter_entry)
@@ -245,7 +245,7 @@ def _diagnosis() -> None:
             else:
                 st.caption(f"No {target} above the 0.5 probability threshold.")
     cards = answer_cards(classifier_entry, segmenter_entry, locator_entry)
-    answer_downloads(file_stem(name), image, result, cards, picture, display, threshold)
+    answer_downloads(file_stem(name), image, result, cards, picture, display)
     with st.expander("Image facts (de-identified: technical tags only)"):
         st.table(pd.DataFrame([{"tag": k, "value": str(v)} for k, v in image.metadata.items()] or
                               [{"tag": "—", "value": "none"}]).set_index("tag"))

@@ -30,8 +30,9 @@ SHARED = ROOT.parent / "shared" / "data"
 from medlib.datasets import load_dataset  # noqa: E402
 from medlib.models.ensemble import member_classifiers  # noqa: E402
 from medlib.models.loaded import LoadedModel, open_model  # noqa: E402
-from medlib.scoring.candidates import Candidate, candidate_scores  # noqa: E402
+from medlib.scoring.candidates import candidate_scores  # noqa: E402
 from medlib.scoring.splits import pool  # noqa: E402
+from medlib.targets import Finding  # noqa: E402
 from medlib.training.folds import fold_numbers  # noqa: E402
 
 
@@ -45,7 +46,7 @@ def folds_of(loaded: LoadedModel, dataset) -> tuple[np.ndarray, np.ndarray, list
     return images, numbers, members
 
 
-def oof(loaded: LoadedModel, dataset) -> tuple[list[list[Candidate]], list, float | None, list[int]]:
+def oof(loaded: LoadedModel, dataset) -> tuple[list[list[Finding]], list, float | None, list[int]]:
     """Each film's candidates from the fold model that never saw it (the peaks of its map, or of its heat map for
     a classifier, weighed by its probability), its nodules, the spacing, and the films in that order: the same
     code as the run's own out-of-fold figures."""

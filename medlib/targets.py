@@ -16,6 +16,7 @@ the top-left pixel at 0, 0), with a label.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -123,13 +124,21 @@ def unnamed_structures(frame: np.ndarray, what: str) -> Structures:
 
 @dataclass(frozen=True)
 class Finding:
-    """A located finding on an image: a point with an optional radius, or a box (pixels)."""
+    """A located finding on an image (pixels: x to the right, y down): a point with an optional radius, or a box. The
+    one form of a finding in and out: a data set's truth has no score; a model's candidate has its score and, once
+    placed on an outlined image, the structure and zone it lies in."""
 
     label: str
     centre: tuple[float, float]
     radius: float | None = None
     box: tuple[float, float, float, float] | None = None
     """(x0, y0, x1, y1), where the finding is a box."""
+    score: float | None = None
+    """A model's score of it (0..1), as the user reads it (calibrated where the model is); ``None`` for a truth."""
+    structure: str | None = None
+    """The outlined structure it lies in (``right lung``), where an anatomy model placed it."""
+    zone: str | None = None
+    """Its zone in that structure (``upper``, ``middle``, ``lower``)."""
 
     @property
     def kind(self) -> str:
@@ -173,8 +182,9 @@ class Finding:
                                    "give x and y in pixels of the image (x to the right, y down)")
 
     def to_dict(self) -> dict[str, Any]:
+        scored = {} if self.score is None else {"score": self.score, "structure": self.structure, "zone": self.zone}
         return {"label": self.label, "kind": self.kind, "centre": list(self.centre), "radius_px": self.radius,
-                "box": None if self.box is None else list(self.box)}
+                "box": None if self.box is None else list(self.box)} | scored
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
@@ -191,9 +201,17 @@ class Finding:
     def placed(self, corners: np.ndarray, scale: float = 1.0) -> Finding:
         """This finding at new ``corners`` (as :meth:`corners` gives them), its radius times ``scale``."""
         box = None if self.box is None else (*np.minimum(corners[1], corners[2]), *np.maximum(corners[1], corners[2]))
-        return Finding(self.label, (float(corners[0][0]), float(corners[0][1])),
-                       None if self.radius is None else self.radius * scale,
-                       None if box is None else tuple(float(v) for v in box))
+        return dataclasses.replace(self, centre=(float(corners[0][0]), float(corners[0][1])),
+                                   radius=None if self.radius is None else self.radius * scale,
+                                   box=None if box is None else tuple(float(v) for v in box))
+
+    def size_mm(self, spacing: tuple[float, float] | None) -> float | None:
+        """Its diameter (a box's longer side) in mm at ``spacing`` (mm a pixel: rows, columns), where known."""
+        if spacing is None:
+            return None
+        if self.box is not None:
+            return max((self.box[2] - self.box[0]) * spacing[1], (self.box[3] - self.box[1]) * spacing[0])
+        return None if self.radius is None else 2 * self.radius * spacing[1]
 
 
 def move_findings(findings: Sequence[Finding], record: Record, shape: tuple[int, ...]) -> list[Finding]:

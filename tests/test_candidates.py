@@ -5,17 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medlib.scoring.candidates import Candidate, candidate_scores, find_candidates, hit_margin, match
+from medlib.scoring.candidates import candidate_scores, find_candidates, hit_margin, match
 from medlib.targets import Finding
+
+
+def candidate(centre: tuple[float, float], radius: float, score: float) -> Finding:
+    """A model's candidate: a scored finding."""
+    return Finding("nodule", centre, radius, score=score)
 
 
 def test_froc_on_hand_made_candidates_gives_the_hand_counts():
     # Three films, two nodules (radius 2 px), margin 1 px (5 mm at 5 mm a pixel):
     # film 1: a hit at 0.9, a false candidate at 0.6; film 2: a false candidate at 0.8, the nodule hit at 0.3;
     # film 3 (no nodule): a false candidate at 0.7.
-    films = [[Candidate((10, 10), 2, 0.9), Candidate((40, 40), 2, 0.6)],
-             [Candidate((5, 40), 2, 0.8), Candidate((21, 20), 2, 0.3)],
-             [Candidate((30, 30), 2, 0.7)]]
+    films = [[candidate((10, 10), 2, 0.9), candidate((40, 40), 2, 0.6)],
+             [candidate((5, 40), 2, 0.8), candidate((21, 20), 2, 0.3)],
+             [candidate((30, 30), 2, 0.7)]]
     nodules = [[Finding("nodule", (10.5, 10.0), 2.0)], [Finding("nodule", (20.0, 20.0), 2.0)], []]
     scores = candidate_scores(films, nodules, spacing=5.0, resamples=200)
     # Ranked: 0.9 hit, 0.8 FP, 0.7 FP, 0.6 FP, 0.3 hit. FPs per film after each: 0, 1/3, 2/3, 1, 1.
@@ -28,11 +33,11 @@ def test_froc_on_hand_made_candidates_gives_the_hand_counts():
 
 def test_a_candidate_beyond_the_radius_and_margin_misses_and_a_second_hit_is_ignored():
     nodule = Finding("nodule", (0.0, 0.0), 3.0)
-    assert match([Candidate((3.9, 0), 1, 0.5)], [nodule], 1.0)[1].tolist() == [1]
-    assert match([Candidate((4.1, 0), 1, 0.5)], [nodule], 1.0)[1].tolist() == [0]
-    assert match([Candidate((0, 0), 1, 0.9), Candidate((1, 1), 1, 0.8)], [nodule], 1.0)[1].tolist() == [1, -1]
+    assert match([candidate((3.9, 0), 1, 0.5)], [nodule], 1.0)[1].tolist() == [1]
+    assert match([candidate((4.1, 0), 1, 0.5)], [nodule], 1.0)[1].tolist() == [0]
+    assert match([candidate((0, 0), 1, 0.9), candidate((1, 1), 1, 0.8)], [nodule], 1.0)[1].tolist() == [1, -1]
     box = Finding("mass", (5.0, 5.0), box=(2.0, 2.0, 8.0, 8.0))
-    assert match([Candidate((9.5, 5), 1, 0.5)], [box], 2.0)[1].tolist() == [1]
+    assert match([candidate((9.5, 5), 1, 0.5)], [box], 2.0)[1].tolist() == [1]
     assert hit_margin(1.6) == pytest.approx(3.125) and hit_margin(None) == 3.0
 
 

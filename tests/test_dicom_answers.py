@@ -20,6 +20,7 @@ from medlib.answers.volume_diagnose import VolumeDiagnosis
 from medlib.gate.signals import GateResult
 from medlib.input import read_dicom_series, read_image
 from medlib.store.card import ModelCard
+from medlib.targets import Finding
 from tests.conftest import ROOT, dicom_file
 
 hd = pytest.importorskip("highdicom")
@@ -41,17 +42,15 @@ def _film_answer(rows: int, columns: int, refused: bool = False) -> Diagnosis:
     labels = np.zeros((64, 64), np.uint8)
     labels[10:50, 6:28], labels[10:50, 36:58], labels[30:52, 24:44] = 1, 2, 3
     x, y = columns * 0.25, rows * 0.3
-    candidates = [{"candidate": 1, "kind": "nodule", "centre": [x, y], "radius_px": 12.0, "box": [0, 0, 1, 1],
-                   "score": 0.81, "lung": "right lung", "zone": "upper", "size_mm": 14.0},
-                  {"candidate": 2, "kind": "nodule", "centre": [x * 3, y * 2], "radius_px": 8.0, "box": [0, 0, 1, 1],
-                   "score": 0.2, "lung": "left lung", "zone": "lower", "size_mm": None}]
+    candidates = [Finding("nodule", (x, y), 12.0, score=0.81, structure="right lung", zone="upper"),
+                  Finding("nodule", (x * 3, y * 2), 8.0, score=0.2, structure="left lung", zone="lower")]
     return Diagnosis(["NORMAL", "PNEUMONIA"], [0.3, 0.7], 0.5, image_size=(rows, columns),
                      gate=GateResult({"features": 3.0 if refused else 0.4}),
                      structures=["right lung", "left lung", "heart"], label_map=labels,
                      structure_areas={"right lung": {"area_px": 880}, "left lung": {"area_px": 880},
                                       "heart": {"area_px": 440}},
                      measurements={"cardiothoracic_ratio": 0.46, "reading": "normal"}, candidates=candidates,
-                     finding_probability=0.81, finding_threshold=0.5)
+                     finding_probability=0.81, finding_threshold=0.5, spacing=(14 / 24, 14 / 24))
 
 
 def _read(data: bytes) -> pydicom.Dataset:
@@ -113,7 +112,7 @@ def test_a_cr_film_gets_a_seg_on_its_own_grid_and_an_sr_of_its_findings_without_
     assert site.topographical_modifier.value == "261183002"  # upper zone
     assert first.roi.graphic_type.value == "CIRCLE"
     centre = first.roi.value[0]
-    assert centre == pytest.approx([result.candidates[0]["centre"][0] + 0.5, result.candidates[0]["centre"][1] + 0.5])
+    assert centre == pytest.approx([result.candidates[0].centre[0] + 0.5, result.candidates[0].centre[1] + 0.5])
     presence = [(e.name.meaning, e.value.meaning) for g in regions for e in g.get_qualitative_evaluations()]
     assert presence == [("Presence", "Present"), ("Presence", "Absent")]  # the second scores under 0.5
     diameter = [m for m in first.get_measurements() if m.name.value == "81827009"]
@@ -249,8 +248,8 @@ def test_an_answer_the_gate_refuses_gets_only_its_report_saying_why():
 def test_the_report_is_self_contained_and_follows_the_chosen_threshold():
     image = read_image(dicom_file("RG1_UNCR.dcm"))
     result = _film_answer(image.height, image.width)
-    report = answer_files("film", image, result, CARDS, picture=np.zeros((16, 16, 3), np.uint8),
-                          threshold=0.1).files["film-report.html"].decode()
+    report = answer_files("film", image, result.at(0.1), CARDS,
+                          picture=np.zeros((16, 16, 3), np.uint8)).files["film-report.html"].decode()
     assert "http://" not in report and "https://" not in report and "<script" not in report  # opens offline
     assert "data:image/jpeg;base64," in report and "research tool" in report.lower()
     assert "chosen by the user" in report and report.count("<td>nodule</td>") == 2  # both reach 0.1

@@ -49,7 +49,7 @@ def test_candidates_come_back_onto_a_film_given_at_eight_times_the_size(toy_loca
     (nodule,) = data.findings[film]
     large = cv2.resize(data.images[film], (256, 256), interpolation=cv2.INTER_LINEAR)[..., None]
     result = diagnose(large, locator=loaded, spacing=(0.2, 0.2), work_side=64)
-    best = result.candidates[0]
+    best = result.to_dict()["findings"][0]
     expected = [(v + 0.5) * 8 - 0.5 for v in nodule.centre]
     assert np.allclose(best["centre"], expected, atol=8)  # within one pixel of the 32-pixel film
     assert best["radius_px"] == pytest.approx(nodule.radius * 8, rel=0.5)

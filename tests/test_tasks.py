@@ -137,5 +137,5 @@ def test_a_classifier_of_located_findings_places_them_by_its_heat_map(tmp_path):
     assert evaluate_split(loaded, data, "test")["froc"] == test["froc"]
     film = int(np.flatnonzero(data.labels == 1)[0])
     found = diagnose(data.images[film], locator=loaded)
-    assert found.candidates and found.candidates[0]["score"] == pytest.approx(found.finding_probability)
-    assert found.candidates[0]["kind"] == "nodule"
+    assert found.candidates and found.candidates[0].score == pytest.approx(found.finding_probability)
+    assert found.candidates[0].label == "nodule"

@@ -59,10 +59,10 @@ def _offer(files: AnswerFiles, stem: str) -> None:
 
 
 def answer_downloads(stem: str, image: MedImage, result: Diagnosis | VolumeDiagnosis, cards: Mapping[str, ModelCard],
-                     picture: np.ndarray, display: np.ndarray | None = None, threshold: float | None = None) -> None:
-    """The download section of one answer: ``picture`` (the image with the answer drawn) goes into the report,
-    ``display`` (the image as shown) becomes the Secondary Capture where the image has no DICOM file to cite, and
-    ``threshold`` is the candidates' threshold the user chose."""
+                     picture: np.ndarray, display: np.ndarray | None = None) -> None:
+    """The download section of one answer (its candidates called as it calls them, at the user's threshold where
+    one was chosen): ``picture`` (the image with the answer drawn) goes into the report, ``display`` (the image as
+    shown) becomes the Secondary Capture where the image has no DICOM file to cite."""
     st.subheader("Download the answer")
     keep = False
     if image.references is not None:
@@ -70,7 +70,7 @@ def answer_downloads(stem: str, image: MedImage, result: Diagnosis | VolumeDiagn
                            help="off: the SEG and SR cite the source's study, series and image UIDs but carry no "
                                 "patient name, ID, birth date or study date; on: they carry those of the uploaded "
                                 "file, as a PACS needs to file them with the patient's study")
-    signature = _signature(stem, picture, keep, threshold)
+    signature = _signature(stem, picture, keep, getattr(result, "call_threshold", None))
     prepared = st.session_state.get(state.DIAGNOSE_FILES)
     if prepared is None or prepared[0] != signature:
         if not st.button("Prepare the files", key="dx_prepare", icon=":material/description:",
@@ -79,7 +79,7 @@ def answer_downloads(stem: str, image: MedImage, result: Diagnosis | VolumeDiagn
             return
         with heavy_work():
             files = answer_files(stem, image, result, cards, picture, display, dicom=True,
-                                 identifiers=_identifiers(image) if keep else None, threshold=threshold)
+                                 identifiers=_identifiers(image) if keep else None)
         prepared = (signature, files)
         state.remember(state.DIAGNOSE_FILES, prepared)
     _offer(prepared[1], stem)

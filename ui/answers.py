@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from medlib.answers.diagnose import Diagnosis
+from medlib.answers.report import candidate_rows
 from medlib.store.folders import StoredModel
 from ui.legend import legend
 
@@ -26,11 +27,11 @@ def decision_caption(result: Diagnosis, classifier: StoredModel) -> str:
             f"{learned_from(classifier)}. Probability of every class (calibrated on validation films):")
 
 
-def candidates_panel(result: Diagnosis, locator: StoredModel, threshold: float, spacing_known: bool) -> None:
-    """The locating model's answer: the film's probability of a finding, and each candidate at or above
-    ``threshold`` (numbered as on the picture) with its score, lung and zone, and size."""
-    kind = locator.card.finding or "finding"
-    called = result.called(threshold)
+def candidates_panel(result: Diagnosis, locator: StoredModel, spacing_known: bool) -> None:
+    """The locating model's answer: the film's probability of a finding, and each candidate it calls (numbered as on
+    the picture) with its score, lung and zone, and size."""
+    kind, threshold = locator.card.finding or "finding", result.candidate_threshold
+    called = result.called()
     verdict = f"{len(called)} {kind} candidate(s)" if called else f"No {kind} candidate"
     st.subheader(f"{verdict} at or above {threshold:.2f}")
     st.caption(f"by {locator.name}: probability that the film holds a {kind} {result.finding_probability:.1%} "
@@ -45,11 +46,8 @@ def candidates_panel(result: Diagnosis, locator: StoredModel, threshold: float, 
         st.caption(f"No place on this film scores {threshold:.2f} or more. This is not proof that it holds no "
                    f"{kind}: the model misses some, most of all subtle ones.")
         return
-    rows = [{"candidate": c["candidate"], "score": f"{c['score']:.2f}", "lung": c["lung"] or "outside the lungs",
-             "zone": c["zone"] or "–", "size": f"{c['size_mm']:.0f} mm" if c["size_mm"] else
-             f"{2 * c['radius_px']:.0f} px", "centre (x, y)": f"{c['centre'][0]:.0f}, {c['centre'][1]:.0f}"}
-            for c in called]
-    st.table(pd.DataFrame(rows).set_index("candidate"), hide_index=False)  # the numbers drawn on the picture
+    # the numbers drawn on the picture
+    st.table(pd.DataFrame(candidate_rows(result)).set_index("candidate"), hide_index=False)
     if not spacing_known:
         st.caption("Sizes in pixels: the file gives no pixel spacing.")
 

@@ -14,7 +14,7 @@ import streamlit as st
 from medlib.datasets import Dataset
 from medlib.display.drawing import draw_findings, enlarge, scale_to_uint8
 from medlib.models.loaded import check_fit
-from medlib.scoring.candidates import Candidate, hit_margin, hits
+from medlib.scoring.candidates import hit_margin, hits
 from medlib.scoring.evaluate import score_outputs, split_index, split_outputs
 from medlib.scoring.splits import SplitOutputs
 from medlib.store.folders import StoredModel
@@ -93,7 +93,7 @@ def froc_figure(points: list[list[float]], title: str) -> go.Figure:
     return figure
 
 
-def _films(called: list[list[Candidate]], findings: list[list[Finding]], margin: float) -> tuple[list[int], list[int]]:
+def _films(called: list[list[Finding]], findings: list[list[Finding]], margin: float) -> tuple[list[int], list[int]]:
     """The films (positions) with a finding no called candidate hits, and those with a called candidate that hits
     no finding."""
     missed, false = [], []

@@ -8,6 +8,7 @@ drawn on it. The pictures are in :mod:`medlib.answers.picture`, the files in :mo
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from medlib.preprocessing.geometry import Record, fit_record, xy_to_index
 from medlib.preprocessing.pipeline import InputGeometry, Processed
 from medlib.scoring.probabilities import as_probabilities
 from medlib.scoring.segmentation import find_lesions, foreground, label_map, organ_outline
+from medlib.targets import Finding
 
 
 @dataclass
@@ -56,9 +58,13 @@ class Diagnosis:
     structure_areas: dict[str, dict[str, float]] = field(default_factory=dict)
     measurements: dict[str, Any] = field(default_factory=dict)
     """What the anatomy gives (the cardiothoracic ratio, :mod:`medlib.answers.anatomy`)."""
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    """A locating model's candidates, best first, in the image's pixels: kind, centre, radius_px, box, score (its
-    calibrated probability), and the lung and zone where the anatomy places it."""
+    candidates: list[Finding] = field(default_factory=list)
+    """A locating model's candidates, best first (numbered from 1 in this order), in the image's pixels, each with
+    its score (its calibrated probability) and the lung and zone where the anatomy places it."""
+    spacing: tuple[float, float] | None = None
+    """mm a pixel of the image (rows, columns), where known: the findings' sizes in mm."""
+    call_threshold: float | None = None
+    """The score from which a candidate is called, where the user chose it (:meth:`at`); else the model's own."""
     finding_probability: float | None = None
     """The locating model's calibrated probability that the image holds a finding (its best candidate's)."""
     finding_threshold: float | None = None
@@ -80,16 +86,38 @@ class Diagnosis:
         """The finding: the likeliest class of an image the gate lets through, else ``None``."""
         return self.likeliest if self.gate.in_distribution else None
 
-    def called(self, threshold: float | None = None) -> list[dict[str, Any]]:
-        """The candidates whose score reaches ``threshold`` (by default the model's own)."""
-        cut = self.finding_threshold if threshold is None else threshold
-        return [c for c in self.candidates if cut is not None and c["score"] >= cut]
+    @property
+    def candidate_threshold(self) -> float | None:
+        """The score from which a candidate is called: the user's (:meth:`at`), else the locating model's own."""
+        return self.finding_threshold if self.call_threshold is None else self.call_threshold
+
+    def at(self, threshold: float | None) -> Diagnosis:
+        """This diagnosis with candidates called from ``threshold`` (``None``: the model's own); given once, it
+        holds for the picture, the tables, the report and the DICOM SR alike."""
+        return dataclasses.replace(self, call_threshold=threshold)
+
+    def called(self) -> list[tuple[int, Finding]]:
+        """The candidates called (score at least :attr:`candidate_threshold`), with their numbers."""
+        cut = self.candidate_threshold
+        return [(n, c) for n, c in enumerate(self.candidates, 1) if cut is not None and c.score >= cut]
+
+    def candidate_row(self, number: int, candidate: Finding) -> dict[str, Any]:
+        """What ``medlib diagnose`` prints of one candidate: its number, kind (label), score, centre, radius and
+        the box around its circle in the image's pixels, the lung and zone, and its size in mm where known."""
+        (x, y), size = candidate.centre, candidate.radius or 0.0
+        diameter = candidate.size_mm(self.spacing)
+        box = [round(x - size), round(y - size), round(x + size), round(y + size)]
+        return {"candidate": number, "kind": candidate.label, "score": candidate.score, "centre": [x, y],
+                "radius_px": round(size, 1), "box": box,
+                "lung": candidate.structure, "zone": candidate.zone,
+                "size_mm": None if diameter is None else round(diameter, 1)}
 
     def to_dict(self) -> dict[str, Any]:
         """What ``python -m medlib diagnose`` prints for one image (maps left out): the findings are the called
         candidates and the lesions, each with its ``kind``, only where the gate lets the image through."""
         shown = self.gate.in_distribution
-        findings = self.called() + [{"kind": self.lesion_kind, **f} for f in self.lesions] if shown else []
+        findings = [self.candidate_row(n, c) for n, c in self.called()] + \
+            [{"kind": self.lesion_kind, **f} for f in self.lesions] if shown else []
         out = {"probabilities": dict(zip(self.class_names, self.probabilities, strict=True)),
                "predicted": self.predicted, "threshold": self.decision_threshold, **self.gate.to_dict(),
                "findings": findings, "notes": self.notes, "model_seconds": round(self.seconds, 3)}
@@ -138,7 +166,8 @@ def _findings_back(findings: list[dict[str, Any]], record: Record, size: tuple[i
 def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter: LoadedModel | None = None,
              spacing: tuple[float, float] | None = None, method: str = METHODS[0], threshold: float = 0.5,
              metadata: dict[str, Any] | None = None, work_side: int | None = None,
-             source_size: tuple[int, int] | None = None, locator: LoadedModel | None = None) -> Diagnosis:
+             source_size: tuple[int, int] | None = None, locator: LoadedModel | None = None,
+             candidate_threshold: float | None = None) -> Diagnosis:
     """Classify, segment and search one image (H×W×C as read), and judge whether it is like the models' training
     images.
 
@@ -152,9 +181,12 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
     front end that shows a full-size film on a screen needs no more, and is spared the maps at 20 megapixels.
     ``source_size``: the (height, width) of the file where ``image`` was decoded from it at a reduced scale
     (:attr:`MedImage.source_size`); the findings and ``spacing`` are then in the file's pixels.
+    ``candidate_threshold``: the score from which the user calls a candidate (by default the locating model's own):
+    given here once, it holds for everything made of the diagnosis (:meth:`Diagnosis.called`).
     """
     started = time.perf_counter()
-    result = Diagnosis(image_size=source_size or (int(image.shape[0]), int(image.shape[1])))
+    result = Diagnosis(image_size=source_size or (int(image.shape[0]), int(image.shape[1])), spacing=spacing,
+                       call_threshold=candidate_threshold)
     image, _ = shrink(image, work_side)
     work = fit_record(result.image_size, image.shape[:2], keep_aspect=False)  # from the file's pixels to these
     if spacing is not None:
@@ -250,20 +282,16 @@ def _locate(locator: LoadedModel, image: np.ndarray, result: Diagnosis, spacing:
     record = located.geometry.record
     found = locator.task.candidates(locator, located)
     result.finding_threshold = locator.threshold
-    result.finding_probability = round(max((c.score for _, c in found), default=0.0), 4)
-    for label, candidate in sorted(found, key=lambda f: -f[1].score):
+    result.finding_probability = round(max((c.score for c in found), default=0.0), 4)
+    for candidate in sorted(found, key=lambda c: -c.score):
         (row, column), = record.restore_points(xy_to_index(np.array([candidate.centre])), image.shape[:2])
-        radius = candidate.radius / record.factor()
-        where = place((column, row), result.label_map, result.structures, spacing[1] if spacing else None) \
-            if result.label_map is not None else None
+        where = (place((column, row), result.label_map, result.structures, spacing[1] if spacing else None)
+                 if result.label_map is not None else None) or (None, None)
         (top, left), = work.restore_points(np.array([[row, column]]), result.image_size)
-        size = radius / work.factor()
-        result.candidates.append({
-            "candidate": len(result.candidates) + 1, "kind": label, "score": round(candidate.score, 4),
-            "centre": [round(float(left), 1), round(float(top), 1)], "radius_px": round(size, 1),
-            "box": [round(left - size), round(top - size), round(left + size), round(top + size)],
-            "lung": where[0] if where else None, "zone": where[1] if where else None,
-            "size_mm": round(2 * radius * spacing[1], 1) if spacing else None})
+        result.candidates.append(dataclasses.replace(
+            candidate, centre=(round(float(left), 1), round(float(top), 1)),
+            radius=candidate.radius / record.factor() / work.factor(), score=round(candidate.score, 4),
+            structure=where[0], zone=where[1]))
     if not result.called():
         result.notes.append(f"no {locator.card.finding} candidate reaches the threshold "
                             f"({locator.threshold:.2f}) of {locator.stored.name}")

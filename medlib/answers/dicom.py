@@ -95,30 +95,29 @@ def _region(sources: Sources, points: np.ndarray, kind: str) -> Any:
                              hd.sr.SourceImageForRegion(cited.SOPClassUID, cited.SOPInstanceUID))
 
 
-def _candidate_groups(result: Diagnosis, card: ModelCard, sources: Sources, scale: float,
-                      threshold: float | None) -> list[Any]:
-    """Each located candidate: a circle with its score, size and site, present where it reaches ``threshold`` (by
-    default the model's own)."""
+def _candidate_groups(result: Diagnosis, card: ModelCard, sources: Sources, scale: float) -> list[Any]:
+    """Each located candidate: a circle with its score, size and site, present where the diagnosis calls it
+    (:meth:`Diagnosis.called`)."""
     import highdicom as hd
 
-    groups, called = [], result.called(threshold)
-    for candidate in result.candidates:
-        x, y = (v * scale for v in candidate["centre"])
-        radius = max(candidate["radius_px"] * scale, 1.0)
-        measurements = [hd.sr.Measurement(dc.SCORE, candidate["score"], dc.NO_UNITS)]
-        if candidate.get("size_mm"):
-            measurements.append(hd.sr.Measurement(dc.codes.SCT.Diameter, candidate["size_mm"], dc.MM))
+    groups, called = [], {n for n, _ in result.called()}
+    for number, candidate in enumerate(result.candidates, 1):
+        x, y = (v * scale for v in candidate.centre)
+        radius = max(round(candidate.radius, 1) * scale, 1.0)
+        measurements = [hd.sr.Measurement(dc.SCORE, candidate.score, dc.NO_UNITS)]
+        if size := candidate.size_mm(result.spacing):
+            measurements.append(hd.sr.Measurement(dc.codes.SCT.Diameter, round(size, 1), dc.MM))
         site = []
-        if candidate.get("lung") in dc.SIDES:
-            site = [hd.sr.FindingSite(dc.codes.SCT.Lung, laterality=dc.SIDES[candidate["lung"]],
-                                      topographical_modifier=dc.ZONES.get(candidate.get("zone") or ""))]
+        if candidate.structure in dc.SIDES:
+            site = [hd.sr.FindingSite(dc.codes.SCT.Lung, laterality=dc.SIDES[candidate.structure],
+                                      topographical_modifier=dc.ZONES.get(candidate.zone or ""))]
         groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-            hd.sr.TrackingIdentifier(generate_uid(), f"{candidate['kind']} candidate {candidate['candidate']}"),
+            hd.sr.TrackingIdentifier(generate_uid(), f"{candidate.label} candidate {number}"),
             referenced_region=_region(sources, [[x, y], [x + radius, y]], "CIRCLE"),
-            finding_type=dc.class_code(candidate["kind"]), algorithm_id=_algorithm(card), finding_sites=site or None,
+            finding_type=dc.class_code(candidate.label), algorithm_id=_algorithm(card), finding_sites=site or None,
             measurements=measurements,
             qualitative_evaluations=[hd.sr.QualitativeEvaluation(
-                dc.PRESENCE, dc.codes.SCT.Present if candidate in called else dc.codes.SCT.Absent)]))
+                dc.PRESENCE, dc.codes.SCT.Present if number in called else dc.codes.SCT.Absent)]))
     return groups
 
 
@@ -205,13 +204,12 @@ def write_sr(sources: Sources, groups: list[Any], evidence: Sequence[Dataset], o
                                    manufacturer=MANUFACTURER, series_description=DISCLAIMER)
 
 
-def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: Mapping[str, ModelCard],
-                 threshold: float | None = None) -> DicomAnswer:
+def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: Mapping[str, ModelCard]) -> DicomAnswer:
     """The SEG (where a segmenter gave a label map or a lesion map) and the SR of one answer, citing ``sources``
     (:func:`medlib.answers.dicom_sources.answer_sources`); ``cards`` holds the models' cards by their part
     (``classify``,
-    ``segment``, ``locate``); the candidates reaching ``threshold`` (by default the locating model's own) are
-    present, the others absent. An image the gate refuses gets neither."""
+    ``segment``, ``locate``); the candidates the diagnosis calls (:meth:`Diagnosis.called`) are present, the others
+    absent. An image the gate refuses gets neither."""
     answer = DicomAnswer(notes=list(sources.notes))
     if not result.gate.in_distribution:
         answer.notes.append("the image is outside what the models learned from: no SEG or SR is written "
@@ -238,7 +236,7 @@ def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: M
         if segmenter is not None:
             groups += _ratio_group(result, segmenter) + _lesion_groups(result, segmenter, sources, scale)
         if "locate" in cards:
-            groups += _candidate_groups(result, cards["locate"], sources, scale, threshold)
+            groups += _candidate_groups(result, cards["locate"], sources, scale)
     observer = next(iter(cards.values()))
     answer.files["sr"] = _bytes(write_sr(sources, groups, evidence, observer))
     return answer

@@ -68,13 +68,13 @@ def film_labels(result: Diagnosis, size: tuple[int, int]) -> bytes | None:
 
 def answer_files(stem: str, image: MedImage, result: Diagnosis | VolumeDiagnosis, cards: Mapping[str, ModelCard],
                  picture: np.ndarray | None = None, display: np.ndarray | None = None, dicom: bool = False,
-                 identifiers: dict[str, str] | None = None, threshold: float | None = None) -> AnswerFiles:
+                 identifiers: dict[str, str] | None = None) -> AnswerFiles:
     """The files of the answer ``result`` about ``image``: ``<stem>-labels.png`` or ``<stem>-labels.nii.gz``,
     ``<stem>-report.html`` (``picture`` in it: the film with the answer drawn, or a volume's
     :func:`medlib.answers.report.volume_picture`) and, with ``dicom``, ``<stem>-seg.dcm``, ``<stem>-sr.dcm`` and
     ``<stem>-image.dcm`` (``display``, the image as uint8 at its own size, as a Secondary Capture where it had no
-    DICOM file to cite). ``identifiers``: the patient's, kept in the DICOM objects only where given. ``threshold``:
-    the candidates' score threshold the SR and the report call them at (by default the locating model's own)."""
+    DICOM file to cite). ``identifiers``: the patient's, kept in the DICOM objects only where given. The SR and the
+    report call the candidates the diagnosis calls (:meth:`Diagnosis.called`)."""
     out = AnswerFiles()
     volume = isinstance(result, VolumeDiagnosis)
     if result.gate.in_distribution:
@@ -87,8 +87,8 @@ def answer_files(stem: str, image: MedImage, result: Diagnosis | VolumeDiagnosis
         except ValueError as exc:
             out.notes.append(f"no DICOM answer: {exc}")
         else:
-            written = dicom_answer(sources, result, cards, threshold)
+            written = dicom_answer(sources, result, cards)
             out.notes += written.notes
             out.files |= {f"{stem}-{DICOM_PARTS[part]}": data for part, data in written.files.items()}
-    out.files[f"{stem}-report.html"] = report_html(stem, result, cards, picture, out.notes, threshold).encode()
+    out.files[f"{stem}-report.html"] = report_html(stem, result, cards, picture, out.notes).encode()
     return out

@@ -38,28 +38,28 @@ def draw_lesions(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.3
     return out
 
 
-def draw_candidates(picture: np.ndarray, diagnosis: Diagnosis, threshold: float | None = None) -> np.ndarray:
-    """The RGB picture with each called candidate (score at least ``threshold``, by default the model's) drawn as a
-    numbered circle with its score, where it lies on the image."""
+def draw_candidates(picture: np.ndarray, diagnosis: Diagnosis) -> np.ndarray:
+    """The RGB picture with each called candidate (:meth:`Diagnosis.called`) drawn as a numbered circle with its
+    score, where it lies on the image."""
     out = as_rgb(picture).copy()
     to_picture = fit_record(diagnosis.image_size or out.shape[:2], out.shape[:2], keep_aspect=False)
     thickness = max(1, round(max(out.shape[:2]) / 320))
-    for candidate in diagnosis.called(threshold):
-        (row, column), = to_picture.move_points(xy_to_index(np.array([candidate["centre"]], float)), out.shape[:2])
-        radius = max(4 * thickness, round(candidate["radius_px"] * to_picture.factor()) + 3 * thickness)
+    for number, candidate in diagnosis.called():
+        (row, column), = to_picture.move_points(xy_to_index(np.array([candidate.centre], float)), out.shape[:2])
+        radius = max(4 * thickness, round(candidate.radius * to_picture.factor()) + 3 * thickness)
         centre = (round(column), round(row))
         cv2.circle(out, centre, radius, FINDING_COLOR, thickness, cv2.LINE_AA)
-        label = f"{candidate['candidate']}: {candidate['score']:.2f}"
+        label = f"{number}: {candidate.score:.2f}"
         cv2.putText(out, label, (centre[0] + radius + 2, centre[1] - radius // 2), cv2.FONT_HERSHEY_SIMPLEX,
                     0.35 * thickness, FINDING_COLOR, thickness, cv2.LINE_AA)
     return out
 
 
 def diagnosis_picture(display: np.ndarray, diagnosis: Diagnosis, heat_opacity: float = 0.45,
-                      opacity: float = 0.35, threshold: float | None = None) -> np.ndarray:
+                      opacity: float = 0.35) -> np.ndarray:
     """The RGB picture of a diagnosis on ``display`` (the image as shown, uint8): the heat map blended in, the
     segmenter's outline (each structure of a label map in its colour) and numbered boxes, and the called
-    candidates (at ``threshold``, by default the model's) on top, each where it lies on the image (not on a
+    candidates (:meth:`Diagnosis.called`) on top, each where it lies on the image (not on a
     cropped input)."""
     picture = display
     if diagnosis.heat is not None and not diagnosis.heat_on_input:
@@ -70,4 +70,4 @@ def diagnosis_picture(display: np.ndarray, diagnosis: Diagnosis, heat_opacity: f
         picture = draw_label_map(picture, labels)
     elif not diagnosis.lesions_on_input:
         picture = draw_lesions(picture, diagnosis, opacity)
-    return draw_candidates(picture, diagnosis, threshold)
+    return draw_candidates(picture, diagnosis)

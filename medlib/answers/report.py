@@ -64,7 +64,16 @@ def _models(cards: Mapping[str, ModelCard]) -> list[dict[str, Any]]:
              "written": card.created[:10]} for role, card in cards.items()]
 
 
-def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard], threshold: float | None) -> list[str]:
+def candidate_rows(result: Diagnosis) -> list[dict[str, Any]]:
+    """The called candidates as people read them (numbered as on the picture): score, lung, zone, size (mm where the
+    spacing is known, else pixels) and centre."""
+    return [{"candidate": n, "score": f"{c.score:.2f}", "lung": c.structure or "outside the lungs",
+             "zone": c.zone or "–", "size": f"{size:.0f} mm" if (size := c.size_mm(result.spacing)) else
+             f"{2 * c.radius:.0f} px", "centre (x, y)": f"{c.centre[0]:.0f}, {c.centre[1]:.0f}"}
+            for n, c in result.called()]
+
+
+def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard]) -> list[str]:
     parts = []
     if result.probabilities:
         classifier = cards.get("classify")
@@ -75,10 +84,8 @@ def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard], threshold:
                          if result.decision_threshold is not None else " (the most probable class)") + "</p>")
         parts.append(_table([{"class": n, "probability": f"{p:.1%}"}
                              for n, p in zip(result.class_names, result.probabilities, strict=True)]))
-    findings = [{"#": c["candidate"], "finding": c["kind"], "score": f"{c['score']:.2f}",
-                 "lung": c["lung"] or "outside the lungs", "zone": c["zone"] or "–",
-                 "size": f"{c['size_mm']:.0f} mm" if c.get("size_mm") else f"{2 * c['radius_px']:.0f} px",
-                 "centre (x, y)": f"{c['centre'][0]:.0f}, {c['centre'][1]:.0f}"} for c in result.called(threshold)]
+    findings = [{"#": row.pop("candidate"), "finding": c.label, **row}
+                for row, (_, c) in zip(candidate_rows(result), result.called(), strict=True)]
     findings += [{"#": f["finding"], "finding": result.lesion_kind, "score": "–", "lung": "–", "zone": "–",
                   "size": f"{f['area_mm2']:.0f} mm²" if f.get("area_mm2") else f"{f['area_px']} px",
                   "centre (x, y)": f"{f['centre'][0]:.0f}, {f['centre'][1]:.0f}"} for f in result.lesions]
@@ -86,8 +93,9 @@ def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard], threshold:
         locator, called = cards.get("locate"), ""
         if locator is not None and result.finding_threshold is not None:
             own = f"{html.escape(locator.name)}'s own threshold, chosen on validation images"
-            cut = own if threshold is None else f"chosen by the user; {own}, is {result.finding_threshold:.2f}"
-            at = result.finding_threshold if threshold is None else threshold
+            cut = own if result.call_threshold is None else \
+                f"chosen by the user; {own}, is {result.finding_threshold:.2f}"
+            at = result.candidate_threshold
             called = (f"<p>Candidates scoring at least {at:.2f} ({cut}); probability that the image holds a "
                       f"{html.escape(locator.finding)}: {result.finding_probability:.1%}.</p>")
         parts.append(f"<h2>Findings</h2>{called}{_table(findings)}")
@@ -102,10 +110,10 @@ def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard], threshold:
 
 
 def report_html(name: str, result: Diagnosis | VolumeDiagnosis, cards: Mapping[str, ModelCard],
-                picture: np.ndarray | None = None, notes: Sequence[str] = (), threshold: float | None = None) -> str:
+                picture: np.ndarray | None = None, notes: Sequence[str] = ()) -> str:
     """The answer about the image ``name`` as a self-contained HTML page; ``picture`` is the image with the answer
     drawn on it (uint8), ``notes`` what else the reader should know (such as what the DICOM answer did), and the
-    findings table lists the candidates reaching ``threshold`` (by default the locating model's own)."""
+    findings table lists the candidates the diagnosis calls (:meth:`Diagnosis.called`)."""
     gate = result.gate
     parts = [f"<h1>medlib answer: {html.escape(name)}</h1>",
              f"<p class='warn'><b>{html.escape(DISCLAIMER)}</b></p>",
@@ -126,7 +134,7 @@ def report_html(name: str, result: Diagnosis | VolumeDiagnosis, cards: Mapping[s
         parts.append(f"<h2>Structures</h2><p>Voxels of {' × '.join(f'{v:.3g}' for v in result.spacing)} mm.</p>"
                      + _table(rows))
     elif gate.in_distribution:
-        parts += _film_sections(result, cards, threshold)
+        parts += _film_sections(result, cards)
     parts.append("<h2>Models</h2>" + _table(_models(cards)))
     parts += [f"<p class='small'><b>{html.escape(card.name)}</b>: {html.escape(card.description or '')} "
               f"{html.escape(card.intended_use)}</p>" for card in cards.values()]

@@ -13,14 +13,14 @@ of findings found at 0.125 to 8 false positives per image (:data:`FP_RATES`), an
 image's best score against whether it holds a finding; each with a 95% bootstrap interval over images.
 
 >>> probability = np.zeros((20, 20), np.float32); probability[4:9, 4:9] = 0.9
->>> [(c.centre, c.score) for c in find_candidates(probability)]
+>>> [(c.centre, c.score) for c in find_candidates(probability, label="nodule")]
 [((6.0, 6.0), 0.9)]
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import cv2
@@ -41,24 +41,9 @@ FP_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 """False positives per image at which the share of findings found is reported (the FROC's points)."""
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A candidate finding on the map: its peak (x, y in pixels), radius (pixels) and score (0..1)."""
-
-    centre: tuple[float, float]
-    radius: float
-    score: float
-
-    def as_finding(self, label: str) -> Finding:
-        return Finding(label, self.centre, self.radius)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"centre": [round(v, 1) for v in self.centre], "radius_px": round(self.radius, 1),
-                "score": round(self.score, 4)}
-
-
-def find_candidates(probability: np.ndarray, floor: float = FLOOR, limit: int = 20) -> list[Candidate]:
-    """The candidates of one map (H×W), best first, at most ``limit``."""
+def find_candidates(probability: np.ndarray, floor: float = FLOOR, limit: int = 20, label: str = "") -> list[Finding]:
+    """The candidates of one map (H×W) of findings of ``label``, best first, at most ``limit``: each a
+    :class:`~medlib.targets.Finding` with its radius and score."""
     probability = np.asarray(probability, np.float32)
     count, labels = cv2.connectedComponents((probability >= floor).astype(np.uint8), connectivity=8)
     found = []
@@ -68,15 +53,15 @@ def find_candidates(probability: np.ndarray, floor: float = FLOOR, limit: int = 
         rows, columns = np.nonzero(values >= peak / 2)
         weight = values[rows, columns].astype(np.float64)
         centre = (round(float(columns @ weight / weight.sum()), 3), round(float(rows @ weight / weight.sum()), 3))
-        found.append(Candidate(centre, float(np.sqrt(rows.size / np.pi)), round(peak, 6)))
+        found.append(Finding(label, centre, float(np.sqrt(rows.size / np.pi)), score=round(peak, 6)))
     found.sort(key=lambda c: -c.score)
     return found[:limit]
 
 
-def scaled(candidates: Sequence[Candidate], probability: float) -> list[Candidate]:
+def scaled(candidates: Sequence[Finding], probability: float) -> list[Finding]:
     """A heat map's candidates scored by the image's probability of the finding times the heat at their peak: the
     best one scores the image's probability, the others less."""
-    return [Candidate(c.centre, c.radius, round(float(probability) * c.score, 6)) for c in candidates]
+    return [replace(c, score=round(float(probability) * c.score, 6)) for c in candidates]
 
 
 def hit_margin(spacing: float | None) -> float:
@@ -84,7 +69,7 @@ def hit_margin(spacing: float | None) -> float:
     return HIT_MARGIN_MM / spacing if spacing else HIT_MARGIN_PX
 
 
-def hits(candidate: Candidate, finding: Finding, margin: float) -> bool:
+def hits(candidate: Finding, finding: Finding, margin: float) -> bool:
     """Whether the candidate's centre lies within the finding (its radius or box) widened by ``margin`` pixels."""
     x, y = candidate.centre
     if finding.box is not None:
@@ -94,13 +79,14 @@ def hits(candidate: Candidate, finding: Finding, margin: float) -> bool:
     return (x - finding.centre[0]) ** 2 + (y - finding.centre[1]) ** 2 <= reach**2
 
 
-def match(candidates: Sequence[Candidate], findings: Sequence[Finding],
+def match(candidates: Sequence[Finding], findings: Sequence[Finding],
           margin: float = HIT_MARGIN_PX) -> tuple[np.ndarray, np.ndarray]:
     """Per candidate (in order): its score, and 1 where it is the best candidate on a finding not yet hit, 0
     where it hits nothing (a false positive), -1 where it hits only findings already hit (ignored).
 
     >>> nodule = Finding("nodule", (10.0, 10.0), 2.0)
-    >>> match([Candidate((11, 10), 2, 0.9), Candidate((10, 12), 2, 0.8), Candidate((30, 30), 2, 0.7)], [nodule], 1.0)
+    >>> found = [Finding("nodule", c, 2, score=s) for c, s in (((11, 10), 0.9), ((10, 12), 0.8), ((30, 30), 0.7))]
+    >>> match(found, [nodule], 1.0)
     (array([0.9, 0.8, 0.7]), array([ 1, -1,  0]))
     """
     found = np.zeros(len(findings), bool)
@@ -132,7 +118,7 @@ def _froc(scores: list[np.ndarray], kinds: list[np.ndarray], findings: np.ndarra
     return out
 
 
-def candidate_scores(candidates: Sequence[Sequence[Candidate]], findings: Sequence[Sequence[Finding]],
+def candidate_scores(candidates: Sequence[Sequence[Finding]], findings: Sequence[Sequence[Finding]],
                      spacing: float | None = None, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
     """The detection figures of a split (see the module's docstring), each with ``<name>_ci``: ``froc`` (the
     points: false positives per image, sensitivity, its interval), ``sensitivity_at_<rate>fp`` for each of

@@ -8,7 +8,7 @@ what the card records after training and what ``medlib evaluate`` prints, by one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from medlib.datasets import Dataset
 from medlib.preprocessing.pipeline import Processed
 from medlib.scoring.calibration import Calibration
-from medlib.scoring.candidates import Candidate, candidate_scores, find_candidates, scaled
+from medlib.scoring.candidates import candidate_scores, find_candidates, scaled
 from medlib.scoring.probabilities import as_probabilities
 from medlib.targets import Finding, move_findings
 
@@ -31,7 +31,7 @@ class SplitOutputs:
     truths: list[np.ndarray] = field(default_factory=list)
     maps: list[np.ndarray] = field(default_factory=list)
     fovs: list[np.ndarray | None] = field(default_factory=list)
-    candidates: dict[str, list[list[Candidate]]] = field(default_factory=dict)
+    candidates: dict[str, list[list[Finding]]] = field(default_factory=dict)
     """A locating model's candidates per finding label, one list an image, at the model's input (a heat-map
     classifier's: scored by the heat at their peak, 0..1, until :func:`score_outputs` weighs them by the image's
     probability)."""
@@ -47,7 +47,7 @@ class SplitOutputs:
             best = [max([b, *(c.score for c in image)]) for b, image in zip(best, found, strict=True)]
         return np.asarray(best)
 
-    def scored(self, label: str, image_calibration: Calibration | None = None) -> list[list[Candidate]]:
+    def scored(self, label: str, image_calibration: Calibration | None = None) -> list[list[Finding]]:
         """The candidates of ``label`` on each image with the scores a user sees: a heat-map classifier's weighed by
         the image's probability, a locating model's calibrated by ``image_calibration`` where given."""
         found = self.candidates[label]
@@ -55,8 +55,8 @@ class SplitOutputs:
             return [scaled(c, p) for c, p in zip(found, as_probabilities(self.raw)[:, 1], strict=True)]
         if image_calibration is None:
             return found
-        return [[Candidate(c.centre, c.radius, float(image_probability(image_calibration, [c.score])[0]))
-                 for c in image] for image in found]
+        return [[replace(c, score=float(image_probability(image_calibration, [c.score])[0])) for c in image]
+                for image in found]
 
     def holds(self) -> np.ndarray:
         """Whether each image holds a finding."""
@@ -85,7 +85,7 @@ def locate_on(out: SplitOutputs, dataset: Dataset, i: int, processed: Processed,
         out.spacing = dataset.spacing[0] / processed.geometry.record.factor()
     moved = move_findings(dataset.findings[i], processed.geometry.record, dataset.images[i].shape)
     for k, label in enumerate(labels):
-        out.candidates.setdefault(label, []).append(find_candidates(maps[..., k], floor))
+        out.candidates.setdefault(label, []).append(find_candidates(maps[..., k], floor, label=label))
         out.findings.setdefault(label, []).append([f for f in moved if f.label == label])
 
 

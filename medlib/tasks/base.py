@@ -20,8 +20,8 @@ from medlib.gate.profile import Profile
 from medlib.models.architectures import ARCHITECTURES, Architecture
 from medlib.preprocessing.pipeline import Pipeline, Processed
 from medlib.scoring.calibration import Calibration
-from medlib.scoring.candidates import Candidate
 from medlib.scoring.splits import SplitOutputs
+from medlib.targets import Finding
 
 
 class AnsweringModel(Protocol):
@@ -204,8 +204,8 @@ class Task:
         raise NotImplementedError
 
     # Its answer on one image ------------------------------------------------------------------------------------
-    def candidates(self, loaded: AnsweringModel, processed: Processed) -> list[tuple[str, Candidate]]:
-        """The located candidates (label, candidate) of one preprocessed image, scored as the user reads them;
+    def candidates(self, loaded: AnsweringModel, processed: Processed) -> list[Finding]:
+        """The located candidates of one preprocessed image (at the model's input), scored as the user reads them;
         empty where the model locates nothing."""
         return []
 

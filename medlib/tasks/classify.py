@@ -18,11 +18,12 @@ from medlib.models.losses import classification_loss
 from medlib.models.predict import predict, predict_batches
 from medlib.preprocessing.pipeline import Pipeline, Processed
 from medlib.scoring.calibration import Calibration, calibrate_classifier, fold_into
-from medlib.scoring.candidates import HEAT_FLOOR, Candidate, find_candidates, scaled
+from medlib.scoring.candidates import HEAT_FLOOR, find_candidates, scaled
 from medlib.scoring.classification import classifier_scores, metric_table
 from medlib.scoring.per_image import log_losses
 from medlib.scoring.probabilities import as_probabilities, auc_per_image
 from medlib.scoring.splits import SplitOutputs, add_detection, locate_on
+from medlib.targets import Finding
 from medlib.tasks.base import AnsweringModel, Task
 
 
@@ -147,14 +148,14 @@ class Classify(Task):
         """The classifier's feature vectors."""
         return predict(features_model(model), dataset, index, pipeline)
 
-    def candidates(self, loaded: AnsweringModel, processed: Processed) -> list[tuple[str, Candidate]]:
+    def candidates(self, loaded: AnsweringModel, processed: Processed) -> list[Finding]:
         """The peaks of its heat map for its finding, scored by the image's probability times the heat there."""
         if loaded.card.located_by != "heat map":
             return []
         batch = processed.image[None]
         probability = float(as_probabilities(np.asarray(loaded.model.predict_on_batch(batch)))[0, 1])
         heat = heatmaps(loaded.model, batch, 1)[0]
-        return [(loaded.card.finding, c) for c in scaled(find_candidates(heat, HEAT_FLOOR), probability)]
+        return scaled(find_candidates(heat, HEAT_FLOOR, label=loaded.card.finding), probability)
 
 
 CLASSIFY = Classify()

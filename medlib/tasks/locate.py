@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -16,11 +16,11 @@ from medlib.models.losses import map_loss
 from medlib.models.predict import predict_tiled
 from medlib.preprocessing.pipeline import Processed
 from medlib.scoring.calibration import Calibration, fit_calibration
-from medlib.scoring.candidates import Candidate, find_candidates
+from medlib.scoring.candidates import find_candidates
 from medlib.scoring.per_image import detection_per_image
 from medlib.scoring.splits import SplitOutputs, image_probability, pool
 from medlib.scoring.thresholds import STABLE_RULE, stable_threshold
-from medlib.targets import render_findings
+from medlib.targets import Finding, render_findings
 from medlib.tasks.base import AnsweringModel
 from medlib.tasks.maps import MapTask
 
@@ -89,13 +89,15 @@ class Locate(MapTask):
     def image_calibration(self, calibration: dict[str, Any] | None) -> Calibration | None:
         return Calibration.from_dict(calibration) if calibration else None
 
-    def candidates(self, loaded: AnsweringModel, processed: Processed) -> list[tuple[str, Candidate]]:
+    def candidates(self, loaded: AnsweringModel, processed: Processed) -> list[Finding]:
         """The peaks of each finding label's map, scored by their calibrated probability where the card has it."""
         maps = predict_tiled(loaded.model, processed.image, mirrors=loaded.mirrors)
         calibration = loaded.image_calibration
-        return [(label, Candidate(c.centre, c.radius, float(image_probability(calibration, [c.score])[0])
-                                  if calibration else c.score))
-                for k, label in enumerate(loaded.card.structures) for c in find_candidates(maps[..., k])]
+        found = [c for k, label in enumerate(loaded.card.structures)
+                 for c in find_candidates(maps[..., k], label=label)]
+        if calibration is None:
+            return found
+        return [replace(c, score=float(image_probability(calibration, [c.score])[0])) for c in found]
 
 
 LOCATE = Locate()
