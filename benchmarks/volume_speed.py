@@ -1,6 +1,6 @@
 """How fast and how lean a volume goes through a 3-D model: one hippocampus crop through the shipped
 ``mri-hippocampus`` (the Diagnose page's wait), and a CT-sized volume (512×512×300, synthetic) through a 3-D U-Net
-in Gaussian-blended sliding windows, with the process's peak memory.
+in Gaussian-blended sliding windows (blended slab by slab into labels), with the process's peak memory.
 
 Usage: python benchmarks/volume_speed.py [--repeats 10] [--ct-patch 96]
 Prints the median and worst seconds and the peak resident memory; last, one JSON line.
@@ -25,7 +25,8 @@ SHARED = ROOT.parent / "shared" / "data"
 from medlib.answers.volume_diagnose import diagnose_volume  # noqa: E402
 from medlib.models.architectures import build_model  # noqa: E402
 from medlib.models.loaded import open_model  # noqa: E402
-from medlib.preprocessing.volumes import VolumeSteps, segment_volume  # noqa: E402
+from medlib.models.predict import segment_volume  # noqa: E402
+from medlib.preprocessing.volumes import VolumeSteps  # noqa: E402
 
 
 def _peak_mb() -> float:
@@ -55,7 +56,9 @@ def main() -> dict:
     print(f"{source.name} {data.shape}: {figures['hippocampus_s'][0]} s median (worst {figures['hippocampus_s'][1]})")
     patch = (args.ct_patch,) * 3
     network = build_model("unet", (*patch, 1), 3, width=8)
-    ct = np.random.default_rng(0).normal(40.0, 200.0, (300, 512, 512)).astype(np.float32)
+    ct = np.random.default_rng(0).standard_normal((300, 512, 512), dtype=np.float32)  # no float64 copy first
+    ct *= 200.0
+    ct += 40.0
     steps = VolumeSteps((1.0, 1.0, 1.0), "ct", patch, (-1000.0, 1000.0))
     before = _peak_mb()
     started = time.perf_counter()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from medlib.cli import main
 from medlib.datasets import Dataset
 from medlib.datasets.split import assign_splits
-from medlib.models.predict import predict_tiled
+from medlib.models.predict import sliding_window
 from medlib.scoring.segmentation import find_lesions, hd95, mask_metrics, split_metrics
 from medlib.spec import SpecError
 from medlib.training import TrainConfig, resolve, train
@@ -78,12 +78,12 @@ def test_tiled_inference_equals_whole_image_inference_on_one_tile(unet):
     loaded = open_model(unet[0])
     image, _ = loaded.pipeline.apply(unet[1].images[0])
     whole = np.asarray(loaded.model.predict_on_batch(image[None]))[0]  # H×W×1: one map per structure
-    assert np.allclose(predict_tiled(loaded.model, image), whole, atol=1e-6)
+    assert np.allclose(sliding_window(loaded.model, image), whole, atol=1e-6)
     views = ((), (1,), (0,), (0, 1))
     mirrored = [np.flip(loaded.model.predict_on_batch(np.flip(image, axes)[None])[0], axes) for axes in views]
-    assert np.allclose(predict_tiled(loaded.model, image, mirrors=views), np.mean(mirrored, axis=0), atol=1e-6)
+    assert np.allclose(sliding_window(loaded.model, image, mirrors=views), np.mean(mirrored, axis=0), atol=1e-6)
     big = np.tile(image, (3, 2, 1))[:80, :50]  # larger than a tile, and not a multiple of it
-    tiled = predict_tiled(loaded.model, big)
+    tiled = sliding_window(loaded.model, big)
     assert tiled.shape == (80, 50, 1) and 0.0 <= tiled.min() and tiled.max() <= 1.0
 
 

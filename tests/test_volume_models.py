@@ -9,7 +9,8 @@ import pytest
 
 from medlib.datasets import load_dataset
 from medlib.errors import DatasetError
-from medlib.preprocessing.volumes import MIRROR_VIEWS, VolumeSteps, sliding_window
+from medlib.models.predict import sliding_window
+from medlib.preprocessing.volumes import MIRROR_VIEWS, VolumeSteps
 from medlib.scoring.volumes import structure_metrics, volume_scores
 from tests.helpers import SHAPE_3D as SHAPE
 from tests.helpers import write_task
@@ -58,6 +59,23 @@ def test_sliding_windows_equal_the_whole_volume_where_both_fit():
     assert np.allclose(mirrored, np.mean(views, axis=0), atol=1e-5)
     large = np.random.default_rng(1).random((40, 24, 16, 1)).astype(np.float32)
     assert sliding_window(model, large, (16, 16, 16)).shape == (40, 24, 16, 2)
+
+
+def test_one_window_for_films_and_volumes_gives_the_same_labels_slab_by_slab():
+    from medlib.models.architectures import build_model
+    from medlib.models.predict import label_map
+
+    rng = np.random.default_rng(2)
+    model = build_model("unet", (16, 16, 16, 1), 3, width=4)
+    volume = rng.random((40, 24, 32, 1)).astype(np.float32)
+    settings = dict(patch=(16, 16, 16), overlap=0.5, mirrors=((), (0,)), blend="gaussian", batch=3)
+    maps = sliding_window(model, volume, **settings)
+    labels = sliding_window(model, volume, **settings, reduce=lambda slab: label_map(slab, 0.3))
+    assert labels.dtype == np.uint8 and labels.shape == (40, 24, 32)
+    assert np.array_equal(labels, label_map(maps, 0.3))  # blending slab by slab changes nothing
+    film = build_model("unet", (32, 32, 1), 2, width=4)
+    small = rng.random((20, 50, 1)).astype(np.float32)  # narrower than a patch: padded and cut back
+    assert sliding_window(film, small, mirrors=((), (1,))).shape == (20, 50, 1)
 
 
 def test_metrics_in_millimetres_use_the_spacing():

@@ -11,7 +11,7 @@ import streamlit as st
 
 from medlib.datasets.volumes import VolumeSet
 from medlib.display.drawing import draw_label_map, enlarge, scale_to_uint8
-from medlib.preprocessing.volumes import segment_volume
+from medlib.models.predict import segment_volume
 from medlib.scoring.volumes import volume_scores
 from medlib.store.folders import StoredModel
 from ui.legend import legend

@@ -22,11 +22,11 @@ from medlib.gate.profile import mask_statistics
 from medlib.gate.signals import GateResult, image_signals
 from medlib.models.heatmaps import METHODS, heatmaps
 from medlib.models.loaded import LoadedModel, check_input
-from medlib.models.predict import predict_tiled
+from medlib.models.predict import label_map, sliding_window
 from medlib.preprocessing.geometry import Record, fit_record, xy_to_index
 from medlib.preprocessing.pipeline import InputGeometry, Processed
 from medlib.scoring.probabilities import as_probabilities
-from medlib.scoring.segmentation import find_lesions, foreground, label_map, organ_outline
+from medlib.scoring.segmentation import find_lesions, foreground, organ_outline
 from medlib.targets import Finding
 
 
@@ -235,7 +235,7 @@ def _segment(segmenter: LoadedModel, image: np.ndarray, result: Diagnosis, signa
     """A segmenter's outline (and the gate's ``shape`` signal): one structure's probability map and its pieces,
     or several structures' label map, their areas and what the anatomy measures."""
     segmented = _model_input(segmenter, image)
-    maps = predict_tiled(segmenter.model, segmented.image, mirrors=segmenter.mirrors)
+    maps = sliding_window(segmenter.model, segmented.image, mirrors=segmenter.mirrors)
     probability = foreground(maps)
     if (profile := segmenter.profile("shape")) is not None:
         signals["shape"] = float(profile.score(mask_statistics(probability))[0])

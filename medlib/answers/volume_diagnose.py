@@ -19,7 +19,7 @@ import numpy as np
 from medlib.errors import ModelError
 from medlib.gate.signals import GateResult, image_signals
 from medlib.models.loaded import LoadedModel
-from medlib.preprocessing.volumes import segment_volume
+from medlib.models.predict import segment_volume
 
 
 @dataclass

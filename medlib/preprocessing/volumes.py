@@ -1,7 +1,7 @@
-"""What a volume model does to a volume before and after the network: resampling to its target spacing (the image
-linearly, labels by nearest neighbour), intensity normalisation by modality, padding to the patch grid; sliding-
-window inference with Gaussian-weighted patches (as nnU-Net blends them) and mirror views; and the way back onto
-the volume's own grid (its affine unchanged).
+"""What a volume model does to a volume before the network: resampling to its target spacing (the image linearly,
+labels by nearest neighbour), intensity normalisation by modality, padding to the patch grid, and the record of it
+that brings an answer back onto the volume's own grid (its affine unchanged). The network answers through the one
+sliding window of films and volumes (:func:`medlib.models.predict.segment_volume`).
 
 >>> steps = VolumeSteps((1.0, 1.0, 1.0), "mri", (8, 8, 8))
 >>> prepared = steps.prepare(np.ones((6, 7, 5), np.float32), (1.0, 1.0, 1.0))
@@ -84,7 +84,7 @@ class VolumeSteps:
         normalised = self.normalise(image)  # before padding: the padding is the normalised background
         moved = record.move(normalised, fill=float(normalised.min()))
         moved_labels = None if labels is None else record.move(np.asarray(labels, np.uint8), nearest=True, fill=0)
-        return Prepared(moved[..., None].astype(np.float32), moved_labels, record)
+        return Prepared(moved[..., None].astype(np.float32, copy=False), moved_labels, record)
 
     def to_dict(self) -> dict[str, Any]:
         return {"medlib": "volume-preprocess", "version": 1, "spacing": list(self.spacing),
@@ -103,56 +103,3 @@ class VolumeSteps:
         return cls(tuple(float(v) for v in data["spacing"]), str(data["normalisation"]),
                    tuple(int(v) for v in data["patch"]), None if window is None else tuple(float(v) for v in window),
                    mirrors)
-
-
-def gaussian_weights(patch: Sequence[int], sigma: float = 0.125) -> np.ndarray:
-    """nnU-Net's blending weights: a Gaussian of ``sigma`` times each side, highest at the patch's centre."""
-    axes = [np.exp(-0.5 * ((np.arange(n) - (n - 1) / 2) / max(n * sigma, 1e-6)) ** 2) for n in patch]
-    weights = axes[0][:, None, None] * axes[1][None, :, None] * axes[2][None, None, :]
-    return np.maximum(weights / weights.max(), 1e-3).astype(np.float32)
-
-
-def sliding_window(model: Any, image: np.ndarray, patch: Sequence[int], overlap: float = 0.5,
-                   mirrors: Sequence[tuple[int, ...]] = ((),), batch: int = 2) -> np.ndarray:
-    """Each structure's probability (D×H×W×K) of a prepared volume (D×H×W×1, each side at least the patch's), from
-    overlapping patches blended with Gaussian weights, averaged over the ``mirrors`` (axes to flip, ``()`` the volume
-    itself); a volume of one patch is predicted whole."""
-    patch = tuple(int(p) for p in patch)
-    shape = image.shape[:3]
-
-    def starts(size: int, tile: int) -> list[int]:
-        step = max(1, int(tile * (1.0 - overlap)))
-        points = list(range(0, size - tile + 1, step))
-        return points if points[-1] == size - tile else [*points, size - tile]
-
-    corners = [(a, b, c) for a in starts(shape[0], patch[0]) for b in starts(shape[1], patch[1])
-               for c in starts(shape[2], patch[2])]
-    weight = gaussian_weights(patch)[..., None]
-    total, norm = None, np.zeros((*shape, 1), np.float32)
-    for axes in mirrors:
-        view = np.flip(image, axes)
-        for begin in range(0, len(corners), batch):
-            chunk = corners[begin : begin + batch]
-            tiles = np.stack([view[a : a + patch[0], b : b + patch[1], c : c + patch[2]] for a, b, c in chunk])
-            outputs = np.flip(np.asarray(model.predict_on_batch(tiles)), tuple(x + 1 for x in axes))
-            for (a, b, c), out in zip(chunk, outputs, strict=True):
-                a, b, c = (shape[i] - patch[i] - v if i in axes else v for i, v in enumerate((a, b, c)))
-                if total is None:
-                    total = np.zeros((*shape, out.shape[-1]), np.float32)
-                total[a : a + patch[0], b : b + patch[1], c : c + patch[2]] += out * weight
-                norm[a : a + patch[0], b : b + patch[1], c : c + patch[2]] += weight
-    return total / norm
-
-
-def segment_volume(model: Any, steps: VolumeSteps, image: np.ndarray, spacing: Sequence[float],
-                   threshold: float = 0.5) -> np.ndarray:
-    """A volume model's label volume (0..K, each voxel its most probable structure where that reaches
-    ``threshold``, averaged over the steps' mirror views) on the volume's own grid: the preprocessing's record
-    inverted (padding cut off, scale undone, by nearest neighbour)."""
-    from medlib.scoring.segmentation import label_map
-
-    prepared = steps.prepare(image, spacing)
-    maps = sliding_window(model, prepared.image, steps.patch, mirrors=steps.mirrors)
-    labels = label_map(maps, threshold)
-    del maps
-    return prepared.record.restore_map(labels, tuple(image.shape), nearest=True).astype(np.uint8)

@@ -11,8 +11,8 @@ import numpy as np
 from medlib.datasets import Dataset, VolumeSet
 from medlib.models.architectures import ModelError
 from medlib.models.loaded import LoadedModel, check_fit
-from medlib.models.predict import predict
-from medlib.preprocessing.volumes import VolumeSteps, segment_volume
+from medlib.models.predict import predict, segment_volume
+from medlib.preprocessing.volumes import VolumeSteps
 from medlib.scoring.splits import SplitOutputs
 from medlib.scoring.volumes import volume_scores
 

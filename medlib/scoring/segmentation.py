@@ -49,16 +49,6 @@ def foreground(probability: np.ndarray) -> np.ndarray:
     return probability if probability.ndim == 2 else probability.max(axis=-1)
 
 
-def label_map(probability: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """A label map (H×W uint8, 0 background, k for structure k) of K maps: each pixel takes its most probable
-    structure where that one reaches ``threshold``."""
-    probability = np.asarray(probability, np.float32)
-    if probability.ndim == 2:
-        probability = probability[..., None]
-    best = probability.argmax(axis=-1).astype(np.uint8) + 1
-    return np.where(probability.max(axis=-1) >= threshold, best, 0).astype(np.uint8)
-
-
 def hd95(truth: np.ndarray, predicted: np.ndarray, spacing: tuple[float, float] = (1.0, 1.0)) -> float:
     """The 95th-percentile symmetric Hausdorff distance between the masks' boundaries (in spacing units).
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from medlib.datasets import Dataset
 from medlib.models.losses import map_loss
-from medlib.models.predict import predict_tiled
+from medlib.models.predict import sliding_window
 from medlib.preprocessing.pipeline import Processed
 from medlib.scoring.calibration import Calibration, fit_calibration
 from medlib.scoring.candidates import find_candidates
@@ -91,7 +91,7 @@ class Locate(MapTask):
 
     def candidates(self, loaded: AnsweringModel, processed: Processed) -> list[Finding]:
         """The peaks of each finding label's map, scored by their calibrated probability where the card has it."""
-        maps = predict_tiled(loaded.model, processed.image, mirrors=loaded.mirrors)
+        maps = sliding_window(loaded.model, processed.image, mirrors=loaded.mirrors)
         calibration = loaded.image_calibration
         found = [c for k, label in enumerate(loaded.card.structures)
                  for c in find_candidates(maps[..., k], label=label)]

@@ -13,7 +13,7 @@ import numpy as np
 from medlib.datasets import Dataset
 from medlib.gate.profile import mask_statistics
 from medlib.models.losses import map_loss
-from medlib.models.predict import predict_tiled, segment_maps
+from medlib.models.predict import segment_maps, sliding_window
 from medlib.preprocessing.pipeline import Pipeline
 from medlib.scoring.calibration import Calibration
 from medlib.scoring.candidates import FLOOR
@@ -74,7 +74,7 @@ class MapTask(Task):
         out.candidates, out.findings = {label: [] for label in labels}, {label: [] for label in labels}
         for i in index:
             processed = pipeline.run(dataset.images[i], training.masks[i])
-            maps = predict_tiled(model, processed.image, mirrors=mirrors)
+            maps = sliding_window(model, processed.image, mirrors=mirrors)
             out.truths.append(processed.mask)
             out.maps.append(maps)
             out.fovs.append(None if dataset.fov is None else pipeline.apply(dataset.images[i], dataset.fov[i])[1])
@@ -106,5 +106,5 @@ class MapTask(Task):
     def gate_vectors(self, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
                      mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:
         """The statistics of the model's foreground (:func:`medlib.gate.profile.mask_statistics`)."""
-        return np.stack([mask_statistics(foreground(predict_tiled(model, pipeline.apply(dataset.images[i])[0],
+        return np.stack([mask_statistics(foreground(sliding_window(model, pipeline.apply(dataset.images[i])[0],
                                                                   mirrors=mirrors))) for i in index])

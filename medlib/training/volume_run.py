@@ -12,7 +12,8 @@ import numpy as np
 
 from medlib.datasets.volumes import VolumeSet
 from medlib.gate.profile import fit_profile
-from medlib.preprocessing.volumes import VolumeSteps, segment_volume
+from medlib.models.predict import segment_volume
+from medlib.preprocessing.volumes import VolumeSteps
 from medlib.scoring.evaluate import volume_split_scores
 from medlib.store.card import MODALITIES, ModelCard
 from medlib.store.folders import library_versions, save_model

@@ -33,9 +33,9 @@ from scipy import ndimage
 
 from medlib.datasets.volumes import VolumeSet
 from medlib.errors import DatasetError
-from medlib.preprocessing.volumes import MIRROR_VIEWS, Prepared, VolumeSteps, sliding_window
+from medlib.models.predict import VOLUME_OVERLAP, label_map, sliding_window
+from medlib.preprocessing.volumes import MIRROR_VIEWS, Prepared, VolumeSteps
 from medlib.scoring.per_image import not_measurably_worse
-from medlib.scoring.segmentation import label_map
 from medlib.training.budget import BUDGET_EPOCHS
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, optimizer_for
@@ -131,7 +131,8 @@ def augment_patch(prepared: Prepared, patch: tuple[int, ...], rng: np.random.Gen
 
 
 def _predict(model: Any, prepared: list[Prepared], patch: tuple[int, ...]) -> list[np.ndarray]:
-    return [label_map(sliding_window(model, p.image, patch)) for p in prepared]
+    return [sliding_window(model, p.image, patch, VOLUME_OVERLAP, blend="gaussian", batch=2, reduce=label_map)
+            for p in prepared]
 
 
 def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
