@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from medlib.errors import DatasetError
-from medlib.preprocessing.geometry import Record, index_to_xy, xy_to_index
+from medlib.geometry import Record, index_to_xy, xy_to_index
 
 LABELS_FILE = "labels.json"
 ONE_STRUCTURE = "foreground"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medlib.preprocessing.geometry import Crop, Flip, Pad, Record, Scale, Turn, fit_record
+from medlib.geometry import Crop, Flip, Pad, Record, Scale, Turn, fit_record
 
 
 @st.composite

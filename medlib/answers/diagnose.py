@@ -20,10 +20,10 @@ from medlib.display.drawing import shrink
 from medlib.errors import ModelError
 from medlib.gate.profile import mask_statistics
 from medlib.gate.signals import GateResult, image_signals
+from medlib.geometry import Record, fit_record, xy_to_index
 from medlib.models.heatmaps import METHODS, heatmaps
 from medlib.models.loaded import LoadedModel, check_input
 from medlib.models.predict import label_map, sliding_window
-from medlib.preprocessing.geometry import Record, fit_record, xy_to_index
 from medlib.preprocessing.pipeline import InputGeometry, Processed
 from medlib.scoring.probabilities import as_probabilities
 from medlib.scoring.segmentation import find_lesions, foreground, organ_outline

@@ -8,8 +8,8 @@ import numpy as np
 
 from medlib.answers.diagnose import Diagnosis
 from medlib.display.drawing import FINDING_COLOR, as_rgb, draw_label_map, draw_outline
+from medlib.geometry import fit_record, xy_to_index
 from medlib.models.heatmaps import overlay
-from medlib.preprocessing.geometry import fit_record, xy_to_index
 
 
 def draw_lesions(picture: np.ndarray, diagnosis: Diagnosis, opacity: float = 0.35, threshold: float = 0.5,

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from medlib.errors import DatasetError, DatasetTooLargeError, MedlibError
+from medlib.geometry import Record, fit_record
 from medlib.input import read_image
 from medlib.limits import MAX_DATASET_SIDE, MIXED_SIZE_SIDE, limit, raise_hint
-from medlib.preprocessing.geometry import Record, fit_record
 from medlib.targets import Structures, unnamed_structures
 
 FITS = ("pad", "stretch")

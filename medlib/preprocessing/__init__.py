@@ -1,3 +1,4 @@
 """Preprocessing: the declarative pipeline of steps (:mod:`~medlib.preprocessing.pipeline`,
-:mod:`~medlib.preprocessing.steps`), the invertible geometry it records (:mod:`~medlib.preprocessing.geometry`),
-and a volume model's resampling, normalisation and sliding window (:mod:`~medlib.preprocessing.volumes`)."""
+:mod:`~medlib.preprocessing.steps`), recording what it does to the geometry (:mod:`medlib.geometry`) so answers
+come back by inverting it, and a volume model's resampling, normalisation and padding to its patch grid
+(:mod:`~medlib.preprocessing.volumes`)."""

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from medlib.errors import MedlibError, SpecError
+from medlib.geometry import Crop, Record
 from medlib.input.image import Window
-from medlib.preprocessing.geometry import Crop, Record
 from medlib.preprocessing.steps import RECORDS, STEPS, Mask, as_hwc
 from medlib.spec import Spec, parse_spec
 from medlib.targets import Finding, move_findings

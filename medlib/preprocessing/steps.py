@@ -1,5 +1,5 @@
 """The preprocessing steps, declared once each (:data:`STEPS`): what they do to an image (and, for geometric steps,
-to its mask, by the record of :mod:`medlib.preprocessing.geometry`), their parameters, and the widgets that set them.
+to its mask, by the record of :mod:`medlib.geometry`), their parameters, and the widgets that set them.
 
 Every step takes an H×W×C float32 image and returns the same kinds. Intensity steps map to 0..1; a constant image
 never yields NaN (no step divides by a range that can be zero).
@@ -15,8 +15,8 @@ from skimage import exposure
 
 from medlib.display.windowing import WINDOW_PRESETS, apply_window
 from medlib.errors import SpecError
+from medlib.geometry import INTERPOLATIONS, Crop, Record, fit_record
 from medlib.input.image import Window
-from medlib.preprocessing.geometry import INTERPOLATIONS, Crop, Record, fit_record
 from medlib.spec import Param, StepKind
 
 Mask = np.ndarray | None
@@ -95,7 +95,7 @@ def _crop_record(shape: tuple[int, ...], p: dict) -> Record:
 
 
 RECORDS = {"resize": _resize_record, "crop": _crop_record}
-"""The geometric steps, each declared once by the steps it takes (:mod:`medlib.preprocessing.geometry`): the step moves
+"""The geometric steps, each declared once by the steps it takes (:mod:`medlib.geometry`): the step moves
 the
 image and its mask by them, and a map or a point comes back by their inverse."""
 

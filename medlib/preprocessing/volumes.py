@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from medlib.errors import DatasetError
-from medlib.preprocessing.geometry import Pad, Record, Scale
+from medlib.geometry import Pad, Record, Scale
 
 MIRROR_VIEWS: tuple[tuple[int, ...], ...] = ((), (0,), (1,), (2,))
 """nnU-Net's mirror test-time augmentation, cut to the volume and one flip along each axis: on the 30 hippocampus
