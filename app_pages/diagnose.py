@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from medlib.answers.diagnose import Diagnosis, diagnose
-from medlib.answers.files import answer_cards, file_stem
+from medlib.answers.files import answer_cards, file_stem, fills
 from medlib.answers.picture import diagnosis_picture
 from medlib.datasets.phantom import CLASS_NAMES
 from medlib.display.drawing import enlarge
@@ -29,22 +29,19 @@ from ui.workspace import shelf
 
 REAL, SYNTHETIC, UPLOAD = "A real sample film", "A synthetic sample film", "Upload files"
 # The models preselected for real films (and uploads) and for the synthetic demonstration films.
-DEFAULTS = {"real": {"classify": "cxr-pneumonia", "segment": "cxr-anatomy", "locate": "cxr-nodule"},
-            "synthetic": {"classify": "chest-classifier", "segment": "chest-lesions"}}
+DEFAULTS = {"real": {"classifier": "cxr-pneumonia", "segmenter": "cxr-anatomy", "locator": "cxr-nodule"},
+            "synthetic": {"classifier": "chest-classifier", "segmenter": "chest-lesions"}}
 NONE = "none"
-# The slot of the models that locate a finding: locating models, and classifiers that learned from located findings
-# and place them by their heat map.
-LOCATE = "locate"
 #: The long side, in pixels, of what the page works on and shows: a screen shows no more of a full-size film.
 SCREEN_SIDE = 1280
 
 
-def _model_choice(models: list[StoredModel], task: str, kind: str, label: str, column) -> StoredModel | None:
-    names = [m.name for m in models if (m.card.finding if task == LOCATE else m.card.task == task)]
+def _model_choice(models: list[StoredModel], part: str, kind: str, label: str, column) -> StoredModel | None:
+    names = [m.name for m in models if fills(m.card, part)]
     options = [*names, NONE]
-    wanted = DEFAULTS[kind].get(task, NONE)
+    wanted = DEFAULTS[kind].get(part, NONE)
     default = options.index(wanted) if wanted in options else 0
-    chosen = column.selectbox(label, options, index=default, key=f"dx_{task}_{kind}")
+    chosen = column.selectbox(label, options, index=default, key=f"dx_{part}_{kind}")
     return next((m for m in models if m.name == chosen), None)
 
 
@@ -171,9 +168,9 @@ def _diagnosis() -> None:
         return
     left, middle, right = st.columns(3)
     kind = choice[2] if choice is not None else "real"
-    classifier_entry = _model_choice(models, "classify", kind, "Classifier", left)
-    segmenter_entry = _model_choice(models, "segment", kind, "Segmenter (anatomy or lesions)", middle)
-    locator_entry = _model_choice(models, LOCATE, kind, "Nodules (located findings)", right)
+    classifier_entry = _model_choice(models, "classifier", kind, "Classifier", left)
+    segmenter_entry = _model_choice(models, "segmenter", kind, "Segmenter (anatomy or lesions)", middle)
+    locator_entry = _model_choice(models, "locator", kind, "Nodules (located findings)", right)
     if classifier_entry is None and segmenter_entry is None and locator_entry is None:
         st.info("Choose a model: the store has none yet; train one on the Training page.", icon=":material/info:")
         return

@@ -32,9 +32,9 @@ def page(monkeypatch) -> AppTest:
 def _upload(app: AppTest, name: str, data: bytes, synthetic_models: bool = False) -> AppTest:
     app.radio(key="dx_source").set_value("Upload files").run()
     if synthetic_models:  # uploads default to the real-film models; the synthetic films need their own
-        app.selectbox(key="dx_classify_real").set_value("chest-classifier")
-        app.selectbox(key="dx_segment_real").set_value("chest-lesions")
-        app.selectbox(key="dx_locate_real").set_value("none")
+        app.selectbox(key="dx_classifier_real").set_value("chest-classifier")
+        app.selectbox(key="dx_segmenter_real").set_value("chest-lesions")
+        app.selectbox(key="dx_locator_real").set_value("none")
     app.file_uploader(key="dx_files").upload(name, data)
     return app.run()
 
@@ -45,9 +45,9 @@ def _captions(app: AppTest) -> list[str]:
 
 def test_a_real_sample_film_is_diagnosed_by_the_real_film_models(page):
     assert page.radio(key="dx_source").value == "A real sample film"
-    assert page.selectbox(key="dx_classify_real").value == "cxr-pneumonia"
-    assert page.selectbox(key="dx_segment_real").value == "cxr-anatomy"
-    assert page.selectbox(key="dx_locate_real").value == "cxr-nodule"
+    assert page.selectbox(key="dx_classifier_real").value == "cxr-pneumonia"
+    assert page.selectbox(key="dx_segmenter_real").value == "cxr-anatomy"
+    assert page.selectbox(key="dx_locator_real").value == "cxr-nodule"
     assert any("Research tool, not a medical device" in w.value for w in page.warning)
     assert not page.error
     assert page.subheader[0].value in ("NORMAL", "PNEUMONIA")
@@ -78,8 +78,8 @@ def test_the_answer_is_prepared_for_download_on_request_and_goes_stale_with_a_ne
 
 def test_the_synthetic_sample_gets_the_synthetic_models(page):
     page.radio(key="dx_source").set_value("A synthetic sample film").run()
-    assert page.selectbox(key="dx_classify_synthetic").value == "chest-classifier"
-    assert page.selectbox(key="dx_segment_synthetic").value == "chest-lesions"
+    assert page.selectbox(key="dx_classifier_synthetic").value == "chest-classifier"
+    assert page.selectbox(key="dx_segmenter_synthetic").value == "chest-lesions"
     assert page.subheader[0].value.startswith(("normal", "nodule", "consolidation"))
     captions = _captions(page)
     assert any("Grad-CAM" in c for c in captions) and any("lesion outlines by chest-lesions" in c for c in captions)

@@ -33,7 +33,7 @@ def _card(name: str, **changes) -> ModelCard:
     return card.replace(**changes) if changes else card
 
 
-CARDS = {"classify": _card("cxr-pneumonia"), "segment": _card("cxr-anatomy"), "locate": _card("cxr-nodule")}
+CARDS = {"classifier": _card("cxr-pneumonia"), "segmenter": _card("cxr-anatomy"), "locator": _card("cxr-nodule")}
 
 
 def _film_answer(rows: int, columns: int, refused: bool = False) -> Diagnosis:
@@ -163,11 +163,11 @@ def test_a_series_gets_a_seg_whose_frames_lie_on_its_slices(name, structures):
     frames, rows, columns = image.data.shape[:3]
     labels = np.zeros((frames, rows, columns), np.uint8)
     labels[1:3, 10:30, 10:30], labels[2:4, 40:50, 20:60] = 1, 2
-    card = CARDS["segment"].replace(name="mri-hippocampus", description="the hippocampus on brain MRI crops")
+    card = CARDS["segmenter"].replace(name="mri-hippocampus", description="the hippocampus on brain MRI crops")
     result = VolumeDiagnosis(structures, labels, image.affine, (2.5, 1.0, 1.0),
                              volumes={s: {"voxels": int((labels == k).sum()), "volume_ml": 0.1 * k}
                                       for k, s in enumerate(structures, start=1)})
-    out = answer_files("series", image, result, {"segment": card}, dicom=True)
+    out = answer_files("series", image, result, {"segmenter": card}, dicom=True)
     assert {"series-seg.dcm", "series-sr.dcm", "series-labels.nii.gz"} <= set(out.files)
     seg = hd.seg.Segmentation.from_dataset(_read(out.files["series-seg.dcm"]))
     sources = [pydicom.dcmread(io.BytesIO(f)) for f in files]

@@ -57,7 +57,7 @@ def volume_answer(image: MedImage, name: str, models: list[StoredModel]) -> None
     rows = [{"structure": structure, "voxels": f"{v['voxels']:,}", "volume": f"{v['volume_ml']:.3f} mL"}
             for structure, v in result.volumes.items()]
     st.table(pd.DataFrame(rows).set_index("structure"))
-    answer_downloads(file_stem(name), image, result, {"segment": chosen.card}, volume_picture(turned, labels))
+    answer_downloads(file_stem(name), image, result, {"segmenter": chosen.card}, volume_picture(turned, labels))
     st.caption(f"{chosen.name}: {chosen.card.intended_use}")
     with st.expander("The volume's facts (de-identified: technical tags only)"):
         st.json({"shape": list(np.shape(result.labels)), **image.metadata}, expanded=False)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from medlib.datasets.volumes import VolumeSet
 from medlib.errors import MedlibError
+from medlib.tasks.segment import SEGMENT
 from medlib.training import TrainConfig
 from medlib.training.volumes import plan_volumes
 from ui.volume_preview import recipe_table
@@ -31,5 +32,5 @@ def volume_form(volumes: VolumeSet) -> tuple[TrainConfig, str] | None:
     epochs = middle.number_input("Epochs (0 = from the time limit)", 0, 10_000, 0, key="tr_volume_epochs")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="tr_volume_seed")
     name = st.text_input("Model name", f"volumes-{time.strftime('%Y%m%d-%H%M%S')}", key="tr_volume_name")
-    return TrainConfig(data=volumes.name, task="segment", max_minutes=float(minutes), epochs=int(epochs),
+    return TrainConfig(data=volumes.name, task=SEGMENT.name, max_minutes=float(minutes), epochs=int(epochs),
                        seed=int(seed)), name.strip()

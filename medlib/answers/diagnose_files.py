@@ -93,7 +93,7 @@ def _volume_line(path: Path, image: Any, model: LoadedModel, out: Path | None, a
     if out is not None:
         stem = file_stem(path.name)
         picture = volume_picture(data, result.labels) if result.gate.in_distribution else None
-        _write(out, answer_files(stem, image, result, {"segment": model.card}, picture, dicom=answers.dicom,
+        _write(out, answer_files(stem, image, result, {"segmenter": model.card}, picture, dicom=answers.dicom,
                                  identifiers=answers.identifiers(path)), line)
     return line
 

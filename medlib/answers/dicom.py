@@ -207,9 +207,8 @@ def write_sr(sources: Sources, groups: list[Any], evidence: Sequence[Dataset], o
 def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: Mapping[str, ModelCard]) -> DicomAnswer:
     """The SEG (where a segmenter gave a label map or a lesion map) and the SR of one answer, citing ``sources``
     (:func:`medlib.answers.dicom_sources.answer_sources`); ``cards`` holds the models' cards by their part
-    (``classify``,
-    ``segment``, ``locate``); the candidates the diagnosis calls (:meth:`Diagnosis.called`) are present, the others
-    absent. An image the gate refuses gets neither."""
+    (:data:`medlib.answers.files.PARTS`); the candidates the diagnosis calls (:meth:`Diagnosis.called`) are
+    present, the others absent. An image the gate refuses gets neither."""
     answer = DicomAnswer(notes=list(sources.notes))
     if not result.gate.in_distribution:
         answer.notes.append("the image is outside what the models learned from: no SEG or SR is written "
@@ -221,7 +220,7 @@ def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: M
     labels, structures = answer_labels(result, sources.size)
     groups: list[Any] = []
     evidence = list(sources.images)
-    segmenter = cards.get("segment")
+    segmenter = cards.get("segmenter")
     if labels is not None and segmenter is not None:
         seg = write_seg(sources, labels, structures, segmenter)
         answer.files["seg"] = _bytes(seg)
@@ -231,12 +230,12 @@ def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: M
             groups += _structure_groups(seg, structures, sizes, segmenter, sources, volume)
     if not volume:
         scale = sources.size[0] / result.image_size[0] if result.image_size else 1.0
-        if "classify" in cards and result.probabilities:
-            groups += _classification_groups(result, cards["classify"])
+        if "classifier" in cards and result.probabilities:
+            groups += _classification_groups(result, cards["classifier"])
         if segmenter is not None:
             groups += _ratio_group(result, segmenter) + _lesion_groups(result, segmenter, sources, scale)
-        if "locate" in cards:
-            groups += _candidate_groups(result, cards["locate"], sources, scale)
+        if "locator" in cards:
+            groups += _candidate_groups(result, cards["locator"], sources, scale)
     observer = next(iter(cards.values()))
     answer.files["sr"] = _bytes(write_sr(sources, groups, evidence, observer))
     return answer

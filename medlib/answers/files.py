@@ -43,11 +43,27 @@ class AnswerFiles:
         return buffer.getvalue()
 
 
+PARTS = ("classifier", "segmenter", "locator")
+"""The parts of a film's answer, each filled by one model (:func:`medlib.answers.diagnose.diagnose`): the
+classifier's classes and heat map, the segmenter's outlines, the locator's candidates."""
+
+
+def fills(card: ModelCard, part: str) -> bool:
+    """Whether a model of ``card`` can fill ``part`` of an answer: a classifier answers classes (it outlines no
+    structure), a segmenter outlines structures and places no finding, a locator places findings (by its maps, or
+    by its heat map where it is a classifier that learned from located findings)."""
+    answers = {"classifier": not card.structures, "segmenter": bool(card.structures) and not card.finding,
+               "locator": bool(card.finding)}
+    if part not in answers:
+        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+    return answers[part]
+
+
 def answer_cards(classifier: Any, segmenter: Any, locator: Any) -> dict[str, ModelCard]:
     """The cards of the models that answered (stored or loaded models, ``None`` for a part left out), by their part
-    (``classify``, ``segment``, ``locate``), as the report and the DICOM answer take them."""
-    return {part: model.card for part, model in (("classify", classifier), ("segment", segmenter),
-                                                 ("locate", locator)) if model is not None}
+    (:data:`PARTS`), as the report and the DICOM answer take them."""
+    return {part: model.card for part, model in zip(PARTS, (classifier, segmenter, locator), strict=True)
+            if model is not None}
 
 
 def file_stem(name: str) -> str:

@@ -21,7 +21,7 @@ from medlib.store.card import ModelCard
 
 DISCLAIMER = ("Research tool, not a medical device. No result here may guide the care of a patient; each model "
               "answers only for images like those it learned from (see its population below).")
-ROLES = {"classify": "Classifier", "segment": "Segmenter", "locate": "Finding locator"}
+ROLES = {"classifier": "Classifier", "segmenter": "Segmenter", "locator": "Finding locator"}
 _STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:980px;margin:24px auto;color:#1d2330;
 padding:0 16px}h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccd}
@@ -76,7 +76,7 @@ def candidate_rows(result: Diagnosis) -> list[dict[str, Any]]:
 def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard]) -> list[str]:
     parts = []
     if result.probabilities:
-        classifier = cards.get("classify")
+        classifier = cards.get("classifier")
         parts.append(f"<h2>Classification by {html.escape(classifier.name if classifier else 'the classifier')}</h2>"
                      f"<p><b>{html.escape(str(result.predicted))}</b>" + (
                          f" (it calls {html.escape(result.class_names[1])} from a probability of "
@@ -89,8 +89,8 @@ def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard]) -> list[st
     findings += [{"#": f["finding"], "finding": result.lesion_kind, "score": "–", "lung": "–", "zone": "–",
                   "size": f"{f['area_mm2']:.0f} mm²" if f.get("area_mm2") else f"{f['area_px']} px",
                   "centre (x, y)": f"{f['centre'][0]:.0f}, {f['centre'][1]:.0f}"} for f in result.lesions]
-    if "locate" in cards or result.lesions:
-        locator, called = cards.get("locate"), ""
+    if "locator" in cards or result.lesions:
+        locator, called = cards.get("locator"), ""
         if locator is not None and result.finding_threshold is not None:
             own = f"{html.escape(locator.name)}'s own threshold, chosen on validation images"
             cut = own if result.call_threshold is None else \

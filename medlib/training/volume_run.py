@@ -17,6 +17,7 @@ from medlib.preprocessing.volumes import VolumeSteps
 from medlib.scoring.evaluate import volume_split_scores
 from medlib.store.card import MODALITIES, ModelCard
 from medlib.store.folders import library_versions, save_model
+from medlib.tasks.segment import SEGMENT
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.fit import for_inference
 from medlib.training.scoring import TrainResult
@@ -52,7 +53,7 @@ def train_on_volumes(config: TrainConfig, volumes: VolumeSet, out: Path, emit: P
     modality = about.pop("modality", None) or next(  # the card's facts as given, else the set's own modality
         (m for m in MODALITIES if m.lower() == volumes.modality.strip().lower()), "")
     card = ModelCard(
-        task="segment", architecture="unet", input_shape=[*steps.patch, 1],
+        task=SEGMENT.name, architecture="unet", input_shape=[*steps.patch, 1],
         class_names=["background", *volumes.structures], preprocess=steps.to_dict(), modality=modality,
         config=config.to_dict(), recipe={name: c.to_dict() for name, c in facts["choices"].items()},
         dataset=volume_card_facts(volumes, facts), metrics=metrics, history=facts["history"],

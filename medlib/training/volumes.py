@@ -36,6 +36,7 @@ from medlib.errors import DatasetError
 from medlib.models.predict import VOLUME_OVERLAP, label_map, sliding_window
 from medlib.preprocessing.volumes import MIRROR_VIEWS, Prepared, VolumeSteps
 from medlib.scoring.per_image import not_measurably_worse
+from medlib.tasks.segment import SEGMENT
 from medlib.training.budget import BUDGET_EPOCHS
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.optimisation import cosine_rate, optimizer_for
@@ -163,7 +164,7 @@ def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
     choices["epochs"] = Choice(epochs, "set" if config.epochs else "as many as the time limit allows"
                                if config.max_minutes else f"{MIN_EPOCHS} passes", not config.epochs)
     batch, per_volume = choices["batch size"].value, choices["patches per volume"].value
-    progress({"event": "start", "model": "unet", "task": "segment", "input_shape": [*steps.patch, 1],
+    progress({"event": "start", "model": "unet", "task": SEGMENT.name, "input_shape": [*steps.patch, 1],
               "train": int(train.size), "val": int(val.size), "batch_size": batch, "epochs": epochs, "folds": 1,
               "notes": [], "parameters": int(model.count_params()), "init_from": initialised,
               "recipe": {name: c.to_dict() for name, c in choices.items()}})
