@@ -1,0 +1,104 @@
+"""The commands that answer about images: ``diagnose`` (one JSON line per image, the Diagnose page's answer) and
+``predict`` (an archive scored on a Dask cluster into Parquet)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from medlib.answers.batch import PART_SIZE
+from medlib.cli.options import default_model, positive, print_json
+from medlib.models.heatmaps import METHODS
+
+
+def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
+    """Register ``diagnose`` and ``predict`` on ``sub``
+    (``seeded``: the parents of a command that draws at random)."""
+    diagnose = sub.add_parser("diagnose", help="the Diagnose page: one JSON line per image (research use only)")
+    diagnose.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER", help="image files, or folders of them")
+    diagnose.add_argument("--classifier", default=str(default_model("cxr-pneumonia")),
+                          help="a classifier folder, or 'none' (default: the shipped real-film cxr-pneumonia)")
+    diagnose.add_argument("--segmenter", default=str(default_model("cxr-anatomy")),
+                          help="a segmenter folder, or 'none' (default: the shipped cxr-anatomy: right lung, left "
+                               "lung and heart, and the cardiothoracic ratio)")
+    diagnose.add_argument("--locator", default=str(default_model("cxr-nodule")),
+                          help="a locating model's folder, or 'none' (default: the shipped cxr-nodule: ranked nodule "
+                               "candidates, each with its lung and zone)")
+    diagnose.add_argument("--volume-model", default="auto",
+                          help="a volume model's folder for NIfTI volumes and DICOM series, or 'none' (default: "
+                               "auto, the first shipped volume model whose card's modality fits, and says so)")
+    diagnose.add_argument("--out", help="a folder for <stem>.png pictures, <stem>-mask.png masks (0/255) of a "
+                                        "one-structure segmenter and <stem>-labels.png label maps (0 background, "
+                                        "1..K in the card's structure order) of one of several structures; "
+                                        "<stem>-labels.nii.gz of a volume (the input's affine), and each answer's "
+                                        "<stem>-report.html (self-contained, printable)")
+    diagnose.add_argument("--dicom", action="store_true",
+                          help="also write each answer as DICOM into --out: <stem>-seg.dcm (the label map, one segment "
+                               "per structure), <stem>-sr.dcm (findings and measurements, TID 1500) and, for an image "
+                               "without DICOM UIDs to cite (PNG, JPEG), <stem>-image.dcm (it, as a Secondary Capture)")
+    diagnose.add_argument("--keep-identifiers", action="store_true",
+                          help="with --dicom: keep the source DICOM's patient name, ID, birth date and study "
+                               "identifiers in the written objects (default: left empty)")
+    diagnose.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
+    diagnose.set_defaults(run=cmd_diagnose)
+
+    predict = sub.add_parser("predict", help="score every image of a folder, ZIP, CSV manifest or DICOM tree "
+                                                 "on a Dask cluster into Parquet (resumable)")
+    predict.add_argument("--model", required=True, help="a classifier folder, e.g. models/cxr-pneumonia")
+    predict.add_argument("--segmenter", default="none", help="a segmenter folder too (default: none)")
+    predict.add_argument("--data", required=True, help="a folder or DICOM tree, a .zip, or a .csv with a path column")
+    predict.add_argument("--out", required=True, help="the Parquet folder to write (FILE.parquet); a run that was "
+                                                      "stopped goes on where it stopped")
+    predict.add_argument("--scheduler", help="a running Dask scheduler's address (default: a local cluster)")
+    predict.add_argument("--workers", type=positive, default=2, help="local cluster only: worker processes "
+                                                                      "(default 2)")
+    predict.add_argument("--part-size", type=positive, default=PART_SIZE,
+                         help=f"files per Parquet part (default {PART_SIZE})")
+    predict.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
+    predict.set_defaults(run=cmd_predict)
+
+
+def optional_model(path: str) -> Any:
+    from medlib.models.loaded import open_model
+
+    return None if path.lower() == "none" else open_model(path)
+
+
+def shipped_volume_models() -> list[Any]:
+    """The volume models that ship with medlib (3-D cards), loaded."""
+    from medlib.models.loaded import open_model
+    from medlib.store.folders import list_models, shipped_store
+
+    return [open_model(m.path) for m in list_models(shipped_store()) if m.card.dimensions == 3]
+
+
+def cmd_diagnose(args: argparse.Namespace) -> None:
+    from medlib.answers.diagnose_files import Answers, diagnose_paths, image_paths
+
+    classifier, segmenter = optional_model(args.classifier), optional_model(args.segmenter)
+    locator = optional_model(args.locator)
+    if classifier is None and segmenter is None and locator is None:
+        raise ValueError("give a classifier, a segmenter or a locator (all are 'none')")
+    paths = image_paths(args.files)
+    if not paths:
+        raise ValueError(f"no image files found in {', '.join(args.files)}")
+    out = Path(args.out) if args.out else None
+    if (args.dicom or args.keep_identifiers) and out is None:
+        raise ValueError("--dicom and --keep-identifiers write into a folder: give --out DIR")
+    answers = Answers(args.dicom, args.keep_identifiers)
+    volume_models = shipped_volume_models() if args.volume_model == "auto" else \
+        [m for m in (optional_model(args.volume_model),) if m is not None]
+    for result in diagnose_paths(paths, classifier, segmenter, out, args.method, locator, volume_models,
+                                 answers):
+        print_json(result)
+        sys.stdout.flush()
+
+
+def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.answers.batch import predict_archive
+
+    segmenter = None if args.segmenter == "none" else Path(args.segmenter)
+    return predict_archive(Path(args.data), Path(args.out), Path(args.model), segmenter, args.method, args.scheduler,
+                           args.workers, args.part_size)

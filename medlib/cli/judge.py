@@ -1,0 +1,74 @@
+"""The commands that judge a stored model: ``evaluate`` (its figures on a split), ``gate`` (its out-of-distribution
+gate fitted again) and ``explain`` (its heat maps on a split)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from medlib.cli.options import positive
+from medlib.models.heatmaps import METHODS
+
+
+def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
+    """Register ``evaluate``, ``gate`` and ``explain`` on ``sub``
+    (``seeded``: the parents of a command that draws at random)."""
+    evaluate = sub.add_parser("evaluate", help="metrics of a stored model on a data set split", parents=seeded)
+    evaluate.add_argument("--model", required=True, help="a model folder, e.g. models/my-model")
+    evaluate.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
+                          help="default: test; all: every image, whatever the layout (an external test set)")
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    gate = sub.add_parser("gate", parents=seeded,
+                          help="fit a model's out-of-distribution gate on the images it should accept")
+    gate.add_argument("--model", required=True, help="a model folder, e.g. models/cxr-lungs")
+    gate.add_argument("--data", required=True, nargs="+", help="data sets of in-distribution images (train split "
+                                                               "fits, val split sets the threshold)")
+    gate.set_defaults(run=cmd_gate)
+
+    explain = sub.add_parser("explain", parents=seeded,
+                             help="heat-map overlays of a classifier; localization where masks exist")
+    explain.add_argument("--model", required=True, help="a classifier folder, e.g. models/my-model")
+    explain.add_argument("--data", required=True, help="a data set (folder, .zip, .npz) or 'phantom'")
+    explain.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
+    explain.add_argument("--out", required=True, help="the folder to write the overlay PNGs to")
+    explain.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"default: {METHODS[0]}")
+    explain.add_argument("--limit", type=positive, default=64, help="overlays to write at most (default 64)")
+    explain.set_defaults(run=cmd_explain)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.datasets import VolumeSet, load_dataset, planar
+    from medlib.models.loaded import open_model
+    from medlib.scoring.evaluate import evaluate_split, evaluate_volumes
+
+    loaded = open_model(args.model)
+    dataset = load_dataset(args.data, seed=args.seed, fit=loaded.fit)
+    if isinstance(dataset, VolumeSet) or loaded.card.dimensions == 3:
+        return evaluate_volumes(loaded, dataset, args.split, seed=args.seed)
+    return evaluate_split(loaded, planar(dataset, "evaluation"), args.split, seed=args.seed)
+
+
+def cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.datasets import load_images
+    from medlib.models.loaded import open_model
+    from medlib.training.scoring import refit_gate
+
+    loaded = open_model(args.model)
+    stored = refit_gate(loaded, [load_images(source, "the gate", seed=args.seed) for source in args.data], args.seed)
+    gate = stored.card.gate
+    profile = gate.get(loaded.task.gate_signal) or {}
+    return {"model": str(stored.path), "fitted_on": gate["fitted_on"], "threshold": profile.get("threshold"),
+            "note": gate.get("note")}
+
+
+def cmd_explain(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.datasets import load_images
+    from medlib.models.explanations import write_explanations
+    from medlib.models.loaded import open_model
+
+    loaded = open_model(args.model)
+    dataset = load_images(args.data, "explanation", seed=args.seed, fit=loaded.fit)
+    return write_explanations(loaded, dataset, args.split, Path(args.out), method=args.method, limit=args.limit)
