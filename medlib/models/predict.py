@@ -117,12 +117,13 @@ def sliding_window(model: Any, image: np.ndarray, patch: Sequence[int] | None = 
     done = 0  # the rows of the first axis already finished; the buffers hold rows done .. done + depth
 
     def finish(until: int) -> None:
-        nonlocal done, total, norm
+        nonlocal done
         rows = until - done
         slab = total[:rows] / norm[:rows]
         finished.append(reduce(slab) if reduce is not None else slab)
-        total = np.concatenate([total[rows:], np.zeros_like(total[:rows])])
-        norm = np.concatenate([norm[rows:], np.zeros_like(norm[:rows])])
+        for buffer in (total, norm):  # shifted in place: the rows still in flight move to the front
+            buffer[: depth - rows] = buffer[rows:]
+            buffer[depth - rows :] = 0
         done = until
 
     for start, group in itertools.groupby(corners, key=lambda corner: corner[0]):
