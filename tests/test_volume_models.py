@@ -172,3 +172,21 @@ def test_a_volume_model_starts_from_a_stored_one_and_refuses_a_2d_one(toy_volume
     with pytest.raises(ModelError, match="cxr-lungs is a model of 2-D images, and this run trains one of volumes"):
         train(TrainConfig(data=str(root), epochs=1, init_from=str(shipped_store() / "cxr-lungs")), tmp_path / "no")
     assert not (tmp_path / "no").exists()
+
+
+def test_volumes_train_as_a_fold_ensemble_judged_out_of_fold(toy_volume_model, tmp_path):
+    from medlib.models.ensemble import is_ensemble
+    from medlib.models.loaded import open_model
+    from medlib.training import TrainConfig, train
+
+    _, _, root = toy_volume_model
+    events = []
+    result = train(TrainConfig(data=str(root), epochs=1, folds=2), tmp_path / "folds", progress=events.append)
+    card = result.stored.card
+    assert [f["fold"] for f in card.training["folds"]] == [1, 2]
+    assert {e.get("fold") for e in events if e["event"] == "epoch"} == {1, 2}  # each fold's epochs said as such
+    folds = card.metrics["folds"]
+    assert sum(f["val_images"] for f in folds) == card.metrics["val"]["n"]  # every volume validated once
+    assert card.recipe["folds"]["value"] == 2
+    loaded = open_model(tmp_path / "folds")  # the ensemble loads in safe mode and answers as one model
+    assert is_ensemble(loaded.model) and loaded.volume_steps.patch == tuple(card.input_shape[:3])

@@ -136,23 +136,32 @@ def _predict(model: Any, prepared: list[Prepared], patch: tuple[int, ...]) -> li
             for p in prepared]
 
 
-def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress,
-                  stop: threading.Event | None = None) -> tuple[Any, dict[str, Any]]:
+def development(volumes: VolumeSet) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled volumes of the set's train split, and those of its val split."""
+    train, val = np.flatnonzero(volumes.split == "train"), np.flatnonzero(volumes.split == "val")
+    train = np.array([i for i in train if volumes.volumes[i].labels is not None], int)
+    if train.size < 2 or val.size < 1:
+        raise DatasetError(f"{volumes.name} has too few labelled volumes to train ({train.size} train, {val.size} "
+                           "validation)")
+    return train, val
+
+
+def train_volumes(config: TrainConfig, volumes: VolumeSet, progress: Progress, stop: threading.Event | None = None,
+                  split: tuple[np.ndarray, np.ndarray] | None = None,
+                  planned: tuple[VolumeSteps, dict[str, Choice]] | None = None) -> tuple[Any, dict[str, Any]]:
     """Fit a volume model by ``config`` (its seed, epochs or time budget, learning rate, early stopping, the stored
-    model it starts from) on the set's train split, validated on its val split; the model (kept weights) and what
-    its card records."""
+    model it starts from) on the set's train split, validated on its val split (or on the volumes of ``split``:
+    training, validation); the model (kept weights) and what its card records. ``planned``: the preprocessing and
+    its choices where a run of several folds planned them once."""
     import keras
 
     from medlib.models.architectures import build_model
     from medlib.models.losses import map_loss
     from medlib.training.fit import start_from
 
-    train, val = np.flatnonzero(volumes.split == "train"), np.flatnonzero(volumes.split == "val")
-    train = np.array([i for i in train if volumes.volumes[i].labels is not None])
-    if train.size < 2 or val.size < 1:
-        raise DatasetError(f"{volumes.name} has too few labelled volumes to train ({train.size} train, {val.size} "
-                           "validation)")
-    steps, choices = plan_volumes(volumes, train)
+    train, val = split if split is not None else development(volumes)
+    steps, choices = planned if planned is not None else plan_volumes(volumes, train)
+    choices = dict(choices)
     k = len(volumes.structures)
     prepare = [steps.prepare(v.image, v.spacing, v.labels) for v in volumes.volumes]
     keras.utils.set_random_seed(config.seed)
