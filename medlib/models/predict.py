@@ -113,14 +113,18 @@ def sliding_window(model: Any, image: np.ndarray, patch: Sequence[int] | None = 
     depth = patch[0]
     total = np.zeros((depth, *full[1:], outputs), np.float32)
     norm = np.zeros((depth, *full[1:], 1), np.float32)
-    finished: list[np.ndarray] = []
+    result: np.ndarray | None = None  # the finished rows, blended (and reduced)
     done = 0  # the rows of the first axis already finished; the buffers hold rows done .. done + depth
 
     def finish(until: int) -> None:
-        nonlocal done
+        nonlocal done, result
         rows = until - done
-        slab = total[:rows] / norm[:rows]
-        finished.append(reduce(slab) if reduce is not None else slab)
+        slab = total[:rows]
+        slab /= norm[:rows]  # in place: these rows are finished
+        out = reduce(slab) if reduce is not None else slab.copy()
+        if result is None:
+            result = np.empty((full[0], *out.shape[1:]), out.dtype)
+        result[done:until] = out
         for buffer in (total, norm):  # shifted in place: the rows still in flight move to the front
             buffer[: depth - rows] = buffer[rows:]
             buffer[depth - rows :] = 0
@@ -142,8 +146,7 @@ def sliding_window(model: Any, image: np.ndarray, patch: Sequence[int] | None = 
                     total[at] += out * weight
                     norm[at] += weight
     finish(full[0])
-    joined = np.concatenate(finished) if len(finished) > 1 else finished[0]
-    return joined[tuple(slice(0, n) for n in shape)]
+    return result[tuple(slice(0, n) for n in shape)]
 
 
 def label_map(probability: np.ndarray, threshold: float = 0.5) -> np.ndarray:
