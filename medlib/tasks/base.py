@@ -3,8 +3,9 @@ that a task's answer reads (:class:`AnsweringModel`).
 
 A task owns its whole path: which samples it learns from and their targets, its loss and the architectures that
 can learn it, the validation score a run watches, its outputs on a split and how they are scored against the
-truth, its calibration, what the out-of-distribution gate reads, and its answer for one image. Training, scoring,
-the answers and the pages ask the task; none of them compares task names or reads a task's private traits.
+truth, its calibration, what the out-of-distribution gate reads, and the candidates it places on one image.
+Training, scoring, the answers and the pages ask the task; none of them compares task names or reads a task's
+private traits.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from medlib.datasets import Dataset
-from medlib.gate.profile import Profile
 from medlib.models.architectures import ARCHITECTURES, Architecture
 from medlib.preprocessing.pipeline import Pipeline, Processed
 from medlib.scoring.calibration import Calibration
@@ -28,22 +28,13 @@ class AnsweringModel(Protocol):
     """What a task reads of a loaded model to answer (:class:`medlib.models.loaded.LoadedModel` is one)."""
 
     model: Any
-    pipeline: Pipeline | None
 
     @property
     def card(self) -> Any: ...
     @property
-    def threshold(self) -> float: ...
-    @property
     def mirrors(self) -> tuple[tuple[int, ...], ...]: ...
     @property
-    def class_names(self) -> list[str]: ...
-    @property
     def image_calibration(self) -> Calibration | None: ...
-    @property
-    def probe(self) -> Any | None: ...
-
-    def profile(self, signal: str) -> Profile | None: ...
 
 
 @dataclass(frozen=True)
@@ -64,8 +55,6 @@ class Task:
     """The loss, in words (the recipe and the card show it)."""
     scored_by: ClassVar[str]
     """The card's and the evaluation's metrics, in words."""
-    role: ClassVar[str]
-    """What a model of this task is called beside an answer (``Classifier``, ``Segmenter``...)."""
     view: ClassVar[str]
     """The evaluation view that shows its figures (the Evaluation page draws each view once)."""
     prior: ClassVar[float | None] = None

@@ -37,7 +37,6 @@ class Classify(Task):
     default_model = "resnet-small"
     loss = "cross-entropy (binary for two classes), classes balanced by weight"
     scored_by = "accuracy, sensitivity, specificity, PPV, NPV, F1 and AUC at the validation threshold, ECE, Brier"
-    role = "Classifier"
     view = "classification"
 
     def has_targets(self, dataset: Dataset) -> bool:

@@ -34,7 +34,6 @@ class Locate(MapTask):
     loss = "the batch's Dice + focal cross-entropy over maps of the findings (a disk per point, a box per box)"
     scored_by = ("candidates from the map: sensitivity at 0.5, 1, 2 and 4 false positives per image, and the "
                  "image-level AUC of the best candidate's score")
-    role = "Finding locator"
     view = "localization"
     prior = 0.01
 

@@ -17,7 +17,6 @@ class Segment(MapTask):
     watched = "val_dice"
     loss = "Dice + binary cross-entropy over every structure's map"
     scored_by = "Dice, IoU, sensitivity, specificity, HD95 and pixel AUC, per structure and their mean"
-    role = "Segmenter"
     view = "segmentation"
 
     def has_targets(self, dataset: Dataset) -> bool:
