@@ -64,6 +64,9 @@ def test_a_film_without_a_candidate_says_so(toy_locator):
     result = diagnose(np.full((32, 32, 1), 0.4, np.float32), locator=loaded)
     assert not result.called() and result.to_dict()["findings"] == []
     assert any("no nodule candidate reaches the threshold" in note for note in result.notes)
+    shown = diagnose(np.full((32, 32, 1), 0.4, np.float32), locator=loaded, candidate_threshold=0.0)
+    assert shown.notes == result.notes  # the note is of the model's own threshold, whatever the user shows
+    assert len(shown.called()) == len(shown.candidates) and shown.candidate_threshold == 0.0
 
 
 def test_init_from_copies_exactly_the_layers_that_match_and_says_which(tmp_path):

@@ -292,6 +292,6 @@ def _locate(locator: LoadedModel, image: np.ndarray, result: Diagnosis, spacing:
             candidate, centre=(round(float(left), 1), round(float(top), 1)),
             radius=candidate.radius / record.factor() / work.factor(), score=round(candidate.score, 4),
             structure=where[0], zone=where[1]))
-    if not result.called():
+    if not any(c.score >= locator.threshold for c in result.candidates):  # the model's own, whatever the user's
         result.notes.append(f"no {locator.card.finding} candidate reaches the threshold "
                             f"({locator.threshold:.2f}) of {locator.stored.name}")
