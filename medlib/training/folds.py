@@ -47,6 +47,20 @@ def fold_numbers(dataset: Dataset, index: np.ndarray, folds: int, seed: int = 0)
     return numbers
 
 
+def fold_share(config: TrainConfig, started: float, fold: int, folds: int) -> TrainConfig:
+    """The config of ``fold`` (0-based) of ``folds`` in a run that started at ``started`` (``perf_counter``): its
+    share of what is left of the time budget, so that a fold ended early leaves its time to the next."""
+    if not config.max_minutes:
+        return config
+    left = config.max_minutes - (time.perf_counter() - started) / 60.0
+    return dataclasses.replace(config, max_minutes=max(left, 0.1) / (folds - fold))
+
+
+def tagged(emit: Progress, fold: int, folds: int) -> Progress:
+    """``emit`` with each event marked as of ``fold`` (0-based) of ``folds``."""
+    return lambda event: emit({**event, "fold": fold + 1, "folds": folds})
+
+
 def cross_validate(config: TrainConfig, plan: RunPlan, dataset: Dataset, placement: Placement, emit: Progress,
                    stop: threading.Event | None) -> Fitted:
     """Fit one model per fold (each on the others, validated on its own; each with its share of what is left of a
@@ -60,17 +74,11 @@ def cross_validate(config: TrainConfig, plan: RunPlan, dataset: Dataset, placeme
     fitted: list[Fitted] = []
     infos: list[dict[str, Any]] = []
     for fold in range(plan.folds):
-        left = config.max_minutes - (time.perf_counter() - started) / 60.0  # what a fold ended early left over
-        fold_config = dataclasses.replace(config, max_minutes=max(left, 0.1) / (plan.folds - fold)) \
-            if config.max_minutes else config
+        fold_config = fold_share(config, started, fold, plan.folds)
         fold_plan = dataclasses.replace(plan, train_index=images[numbers != fold], val_index=images[numbers == fold],
                                         choices=dict(plan.choices), notes=list(plan.notes))
         fold_plan.count_epochs(fold_config)
-
-        def tagged(event: dict[str, Any], fold: int = fold) -> None:
-            emit({**event, "fold": fold + 1, "folds": plan.folds})
-
-        run = Run(fold_config, fold_plan, dataset, placement, tagged, stop)
+        run = Run(fold_config, fold_plan, dataset, placement, tagged(emit, fold, plan.folds), stop)
         run.fit(0, None)
         one = fitted_model(run, dataset)
         members.append(one.model)

@@ -4,7 +4,6 @@ validation volumes (out of fold after cross-validation) and the test volumes, th
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from medlib.store.folders import library_versions, save_model
 from medlib.tasks.segment import SEGMENT
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.fit import for_inference
+from medlib.training.folds import fold_share, tagged
 from medlib.training.recipe import Choice
 from medlib.training.scoring import TrainResult
 from medlib.training.volumes import development, plan_volumes, train_volumes, volume_card_facts
@@ -59,14 +59,8 @@ def cross_validate_volumes(config: TrainConfig, volumes: VolumeSet, emit: Progre
     splitter = KFold(config.folds, shuffle=True, random_state=config.seed)
     started, members, facts, infos, answers = time.perf_counter(), [], [], [], []
     for fold, (rest, held) in enumerate(splitter.split(images)):
-        left = config.max_minutes - (time.perf_counter() - started) / 60.0  # what a fold ended early left over
-        fold_config = dataclasses.replace(config, max_minutes=max(left, 0.1) / (config.folds - fold)) \
-            if config.max_minutes else config
-
-        def tagged(event: dict[str, Any], fold: int = fold) -> None:
-            emit({**event, "fold": fold + 1, "folds": config.folds})
-
-        fitted, one = train_volumes(fold_config, volumes, tagged, stop, (images[rest], images[held]), planned)
+        fitted, one = train_volumes(fold_share(config, started, fold, config.folds), volumes,
+                                    tagged(emit, fold, config.folds), stop, (images[rest], images[held]), planned)
         members.append(for_inference(fitted))
         chosen = [volumes.volumes[i] for i in images[held]]
         answers.append((chosen, [segment_volume(members[-1], planned[0], v.image, v.spacing) for v in chosen]))
