@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from medlib.errors import ModelError
-from medlib.training.folds import fold_numbers
+from medlib.training import folds as fold_runs
+from medlib.training.folds import ENDINGS, fold_numbers
+from medlib.training.scoring import Fitted
 from tests.helpers import FAST, blobs, squares
 
 pytest.importorskip("tensorflow")
@@ -26,6 +28,33 @@ def test_folds_never_split_a_patient_and_each_holds_both_classes():
     for fold in range(5):
         assert set(data.labels[numbers == fold]) == {0, 1}
     assert np.array_equal(numbers, fold_numbers(data, index, 5, seed=1))  # seeded
+
+
+@pytest.mark.parametrize("endings", [(a, b) for a in ENDINGS for b in ENDINGS])
+def test_a_run_of_folds_is_kept_whichever_way_its_folds_end(endings, monkeypatch):
+    """Every combination of two folds' endings gives one ensemble and one ending (five folds that all stopped early
+    once ended the run in a bare StopIteration, its work lost); a stop request ends the run after its fold."""
+    data = blobs(24)
+    ends = iter(endings)
+
+    class Ending:
+        def __init__(self, *args):
+            self.ended = next(ends)
+
+        def fit(self, *args):
+            pass
+
+    monkeypatch.setattr(fold_runs, "Run", Ending)
+    monkeypatch.setattr(fold_runs, "fitted_model", lambda run, dataset: Fitted(run.ended, [], [], [], run.ended, 1, 1))
+    monkeypatch.setattr(fold_runs, "build_ensemble", tuple)
+    plan = fold_runs.RunPlan(None, "", (8, 8, 1), 2, 4, None, None, None, data.indices("train"),
+                             data.indices("val"), folds=2)
+    plan.count_epochs = lambda config: None
+    fitted = fold_runs.cross_validate(fold_runs.TrainConfig(), plan, data, None, print, None)
+    ran = endings[:1] if endings[0] == "stopped" else endings
+    assert [f["ended"] for f in fitted.folds] == list(ran)
+    assert fitted.model == (ran if len(ran) > 1 else ran[0])
+    assert fitted.ended == next(end for end in ENDINGS if end in ran)
 
 
 def test_a_cross_validated_run_stores_the_ensemble_and_judges_it_out_of_fold(toy_locator):

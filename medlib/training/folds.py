@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,24 @@ def fold_share(config: TrainConfig, started: float, fold: int, folds: int) -> Tr
     return dataclasses.replace(config, max_minutes=max(left, 0.1) / (folds - fold))
 
 
+ENDINGS = ("stopped", "time budget", "early stopping", "completed")
+"""How a fold can end (:class:`medlib.training.monitor.Monitor`), the one that speaks for a whole run first."""
+
+
+def run_ended(ends: Iterable[str]) -> str:
+    """How a run of folds ended, from how each fold did: stopped by the user where one was, else cut by the time
+    budget, else ended by early stopping, else completed.
+
+    >>> run_ended(["early stopping", "completed"]), run_ended(["early stopping"] * 5)
+    ('early stopping', 'early stopping')
+    """
+    ends = set(ends)
+    unknown = ends - set(ENDINGS)
+    if unknown or not ends:
+        raise ValueError(f"a fold ended in an unknown way: {sorted(unknown) or 'no fold ran'}")
+    return next(end for end in ENDINGS if end in ends)
+
+
 def tagged(emit: Progress, fold: int, folds: int) -> Progress:
     """``emit`` with each event marked as of ``fold`` (0-based) of ``folds``."""
     return lambda event: emit({**event, "fold": fold + 1, "folds": folds})
@@ -90,7 +109,6 @@ def cross_validate(config: TrainConfig, plan: RunPlan, dataset: Dataset, placeme
             break
     ensemble = build_ensemble(members) if len(members) > 1 else members[0]
     history = [{**row, "fold": info["fold"]} for one, info in zip(fitted, infos, strict=True) for row in one.history]
-    ends = {one.ended for one in fitted}
-    ended = next(end for end in ("stopped", "time budget", "completed") if end in ends)
+    ended = run_ended(one.ended for one in fitted)
     return Fitted(ensemble, [p for one in fitted for p in one.parts], [lg for one in fitted for lg in one.logits],
                   history, ended, -1, -1, infos)

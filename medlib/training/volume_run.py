@@ -25,7 +25,7 @@ from medlib.store.folders import library_versions, save_model
 from medlib.tasks.segment import SEGMENT
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.fit import for_inference
-from medlib.training.folds import fold_share, tagged
+from medlib.training.folds import fold_share, run_ended, tagged
 from medlib.training.recipe import Choice
 from medlib.training.scoring import TrainResult
 from medlib.training.volumes import development, plan_volumes, train_volumes, volume_card_facts
@@ -77,11 +77,10 @@ def cross_validate_volumes(config: TrainConfig, volumes: VolumeSet, emit: Progre
 
     metrics = {"val": scored(answers), "folds": [info | {"val": scored([part])} for info, part in
                                                  zip(infos, answers, strict=True)]}
-    ends = {one["ended"] for one in facts}
     joined = facts[0] | {
         "history": [{**row, "fold": info["fold"]} for one, info in zip(facts, infos, strict=True)
                     for row in one["history"]],
-        "ended": next(end for end in ("stopped", "time budget", "early stopping", "completed") if end in ends),
+        "ended": run_ended(one["ended"] for one in facts),
         "kept_epoch": -1, "folds": infos, "seconds": round(time.perf_counter() - started, 1), "train": train,
         "val": val}
     joined["choices"] = facts[0]["choices"] | {"folds": Choice(config.folds, "set", False)}
