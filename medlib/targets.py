@@ -224,10 +224,13 @@ DEFAULT_RADIUS = 3.0
 """The radius (pixels) a point finding without one is drawn with."""
 
 
-def render_findings(findings: Sequence[Finding], size: tuple[int, int], labels: Sequence[str]) -> np.ndarray:
+def render_findings(findings: Sequence[Finding], size: tuple[int, int], labels: Sequence[str],
+                    each: bool = False) -> np.ndarray:
     """A label map (H×W uint8) of ``findings`` on an image of ``size`` (height, width): a disk per point (its
     radius, at least one pixel; :data:`DEFAULT_RADIUS` where it has none), a filled box per box, each of value
-    ``labels.index(label) + 1``; where findings overlap, the later one wins.
+    ``labels.index(label) + 1``; where findings overlap, the later one wins. ``each``: finding ``j`` (0-based) of
+    label ``k`` gets its own value ``1 + k + j·len(labels)``, so each can be told apart after it moved
+    (:func:`finding_parts`).
 
     >>> render_findings([Finding("nodule", (2.0, 2.0), 1.0)], (5, 5), ["nodule"])[1:4, 1:4].tolist()
     [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
@@ -235,8 +238,10 @@ def render_findings(findings: Sequence[Finding], size: tuple[int, int], labels: 
     height, width = size
     out = np.zeros((height, width), np.uint8)
     rows, columns = np.mgrid[0:height, 0:width]
-    for finding in findings:
-        value = labels.index(finding.label) + 1
+    if each and len(findings) * len(labels) > 255:
+        raise DatasetError(f"{len(findings)} findings on one image are more than a map of 255 values holds")
+    for j, finding in enumerate(findings):
+        value = labels.index(finding.label) + 1 + (j * len(labels) if each else 0)
         if finding.box is not None:
             x0, y0, x1, y1 = finding.box
             inside = (columns >= x0 - 0.5) & (columns <= x1 + 0.5) & (rows >= y0 - 0.5) & (rows <= y1 + 0.5)
@@ -246,3 +251,22 @@ def render_findings(findings: Sequence[Finding], size: tuple[int, int], labels: 
             inside = (columns - x) ** 2 + (rows - y) ** 2 <= radius**2
         out[inside] = value
     return out
+
+
+def finding_parts(label_map: np.ndarray, labels: int) -> list[tuple[int, float, float, float]]:
+    """What :func:`render_findings` drew with ``each`` (after it moved with its image): per finding still on the map,
+    its label's index, the centre (x, y) and the radius of a disk of its area, in pixels.
+
+    >>> moved = render_findings([Finding("a", (3.0, 2.0), 1.0), Finding("b", (7.0, 6.0), 2.0)], (9, 10), ["a", "b"],
+    ...                         each=True)
+    >>> [(k, x, y, round(r, 2)) for k, x, y, r in finding_parts(moved, 2)]
+    [(0, 3.0, 2.0, 1.26), (1, 7.0, 6.0, 2.03)]
+    """
+    parts = []
+    for value in np.unique(label_map):
+        if value <= 0:
+            continue
+        rows, columns = np.nonzero(label_map == value)
+        parts.append((int(value - 1) % labels, float(columns.mean()), float(rows.mean()),
+                      float(np.sqrt(rows.size / np.pi))))
+    return parts

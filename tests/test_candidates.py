@@ -50,3 +50,36 @@ def test_candidates_are_ranked_by_their_peak_with_a_disk_sized_radius():
     assert [c.score for c in found] == [0.95, 0.6]
     assert found[0].centre == (8.0, 30.0) and found[1].centre == (30.0, 10.0)
     assert found[0].radius == pytest.approx(4.0, abs=0.3) and found[1].radius == pytest.approx(3.0, abs=0.3)
+
+
+def test_a_detectors_hand_made_centre_maps_decode_into_the_expected_circles_and_overlaps_merge():
+    from medlib.scoring.candidates import decode_centres
+
+    maps = np.zeros((40, 50, 2), np.float32)
+    for (x, y), peak, radius in (((10, 8), 0.9, 4.0), ((13, 8), 0.6, 2.0), ((40, 30), 0.4, 3.0), ((25, 20), 0.01, 5)):
+        maps[y - 1:y + 2, x - 1:x + 2, 0] = peak / 2  # a bump: its peak in the middle
+        maps[y, x, 0], maps[y, x, 1] = peak, radius
+    found = decode_centres(maps, ["nodule"])["nodule"]
+    # (13, 8) lies inside the better circle at (10, 8) and merges into it; (25, 20) is under the floor
+    assert [(c.centre, c.radius, c.score) for c in found] == [((10.0, 8.0), 4.0, 0.9), ((40.0, 30.0), 3.0, 0.4)]
+    boxes = [(c.centre[0] - c.radius, c.centre[1] - c.radius, c.centre[0] + c.radius, c.centre[1] + c.radius)
+             for c in found]
+    assert boxes == [(6.0, 4.0, 14.0, 12.0), (37.0, 27.0, 43.0, 33.0)]
+    assert decode_centres(np.zeros((8, 8, 2), np.float32), ["nodule"]) == {"nodule": []}
+
+
+def test_each_images_share_of_the_cpm_adds_up_to_the_froc_points_mean():
+    from medlib.scoring.candidates import FP_RATES, cpm_per_image
+
+    rng = np.random.default_rng(0)
+    images, truths = [], []
+    for _ in range(30):
+        truth = [Finding("nodule", tuple(rng.uniform(10, 90, 2)), 3.0) for _ in range(rng.integers(0, 3))]
+        found = [candidate(tuple(rng.uniform(10, 90, 2)), 3.0, float(rng.uniform())) for _ in range(4)]
+        found += [candidate((t.centre[0] + 1, t.centre[1]), 3.0, float(rng.uniform())) for t in truth[:1]]
+        images.append(sorted(found, key=lambda c: -c.score))
+        truths.append(truth)
+    shares = cpm_per_image(images, truths)
+    froc = candidate_scores(images, truths, resamples=10)
+    assert shares.mean() == pytest.approx(np.mean([froc[f"sensitivity_at_{r:g}fp"] for r in FP_RATES]), abs=1e-3)
+    assert (shares[[not t for t in truths]] == 0).all()  # an image without a finding adds nothing

@@ -12,7 +12,7 @@ import pytest
 
 from medlib.errors import DatasetError, SpecError, StoreError
 from medlib.store.card import ModelCard
-from medlib.targets import render_findings
+from medlib.targets import Finding, render_findings
 from medlib.tasks import TASKS, check_task, task_for, tasks_for
 from tests.helpers import FAST, blobs, spots, squares, two_structures
 
@@ -20,13 +20,13 @@ from tests.helpers import FAST, blobs, spots, squares, two_structures
 def test_each_task_says_what_it_needs_and_which_tasks_fit_instead():
     assert [t.name for t in tasks_for(blobs())] == ["classify"]
     assert [t.name for t in tasks_for(squares())] == ["classify", "segment"]
-    assert [t.name for t in tasks_for(spots())] == ["classify", "locate"]
+    assert [t.name for t in tasks_for(spots())] == ["classify", "locate", "detect"]
     with pytest.raises(DatasetError, match="has no label maps .* use classify"):
         check_task(TASKS["segment"], blobs())
     with pytest.raises(DatasetError, match="located findings"):
         check_task(TASKS["locate"], squares())
-    with pytest.raises(SpecError, match="unknown task 'detect'"):
-        task_for("detect")
+    with pytest.raises(SpecError, match="unknown task 'track'"):
+        task_for("track")
 
 
 def test_a_locating_task_trains_on_its_findings_drawn_as_disks():
@@ -54,7 +54,7 @@ def test_the_card_reads_by_attribute_keeps_unknown_keys_and_refuses_what_it_cann
     with pytest.raises(StoreError, match="modality 'ultrasound' is unknown"):
         ModelCard.from_dict({**data, "modality": "ultrasound"})
     with pytest.raises(SpecError, match="unknown task"):
-        ModelCard.from_dict({**data, "task": "detect"})
+        ModelCard.from_dict({**data, "task": "track"})
 
 
 def test_the_shipped_cards_are_typed_and_say_what_they_learned_from():
@@ -139,3 +139,50 @@ def test_a_classifier_of_located_findings_places_them_by_its_heat_map(tmp_path):
     found = diagnose(data.images[film], locator=loaded)
     assert found.candidates and found.candidates[0].score == pytest.approx(found.finding_probability)
     assert found.candidates[0].label == "nodule"
+
+
+def test_located_findings_train_a_detector_whose_candidates_are_centres_with_radii(tmp_path):
+    """The detect task: a centre-point detector on the spots, watched by the validation CPM, its candidates the
+    spots' centres with their radii, its card's FROC re-measured alike by ``evaluate``."""
+    pytest.importorskip("tensorflow")
+    from medlib.models.loaded import open_model
+    from medlib.scoring.evaluate import evaluate_split
+    from medlib.training import TrainConfig, train
+
+    data = spots()
+    result = train(TrainConfig(**{**FAST, "task": "detect", "epochs": 15}), tmp_path / "spots", dataset=data)
+    card = result.stored.card
+    assert card.task == "detect" and card.architecture == "centernet" and card.finding == "nodule"
+    assert "val_cpm" in card.history[-1] and card.recipe["model"]["value"] == "centernet"
+    detection = result.metrics["test"]["detection"]["nodule"]
+    assert detection["sensitivity_at_1fp"] >= 0.8 and detection["image_auc"] >= 0.9, detection
+    assert result.metrics["test"]["cpm"] == detection["cpm"] > 0.5
+    assert card.detects  # a validated FROC: its candidates are detections
+    loaded = open_model(tmp_path / "spots")
+    i = int(data.indices("test")[data.labels[data.indices("test")] == 1][0])
+    processed = loaded.pipeline.run(data.images[i])
+    best = loaded.task.candidates(loaded, processed)[0]
+    truth = data.findings[i][0]
+    assert np.hypot(best.centre[0] - truth.centre[0], best.centre[1] - truth.centre[1]) <= 1.5
+    assert 1.5 <= best.radius <= 5.0 and 0.0 <= best.score <= 1.0
+    again = evaluate_split(loaded, data, "test")
+    assert again["detection"]["nodule"]["sensitivity_at_1fp"] == detection["sensitivity_at_1fp"]
+
+
+def test_a_detectors_targets_follow_each_finding_wherever_augmentation_moves_it():
+    from medlib.augment import make_augmenter
+    from medlib.tasks.detect import centre_maps
+
+    findings = [Finding("nodule", (12.0, 9.0), 3.0), Finding("nodule", (30.0, 28.0), 5.0)]
+    drawn = render_findings(findings, (40, 48), ["nodule"], each=True)
+    target = centre_maps(drawn, 1)
+    assert [tuple(map(int, np.argwhere(target[..., 0] == 1.0)[k][::-1])) for k in (0, 1)] == [(12, 9), (30, 28)]
+    assert target[9, 12, 1] == pytest.approx(3.0, abs=0.3) and target[28, 30, 1] == pytest.approx(5.0, abs=0.3)
+    turn = make_augmenter(("affine", {"shift": 0.1, "scale": 0.2, "rotate": 20.0, "p": 1.0}))
+    centres = np.array([f.centre for f in findings])
+    for variant in turn.variants(np.zeros((40, 48, 1), np.float32), drawn, n=4, seed=3, points=centres):
+        moved = centre_maps(variant.mask, 1)
+        peaks = sorted(tuple(map(float, p[::-1])) for p in np.argwhere(moved[..., 0] == 1.0))
+        assert len(peaks) == 2  # each finding keeps one centre, wherever the draw took it
+        for peak, point in zip(peaks, sorted(map(tuple, variant.points)), strict=True):
+            assert np.hypot(peak[0] - point[0], peak[1] - point[1]) <= 1.0, (peak, point)

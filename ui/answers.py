@@ -8,6 +8,7 @@ import streamlit as st
 
 from medlib.answers.diagnose import Diagnosis
 from medlib.answers.report import candidate_rows
+from medlib.store.card import DETECTS_FROM
 from medlib.store.folders import StoredModel
 from ui.legend import legend
 
@@ -32,16 +33,22 @@ def candidates_panel(result: Diagnosis, locator: StoredModel, spacing_known: boo
     the picture) with its score, lung and zone, and size."""
     kind, threshold = locator.card.finding or "finding", result.candidate_threshold
     called = result.called()
-    verdict = f"{len(called)} {kind} candidate(s)" if called else f"No {kind} candidate"
-    st.subheader(f"{verdict} at or above {threshold:.2f}")
+    if result.detections:
+        verdict = f"{len(called)} {kind} candidate(s)" if called else f"No {kind} candidate"
+        st.subheader(f"{verdict} at or above {threshold:.2f}")
+    else:
+        st.subheader(f"Evidence for a {kind}, not detections")
     st.caption(f"by {locator.name}: probability that the film holds a {kind} {result.finding_probability:.1%} "
                f"(its best candidate's; its own threshold {result.finding_threshold:.2f}, chosen on out-of-fold "
                f"validation films). {learned_from(locator)}.")
     found = locator.card.metrics.get("val", {}).get("sensitivity_at_1fp")
-    if locator.card.located_by == "heat map":
-        st.caption(f"Its candidates are the peaks of its heat map: where the evidence for its probability lies, not "
-                   f"where a {kind} is" + (f" (on validation films they hit {found:.0%} of the {kind}s at one false "
-                                            "candidate a film)" if found is not None else "") + ".")
+    if not result.detections:
+        shown = f"they hit {found:.0%} of the {kind}s at one false mark a film" if found is not None else \
+            "it was not measured"
+        st.caption(f"{locator.name} has not shown on validation films that its marks find {kind}s ({shown}; a "
+                   f"detector must reach {DETECTS_FROM:.0%}). The numbered marks at or above {threshold:.2f} show "
+                   f"where the evidence for its probability lies, not {kind}s: they are not counted or written as "
+                   "findings.")
     if not called:
         st.caption(f"No place on this film scores {threshold:.2f} or more. This is not proof that it holds no "
                    f"{kind}: the model misses some, most of all subtle ones.")

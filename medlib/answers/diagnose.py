@@ -69,6 +69,10 @@ class Diagnosis:
     """The locating model's calibrated probability that the image holds a finding (its best candidate's)."""
     finding_threshold: float | None = None
     """The score at which the locating model calls a candidate (its card's, chosen on validation)."""
+    detections: bool = True
+    """Whether the candidates are detections (the locating model's card shows a validated FROC,
+    :attr:`medlib.store.card.ModelCard.detects`) or only evidence: where its probability's evidence lies, drawn and
+    listed as such but never counted or written as findings."""
     lesion_kind: str = "lesion"
     """What a one-structure segmenter's :attr:`lesions` are (``lesion``, ``lung field``...)."""
 
@@ -114,9 +118,11 @@ class Diagnosis:
 
     def to_dict(self) -> dict[str, Any]:
         """What ``python -m medlib diagnose`` prints for one image (maps left out): the findings are the called
-        candidates and the lesions, each with its ``kind``, only where the gate lets the image through."""
+        candidates (where they are :attr:`detections`; else they are listed as ``evidence``) and the lesions, each
+        with its ``kind``, only where the gate lets the image through."""
         shown = self.gate.in_distribution
-        findings = [self.candidate_row(n, c) for n, c in self.called()] + \
+        rows = [self.candidate_row(n, c) for n, c in self.called()] if shown else []
+        findings = (rows if self.detections else []) + \
             [{"kind": self.lesion_kind, **f} for f in self.lesions] if shown else []
         out = {"probabilities": dict(zip(self.class_names, self.probabilities, strict=True)),
                "predicted": self.predicted, "threshold": self.decision_threshold, **self.gate.to_dict(),
@@ -124,6 +130,8 @@ class Diagnosis:
         if self.finding_probability is not None:
             out["finding_probability"] = self.finding_probability if shown else None
             out["finding_threshold"] = self.finding_threshold
+            if not self.detections:
+                out["evidence"] = rows
         if self.structures:
             out["structures"] = self.structure_areas if shown else {}
             out["measurements"] = self.measurements if shown else {}
@@ -282,6 +290,7 @@ def _locate(locator: LoadedModel, image: np.ndarray, result: Diagnosis, spacing:
     record = located.geometry.record
     found = locator.task.candidates(locator, located)
     result.finding_threshold = locator.threshold
+    result.detections = locator.card.detects
     result.finding_probability = round(max((c.score for c in found), default=0.0), 4)
     for candidate in sorted(found, key=lambda c: -c.score):
         (row, column), = record.restore_points(xy_to_index(np.array([candidate.centre])), image.shape[:2])

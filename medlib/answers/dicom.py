@@ -235,7 +235,7 @@ def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: M
         if segmenter is not None:
             groups += _ratio_group(result, segmenter) + _lesion_groups(result, segmenter, sources, scale)
         if "locator" in cards:
-            groups += _candidate_groups(result, cards["locator"], sources, scale)
+            groups += _candidate_groups(result, cards["locator"], sources, scale) if result.detections else []
     observer = next(iter(cards.values()))
     answer.files["sr"] = _bytes(write_sr(sources, groups, evidence, observer))
     return answer

@@ -84,8 +84,9 @@ def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard]) -> list[st
                          if result.decision_threshold is not None else " (the most probable class)") + "</p>")
         parts.append(_table([{"class": n, "probability": f"{p:.1%}"}
                              for n, p in zip(result.class_names, result.probabilities, strict=True)]))
-    findings = [{"#": row.pop("candidate"), "finding": c.label, **row}
-                for row, (_, c) in zip(candidate_rows(result), result.called(), strict=True)]
+    candidates = [{"#": row.pop("candidate"), "finding": c.label, **row}
+                  for row, (_, c) in zip(candidate_rows(result), result.called(), strict=True)]
+    findings = candidates if result.detections else []
     findings += [{"#": f["finding"], "finding": result.lesion_kind, "score": "–", "lung": "–", "zone": "–",
                   "size": f"{f['area_mm2']:.0f} mm²" if f.get("area_mm2") else f"{f['area_px']} px",
                   "centre (x, y)": f"{f['centre'][0]:.0f}, {f['centre'][1]:.0f}"} for f in result.lesions]
@@ -99,6 +100,11 @@ def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard]) -> list[st
             called = (f"<p>Candidates scoring at least {at:.2f} ({cut}); probability that the image holds a "
                       f"{html.escape(locator.finding)}: {result.finding_probability:.1%}.</p>")
         parts.append(f"<h2>Findings</h2>{called}{_table(findings)}")
+        if candidates and not result.detections:
+            kind = html.escape(locator.finding if locator is not None else "finding")
+            parts.append(f"<h2>Evidence, not detections</h2><p>{html.escape(locator.name if locator else '')} has not "
+                         f"shown on validation images that its candidates find {kind}s: the numbered marks show where "
+                         f"the evidence for its probability lies, not {kind}s.</p>{_table(candidates)}")
     if result.structure_areas:
         rows = [{"structure": n, "area": f"{a['area_mm2'] / 100:.1f} cm²" if "area_mm2" in a else f"{a['area_px']} px"}
                 for n, a in result.structure_areas.items()]

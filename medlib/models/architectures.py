@@ -18,6 +18,7 @@ from medlib.limits import available_cpus
 
 DEFAULT_CLASSIFIER = "resnet-small"
 DEFAULT_SEGMENTER = "unet"
+DEFAULT_DETECTOR = "centernet"
 #: Batch-norm momentum when the caller does not give one (Keras' own default).
 BN_MOMENTUM = 0.99
 
@@ -196,25 +197,8 @@ def unet_depth_for(input_shape: tuple[int, ...]) -> int:
     return depth
 
 
-def build_unet(
-    input_shape: tuple[int, ...],
-    num_classes: int = 2,
-    width: int = 16,
-    depth: int | None = None,
-    bn_momentum: float = BN_MOMENTUM,
-) -> Any:
-    """A U-Net with batch norm; one sigmoid map per structure (``num_classes`` counts the background and the
-    structures: two classes give one foreground map). Sigmoid maps rather than one softmax: the one-structure
-    model is the binary one, and structures may overlap (a nodule inside a lung). An input of (H, W, C) gives a 2-D
-    U-Net, one of (D, H, W, C) a 3-D one (3×3×3 convolutions, as nnU-Net's 3d_fullres), alike in every other way;
-    a 3-D side of 1 (one slice of a thin stack) is convolved, pooled and upsampled in its plane only: a 2-D U-Net
-    over slices (3×3×1 convolutions, as nnU-Net's 2d configuration).
-
-    ``depth`` defaults to :func:`unet_depth` of the input's short side, less where the sides do not halve as often.
-    Each level doubles the width; a deeper U-Net (for larger inputs: more context, not more capacity) stops at
-    four times the first level's, so at depth 4 it stays about the size of a depth-3 one (0.52 M parameters and a
-    2.3 MB file instead of 1.9 M and 8 MB).
-    """
+def _unet_features(input_shape: tuple[int, ...], width: int, depth: int | None, bn_momentum: float) -> tuple[Any, Any]:
+    """A U-Net's input and its last level's features at the input's resolution (see :func:`build_unet`)."""
     keras = _keras()
     layers = keras.layers
     depth = depth or unet_depth_for(input_shape)
@@ -248,8 +232,54 @@ def build_unet(
         x = up(filters(level), halve, strides=halve, name=f"up{level}_t")(x)
         x = layers.Concatenate()([x, skips[level]])
         x = double_conv(x, filters(level), f"up{level}")
+    return inputs, x
+
+
+def build_unet(
+    input_shape: tuple[int, ...],
+    num_classes: int = 2,
+    width: int = 16,
+    depth: int | None = None,
+    bn_momentum: float = BN_MOMENTUM,
+) -> Any:
+    """A U-Net with batch norm; one sigmoid map per structure (``num_classes`` counts the background and the
+    structures: two classes give one foreground map). Sigmoid maps rather than one softmax: the one-structure
+    model is the binary one, and structures may overlap (a nodule inside a lung). An input of (H, W, C) gives a 2-D
+    U-Net, one of (D, H, W, C) a 3-D one (3×3×3 convolutions, as nnU-Net's 3d_fullres), alike in every other way;
+    a 3-D side of 1 (one slice of a thin stack) is convolved, pooled and upsampled in its plane only: a 2-D U-Net
+    over slices (3×3×1 convolutions, as nnU-Net's 2d configuration).
+
+    ``depth`` defaults to :func:`unet_depth` of the input's short side, less where the sides do not halve as often.
+    Each level doubles the width; a deeper U-Net (for larger inputs: more context, not more capacity) stops at
+    four times the first level's, so at depth 4 it stays about the size of a depth-3 one (0.52 M parameters and a
+    2.3 MB file instead of 1.9 M and 8 MB).
+    """
+    keras = _keras()
+    inputs, x = _unet_features(input_shape, width, depth, bn_momentum)
+    conv = keras.layers.Conv2D if len(input_shape) == 3 else keras.layers.Conv3D
     outputs = conv(num_classes - 1, 1, activation="sigmoid", name="mask")(x)
-    return keras.Model(inputs, outputs, name="unet" if flat else "unet3d")
+    return keras.Model(inputs, outputs, name="unet" if len(input_shape) == 3 else "unet3d")
+
+
+def build_centernet(
+    input_shape: tuple[int, int, int],
+    num_classes: int = 2,
+    width: int = 16,
+    depth: int | None = None,
+    bn_momentum: float = BN_MOMENTUM,
+) -> Any:
+    """A centre-point detector on a U-Net (CenterNet's heads, Zhou et al. 2019, at the input's own resolution:
+    stride 1, so a 6-pixel nodule keeps its centre pixel): per finding label one sigmoid map of object centres
+    (``num_classes`` counts the background and the labels), then one map of the radius in pixels (softplus, read
+    at a centre). One output of ``num_classes`` channels, so tiles, mirrors and ensembles treat it as any map."""
+    keras = _keras()
+    layers = keras.layers
+    inputs, x = _unet_features(input_shape, width, depth, bn_momentum)
+    heat = layers.Conv2D(width, 3, padding="same", activation="relu", name="heat_conv")(x)
+    heat = layers.Conv2D(num_classes - 1, 1, activation="sigmoid", name="heat")(heat)
+    size = layers.Conv2D(width, 3, padding="same", activation="relu", name="size_conv")(x)
+    size = layers.Conv2D(1, 1, activation="softplus", name="size")(size)
+    return keras.Model(inputs, layers.Concatenate(name="centres")([heat, size]), name="centernet")
 
 
 @dataclass(frozen=True)
@@ -261,6 +291,8 @@ class Architecture:
     dense: bool
     build: Callable[..., Any]
     description: str
+    centres: bool = False
+    """Whether its maps are object centres with their sizes (a detector's), not probabilities per pixel."""
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -270,6 +302,8 @@ ARCHITECTURES: dict[str, Architecture] = {
                      "compact residual CNN with batch norm, global pooling and dropout (default)"),
         Architecture("seed-cnn", False, build_seed_cnn, "the seed article's three-convolution CNN (baseline)"),
         Architecture(DEFAULT_SEGMENTER, True, build_unet, "U-Net, one sigmoid map per structure"),
+        Architecture(DEFAULT_DETECTOR, True, build_centernet,
+                     "U-Net with CenterNet heads: a map of finding centres and one of their radii", centres=True),
     )
 }
 
@@ -291,6 +325,7 @@ def build_model(
     model = ARCHITECTURES[name].build(tuple(int(v) for v in input_shape), num_classes, bn_momentum=bn_momentum,
                                       **options)
     if prior is not None and ARCHITECTURES[name].dense:
-        kernel, bias = model.layers[-1].get_weights()
-        model.layers[-1].set_weights([kernel, np.full_like(bias, np.log(prior / (1.0 - prior)))])
+        head = model.get_layer("heat" if ARCHITECTURES[name].centres else "mask")
+        kernel, bias = head.get_weights()
+        head.set_weights([kernel, np.full_like(bias, np.log(prior / (1.0 - prior)))])
     return model

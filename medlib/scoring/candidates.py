@@ -58,6 +58,59 @@ def find_candidates(probability: np.ndarray, floor: float = FLOOR, limit: int = 
     return found[:limit]
 
 
+CENTRE_FLOOR = 0.02
+"""A detector's centre map's value under which no peak is a candidate."""
+
+
+def decode_centres(maps: np.ndarray, labels: Sequence[str], floor: float = CENTRE_FLOOR,
+                   limit: int = 20) -> dict[str, list[Finding]]:
+    """A detector's candidates per label, best first: the local maxima (3×3) of each centre map (``maps``: H×W×(K+1),
+    the K labels' centre maps then the radius map) from ``floor`` on, each at the centroid of the map's values
+    around its peak, with the radius read there; overlapping ones merged (:func:`merge_overlapping`), at most
+    ``limit``.
+
+    >>> maps = np.zeros((12, 12, 2), np.float32); maps[3, 4, 0], maps[8, 9, 0], maps[..., 1] = 0.8, 0.3, 2.5
+    >>> [(c.centre, c.radius, c.score) for c in decode_centres(maps, ["nodule"])["nodule"]]
+    [((4.0, 3.0), 2.5, 0.8), ((9.0, 8.0), 2.5, 0.3)]
+    """
+    maps = np.asarray(maps, np.float32)
+    radius = maps[..., -1]
+    found: dict[str, list[Finding]] = {}
+    for k, label in enumerate(labels):
+        heat = maps[..., k]
+        peaks = (heat >= floor) & (heat >= cv2.dilate(heat, np.ones((3, 3), np.uint8)))
+        rows, columns = np.nonzero(peaks)
+        order = np.argsort(-heat[rows, columns], kind="stable")[: 4 * limit]
+        padded = np.pad(heat, 1)
+        candidates = []
+        for y, x in zip(rows[order], columns[order], strict=True):
+            window = padded[y:y + 3, x:x + 3].astype(np.float64)
+            dy, dx = np.mgrid[-1:2, -1:2]
+            shift = (float((window * dx).sum() / window.sum()), float((window * dy).sum() / window.sum()))
+            candidates.append(Finding(label, (round(float(x + shift[0]), 3), round(float(y + shift[1]), 3)),
+                                      round(float(max(radius[y, x], 0.5)), 3), score=round(float(heat[y, x]), 6)))
+        found[label] = merge_overlapping(candidates)[:limit]
+    return found
+
+
+def merge_overlapping(candidates: Sequence[Finding]) -> list[Finding]:
+    """The candidates best first, each one whose centre lies inside a better one's circle (or that better one's
+    centre inside its own) merged into it: one finding, one candidate.
+
+    >>> found = [Finding("n", (10.0, 10.0), 4.0, score=0.9), Finding("n", (13.0, 10.0), 2.0, score=0.7),
+    ...          Finding("n", (30.0, 10.0), 2.0, score=0.5)]
+    >>> [c.centre for c in merge_overlapping(found)]
+    [(10.0, 10.0), (30.0, 10.0)]
+    """
+    kept: list[Finding] = []
+    for candidate in sorted(candidates, key=lambda c: -(c.score or 0.0)):
+        x, y = candidate.centre
+        if not any((x - k.centre[0]) ** 2 + (y - k.centre[1]) ** 2 < max(k.radius or 0.0, candidate.radius or 0.0,
+                                                                          1.0) ** 2 for k in kept):
+            kept.append(candidate)
+    return kept
+
+
 def scaled(candidates: Sequence[Finding], probability: float) -> list[Finding]:
     """A heat map's candidates scored by the image's probability of the finding times the heat at their peak: the
     best one scores the image's probability, the others less."""
@@ -116,6 +169,35 @@ def _froc(scores: list[np.ndarray], kinds: list[np.ndarray], findings: np.ndarra
             reach = np.flatnonzero(false <= rate)
             out[row, column] = hits[reach[-1]] / total if reach.size else 0.0
     return out
+
+
+def cpm_per_image(candidates: Sequence[Sequence[Finding]], findings: Sequence[Sequence[Finding]],
+                  spacing: float | None = None) -> np.ndarray:
+    """Each image's share of the competition performance metric (LUNA16's CPM: the mean sensitivity at 1/8 to 8
+    false positives per image, :data:`FP_RATES`), so that their mean is the split's CPM: at each rate, the findings
+    an image's candidates hit from the split's score threshold for that rate on, over all the split's findings.
+    Per image, so that a run can test whether one epoch is measurably worse than another.
+
+    >>> nodule = [Finding("n", (10.0, 10.0), 2.0)]
+    >>> hit, miss = [Finding("n", (10.0, 10.0), 2.0, score=0.9)], [Finding("n", (40.0, 40.0), 2.0, score=0.8)]
+    >>> cpm_per_image([hit, miss], [nodule, nodule]).tolist()  # one of two found before any false positive
+    [1.0, 0.0]
+    """
+    margin = hit_margin(spacing)
+    pairs = [match(c, f, margin) for c, f in zip(candidates, findings, strict=True)]
+    total = sum(len(f) for f in findings)
+    out = np.zeros(len(findings))
+    if not total:
+        return out
+    scores = np.concatenate([p[0] for p in pairs] + [np.zeros(0)])
+    kinds = np.concatenate([p[1] for p in pairs] + [np.zeros(0, np.int64)])
+    false = np.sort(scores[kinds == 0])[::-1]
+    for rate in FP_RATES:
+        allowed = int(np.floor(rate * len(findings)))  # false positives the split may hold at this rate
+        cut = false[allowed] if allowed < false.size else -np.inf  # the first false one not allowed
+        for i, (score, kind) in enumerate(pairs):
+            out[i] += np.sum((kind == 1) & (score > cut))
+    return out * len(findings) / (total * len(FP_RATES))
 
 
 def candidate_scores(candidates: Sequence[Sequence[Finding]], findings: Sequence[Sequence[Finding]],

@@ -16,7 +16,7 @@ import numpy as np
 from medlib.datasets import Dataset
 from medlib.preprocessing.pipeline import Processed
 from medlib.scoring.calibration import Calibration
-from medlib.scoring.candidates import candidate_scores, find_candidates, scaled
+from medlib.scoring.candidates import candidate_scores, scaled
 from medlib.scoring.probabilities import as_probabilities
 from medlib.targets import Finding, move_findings
 
@@ -77,15 +77,15 @@ def pool(parts: Sequence[SplitOutputs]) -> SplitOutputs:
         {label: [f for p in parts for f in p.findings[label]] for label in first.findings}, first.spacing)
 
 
-def locate_on(out: SplitOutputs, dataset: Dataset, i: int, processed: Processed, maps: np.ndarray,
-              labels: Sequence[str], floor: float) -> None:
-    """Add image ``i``'s candidates (the peaks of ``maps``, one map per label, from ``floor`` on) and its findings
-    of each label, moved to the model's input by the preprocessing's record, to ``out``."""
+def locate_on(out: SplitOutputs, dataset: Dataset, i: int, processed: Processed,
+              found: dict[str, list[Finding]]) -> None:
+    """Add image ``i``'s candidates (``found`` per label, at the model's input) and its findings of each label, moved
+    to the model's input by the preprocessing's record, to ``out``."""
     if dataset.spacing is not None:
         out.spacing = dataset.spacing[0] / processed.geometry.record.factor()
     moved = move_findings(dataset.findings[i], processed.geometry.record, dataset.images[i].shape)
-    for k, label in enumerate(labels):
-        out.candidates.setdefault(label, []).append(find_candidates(maps[..., k], floor, label=label))
+    for label, candidates in found.items():
+        out.candidates.setdefault(label, []).append(candidates)
         out.findings.setdefault(label, []).append([f for f in moved if f.label == label])
 
 

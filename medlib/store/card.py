@@ -21,6 +21,9 @@ from medlib.tasks import Task, task_for
 
 INTENDED_USE = "Research and education only. Not a medical device; not for clinical decisions."
 SYNTHETIC_USE = "SYNTHETIC training data: a demonstration model, not for clinical use."
+DETECTS_FROM = 0.5
+"""The share of findings a locating model's candidates must hit on validation images at one false candidate an
+image (its FROC) before its candidates are detections; below it they are evidence (:attr:`ModelCard.detects`)."""
 
 #: What a card's ``modality`` may be, with the DICOM ``Modality`` values a file of it may carry (a secondary
 #: capture, OT or SC, says nothing either way).
@@ -58,8 +61,9 @@ class ModelCard:
     positive_class: str = ""
     """A two-class classifier's finding (its probability is the one thresholded); empty for other models."""
     located_by: str = ""
-    """How the model places its findings: ``map`` (a locating model's own maps), ``heat map`` (a two-class
-    classifier that learned from located findings of its finding: the peaks of its heat map), or nothing."""
+    """How the model places its findings: ``map`` (a locating model's or a detector's own maps), ``heat map`` (a
+    two-class classifier that learned from located findings of its finding: the peaks of its heat map), or
+    nothing."""
     name: str = ""
     created: str = ""
     intended_use: str = INTENDED_USE
@@ -109,6 +113,14 @@ class ModelCard:
         if self.located_by == "map":
             return self.structures[0] if self.structures else ""
         return self.positive_class if self.located_by == "heat map" else ""
+
+    @property
+    def detects(self) -> bool:
+        """Whether its candidates are detections: its validation FROC shows them hitting at least
+        :data:`DETECTS_FROM` of the findings at one false candidate an image. A model that has not shown it (a
+        heat-map classifier whose peaks point at what moves its probability) gives evidence, never findings."""
+        found = (self.metrics.get("val") or {}).get("sensitivity_at_1fp")
+        return bool(self.finding) and found is not None and float(found) >= DETECTS_FROM
 
     @property
     def dimensions(self) -> int:

@@ -5,7 +5,9 @@ what the gate reads, and the candidates it places on an image), by the protocol 
 - ``classify`` (:mod:`~medlib.tasks.classify`): one class per image, cross-entropy, watched by the validation AUC;
 - ``segment`` (:mod:`~medlib.tasks.segment`): a label map of named structures, Dice + cross-entropy;
 - ``locate`` (:mod:`~medlib.tasks.locate`): located findings learned as maps of disks or boxes, scored as
-  candidates.
+  candidates;
+- ``detect`` (:mod:`~medlib.tasks.detect`): located findings answered directly as centres with a radius and a
+  score (a centre-point detector), watched by the validation FROC.
 
 A new task is one module here (a :class:`~medlib.tasks.base.Task` subclass and its instance), one row in
 :data:`TASKS` and, where it needs one, a head in :mod:`medlib.models.architectures`. Pages, the command line and
@@ -16,7 +18,7 @@ training ask a task what to do instead of comparing task names.
 >>> task_for("nonsense")
 Traceback (most recent call last):
 ...
-medlib.errors.SpecError: unknown task 'nonsense'; choose one of classify, segment, locate
+medlib.errors.SpecError: unknown task 'nonsense'; choose one of classify, segment, locate, detect
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from medlib.datasets import Dataset
 from medlib.errors import DatasetError, SpecError
 from medlib.tasks.base import Task
 from medlib.tasks.classify import CLASSIFY
+from medlib.tasks.detect import DETECT
 from medlib.tasks.locate import LOCATE
 from medlib.tasks.segment import SEGMENT
 
-TASKS: dict[str, Task] = {task.name: task for task in (CLASSIFY, SEGMENT, LOCATE)}
+TASKS: dict[str, Task] = {task.name: task for task in (CLASSIFY, SEGMENT, LOCATE, DETECT)}
 
 AUTO = "auto"
 """A config's task when it is left to the data (:func:`default_task`)."""

@@ -61,6 +61,8 @@ class Task:
     """Where its maps start (:func:`medlib.models.architectures.build_model`): rare findings' maps near zero."""
     _maps: ClassVar[bool] = False
     """Whether its models answer with a map (one value per pixel per target) rather than one row per image."""
+    _centres: ClassVar[bool] = False
+    """Whether its maps are object centres with their radii (a detector's) rather than probabilities per pixel."""
 
     # What it learns from -------------------------------------------------------------------------------------
     def has_targets(self, dataset: Dataset) -> bool:
@@ -104,7 +106,7 @@ class Task:
     def takes(self, architecture: Architecture | str) -> bool:
         """Whether ``architecture`` (or its name) answers in this task's form."""
         arch = ARCHITECTURES[architecture] if isinstance(architecture, str) else architecture
-        return arch.dense == self._maps
+        return arch.dense == self._maps and arch.centres == self._centres
 
     def loss_function(self, num_classes: int, smoothing: float = 0.0, soft_targets: bool = False) -> Any:
         """The Keras loss for ``num_classes`` outputs (:mod:`medlib.models.losses`)."""

@@ -115,7 +115,7 @@ class Classify(Task):
         for i in index if labels else ():
             processed = pipeline.run(dataset.images[i])
             heat = heatmaps(model, processed.image[None], 1)[0][..., None]
-            locate_on(out, dataset, i, processed, heat, labels, HEAT_FLOOR)
+            locate_on(out, dataset, i, processed, {finding: find_candidates(heat[..., 0], HEAT_FLOOR, label=finding)})
         return out
 
     def labels(self, dataset: Dataset, index: np.ndarray, class_labels: np.ndarray | None = None) -> np.ndarray:

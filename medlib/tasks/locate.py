@@ -16,7 +16,6 @@ from medlib.models.losses import map_loss
 from medlib.models.predict import sliding_window
 from medlib.preprocessing.pipeline import Processed
 from medlib.scoring.calibration import Calibration, fit_calibration
-from medlib.scoring.candidates import find_candidates
 from medlib.scoring.per_image import detection_per_image
 from medlib.scoring.splits import SplitOutputs, image_probability, pool
 from medlib.scoring.thresholds import STABLE_RULE, stable_threshold
@@ -92,8 +91,8 @@ class Locate(MapTask):
         """The peaks of each finding label's map, scored by their calibrated probability where the card has it."""
         maps = sliding_window(loaded.model, processed.image, mirrors=loaded.mirrors)
         calibration = loaded.image_calibration
-        found = [c for k, label in enumerate(loaded.card.structures)
-                 for c in find_candidates(maps[..., k], label=label)]
+        found = sorted((c for each in self.find(maps, loaded.card.structures).values() for c in each),
+                       key=lambda c: -(c.score or 0.0))
         if calibration is None:
             return found
         return [replace(c, score=float(image_probability(calibration, [c.score])[0])) for c in found]

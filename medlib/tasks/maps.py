@@ -16,11 +16,12 @@ from medlib.models.losses import map_loss
 from medlib.models.predict import segment_maps, sliding_window
 from medlib.preprocessing.pipeline import Pipeline
 from medlib.scoring.calibration import Calibration
-from medlib.scoring.candidates import FLOOR
+from medlib.scoring.candidates import FLOOR, find_candidates
 from medlib.scoring.classification import ECE_BINS, calibration
 from medlib.scoring.per_image import dice_per_image, segmentation_losses
 from medlib.scoring.segmentation import foreground, split_metrics
 from medlib.scoring.splits import SplitOutputs, add_detection, image_probability, locate_on
+from medlib.targets import Finding
 from medlib.tasks.base import Task
 
 
@@ -35,6 +36,11 @@ class MapTask(Task):
     def located(self, dataset: Dataset) -> list[str]:
         """The finding labels whose maps are searched for candidates (none for a segmenter)."""
         return []
+
+    def find(self, maps: np.ndarray, labels: Sequence[str]) -> dict[str, list[Finding]]:
+        """The candidates of each finding label on one image's ``maps`` (at the model's input), best first: the
+        connected regions of its map (:func:`medlib.scoring.candidates.find_candidates`)."""
+        return {label: find_candidates(maps[..., k], FLOOR, label=label) for k, label in enumerate(labels)}
 
     def loss_function(self, num_classes: int, smoothing: float = 0.0, soft_targets: bool = False) -> Any:
         return map_loss()
@@ -79,7 +85,7 @@ class MapTask(Task):
             out.maps.append(maps)
             out.fovs.append(None if dataset.fov is None else pipeline.apply(dataset.images[i], dataset.fov[i])[1])
             if labels:
-                locate_on(out, dataset, i, processed, maps, labels, FLOOR)
+                locate_on(out, dataset, i, processed, self.find(maps, labels))
             elif dataset.spacing is not None:
                 out.spacing = dataset.spacing[0] / processed.geometry.record.factor()
         return out
