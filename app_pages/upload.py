@@ -46,7 +46,8 @@ def image_section() -> None:
         accept_multiple_files=True,
         key="image_files",
         help="DICOM (with or without extension), PNG, JPEG, BMP, GIF, TIFF (8/16-bit, multi-page), "
-        "NIfTI (.nii, .nii.gz) or NumPy .npy. Several DICOM files of one series are stacked into slices.",
+        "NIfTI (.nii, .nii.gz), MetaImage (.mha) or NumPy .npy. Several DICOM files of one series are stacked into "
+        "slices.",
     )
     if files:
         _read_uploaded_image(files)

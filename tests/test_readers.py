@@ -198,3 +198,42 @@ def test_npy_numeric_array_loads_and_object_array_is_refused():
     np.save(buffer, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     with pytest.raises(UnsupportedEncodingError, match="Python objects"):
         read_image(buffer.getvalue(), name="evil.npy")
+
+
+def _metaimage(sizes: tuple[int, ...], kind: str = "MET_SHORT", extra: str = "") -> bytes:
+    header = (f"ObjectType = Image\nNDims = {len(sizes)}\nElementSpacing = {' '.join(['0.5'] * len(sizes))}\n"
+              f"DimSize = {' '.join(map(str, sizes))}\nElementType = {kind}\n{extra}ElementDataFile = LOCAL\n")
+    return header.encode()
+
+
+def test_a_metaimage_reads_as_stored_with_its_spacing_and_a_2d_one_as_one_frame():
+    volume = np.arange(4 * 3 * 2, dtype=np.int16).reshape(4, 3, 2) - 7  # ITK's (z, y, x)
+    image = read_image(_metaimage((2, 3, 4)) + volume.tobytes(), name="patch.mha")
+    assert image.format == "metaimage" and image.data.shape == (4, 3, 2, 1)
+    assert np.array_equal(image.data[..., 0], volume) and image.metadata["MetaImageType"] == "int16"
+    assert image.spacing == (0.5, 0.5) and image.slice_spacing == 0.5
+    film = read_image(_metaimage((5, 3), "MET_USHORT") + np.full((3, 5), 4000, np.uint16).tobytes())
+    assert film.data.shape == (1, 3, 5, 1) and film.data.max() == 4000
+
+
+@pytest.mark.parametrize(("data", "error"), [
+    (b"ObjectType = Image\nNDims = 3\nDimSize = 2 2\n", "no ElementDataFile"),
+    (_metaimage((2, 3, 4)) + bytes(10), "truncated or damaged"),
+    (_metaimage((60000, 60000, 60000)), "pixels per frame"),
+    (_metaimage((2, 2), "MET_LONG_LONG"), "element type MET_LONG_LONG is not read"),
+    (_metaimage((2, 2), extra="DimSize = two two\n"), "not a whole number"),
+])
+def test_a_broken_or_hostile_metaimage_gets_a_one_line_error(data, error):
+    from medlib.errors import MedlibError
+
+    with pytest.raises(MedlibError, match=error) as raised:
+        read_image(data, name="bad.mha")
+    assert "\n" not in str(raised.value)
+
+
+def test_a_node21_patch_reads_as_50_cubed_hounsfield_units_at_1_mm(shared_data):
+    patch = next(iter(sorted((shared_data / "node21_nodules" / "patches").glob("*.mha"))))
+    image = read_image(patch)
+    assert image.data.shape == (50, 50, 50, 1) and image.metadata["MetaImageType"] == "int16"
+    assert image.spacing == (1.0, 1.0) and image.slice_spacing == 1.0
+    assert -1100 <= image.data.min() < -500 < image.data.max() <= 3100  # lung air around a soft-tissue nodule

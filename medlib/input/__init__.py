@@ -17,6 +17,7 @@ from typing import BinaryIO
 from medlib.errors import CorruptFileError, EmptyFileError, ImageTooLargeError, MedlibError, NotAnImageError
 from medlib.input.dicom import read_dicom, read_dicom_series, series_uid
 from medlib.input.image import MedImage
+from medlib.input.metaimage import read_metaimage
 from medlib.input.nifti import read_nifti
 from medlib.input.npy import read_npy
 from medlib.input.raster import read_pillow, read_tiff
@@ -66,7 +67,7 @@ def read_image(source: Source, name: str | None = None, reduce_to: int | None = 
     if fmt is None:
         raise NotAnImageError(
             f"{name or 'the file'} is not an image format medlib reads "
-            "(DICOM, PNG, JPEG, BMP, GIF, TIFF, NIfTI .nii/.nii.gz, NumPy .npy)"
+            "(DICOM, PNG, JPEG, BMP, GIF, TIFF, NIfTI .nii/.nii.gz, MetaImage .mha, NumPy .npy)"
         )
     try:
         if fmt == "dicom":
@@ -77,6 +78,8 @@ def read_image(source: Source, name: str | None = None, reduce_to: int | None = 
             return read_nifti(data, gzipped=fmt == "nifti-gz")
         if fmt == "npy":
             return read_npy(data)
+        if fmt == "metaimage":
+            return read_metaimage(data)
         return read_pillow(data, fmt, reduce_to)
     except MedlibError:
         raise

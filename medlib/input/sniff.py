@@ -30,6 +30,8 @@ def sniff_format(head: bytes, name: str = "") -> str | None:
         return "npy"
     if head[344:348] in (b"n+1\x00", b"ni1\x00") or head[4:8] in (b"n+2\x00",):
         return "nifti"
+    if head.lstrip()[:40].replace(b" ", b"").startswith((b"ObjectType=Image", b"NDims=")):
+        return "metaimage"
     if head.startswith(b"\x1f\x8b") and lower.endswith(".nii.gz"):
         return "nifti-gz"
     if lower.endswith((".dcm", ".dicom", ".ima")):
