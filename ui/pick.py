@@ -47,7 +47,8 @@ def pick_image(dataset: Dataset, key: str) -> Picked | None:
     source = st.radio("Image", ["From the active data set", "Upload a file"], horizontal=True, key=f"{key}.source")
     if source == "From the active data set":
         return pick_from_dataset(dataset, key)
-    upload = st.file_uploader("Image file", key=f"{key}.file", help="DICOM, PNG, JPEG, TIFF, NIfTI, MetaImage .mha, .npy")
+    upload = st.file_uploader("Image file", key=f"{key}.file",
+                              help="DICOM, PNG, JPEG, TIFF, NIfTI, MetaImage .mha, .npy")
     if upload is None:
         st.info("Upload an image file to preview it.", icon=":material/info:")
         return None

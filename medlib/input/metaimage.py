@@ -27,7 +27,8 @@ _HEADER_MOST = 64 * 1024
 def metaimage_header(data: bytes) -> dict[str, str]:
     """The header's ``key = value`` lines, up to and with ``ElementDataFile``; a damaged header raises one line.
 
-    >>> metaimage_header(b"NDims = 2\\nDimSize = 4 3\\nElementType = MET_UCHAR\\nElementDataFile = LOCAL\\n" + bytes(12))
+    >>> head = b"NDims = 2\\nDimSize = 4 3\\nElementType = MET_UCHAR\\nElementDataFile = LOCAL\\n"
+    >>> metaimage_header(head + bytes(12))
     {'NDims': '2', 'DimSize': '4 3', 'ElementType': 'MET_UCHAR', 'ElementDataFile': 'LOCAL'}
     """
     end = data.find(b"ElementDataFile", 0, _HEADER_MOST)
