@@ -42,6 +42,22 @@ def positive(text: str) -> int:
     return value
 
 
+def span(text: str) -> tuple[float, float]:
+    """A range given as ``LOW-HIGH`` (or one number: both ends), for argparse.
+
+    >>> span("6-30"), span("0.1")
+    ((6.0, 30.0), (0.1, 0.1))
+    """
+    parts = text.split("-") if "-" in text.lstrip("-") else [text]
+    try:
+        low, high = float(parts[0]), float(parts[-1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a range LOW-HIGH such as 6-30") from None
+    if len(parts) > 2 or low > high or low < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a range LOW-HIGH of numbers from 0, LOW at most HIGH")
+    return low, high
+
+
 def add_data_source(parser: argparse.ArgumentParser, name: str) -> None:
     """The data set argument ``name`` and the options of how it is read: the phantom's size and count, and the fit
     of images of many sizes (the split's seed is :func:`seeded`'s)."""
