@@ -211,7 +211,8 @@ def write_simulated_set(films: Dataset, lungs: Sequence[np.ndarray], nodules: Se
         writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    made = {"films": count, "nodules": sum(row["label"] == "nodule" for row in rows), "from": films.name, "normal_films": len(normal), "seed": seed,
+    made = {"films": count, "nodules": sum(row["label"] == "nodule" for row in rows), "from": films.name,
+            "normal_films": len(normal), "seed": seed,
             "per_film": list(per_film), "diameters_mm": list(diameters), "contrasts": list(contrasts),
             "nodule_patches": len(nodules), "spacing_mm": round(spacing, 4), "spacing_from": why, "synthetic": True}
     (out / "simulation.json").write_text(json.dumps(made, indent=2), encoding="utf-8")
