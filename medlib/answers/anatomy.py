@@ -19,9 +19,12 @@ Right and left are the patient's: on a frontal film the right lung lies on the i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from medlib.errors import ModelError
 
 RIGHT_LUNG, LEFT_LUNG, HEART = "right lung", "left lung", "heart"
 ENLARGED = 0.5
@@ -99,3 +102,23 @@ def place(centre: tuple[float, float], labels: np.ndarray, structures: Sequence[
     top, bottom = rows.min(), rows.max()
     third = int(np.clip((y - top) / max(bottom - top + 1, 1) * 3, 0, 2))
     return best[1], ZONES[third]
+
+
+def outlined_lungs(films: Any, model_dir: str | Path) -> list[np.ndarray]:
+    """Each film's lung fields as an anatomy model outlines them (its structures named as lungs), at the film's size."""
+    import cv2
+
+    from medlib.answers.diagnose import diagnose
+    from medlib.models.loaded import open_model
+
+    model = open_model(model_dir)
+    lungs = [k + 1 for k, name in enumerate(model.card.structures) if "lung" in name.lower()]
+    if not lungs:
+        raise ModelError(f"{model_dir} outlines {', '.join(model.card.structures) or 'nothing'}, no lungs; give "
+                         "--lungs-model a model that outlines the lungs (models/cxr-anatomy, models/cxr-lungs)")
+    out = []
+    for film in films.images:
+        result = diagnose(film, segmenter=model)
+        fields = np.isin(result.label_map, lungs).astype(np.uint8)
+        out.append(cv2.resize(fields, film.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool))
+    return out

@@ -7,8 +7,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from medlib.cli.options import default_model, positive, span
 
 
@@ -35,27 +33,8 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
     simulate.set_defaults(run=cmd_simulate_nodules)
 
 
-def outlined_lungs(films: Any, model_dir: str) -> list[np.ndarray]:
-    """Each film's lung fields as an anatomy model outlines them (its structures named as lungs), at the film's size."""
-    import cv2
-
-    from medlib.answers.diagnose import diagnose
-    from medlib.models.loaded import open_model
-
-    model = open_model(model_dir)
-    lungs = [k + 1 for k, name in enumerate(model.card.structures) if "lung" in name.lower()]
-    if not lungs:
-        raise ValueError(f"{model_dir} outlines {', '.join(model.card.structures) or 'nothing'}, no lungs; give "
-                         "--lungs-model a model that outlines the lungs (models/cxr-anatomy, models/cxr-lungs)")
-    out = []
-    for film in films.images:
-        result = diagnose(film, segmenter=model)
-        fields = np.isin(result.label_map, lungs).astype(np.uint8)
-        out.append(cv2.resize(fields, film.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool))
-    return out
-
-
 def cmd_simulate_nodules(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.answers.anatomy import outlined_lungs
     from medlib.datasets import load_images
     from medlib.datasets.nodules import CONTRASTS, DIAMETERS_MM, lung_fields, read_nodules, write_simulated_set
 

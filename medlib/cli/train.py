@@ -26,6 +26,9 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
     train.add_argument("--config", help="a training config (JSON); options given here override it")
     train.add_argument("--init-from", metavar="DIR", help="a stored model (e.g. models/cxr-lungs) whose weights "
                        "start every layer of the same name and shapes; the card says which")
+    train.add_argument("--nodules", metavar="DIR", help="CT nodules in NODE21's layout (e.g. "
+                       "../shared/data/node21_nodules) blended into a share of the training films without a finding "
+                       "(--nodule-share); validation films never receive any")
     train.add_argument("--about", help="facts for the model card (JSON): " + ", ".join(ABOUT_KEYS))
     for param in CONFIG_PARAMS:
         add_setting(train, param)
@@ -77,8 +80,9 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
     settings |= {p.name: getattr(args, p.name) for p in CONFIG_PARAMS if getattr(args, p.name) is not None}
     settings["data"] = args.data
-    if args.init_from:
-        settings["init_from"] = args.init_from
+    for name in ("init_from", "nodules"):
+        if getattr(args, name):
+            settings[name] = getattr(args, name)
     for name in ("preprocess", "augment"):
         if getattr(args, name):
             settings[name] = json.loads(Path(getattr(args, name)).read_text())

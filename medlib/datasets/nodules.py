@@ -17,6 +17,7 @@ that of a disk of its outline's area.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -223,3 +224,57 @@ def _write_film(path: Path, film: np.ndarray, kind: np.dtype) -> None:
     """A film as a PNG of its set's bit depth (8 bits for 8-bit films, else 16)."""
     top = 255 if kind == np.uint8 else 65535
     cv2.imwrite(str(path), np.clip(np.rint(film), 0, top).astype(np.uint8 if top == 255 else np.uint16))
+
+
+@dataclass
+class NoduleSimulation:
+    """Nodules from CT blended into a share of a run's training films without a finding (a training
+    augmentation: the validation and test films stay as they are). :func:`prepare_simulation` reads the nodules and
+    finds each film's lungs."""
+
+    nodules: list[Nodule]
+    lungs: list[np.ndarray]
+    """Each film's lung fields (H×W), by the film's number in the set."""
+    spacing: float
+    share: float
+    source: str
+    per_film: tuple[int, int] = (1, 3)
+    diameters: tuple[float, float] = DIAMETERS_MM
+    contrasts: tuple[float, float] = CONTRASTS
+
+    def apply(self, dataset: Dataset, index: np.ndarray, seed: int) -> tuple[Dataset, str]:
+        """``dataset`` with :attr:`share` of the films at ``index`` that hold no finding given 1 to 3 nodules each
+        (their findings added, their class the nodules' where the set has one), and what was done, in one line."""
+        found = [list(f) for f in dataset.findings] if dataset.findings is not None else [[] for _ in dataset.ids]
+        normal = [int(i) for i in index if not found[i]]
+        rng = np.random.default_rng([seed, 35])
+        chosen = [i for i in normal if rng.uniform() < self.share]
+        images, labels = dataset.images.copy(), None if dataset.labels is None else dataset.labels.copy()
+        positive = next((k for k, name in enumerate(dataset.class_names) if name not in NEGATIVE_CLASSES), None)
+        for i in chosen:
+            film, added = simulate_nodules(images[i].astype(np.float32), self.lungs[i], self.nodules, self.spacing,
+                                           int(rng.integers(self.per_film[0], self.per_film[1] + 1)), rng,
+                                           self.diameters, self.contrasts)
+            top = np.iinfo(images.dtype).max if images.dtype.kind in "ui" else np.inf
+            images[i] = np.clip(np.rint(film) if images.dtype.kind in "ui" else film, 0, top).astype(images.dtype)
+            found[i] = added
+            if labels is not None and positive is not None:
+                labels[i] = positive
+        done = (f"{len(chosen)} of {len(normal)} training films without a finding received {self.per_film[0]}-"
+                f"{self.per_film[1]} nodules ({self.diameters[0]:g}-{self.diameters[1]:g} mm, contrast "
+                f"{self.contrasts[0]:g}-{self.contrasts[1]:g}) from {len(self.nodules)} CT nodules of {self.source}; "
+                "validation films untouched")
+        return dataclasses.replace(dataset, images=images, findings=found, labels=labels), done
+
+
+def prepare_simulation(folder: str | Path, dataset: Dataset, share: float,
+                       lungs_model: str | Path | None = None) -> NoduleSimulation:
+    """The simulation of a run on ``dataset``: the nodules of ``folder`` (NODE21's layout), each film's lungs (the
+    set's own masks, else outlined by ``lungs_model``, the shipped anatomy model by default) and spacing."""
+    lungs = lung_fields(dataset)
+    if lungs is None:
+        from medlib.answers.anatomy import outlined_lungs
+        from medlib.store.folders import shipped_store
+
+        lungs = outlined_lungs(dataset, lungs_model or shipped_store() / "cxr-anatomy")
+    return NoduleSimulation(read_nodules(folder), lungs, film_spacing(dataset)[0], share, Path(folder).name)

@@ -67,6 +67,9 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     Param("patches_per_image", "int", 0, 0, 1000, label="patches per image (0 = from the data)",
           shown_if=("task", DENSE), help="segmentation with patches: patches drawn per image per epoch; 0 "
           "derives it (about 1,024 an epoch)"),
+    Param("nodule_share", "float", 0.5, 0.0, 1.0, step=0.05, label="share of normal films given nodules",
+          help="with a folder of CT nodules (--nodules): the share of training films without a finding that receive "
+          "1-3 simulated nodules (validation films never do)"),
     Param("folds", "int", 0, 0, 10, label="folds (0 = from the data)",
           help="train this many models on patient-grouped folds of train and validation and store their "
           "ensemble; calibration and the threshold come from their out-of-fold predictions; 0 chooses 5 for a "
@@ -121,12 +124,14 @@ class _Config:
 TrainConfig = make_dataclass(
     "TrainConfig",
     [("data", str, field(default="phantom")), ("preprocess", dict | None, field(default=None)),
-     ("augment", dict | None, field(default=None)), ("init_from", str | None, field(default=None))]
+     ("augment", dict | None, field(default=None)), ("init_from", str | None, field(default=None)),
+     ("nodules", str | None, field(default=None))]
     + [(p.name, _TYPES[p.kind], field(default=p.default)) for p in CONFIG_PARAMS],
     bases=(_Config,),
 )
 TrainConfig.__module__ = __name__  # where pickle finds it (the training process receives one)
 TrainConfig.__doc__ = """What to train and how: the data (a path or ``phantom``), optional preprocessing and
 augmentation specs (``None`` derives them from the data), a stored model to start from (``init_from``: its
-weights are copied wherever a layer matches), and one field per :data:`CONFIG_PARAMS` entry with its default
-(the default recipe)."""
+weights are copied wherever a layer matches), a folder of CT nodules to blend into a share of the training films
+without a finding (``nodules``, NODE21's layout; :mod:`medlib.datasets.nodules`), and one field per
+:data:`CONFIG_PARAMS` entry with its default (the default recipe)."""

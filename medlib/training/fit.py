@@ -17,6 +17,7 @@ from medlib.training.distribute import ClusterError, Placement, fit_replicated
 from medlib.training.inputs import Augment, make_inputs, mix_batches, weigh_batches
 from medlib.training.optimisation import optimizer_for
 from medlib.training.plan import RunPlan
+from medlib.training.recipe import Choice
 from medlib.training.resume import Backup
 
 LOST_WORKER = ("UnavailableError", "AbortedError", "DeadlineExceededError", "CancelledError")
@@ -76,6 +77,10 @@ class Run:
 
         from medlib.training.monitor import Monitor
 
+        if plan.simulation is not None:  # this fit's training films only: its validation films stay real
+            simulated, done = plan.simulation.apply(dataset, plan.train_index, config.seed)
+            dataset = plan.task.training_set(simulated)
+            plan.choices["simulated nodules"] = Choice(config.nodule_share, done, False)
         self.config, self.plan, self.dataset, self.placement, self.emit = config, plan, dataset, placement, emit
         keras.utils.set_random_seed(config.seed)
         self.mixup = plan.task.mixes(config.mixup)

@@ -10,6 +10,7 @@ import numpy as np
 
 from medlib.augment import Augmenter
 from medlib.datasets import Dataset
+from medlib.datasets.nodules import NoduleSimulation
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
 from medlib.models.architectures import DEFAULT_SEGMENTER, unet_depth_for
@@ -48,6 +49,8 @@ class RunPlan:
     """The network's first-level filters (0: the architecture's own)."""
     folds: int = 1
     """Models trained on folds of train and validation (1: one model on the validation split)."""
+    simulation: NoduleSimulation | None = None
+    """Nodules from CT blended into a share of each fit's training films without a finding."""
 
     @property
     def samples_per_epoch(self) -> int:

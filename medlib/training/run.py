@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from medlib.datasets import Dataset, VolumeSet, load_or_cache
+from medlib.datasets.nodules import prepare_simulation
 from medlib.spec import SpecError
 from medlib.store.card import SYNTHETIC_USE, ModelCard
 from medlib.store.folders import library_versions, save_model
@@ -107,8 +108,10 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     if isinstance(dataset, VolumeSet):
         return train_on_volumes(config, dataset, out, emit, stop, overwrite, about)
     config, why = _with_task(config, dataset)
+    simulation = prepare_simulation(config.nodules, dataset, config.nodule_share) if config.nodules else None
     dataset = task_for(config.task).training_set(dataset)
     plan = resolve(config, dataset)
+    plan.simulation = simulation
     plan.choices = {"task": Choice(config.task, why or "set", why is not None)} | plan.choices
     fit_to_budget(plan, config)
     config = _replicate(plan, config, placement)
