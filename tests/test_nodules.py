@@ -107,3 +107,27 @@ def test_simulate_nodules_writes_a_manifest_set_whose_nodules_lie_where_recorded
     again = tmp_path / "again"
     assert simulate(again) == 0
     assert (again / "manifest.csv").read_text() == (out / "manifest.csv").read_text()  # the same seed, the same set
+
+
+def test_a_runs_simulation_gives_nodules_to_a_share_of_its_training_films_only():
+    from medlib.datasets import Dataset
+    from medlib.datasets.nodules import NoduleSimulation
+
+    film, lungs = _film()
+    n = 40
+    images = np.repeat(np.clip(film, 0, 255).astype(np.uint8)[None, ..., None], n, axis=0)
+    data = Dataset("films", images, np.array(["train"] * 30 + ["val"] * 10), [f"f{i}" for i in range(n)],
+                   labels=np.zeros(n, int), class_names=["normal", "nodule"], findings=[[] for _ in range(n)])
+    simulation = NoduleSimulation([project_nodule(*_ball(), source="ball")], [lungs] * n, 0.8, 0.5, "balls",
+                                  diameters=(6.0, 10.0))
+    train = np.arange(30)
+    simulated, done = simulation.apply(data, train, seed=0)
+    given = [i for i in range(n) if simulated.findings[i]]
+    assert set(given) <= set(train) and 8 <= len(given) <= 22 and done.startswith(f"{len(given)} of 30 ")
+    assert all(simulated.labels[i] == 1 for i in given) and not simulated.labels[30:].any()
+    assert np.array_equal(simulated.images[30:], images[30:]) and np.array_equal(data.images, images)  # a copy
+    for i in given:
+        changed = simulated.images[i][..., 0] != images[i][..., 0]
+        assert changed.any() and lungs[changed].all()
+    again, _ = simulation.apply(data, train, seed=0)
+    assert [f for f in again.findings] == simulated.findings  # seeded
