@@ -131,3 +131,41 @@ def test_a_runs_simulation_gives_nodules_to_a_share_of_its_training_films_only()
         assert changed.any() and lungs[changed].all()
     again, _ = simulation.apply(data, train, seed=0)
     assert [f for f in again.findings] == simulated.findings  # seeded
+
+
+class _Brightest:
+    """A stand-in detector: candidates where the film stands out of its smoothed self (a top-hat), so larger and
+    brighter nodules stand out more; no model, the same answer every time."""
+
+    def __init__(self):
+        from medlib.preprocessing.pipeline import make_pipeline
+
+        self.pipeline = make_pipeline()
+        self.task = self
+
+    def candidates(self, loaded, processed):
+        import cv2
+
+        from medlib.scoring.candidates import find_candidates
+
+        film = processed.image[..., 0].astype(np.float32)
+        excess = np.clip(film - cv2.blur(film, (25, 25)), 0, None) / 40.0
+        return find_candidates(np.clip(excess, 0, 1), floor=0.02)
+
+
+def test_detectability_finds_large_bright_nodules_and_says_how_sure_it_is():
+    from medlib.scoring.detectability import detectability
+
+    film, lungs = _film()
+    films = [np.clip(film + k, 0, 255).astype(np.uint8)[..., None] for k in range(4)]
+    result = detectability(_Brightest(), films, [lungs] * 4, [project_nodule(*_ball(), source="ball")], 0.8,
+                           diameters=(2.0, 12.0), contrasts=(0.03, 0.6), placements=12, seed=1)
+    curve = {(row["diameter_mm"], row["contrast"]): row for row in result["curve"]}
+    assert result["films"] == 4 and len(curve) == 4
+    assert curve[(12.0, 0.6)]["sensitivity"] >= 0.9 > 0.5 > curve[(2.0, 0.03)]["sensitivity"]
+    for row in curve.values():
+        low, high = row["ci"]
+        assert low <= row["sensitivity"] <= high and row["found"] == round(row["sensitivity"] * 12)
+    again = detectability(_Brightest(), films, [lungs] * 4, [project_nodule(*_ball(), source="ball")], 0.8,
+                          diameters=(2.0, 12.0), contrasts=(0.03, 0.6), placements=12, seed=1)
+    assert again == result

@@ -1,13 +1,15 @@
 """The commands about simulated nodules: ``simulate-nodules`` (write a set of films with nodules from CT blended
-in, in the manifest layout)."""
+in, in the manifest layout) and ``detectability`` (at what size a model finds them)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from medlib.cli.options import default_model, positive, span
+from medlib.scoring.detectability import DIAMETERS
 
 
 def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
@@ -32,6 +34,35 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
                                "(default models/cxr-anatomy)")
     simulate.set_defaults(run=cmd_simulate_nodules)
 
+    detect = sub.add_parser("detectability", parents=seeded,
+                            help="the share of simulated nodules a locating model finds at one false positive per "
+                                 "film, by nodule diameter, on a split's normal films")
+    detect.add_argument("--model", required=True, help="a locating model's folder, e.g. models/cxr-nodule")
+    detect.add_argument("--data", required=True, help="a data set of chest films; its normal films of --split "
+                                                     "receive the nodules, one at a time")
+    detect.add_argument("--nodules", required=True, help="CT nodules in NODE21's layout")
+    detect.add_argument("--split", default="val", choices=("train", "val", "test"),
+                        help="whose normal films (default val: never test, which gives final figures only)")
+    detect.add_argument("--diameters", type=numbers, default=DIAMETERS, help="diameters in mm (default "
+                                                                             "5,10,15,20,30)")
+    detect.add_argument("--contrasts", type=numbers, default=(0.1,), help="contrasts (default 0.1)")
+    detect.add_argument("--placements", type=positive, default=40, help="nodules per diameter and contrast "
+                                                                         "(default 40)")
+    detect.add_argument("--lungs-model", default=str(default_model("cxr-anatomy")),
+                        help="the model that outlines the lungs of films whose set does not")
+    detect.set_defaults(run=cmd_detectability)
+
+
+def numbers(text: str) -> tuple[float, ...]:
+    """Numbers separated by commas (``5,10,15``)."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not numbers separated by commas, such as 5,10,15") from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give positive numbers separated by commas")
+    return values
+
 
 def cmd_simulate_nodules(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.answers.anatomy import outlined_lungs
@@ -47,3 +78,24 @@ def cmd_simulate_nodules(args: argparse.Namespace) -> dict[str, Any]:
                                (int(args.per_film[0]), int(args.per_film[1])), args.diameters or DIAMETERS_MM,
                                args.contrasts or CONTRASTS)
     return made | {"lungs": source}
+
+
+def cmd_detectability(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.answers.anatomy import outlined_lungs
+    from medlib.datasets import load_images
+    from medlib.datasets.nodules import film_spacing, lung_fields, normal_films, read_nodules
+    from medlib.models.loaded import open_model
+    from medlib.scoring.detectability import detectability
+
+    films = load_images(args.data, "--data", seed=args.seed)
+    chosen = [i for i in normal_films(films) if films.splits[i] == args.split]
+    if not chosen:
+        raise ValueError(f"{films.name} has no normal film in its {args.split} split; choose another --split")
+    lungs = lung_fields(films)
+    lungs = [lungs[i] for i in chosen] if lungs is not None else outlined_lungs(
+        dataclasses.replace(films, images=films.images[chosen]), args.lungs_model)
+    spacing, where = film_spacing(films)
+    result = detectability(open_model(args.model), [films.images[i] for i in chosen], lungs, read_nodules(args.nodules),
+                           spacing, args.diameters, args.contrasts, args.placements, args.seed)
+    return {"model": Path(args.model).name, "data": films.name, "split": args.split, "spacing_mm": round(spacing, 4),
+            "spacing_from": where, **result}

@@ -132,6 +132,13 @@ def place_nodule(film: np.ndarray, lungs: np.ndarray, nodule: Nodule, spacing: f
     return out, finding
 
 
+def as_film(values: np.ndarray, kind: np.dtype) -> np.ndarray:
+    """A film with a nodule blended in, back in its own type (whole numbers within an integer type's range)."""
+    if np.dtype(kind).kind not in "ui":
+        return values.astype(kind)
+    return np.clip(np.rint(values), 0, np.iinfo(kind).max).astype(kind)
+
+
 def simulate_nodules(film: np.ndarray, lungs: np.ndarray, nodules: Sequence[Nodule], spacing: float, count: int,
                      rng: np.random.Generator, diameters: tuple[float, float] = DIAMETERS_MM,
                      contrasts: tuple[float, float] = CONTRASTS) -> tuple[np.ndarray, list[Finding]]:
@@ -176,6 +183,12 @@ def lung_fields(dataset: Dataset) -> list[np.ndarray] | None:
     return [np.isin(mask, lungs) for mask in dataset.masks] if lungs else None
 
 
+def normal_films(films: Dataset) -> list[int]:
+    """The films without a finding: none located, and of a negative class (``normal``) where the set has classes."""
+    return [i for i in range(len(films)) if not (films.findings[i] if films.findings is not None else [])
+            and (films.labels is None or films.class_names[films.labels[i]] in NEGATIVE_CLASSES)]
+
+
 def write_simulated_set(films: Dataset, lungs: Sequence[np.ndarray], nodules: Sequence[Nodule], out: Path,
                         count: int, seed: int, per_film: tuple[int, int] = (1, 3),
                         diameters: tuple[float, float] = DIAMETERS_MM,
@@ -185,8 +198,7 @@ def write_simulated_set(films: Dataset, lungs: Sequence[np.ndarray], nodules: Se
     (``images/*.png``; ``manifest.csv``: label ``nodule`` with one row per nodule, its centre, radius and size in
     mm, or ``normal``; the film it came from as ``patient_id``, so a film and its copies are never split;
     ``simulation.json``: how it was made)."""
-    normal = [i for i in range(len(films)) if not (films.findings[i] if films.findings is not None else [])
-              and (films.labels is None or films.class_names[films.labels[i]] in NEGATIVE_CLASSES)]
+    normal = normal_films(films)
     if not normal:
         raise DatasetError(f"{films.name} holds no film without a finding to place nodules in")
     rng = np.random.default_rng(seed)
@@ -255,8 +267,7 @@ class NoduleSimulation:
             film, added = simulate_nodules(images[i].astype(np.float32), self.lungs[i], self.nodules, self.spacing,
                                            int(rng.integers(self.per_film[0], self.per_film[1] + 1)), rng,
                                            self.diameters, self.contrasts)
-            top = np.iinfo(images.dtype).max if images.dtype.kind in "ui" else np.inf
-            images[i] = np.clip(np.rint(film) if images.dtype.kind in "ui" else film, 0, top).astype(images.dtype)
+            images[i] = as_film(film, images.dtype)
             found[i] = added
             if labels is not None and positive is not None:
                 labels[i] = positive
