@@ -17,6 +17,7 @@ PAGES = [
     st.Page("app_pages/train.py", title="Training", icon=":material/model_training:"),
     st.Page("app_pages/evaluate.py", title="Evaluation", icon=":material/analytics:"),
     st.Page("app_pages/diagnose.py", title="Diagnose", icon=":material/stethoscope:"),
+    st.Page("app_pages/nodule_studio.py", title="Nodule studio", icon=":material/radiology:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -169,3 +169,16 @@ def test_detectability_finds_large_bright_nodules_and_says_how_sure_it_is():
     again = detectability(_Brightest(), films, [lungs] * 4, [project_nodule(*_ball(), source="ball")], 0.8,
                           diameters=(2.0, 12.0), contrasts=(0.03, 0.6), placements=12, seed=1)
     assert again == result
+
+
+def test_medlib_detectability_prints_the_curve_on_a_splits_normal_films(shared_data, capsys):
+    import json
+
+    from medlib.cli import main
+
+    assert main(["detectability", "--model", "models/cxr-nodule", "--data", str(shared_data / "jsrt"), "--nodules",
+                 str(shared_data / "node21_nodules"), "--diameters", "10,30", "--placements", "4"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["split"] == "val" and result["films"] > 0 and result["spacing_from"] == "the films' own"
+    assert [row["diameter_mm"] for row in result["curve"]] == [10.0, 30.0]
+    assert all(row["placements"] == 4 and row["ci"][0] <= row["sensitivity"] <= row["ci"][1] for row in result["curve"])

@@ -19,6 +19,7 @@ REAL_SAMPLES = {
     "normal (child)": ("IM-0141-0001.jpeg", KERMANY, None),
     "pneumonia (child)": ("person1001_bacteria_2932.jpeg", KERMANY, None),
     "lung nodule (adult)": ("JPCLN012.png", JSRT, (1.6, 1.6)),
+    "normal (adult)": ("JPCNN004.png", JSRT, (1.6, 1.6)),
 }
 """Real films from the test splits of chest_xray_224 and jsrt (see samples/README.md): label → (file, credit, pixel
 spacing in mm where the file does not carry it)."""

@@ -88,7 +88,7 @@ def cmd_detectability(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.scoring.detectability import detectability
 
     films = load_images(args.data, "--data", seed=args.seed)
-    chosen = [i for i in normal_films(films) if films.splits[i] == args.split]
+    chosen = sorted(set(normal_films(films)) & set(films.indices(args.split).tolist()))
     if not chosen:
         raise ValueError(f"{films.name} has no normal film in its {args.split} split; choose another --split")
     lungs = lung_fields(films)

@@ -110,7 +110,7 @@ def place_nodule(film: np.ndarray, lungs: np.ndarray, nodule: Nodule, spacing: f
     height, width = footprint.shape
     rows, columns = np.mgrid[0:height, 0:width]
     inner = (float((footprint * columns).sum() / footprint.sum()), float((footprint * rows).sum() / footprint.sum()))
-    radius = float(np.sqrt((footprint > 0).sum() / np.pi))
+    radius = (diameter_mm or nodule.diameter_mm) / (2 * spacing)  # its outline's, as scaled
     if centre is None:
         reach = max(1, int(np.ceil(max(height, width) / 2)))
         inside = cv2.erode(lungs.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
@@ -289,3 +289,16 @@ def prepare_simulation(folder: str | Path, dataset: Dataset, share: float,
 
         lungs = outlined_lungs(dataset, lungs_model or shipped_store() / "cxr-anatomy")
     return NoduleSimulation(read_nodules(folder), lungs, film_spacing(dataset)[0], share, Path(folder).name)
+
+
+def generated_nodule(seed: int = 0, side: int = 40) -> Nodule:
+    """A made nodule, not one from CT: a solid, slightly lobulated ellipsoid of soft tissue (40 HU) in lung (-850
+    HU), projected like a CT one (:func:`project_nodule`); for a page or a test without a folder of CT nodules."""
+    rng = np.random.default_rng(seed)
+    z, y, x = (np.mgrid[:side, :side, :side] - (side - 1) / 2) / (side / 4)
+    axes = rng.uniform(0.8, 1.2, 3)
+    radius = np.sqrt((z / axes[0]) ** 2 + (y / axes[1]) ** 2 + (x / axes[2]) ** 2)
+    angle = np.arctan2(y, x)
+    inside = radius <= 1.0 + 0.12 * np.sin(rng.integers(3, 6) * angle + rng.uniform(0, 2 * np.pi))
+    patch = np.where(inside, 40.0, -850.0)
+    return project_nodule(patch, inside, f"generated nodule {seed}")
