@@ -102,22 +102,21 @@ def test_located_findings_train_a_locating_model_scored_as_candidates(tmp_path):
     assert again["detection"]["nodule"]["sensitivity_at_1fp"] == detection["sensitivity_at_1fp"]
 
 
-def test_a_set_with_findings_classifies_by_default_and_locates_where_it_has_no_labels(tmp_path):
+def test_a_set_with_findings_detects_by_default_and_classifies_without_them(tmp_path):
     pytest.importorskip("tensorflow")
     from medlib.tasks import default_task
     from medlib.training import TrainConfig, resolve, train
 
     data = dataclasses.replace(spots(n=40), name="spots-small")
     task, why = default_task(data)
-    assert task.name == "classify" and "could also train locate" in why
+    assert task.name == "detect" and "could also train classify, locate" in why
+    assert default_task(dataclasses.replace(data, findings=None))[0].name == "classify"
     unlabelled = dataclasses.replace(data, labels=None, class_names=[], masks=TASKS["locate"].training_set(data).masks)
-    assert default_task(unlabelled)[0].name == "locate"
-    assert resolve(TrainConfig(**FAST), unlabelled).task.name == "locate"
-    result = train(TrainConfig(**{**FAST, "epochs": 2}), tmp_path / "cls", dataset=data)
+    assert resolve(TrainConfig(**FAST), unlabelled).task.name == "detect"
+    result = train(TrainConfig(**{**FAST, "epochs": 2}), tmp_path / "det", dataset=data)
     card = result.stored.card
-    assert card.task == "classify" and card.class_names == ["normal", "nodule"] and card.positive_class == "nodule"
-    assert card.located_by == "heat map"
-    assert card.recipe["task"]["derived"] and card.recipe["task"]["value"] == "classify"
+    assert card.task == "detect" and card.class_names == ["background", "nodule"] and card.finding == "nodule"
+    assert card.recipe["task"]["derived"] and card.recipe["task"]["value"] == "detect"
 
 
 def test_a_classifier_of_located_findings_places_them_by_its_heat_map(tmp_path):
