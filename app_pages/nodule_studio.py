@@ -26,8 +26,9 @@ from ui.sidebar import privacy_notice
 from ui.workspace import shelf
 
 ROOT = Path(__file__).resolve().parents[1]
+# The real data sets this server has: MEDLIB_DATA, else ../shared/data beside the app (a comment, not a string: a
+# page's bare string is drawn by Streamlit's magic).
 SERVER_DATA = Path(os.environ.get("MEDLIB_DATA", ROOT.parent / "shared" / "data"))
-"""The real data sets this server has (``MEDLIB_DATA``, else ``../shared/data`` beside the app)."""
 GENERATED = "generated (a smooth solid nodule)"
 ANATOMY = "cxr-anatomy"
 FILMS = ("normal (adult)", "lung nodule (adult)")
