@@ -11,15 +11,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from medlib.answers.anatomy import lung_field
+from medlib.answers.lungs import lung_field
 from medlib.answers.studio import trial_picture, try_nodule
-from medlib.datasets.nodules import film_spacing, generated_nodule, lung_fields, normal_films, read_nodules
+from medlib.datasets.nodule_sets import film_spacing, lung_fields, normal_films
+from medlib.datasets.nodules import generated_nodule, read_nodules
 from medlib.display.drawing import enlarge
 from medlib.display.windowing import to_display
 from medlib.errors import MedlibError
 from medlib.input import read_image
 from medlib.input.image import MedImage
 from medlib.scoring.detectability import DIAMETERS, detectability
+from ui import state
 from ui.models import heavy_work, loaded_entry
 from ui.samples import REAL_SAMPLES, real_sample, real_sample_caption
 from ui.sidebar import privacy_notice
@@ -96,7 +98,7 @@ def _curve(locator_entry, locator, lock) -> None:
     placements = st.select_slider("Nodules per diameter", [10, 20, 40, 80], 20, key="ns_placements")
     contrast = st.slider("Contrast of the curve's nodules", 0.02, 0.30, 0.10, 0.01, key="ns_curve_contrast")
     if not st.button("Measure the curve", key="ns_measure", icon=":material/monitoring:"):
-        result = st.session_state.get("ns_curve")
+        result = st.session_state.get(state.STUDIO_CURVE)
     else:
         from medlib.datasets import load_dataset
 
@@ -113,7 +115,7 @@ def _curve(locator_entry, locator, lock) -> None:
                                    progress=lambda done: bar.progress(done, text=f"Placing nodules… {done:.0%}"))
         bar.empty()
         result = result | {"model": locator_entry.name}
-        st.session_state["ns_curve"] = result
+        state.remember(state.STUDIO_CURVE, result)
     if not result:
         return
     rows = pd.DataFrame(result["curve"])
@@ -151,7 +153,7 @@ def main() -> None:
                               key="ns_model")
         locator_entry = next(m for m in locators if m.name == chosen)
         picked = _film()
-        seed = int(st.session_state.get("ns_seed", 0))
+        seed = int(st.session_state.get(state.STUDIO_SEED, 0))
         nodule = _nodule(seed)
         diameter = st.slider("Diameter (mm)", 4.0, 40.0, 15.0, 1.0, key="ns_diameter")
         contrast = st.slider("Contrast", 0.02, 0.30, 0.10, 0.01, key="ns_contrast",
@@ -163,7 +165,7 @@ def main() -> None:
             centre = (st.slider("x (pixels from the left)", 0, width - 1, width // 4, key="ns_x") * 1.0,
                       st.slider("y (pixels from the top)", 0, height - 1, height // 2, key="ns_y") * 1.0)
         if st.button("Another nodule and place", key="ns_again", icon=":material/casino:"):
-            st.session_state["ns_seed"] = seed + 1
+            state.remember(state.STUDIO_SEED, seed + 1)
             st.rerun()
     if picked is None:
         return

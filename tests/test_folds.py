@@ -99,8 +99,9 @@ def test_a_film_without_a_candidate_says_so(toy_locator):
 
 
 def test_init_from_copies_exactly_the_layers_that_match_and_says_which(tmp_path):
-    from medlib.models.architectures import build_model, copy_matching_weights
+    from medlib.models.architectures import build_model
     from medlib.training import TrainConfig, train
+    from medlib.training.fit import copy_matching_weights
 
     source = build_model("resnet-small", (16, 16, 1), 3)
     target = build_model("resnet-small", (24, 24, 1), 2)  # another input size: the convolutions still match

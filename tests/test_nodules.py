@@ -111,7 +111,7 @@ def test_simulate_nodules_writes_a_manifest_set_whose_nodules_lie_where_recorded
 
 def test_a_runs_simulation_gives_nodules_to_a_share_of_its_training_films_only():
     from medlib.datasets import Dataset
-    from medlib.datasets.nodules import NoduleSimulation
+    from medlib.datasets.nodule_sets import NoduleSimulation
 
     film, lungs = _film()
     n = 40

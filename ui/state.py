@@ -37,6 +37,7 @@ DIAGNOSE_FILES = "dx_answer_files"  # the answer's files prepared for download, 
 THRESHOLD, THRESHOLD_OF = "ev_threshold", "ev_threshold_of"  # the Evaluation page's threshold, and whose it is
 TRAINING_JOB, JOB_ACKNOWLEDGED = "tr_job", "tr_acknowledged"  # the run watched, and the last one whose end was seen
 WORKSPACE = "workspace"  # the private folder of this session (medlib.store.workspace.Workspace)
+STUDIO_SEED, STUDIO_CURVE = "ns_seed", "ns_curve"  # the Nodule studio's draw, and its last detectability curve
 
 KEYS = frozenset(value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str))
 """Every key above: the only ones a page keeps a value under (:func:`remember`)."""

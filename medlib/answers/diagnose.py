@@ -70,9 +70,7 @@ class Diagnosis:
     finding_threshold: float | None = None
     """The score at which the locating model calls a candidate (its card's, chosen on validation)."""
     detections: bool = True
-    """Whether the candidates are detections (the locating model's card shows a validated FROC,
-    :attr:`medlib.store.card.ModelCard.detects`) or only evidence: where its probability's evidence lies, drawn and
-    listed as such but never counted or written as findings."""
+    """Whether the candidates are detections (:attr:`medlib.store.card.ModelCard.detects`), else evidence only."""
     lesion_kind: str = "lesion"
     """What a one-structure segmenter's :attr:`lesions` are (``lesion``, ``lung field``...)."""
 
@@ -112,18 +110,16 @@ class Diagnosis:
         diameter = candidate.size_mm(self.spacing)
         box = [round(x - size), round(y - size), round(x + size), round(y + size)]
         return {"candidate": number, "kind": candidate.label, "score": candidate.score, "centre": [x, y],
-                "radius_px": round(size, 1), "box": box,
-                "lung": candidate.structure, "zone": candidate.zone,
+                "radius_px": round(size, 1), "box": box, "lung": candidate.structure, "zone": candidate.zone,
                 "size_mm": None if diameter is None else round(diameter, 1)}
 
     def to_dict(self) -> dict[str, Any]:
         """What ``python -m medlib diagnose`` prints for one image (maps left out): the findings are the called
-        candidates (where they are :attr:`detections`; else they are listed as ``evidence``) and the lesions, each
-        with its ``kind``, only where the gate lets the image through."""
+        candidates (as ``evidence`` unless :attr:`detections`) and the lesions, where the gate lets the image in."""
         shown = self.gate.in_distribution
         rows = [self.candidate_row(n, c) for n, c in self.called()] if shown else []
-        findings = (rows if self.detections else []) + \
-            [{"kind": self.lesion_kind, **f} for f in self.lesions] if shown else []
+        lesions = [{"kind": self.lesion_kind, **f} for f in self.lesions] if shown else []
+        findings = (rows if self.detections else []) + lesions
         out = {"probabilities": dict(zip(self.class_names, self.probabilities, strict=True)),
                "predicted": self.predicted, "threshold": self.decision_threshold, **self.gate.to_dict(),
                "findings": findings, "notes": self.notes, "model_seconds": round(self.seconds, 3)}
@@ -274,8 +270,7 @@ def _segment(segmenter: LoadedModel, image: np.ndarray, result: Diagnosis, signa
         probability = np.where(kept, np.maximum(probability, threshold + 1e-4), 0.0).astype(np.float32)
     result.lesion_probability, result.lesions_on_input = _on_image(probability, segmented.geometry, result.notes,
                                                                    f"{segmenter.target} map")
-    result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input
-                                  else spacing)
+    result.lesions = find_lesions(result.lesion_probability, threshold, None if result.lesions_on_input else spacing)
     if not result.lesions_on_input:
         result.lesions = _findings_back(result.lesions, work, result.image_size)
 
@@ -289,8 +284,7 @@ def _locate(locator: LoadedModel, image: np.ndarray, result: Diagnosis, spacing:
     located = _model_input(locator, image)
     record = located.geometry.record
     found = locator.task.candidates(locator, located)
-    result.finding_threshold = locator.threshold
-    result.detections = locator.card.detects
+    result.finding_threshold, result.detections = locator.threshold, locator.card.detects
     result.finding_probability = round(max((c.score for c in found), default=0.0), 4)
     for candidate in sorted(found, key=lambda c: -c.score):
         (row, column), = record.restore_points(xy_to_index(np.array([candidate.centre])), image.shape[:2])

@@ -65,9 +65,10 @@ def numbers(text: str) -> tuple[float, ...]:
 
 
 def cmd_simulate_nodules(args: argparse.Namespace) -> dict[str, Any]:
-    from medlib.answers.anatomy import outlined_lungs
+    from medlib.answers.lungs import outlined_lungs
     from medlib.datasets import load_images
-    from medlib.datasets.nodules import CONTRASTS, DIAMETERS_MM, lung_fields, read_nodules, write_simulated_set
+    from medlib.datasets.nodule_sets import lung_fields, write_simulated_set
+    from medlib.datasets.nodules import CONTRASTS, DIAMETERS_MM, read_nodules
 
     films = load_images(args.films, "--films", seed=args.seed)
     lungs = lung_fields(films)
@@ -81,9 +82,10 @@ def cmd_simulate_nodules(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_detectability(args: argparse.Namespace) -> dict[str, Any]:
-    from medlib.answers.anatomy import outlined_lungs
+    from medlib.answers.lungs import outlined_lungs
     from medlib.datasets import load_images
-    from medlib.datasets.nodules import film_spacing, lung_fields, normal_films, read_nodules
+    from medlib.datasets.nodule_sets import film_spacing, lung_fields, normal_films
+    from medlib.datasets.nodules import read_nodules
     from medlib.models.loaded import open_model
     from medlib.scoring.detectability import detectability
 

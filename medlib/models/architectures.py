@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,29 +67,6 @@ def dense_head(model: Any) -> Any:
     return last if hasattr(last, "kernel") and len(last.kernel.shape) == 2 else None
 
 
-def copy_matching_weights(source: Any, target: Any, skip: Sequence[str] = ()) -> tuple[list[str], list[str]]:
-    """Copy ``source``'s weights into each layer of ``target`` (but those named in ``skip``) that has a layer of the
-    same name there whose weights have the same shapes; the names of the layers copied and of those left as they
-    were.
-
-    A network starts from another's features this way (a backbone learned from thousands of films), its
-    head and any layer of another shape learning afresh.
-    """
-    theirs = {layer.name: layer.get_weights() for layer in source.layers}
-    copied, kept = [], []
-    for layer in target.layers:
-        mine = layer.get_weights()
-        if not mine:
-            continue
-        other = theirs.get(layer.name)
-        if layer.name not in skip and other is not None and [w.shape for w in other] == [w.shape for w in mine]:
-            layer.set_weights(other)
-            copied.append(layer.name)
-        else:
-            kept.append(layer.name)
-    return copied, kept
-
-
 def features_model(model: Any) -> Any:
     """A probe model giving the features that the last dense layer turns into logits (the model is not changed)."""
     head = dense_head(model)
@@ -99,10 +76,9 @@ def features_model(model: Any) -> Any:
 
 
 def _head(x, num_classes: int):
-    keras = _keras()
     if num_classes == 2:
-        return keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
-    return keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+        return _keras().layers.Dense(1, activation="sigmoid", name="probability")(x)
+    return _keras().layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
 
 
 def build_seed_cnn(input_shape: tuple[int, int, int], num_classes: int = 2, bn_momentum: float = BN_MOMENTUM) -> Any:
@@ -261,25 +237,18 @@ def build_unet(
     return keras.Model(inputs, outputs, name="unet" if len(input_shape) == 3 else "unet3d")
 
 
-def build_centernet(
-    input_shape: tuple[int, int, int],
-    num_classes: int = 2,
-    width: int = 16,
-    depth: int | None = None,
-    bn_momentum: float = BN_MOMENTUM,
-) -> Any:
-    """A centre-point detector on a U-Net (CenterNet's heads, Zhou et al. 2019, at the input's own resolution:
-    stride 1, so a 6-pixel nodule keeps its centre pixel): per finding label one sigmoid map of object centres
-    (``num_classes`` counts the background and the labels), then one map of the radius in pixels (softplus, read
-    at a centre). One output of ``num_classes`` channels, so tiles, mirrors and ensembles treat it as any map."""
-    keras = _keras()
-    layers = keras.layers
+def build_centernet(input_shape: tuple[int, int, int], num_classes: int = 2, width: int = 16, depth: int | None = None,
+                    bn_momentum: float = BN_MOMENTUM) -> Any:
+    """A U-Net with CenterNet's heads (Zhou et al. 2019) at stride 1 (a 6-pixel nodule keeps its centre pixel): a
+    sigmoid map of centres per finding label, then a map of radii in pixels; one output, so tiles, mirrors and
+    ensembles treat it as any map."""
+    layers = _keras().layers
     inputs, x = _unet_features(input_shape, width, depth, bn_momentum)
     heat = layers.Conv2D(width, 3, padding="same", activation="relu", name="heat_conv")(x)
     heat = layers.Conv2D(num_classes - 1, 1, activation="sigmoid", name="heat")(heat)
     size = layers.Conv2D(width, 3, padding="same", activation="relu", name="size_conv")(x)
     size = layers.Conv2D(1, 1, activation="softplus", name="size")(size)
-    return keras.Model(inputs, layers.Concatenate(name="centres")([heat, size]), name="centernet")
+    return _keras().Model(inputs, layers.Concatenate(name="centres")([heat, size]), name="centernet")
 
 
 @dataclass(frozen=True)

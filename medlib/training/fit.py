@@ -6,12 +6,13 @@ A run without folds fits one; a cross-validated run (:mod:`medlib.training.folds
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from medlib.datasets import Dataset
 from medlib.errors import MedlibError
-from medlib.models.architectures import ModelError, bn_momentum_for, build_model, copy_matching_weights
+from medlib.models.architectures import ModelError, bn_momentum_for, build_model
 from medlib.training.config import Progress, TrainConfig
 from medlib.training.distribute import ClusterError, Placement, fit_replicated
 from medlib.training.inputs import Augment, make_inputs, mix_batches, weigh_batches
@@ -38,6 +39,29 @@ def for_inference(model: Any) -> Any:
     copy = keras.Model.from_config(model.get_config())
     copy.set_weights(model.get_weights())
     return copy
+
+
+def copy_matching_weights(source: Any, target: Any, skip: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Copy ``source``'s weights into each layer of ``target`` (but those named in ``skip``) that has a layer of the
+    same name there whose weights have the same shapes; the names of the layers copied and of those left as they
+    were.
+
+    A network starts from another's features this way (a backbone learned from thousands of films), its
+    head and any layer of another shape learning afresh.
+    """
+    theirs = {layer.name: layer.get_weights() for layer in source.layers}
+    copied, kept = [], []
+    for layer in target.layers:
+        mine = layer.get_weights()
+        if not mine:
+            continue
+        other = theirs.get(layer.name)
+        if layer.name not in skip and other is not None and [w.shape for w in other] == [w.shape for w in mine]:
+            layer.set_weights(other)
+            copied.append(layer.name)
+        else:
+            kept.append(layer.name)
+    return copied, kept
 
 
 def start_from(folder: str, model: Any, names: list[str]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from medlib.augment import Augmenter
 from medlib.datasets import Dataset
-from medlib.datasets.nodules import NoduleSimulation
+from medlib.datasets.nodule_sets import NoduleSimulation
 from medlib.datasets.split import assign_splits
 from medlib.errors import DatasetError
 from medlib.models.architectures import DEFAULT_SEGMENTER, unet_depth_for

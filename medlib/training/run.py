@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from medlib.datasets import Dataset, VolumeSet, load_or_cache
-from medlib.datasets.nodules import prepare_simulation
+from medlib.datasets.nodule_sets import prepare_simulation
 from medlib.spec import SpecError
 from medlib.store.card import SYNTHETIC_USE, ModelCard
 from medlib.store.folders import library_versions, save_model
