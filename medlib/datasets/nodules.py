@@ -55,7 +55,8 @@ def project_nodule(patch: np.ndarray, mask: np.ndarray, source: str, spacing_mm:
     if not mask.any():
         raise DatasetError(f"{source}: the nodule's mask is empty")
     lung = float(np.median(patch[~mask])) if (~mask).any() else -850.0
-    excess = np.clip(patch - lung, 0.0, None) * mask
+    # + 1 HU a voxel: a nodule no denser than the lung around it still has its outline
+    excess = (np.clip(patch - lung, 0.0, None) + 1.0) * mask
     footprint = excess.sum(axis=1)[::-1] * spacing_mm  # (z, x), superior first
     rows, columns = np.nonzero(mask.any(axis=1)[::-1])
     footprint = footprint[rows.min(): rows.max() + 1, columns.min(): columns.max() + 1]
