@@ -5,6 +5,7 @@ what gets written of them."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import warnings
@@ -255,3 +256,20 @@ def test_the_report_is_self_contained_and_follows_the_chosen_threshold():
     assert "chosen by the user" in report and report.count("<td>nodule</td>") == 2  # both reach 0.1
     for secret in (str(_source("RG1_UNCR.dcm").get(tag)) for tag in SECRETS):
         assert secret not in report
+
+
+def test_a_locating_model_without_a_validated_froc_gives_evidence_never_findings(tmp_path):
+    """Its card's validation sensitivity at one false candidate a film is under the bar: its candidates are drawn
+    and listed as evidence, but no count, no finding in the printed answer or the report, no region in the SR."""
+    unproven = _card("cxr-nodule", metrics={"val": {"sensitivity_at_1fp": 0.01}})
+    assert not unproven.detects and CARDS["locator"].detects
+    image = read_image(dicom_file("RG1_UNCR.dcm"))
+    result = dataclasses.replace(_film_answer(image.height, image.width), detections=unproven.detects)
+    printed = result.to_dict()
+    assert [row["kind"] for row in printed["findings"]] == [] and [row["candidate"] for row in printed["evidence"]] == [1]
+    files = answer_files("film", image, result, CARDS | {"locator": unproven}, picture=np.zeros((8, 8, 3), np.uint8),
+                         dicom=True)
+    report = files.files["film-report.html"].decode()
+    assert "Evidence, not detections" in report and "not nodules" in report
+    sr = hd.sr.srread(io.BytesIO(files.files["film-sr.dcm"]))
+    assert not [g for g in sr.content.get_planar_roi_measurement_groups() if "candidate" in g.tracking_identifier]
