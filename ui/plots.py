@@ -51,7 +51,8 @@ def training_curves(epochs: list[dict]) -> go.Figure:
     if any(e.get("val_loss") == e.get("val_loss") for e in epochs):  # NaN for segmentation
         figure.add_trace(go.Scatter(x=x, y=[e.get("val_loss") for e in epochs], name="val loss",
                                     mode="lines+markers"), 1, 1)
-    for key in ("val_auc", "val_dice", "val_cpm", "val_detection", "val_accuracy", "val_sensitivity", "val_specificity"):
+    watched = ("val_auc", "val_dice", "val_cpm", "val_detection", "val_accuracy", "val_sensitivity", "val_specificity")
+    for key in watched:
         if epochs and key in epochs[-1]:
             figure.add_trace(go.Scatter(x=x, y=[e.get(key) for e in epochs], name=key[4:], mode="lines+markers"), 1, 2)
     figure.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),  # the legend below: titles stay clear
