@@ -124,16 +124,17 @@ def _record_failure(errors: list[str], response) -> None:
         errors.append(f"{response.status} {response.url}")
 
 
+def _harmless(text: str) -> bool:
+    """A console error that says nothing about the app: a failed load already judged by its response, or
+    Streamlit's own note that an image of a superseded rerun was gone from its media store (after fast reruns)."""
+    return text.startswith("Failed to load resource") or ("Image source error" in text and "/media/" in text)
+
+
 def open_app(browser, url: str):
     """A new page on the app, collecting console errors, page errors and failed requests."""
     page = browser.new_page(viewport={"width": 1400, "height": 2200})
     errors: list[str] = []
-    page.on(
-        "console",
-        lambda m: (
-            errors.append(m.text) if m.type == "error" and not m.text.startswith("Failed to load resource") else None
-        ),
-    )
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not _harmless(m.text) else None)
     page.on("response", lambda r: _record_failure(errors, r))
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
