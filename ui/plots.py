@@ -48,7 +48,7 @@ def training_curves(epochs: list[dict]) -> go.Figure:
     figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "validation metrics"))
     x = [e["epoch"] for e in epochs]
     figure.add_trace(go.Scatter(x=x, y=[e["loss"] for e in epochs], name="train loss", mode="lines+markers"), 1, 1)
-    if any(e.get("val_loss") == e.get("val_loss") for e in epochs):  # NaN for segmentation
+    if any(e.get("val_loss") is not None and e["val_loss"] == e["val_loss"] for e in epochs):  # NaN or none: no trace
         figure.add_trace(go.Scatter(x=x, y=[e.get("val_loss") for e in epochs], name="val loss",
                                     mode="lines+markers"), 1, 1)
     watched = ("val_auc", "val_dice", "val_cpm", "val_detection", "val_accuracy", "val_sensitivity", "val_specificity")
