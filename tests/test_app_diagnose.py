@@ -247,3 +247,24 @@ def test_a_volume_is_outlined_in_three_planes_with_its_structures_in_ml(toy_volu
     labels = [button.proto.label for button in app.get("download_button")]
     assert labels == ["Label volume (NIfTI)", "Report (HTML)", "All (ZIP)"]
     assert any("no DICOM answer" in c.value and "NIfTI" in c.value for c in app.caption)  # no DICOM file to cite
+
+
+def test_a_nodule_model_without_a_validated_froc_shows_evidence_never_a_count(monkeypatch, tmp_path):
+    """The same page with a nodule model whose card shows no validated localization (a copy of the shipped one
+    whose validation FROC is set under the bar): its marks are evidence, never counted in a heading."""
+    import shutil
+
+    from medlib.store.folders import get_model, update_card
+
+    for name in ("cxr-pneumonia", "cxr-anatomy", "cxr-nodule"):
+        shutil.copytree(MODELS / name, tmp_path / name)
+    copy = get_model("cxr-nodule", tmp_path)
+    update_card(copy, metrics={**copy.card.metrics, "val": {**copy.card.metrics["val"], "sensitivity_at_1fp": 0.01}})
+    monkeypatch.setenv("MEDLIB_MODELS", str(tmp_path))
+    app = AppTest.from_file(str(ROOT / "app_pages" / "diagnose.py"), default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    headings = [h.value for h in app.subheader]
+    assert "Evidence for a nodule, not detections" in headings and not any("candidate(s)" in h for h in headings)
+    assert any("has not shown on validation films that its marks find nodules (they hit 1%" in c.value
+               for c in app.caption)
