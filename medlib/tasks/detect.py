@@ -20,18 +20,15 @@ from typing import Any
 import numpy as np
 
 from medlib.datasets import Dataset
-from medlib.gate.profile import mask_statistics
 from medlib.models.architectures import DEFAULT_DETECTOR
 from medlib.models.losses import centre_loss
-from medlib.models.predict import sliding_window
 from medlib.preprocessing.pipeline import Pipeline
 from medlib.scoring.calibration import Calibration
 from medlib.scoring.candidates import cpm_per_image, decode_centres
-from medlib.scoring.classification import ECE_BINS, calibration
-from medlib.scoring.segmentation import foreground
-from medlib.scoring.splits import SplitOutputs, add_detection, image_probability
+from medlib.scoring.splits import SplitOutputs, add_detection
 from medlib.targets import Finding, finding_parts, render_findings
 from medlib.tasks.locate import Locate
+from medlib.tasks.maps import with_image_reliability
 
 SIGMA_SHARE = 0.5
 """A centre's Gaussian bump spreads over this share of the finding's radius (at least one pixel): its peak is the
@@ -124,18 +121,10 @@ class Detect(Locate):
             found["cpm"] = round(float(np.mean([point[1] for point in found["froc"]])), 4)
         if "cpm" not in metrics and len(metrics.get("detection", {})) == 1:
             metrics["cpm"] = next(iter(metrics["detection"].values()))["cpm"]
-        if outputs.candidates and image_calibration is not None:
-            stated = image_probability(image_calibration, outputs.peaks())
-            reliability = calibration(outputs.holds().astype(int), np.stack([1 - stated, stated], axis=1),
-                                      bins=ECE_BINS)
-            metrics["image_ece"], metrics["image_brier"] = reliability["ece"], reliability.get("brier")
-        return metrics
+        return with_image_reliability(metrics, outputs, image_calibration)
 
-    def gate_vectors(self, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
-                     mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:
-        """The statistics of the centre maps' foreground (:func:`medlib.gate.profile.mask_statistics`)."""
-        return np.stack([mask_statistics(foreground(sliding_window(model, pipeline.apply(dataset.images[i])[0],
-                                                                  mirrors=mirrors)[..., :-1])) for i in index])
-
+    def probability_maps(self, maps: np.ndarray) -> np.ndarray:
+        """The centre maps, without the radii (what the gate reads)."""
+        return maps[..., :-1]
 
 DETECT = Detect()

@@ -102,15 +102,25 @@ class MapTask(Task):
         for name in ("dice", "hd95"):
             metrics[f"{name}_per_structure"] = {structure: values[name] for structure, values in each.items()}
         metrics = add_detection(metrics, outputs, seed)
-        if outputs.candidates and image_calibration is not None:
-            stated = image_probability(image_calibration, outputs.peaks())
-            reliability = calibration(outputs.holds().astype(int), np.stack([1 - stated, stated], axis=1),
-                                      bins=ECE_BINS)
-            metrics["image_ece"], metrics["image_brier"] = reliability["ece"], reliability.get("brier")
-        return metrics
+        return with_image_reliability(metrics, outputs, image_calibration)
 
     def gate_vectors(self, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
                      mirrors: Sequence[tuple[int, ...]] = ((),)) -> np.ndarray:
         """The statistics of the model's foreground (:func:`medlib.gate.profile.mask_statistics`)."""
-        return np.stack([mask_statistics(foreground(sliding_window(model, pipeline.apply(dataset.images[i])[0],
-                                                                  mirrors=mirrors))) for i in index])
+        return np.stack([mask_statistics(foreground(self.probability_maps(sliding_window(
+            model, pipeline.apply(dataset.images[i])[0], mirrors=mirrors)))) for i in index])
+
+    def probability_maps(self, maps: np.ndarray) -> np.ndarray:
+        """The channels of a model's maps that are probabilities per pixel (all of them, but a detector's radii)."""
+        return maps
+
+
+def with_image_reliability(metrics: dict[str, Any], outputs: SplitOutputs,
+                           image_calibration: Calibration | None) -> dict[str, Any]:
+    """``metrics`` with the calibration error and Brier score of the image-level probability (from each image's best
+    candidate, by ``image_calibration``), where a locating model has both."""
+    if outputs.candidates and image_calibration is not None:
+        stated = image_probability(image_calibration, outputs.peaks())
+        reliability = calibration(outputs.holds().astype(int), np.stack([1 - stated, stated], axis=1), bins=ECE_BINS)
+        metrics["image_ece"], metrics["image_brier"] = reliability["ece"], reliability.get("brier")
+    return metrics
