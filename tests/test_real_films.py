@@ -94,3 +94,28 @@ def test_a_2048_pixel_film_gets_its_nodule_circles_where_the_224_pixel_one_has_t
             matched += 1
             assert far.size_mm(large.spacing) == pytest.approx(near.size_mm(small.spacing), rel=0.3)
     assert matched >= 2
+
+
+def test_a_film_of_a_wider_field_is_answered_at_the_detectors_own_millimetres():
+    """The JSRT sample in a corner of a dark canvas twice as wide and tall, at the same 1.6 mm a pixel: the detector
+    sees it at its own millimetres (in tiles), not shrunk to fit its input, so its candidates lie where they lie
+    on the film alone. Without a spacing the canvas is taken to span the training films' field, and the answer says
+    so; a spacing that would make it kilometres wide is capped, and said too."""
+    locator = open_model(ROOT / "models" / "cxr-nodule")
+    assert locator.card.pixel_mm == pytest.approx(1.6, abs=0.01)
+    film = read_image(ROOT / "samples" / "JPCLN012.png").data[0]
+    canvas = np.full((448, 560, 1), film.min(), film.dtype)
+    canvas[:224, :224] = film
+    alone = diagnose(film, locator=locator, spacing=(1.6, 1.6))
+    wide = diagnose(canvas, locator=locator, spacing=(1.6, 1.6))
+    for candidate in alone.candidates[:4]:
+        nearest = min(np.hypot(c.centre[0] - candidate.centre[0], c.centre[1] - candidate.centre[1])
+                      for c in wide.candidates)
+        assert nearest <= 2.5, candidate  # 4 mm: tiles blend their neighbours' context in
+    assert not [n for n in wide.notes if "mm" in n]
+    guessed = diagnose(canvas, locator=locator)
+    assert any("no pixel spacing" in n and "358 mm" in n for n in guessed.notes)
+    pipeline, note = locator.pipeline_for(canvas.shape, (20.0, 20.0))
+    assert pipeline.run(canvas).image.shape[:2] == (round(896 * 448 / 560), 896) and "saw it at" in note
+    classifier = open_model(ROOT / "models" / "cxr-pneumonia")
+    assert classifier.pipeline_for(canvas.shape, (1.6, 1.6)) == (classifier.pipeline, "")

@@ -1,9 +1,8 @@
 """One image through a classifier, a segmenter and a locating model: class probabilities, heat map, outlines
 (lesions, organs, or the named structures of a label map with what they measure) and located candidates.
 
-Each model's card preprocessing is applied to the image; every map and point is brought back onto the image as
-it was read by inverting the record of the preprocessing's geometry (and of the working size), so it can be
-drawn on it. The pictures are in :mod:`medlib.answers.picture`, the files in :mod:`medlib.answers.diagnose_files`.
+Each model's card preprocessing is applied to the image; every map and point comes back onto the image as read
+by inverting the record of that geometry (and of the working size). Pictures: :mod:`medlib.answers.picture`.
 """
 
 from __future__ import annotations
@@ -144,9 +143,13 @@ def _on_image(values: np.ndarray, geometry: InputGeometry, notes: list[str], wha
     return np.clip(back, 0.0, 1.0), False
 
 
-def _model_input(loaded: LoadedModel, image: np.ndarray) -> Processed:
-    """The card's preprocessing of ``image`` (with its geometry), checked against what the model takes."""
-    processed = loaded.pipeline.run(image)
+def _model_input(loaded: LoadedModel, image: np.ndarray, spacing: tuple[float, float] | None,
+                 notes: list[str]) -> Processed:
+    """The model's preprocessing of ``image`` (:meth:`LoadedModel.pipeline_for`, its caveat added to ``notes``),
+    with its geometry, checked against what the model takes."""
+    pipeline, note = loaded.pipeline_for(image.shape, spacing)
+    notes.extend([note] if note else [])
+    processed = pipeline.run(image)
     check_input(loaded, processed.image, f"this {image.shape[-1]}-channel image", "choose another model")
     return processed
 
@@ -218,7 +221,7 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
 def _classify(classifier: LoadedModel, image: np.ndarray, result: Diagnosis,
               signals: dict[str, float]) -> tuple[Processed, np.ndarray]:
     """The class probabilities (and the gate's ``features`` signal); the classifier's input and its geometry."""
-    classified = _model_input(classifier, image)
+    classified = _model_input(classifier, image, None, result.notes)
     classifier_input = classified.image[None]
     probe, profile = classifier.probe, classifier.profile("features")
     if probe is not None:
@@ -238,7 +241,7 @@ def _segment(segmenter: LoadedModel, image: np.ndarray, result: Diagnosis, signa
              threshold: float, spacing: tuple[float, float] | None, work: Record) -> None:
     """A segmenter's outline (and the gate's ``shape`` signal): one structure's probability map and its pieces,
     or several structures' label map, their areas and what the anatomy measures."""
-    segmented = _model_input(segmenter, image)
+    segmented = _model_input(segmenter, image, spacing, result.notes)
     maps = sliding_window(segmenter.model, segmented.image, mirrors=segmenter.mirrors)
     probability = foreground(maps)
     if (profile := segmenter.profile("shape")) is not None:
@@ -264,8 +267,7 @@ def _segment(segmenter: LoadedModel, image: np.ndarray, result: Diagnosis, signa
         return
     result.lesion_kind = segmenter.target
     if segmenter.target != "lesion":
-        # On the model's map (fast at any image size): holes count as the organ at just above the threshold's
-        # probability; the pieces left out, as nothing.
+        # On the model's map (fast at any size): holes count as the organ just above the threshold; strays as nothing
         kept = organ_outline(probability >= threshold)
         probability = np.where(kept, np.maximum(probability, threshold + 1e-4), 0.0).astype(np.float32)
     result.lesion_probability, result.lesions_on_input = _on_image(probability, segmented.geometry, result.notes,
@@ -277,11 +279,9 @@ def _segment(segmenter: LoadedModel, image: np.ndarray, result: Diagnosis, signa
 
 def _locate(locator: LoadedModel, image: np.ndarray, result: Diagnosis, spacing: tuple[float, float] | None,
             work: Record) -> None:
-    """A locating model's candidates (the peaks of its maps, or of a heat-map classifier's heat map for its finding,
-    :attr:`medlib.store.card.ModelCard.located_by`), brought back onto the image (the preprocessing's record, then the
-    working size's) with their calibrated scores, lung and zone (where the segmenter outlined the lungs) and size
-    in mm."""
-    located = _model_input(locator, image)
+    """A locating model's candidates (:attr:`medlib.store.card.ModelCard.located_by`), brought back onto the image
+    (the preprocessing's record, then the working size's) with their calibrated scores, lung and zone, size in mm."""
+    located = _model_input(locator, image, spacing, result.notes)
     record = located.geometry.record
     found = locator.task.candidates(locator, located)
     result.finding_threshold, result.detections = locator.threshold, locator.card.detects

@@ -21,6 +21,10 @@ from medlib.store.folders import StoredModel, get_model, load_model
 from medlib.targets import ONE_STRUCTURE
 from medlib.tasks import Task, check_task
 
+MAX_SCALE = 4
+"""An image brought to a model's millimetres per pixel is at most this many of its inputs across (a spacing read
+wrong must not make a film of a gigapixel)."""
+
 
 @dataclass
 class LoadedModel:
@@ -54,6 +58,29 @@ class LoadedModel:
         if self.card.dimensions != 3:
             raise ModelError(f"{self.stored.name} takes 2-D images, not volumes: give it a film or a slice")
         return VolumeSteps.from_dict(self.card.preprocess)
+
+    def pipeline_for(self, shape: tuple[int, ...], spacing: tuple[float, float] | None) -> tuple[Pipeline, str]:
+        """The preprocessing of an image of ``shape`` (H×W…, ``spacing`` mm a pixel: rows, columns) and a line for
+        the user where it rests on an assumption.
+
+        A model whose task answers at its own scale (:attr:`medlib.tasks.Task.at_own_scale`) and whose card knows
+        its training images' millimetres (:attr:`ModelCard.pixel_mm`) sees the image at those millimetres, at its
+        own proportions, however large (in tiles); at most :data:`MAX_SCALE` inputs across. An image without a
+        spacing is taken to span what the training images spanned, and the line says so. Any other model: the
+        card's pipeline.
+        """
+        pixel_mm, inputs = self.card.pixel_mm, [int(v) for v in self.card.input_shape[:2]]
+        if self.pipeline is None or not self.task.at_own_scale or pixel_mm is None:
+            return self.pipeline, ""
+        if spacing is None:
+            return self.pipeline, (f"the image has no pixel spacing: {self.stored.name} took it to span "
+                                   f"{pixel_mm * max(inputs):.0f} mm, as its training images did")
+        sides = [n * float(mm) / pixel_mm for n, mm in zip(shape[:2], spacing, strict=True)]
+        shrink = min(1.0, MAX_SCALE * max(inputs) / max(sides))
+        note = "" if shrink == 1.0 else (f"the image spans {max(sides) * pixel_mm:.0f} mm by its pixel spacing: "
+                                         f"{self.stored.name} saw it at {pixel_mm / shrink:.2f} mm a pixel, not its "
+                                         f"own {pixel_mm:.2f}")
+        return self.pipeline.at_size(*(max(8, round(side * shrink)) for side in sides)), note
 
     @property
     def image_calibration(self) -> Calibration | None:

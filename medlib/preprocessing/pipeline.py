@@ -122,6 +122,17 @@ class Pipeline(Spec):
             raise SpecError("preprocessing produced NaN or infinite values; check the steps' parameters")
         return Processed(current, current_mask, InputGeometry(tuple(shape), record), tuple(kept))
 
+    def at_size(self, height: int, width: int) -> Pipeline:
+        """This pipeline with its resize steps bringing every image to exactly ``height``×``width``, stretched: for a
+        size chosen with the image's own proportions (:meth:`medlib.models.loaded.LoadedModel.pipeline_for` takes it
+        from the image's millimetres).
+
+        >>> make_pipeline(("resize", {"height": 224}), "window").at_size(300, 250).steps[0][1]["width"]
+        250
+        """
+        return Pipeline([(name, {**params, "height": int(height), "width": int(width), "mode": "stretch"})
+                         if name == "resize" else (name, dict(params)) for name, params in self.steps])
+
     def trace(self, image: np.ndarray, mask: Mask = None, file_window: Window | None = None) -> list[Stage]:
         """Every stage from the input to the model input, with each step's time."""
         return list(self.run(image, mask, file_window, stages=True).stages)

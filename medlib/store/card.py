@@ -128,6 +128,16 @@ class ModelCard:
         return len(self.input_shape) - 1
 
     @property
+    def pixel_mm(self) -> float | None:
+        """The millimetres one pixel of the model's input spans on its training images (their spacing, scaled by
+        the resize to the input, which keeps their aspect), or ``None`` where the training set gave no spacing."""
+        spacing, size = self.dataset.get("spacing"), self.dataset.get("image_size")
+        if not spacing or not size or self.dimensions != 2:
+            return None
+        ratio = max(float(n) / float(side) for n, side in zip(size, self.input_shape[:2], strict=False))
+        return float(sum(spacing)) / len(spacing) * ratio
+
+    @property
     def threshold_value(self) -> float:
         """A binary classifier's decision threshold on its finding's probability: the card's, else 0.5."""
         return float((self.threshold or {}).get("value", 0.5))

@@ -59,6 +59,10 @@ class Task:
     """The evaluation view that shows its figures (the Evaluation page draws each view once)."""
     prior: ClassVar[float | None] = None
     """Where its maps start (:func:`medlib.models.architectures.build_model`): rare findings' maps near zero."""
+    at_own_scale: ClassVar[bool] = False
+    """Whether its models answer an image at their training images' millimetres per pixel
+    (:meth:`medlib.models.loaded.LoadedModel.pipeline_for`): a detector's findings must be as many pixels across as
+    those it learned from, where a classifier or an outline reads the whole image at its input size."""
     _maps: ClassVar[bool] = False
     """Whether its models answer with a map (one value per pixel per target) rather than one row per image."""
     _centres: ClassVar[bool] = False

@@ -69,6 +69,7 @@ class Detect(Locate):
     scored_by = ("candidates: sensitivity at 1/8 to 8 false positives per image (the FROC) and their mean (CPM), "
                  "and the image-level AUC of the best candidate's score")
     prior = 0.01
+    at_own_scale = True
     _centres = True
 
     def training_set(self, dataset: Dataset) -> Dataset:

@@ -49,6 +49,7 @@ def model_card(config: TrainConfig, plan: RunPlan, dataset: Dataset, fitted: Fit
         preprocess=plan.pipeline.to_dict(), augment=plan.augmenter.to_dict(),
         dataset={"name": dataset.name, "fingerprint": dataset.fingerprint, "synthetic": dataset.synthetic,
                  "image_size": list(dataset.image_size), "fit": dataset.fit, "dtype": str(dataset.images.dtype),
+                 "spacing": None if dataset.spacing is None else [round(float(v), 4) for v in dataset.spacing],
                  "channels": dataset.channels, "counts": dataset.counts()},
         calibration=chosen.get("calibration"), threshold=chosen.get("threshold"), metrics=metrics,
         history=fitted.history,
