@@ -14,6 +14,7 @@ from medlib.errors import MedlibError
 from medlib.targets import move_findings
 from ui import state
 from ui.legend import legend
+from ui.nodule_step import nodule_step
 from ui.spec_editor import edit_spec, set_steps, spec_actions
 from ui.volume_preview import previews_volumes, volume_augment_preview
 
@@ -38,6 +39,21 @@ def _moved(findings, points: np.ndarray | None) -> list:
         out.append(finding.placed(points[start : start + count]))
         start += count
     return out
+
+
+def _with_nodules(draws, mask: np.ndarray | None, size: tuple[int, int], seed: int, pipeline,
+                  augmenter) -> tuple[list, list]:
+    """One variant of each draw of the simulated nodules (the film, or it with nodules), through the active
+    preprocessing and augmentation, and its findings where the draw moved them."""
+    variants, moved = [], []
+    for k, (film, added) in enumerate(draws):
+        processed = pipeline.run(film, mask)
+        found = move_findings(added, processed.geometry.record, size)
+        variant = augmenter.variants(processed.image, processed.mask, n=1, seed=seed * 1009 + k,
+                                     points=_corners(found))[0]
+        variants.append(variant)
+        moved.append(_moved(found, variant.points))
+    return variants, moved
 
 
 def _pick_images(dataset) -> list[int]:
@@ -87,6 +103,7 @@ with controls:
     st.button("Re-roll", key="aug_reroll", on_click=_reroll, icon=":material/casino:", help="next seed")
     st.subheader("Transforms")
     augmenter = edit_spec(state.AUGMENT_EDITOR, TRANSFORMS, state.active_augmenter().steps, Augmenter)
+    simulated = nodule_step(dataset)
 
 with grid:
     if augmenter is not None and not chosen:
@@ -98,13 +115,19 @@ with grid:
         if named or dataset.findings is not None:
             legend(dataset.structures if named else [], dataset.findings is not None)
         for i in chosen:
-            mask = None if dataset.masks is None else dataset.masks[i]
+            mask = raw_mask = None if dataset.masks is None else dataset.masks[i]
             try:
                 processed = pipeline.run(dataset.images[i], mask)
                 image, mask = processed.image, processed.mask
                 findings = move_findings(dataset.findings[i], processed.geometry.record, dataset.image_size) \
                     if dataset.findings is not None else []
-                variants = augmenter.variants(image, mask, n=int(count), seed=int(seed), points=_corners(findings))
+                draws = simulated.films(i, int(count), int(seed)) if simulated is not None else None
+                if draws is None:
+                    variants = augmenter.variants(image, mask, n=int(count), seed=int(seed), points=_corners(findings))
+                    moved = [_moved(findings, v.points) for v in variants]
+                else:
+                    variants, moved = _with_nodules(draws, raw_mask, dataset.image_size, int(seed), pipeline,
+                                                    augmenter)
             except MedlibError as exc:
                 st.error(f"{dataset.ids[i]}: {exc}", icon=":material/error:")
                 break
@@ -116,8 +139,9 @@ with grid:
                 )
             st.markdown(f"**{dataset.ids[i]}** — original, then {len(variants)} variants")
             tiles = [(_view(image, mask, findings, named), "original")]
-            tiles += [(_view(v.image, v.mask, _moved(findings, v.points), named), f"#{k + 1}")
-                      for k, v in enumerate(variants)]
+            tiles += [(_view(v.image, v.mask, found, named), f"#{k + 1}" + (" · nodules" if draws and draws[k][1]
+                                                                               else ""))
+                      for k, (v, found) in enumerate(zip(variants, moved, strict=True))]
             for row in range(0, len(tiles), PER_ROW):
                 for column, (tile, caption) in zip(st.columns(PER_ROW), tiles[row : row + PER_ROW], strict=False):
                     column.image(tile, caption=caption, width="stretch")

@@ -3,18 +3,14 @@ size it starts to find nodules (research and teaching use only)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from medlib.answers.lungs import lung_field
 from medlib.answers.studio import trial_picture, try_nodule
 from medlib.datasets.nodule_sets import film_spacing, lung_fields, normal_films
-from medlib.datasets.nodules import generated_nodule, read_nodules
+from medlib.datasets.nodules import generated_nodule
 from medlib.display.drawing import enlarge
 from medlib.display.windowing import to_display
 from medlib.errors import MedlibError
@@ -23,31 +19,12 @@ from medlib.input.image import MedImage
 from medlib.scoring.detectability import DIAMETERS, detectability
 from ui import state
 from ui.models import heavy_work, loaded_entry
+from ui.nodule_sources import ANATOMY, GENERATED, lungs_of, nodules_from, server_data, sources
 from ui.samples import REAL_SAMPLES, real_sample, real_sample_caption
 from ui.sidebar import privacy_notice
 from ui.workspace import shelf
 
-ROOT = Path(__file__).resolve().parents[1]
-# The real data sets this server has: MEDLIB_DATA, else ../shared/data beside the app (a comment, not a string: a
-# page's bare string is drawn by Streamlit's magic).
-SERVER_DATA = Path(os.environ.get("MEDLIB_DATA", ROOT.parent / "shared" / "data"))
-GENERATED = "generated (a smooth solid nodule)"
-ANATOMY = "cxr-anatomy"
 FILMS = ("normal (adult)", "lung nodule (adult)")
-
-
-@st.cache_resource(show_spinner="Reading the CT nodules…")
-def ct_nodules(folder: str) -> list:
-    return read_nodules(folder)
-
-
-@st.cache_data(show_spinner="Outlining the lungs…", max_entries=8)
-def lungs_of(film: np.ndarray, model_path: str, sha256: str) -> np.ndarray:
-    from ui.models import loaded_model
-
-    model, lock = loaded_model(Path(model_path), sha256)
-    with lock:
-        return lung_field(film, model)
 
 
 def _film() -> tuple[str, np.ndarray, float, str] | None:
@@ -74,13 +51,11 @@ def _film() -> tuple[str, np.ndarray, float, str] | None:
 
 
 def _nodule(seed: int):
-    folder = SERVER_DATA / "node21_nodules"
-    sources = [GENERATED] + ([f"real, from CT ({folder.name})"] if (folder / "nodules.csv").is_file() else [])
-    kind = st.selectbox("Nodule", sources, key="ns_kind",
+    kind = st.selectbox("Nodule", sources(), key="ns_kind",
                         help="a generated nodule, or one of the real lung nodules cut from CT that this server has")
     if kind == GENERATED:
         return generated_nodule(seed)
-    nodules = ct_nodules(str(folder))
+    nodules = nodules_from(kind)
     number = st.number_input("CT nodule number", 1, len(nodules), 1 + seed % len(nodules), key="ns_number")
     return nodules[int(number) - 1]
 
@@ -90,9 +65,9 @@ def _curve(locator_entry, locator, lock) -> None:
     st.subheader("Detectability")
     st.caption("The share of simulated nodules the detector finds at one false positive per film, by diameter, over "
                "many placements on normal films it was validated on (a 95% interval for each).")
-    jsrt = SERVER_DATA / "jsrt"
+    jsrt = server_data() / "jsrt"
     if not (jsrt / "manifest.csv").is_file():
-        st.info(f"The curve needs normal chest films with lung outlines; this server has none at {SERVER_DATA}.",
+        st.info(f"The curve needs normal chest films with lung outlines; this server has none at {server_data()}.",
                 icon=":material/info:")
         return
     placements = st.select_slider("Nodules per diameter", [10, 20, 40, 80], 20, key="ns_placements")
@@ -106,9 +81,7 @@ def _curve(locator_entry, locator, lock) -> None:
         chosen = sorted(set(normal_films(films)) & set(films.indices("val").tolist()))
         lungs = lung_fields(films)
         bar = st.progress(0.0, text="Placing nodules…")
-        folder = SERVER_DATA / "node21_nodules"
-        nodules = ct_nodules(str(folder)) if (folder / "nodules.csv").is_file() else \
-            [generated_nodule(k) for k in range(8)]
+        nodules = nodules_from(sources()[-1])
         with heavy_work(), lock:
             result = detectability(locator, [films.images[i] for i in chosen], [lungs[i] for i in chosen], nodules,
                                    film_spacing(films)[0], DIAMETERS, (contrast,), placements,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -38,7 +39,8 @@ CURVES_REFRESH_S = 10.0
 # The settings shown first; the others (every CONFIG_PARAMS entry but the task and how a data set of many sizes
 # was read) are under "More settings". (A comment: a bare string here would be drawn on the page.)
 MAIN_SETTINGS = ("model", "epochs", "max_minutes")
-OTHER_SETTINGS = tuple(p for p in CONFIG_PARAMS if p.name not in (*MAIN_SETTINGS, "task", "fit"))
+OTHER_SETTINGS = tuple(p for p in CONFIG_PARAMS if p.name not in (*MAIN_SETTINGS, "task", "fit", "nodule_share"))
+# (the share of films given simulated nodules comes with the nodules, from the Augmentation page: _nodules)
 
 
 def _label(param: Param) -> str:
@@ -49,6 +51,21 @@ def _label(param: Param) -> str:
 def _setting(param: Param, where, **changes) -> object:
     """The widget of a training setting (``tr_<name>``), from its declaration."""
     return param_widget(replace(param, label=_label(param), **changes), param.default, f"tr_{param.name}", where)
+
+
+def _nodules(dataset) -> dict:
+    """The simulated nodules handed over by the Augmentation page (``nodules`` and ``nodule_share``), said in one
+    line with a way to drop them; none for a set without located findings."""
+    chosen = st.session_state.get(state.TRAIN_NODULES)
+    if not chosen or dataset.findings is None:
+        return {}
+    line, drop = st.columns([4, 1])
+    line.caption(f"Simulated nodules from {Path(chosen['folder']).name} in {chosen['share']:.0%} of the training "
+                 "films without a finding (set on the Augmentation page); validation films get none.")
+    if drop.button("Don't use", key="tr_nodules_drop"):
+        state.forget(state.TRAIN_NODULES)
+        st.rerun()
+    return {"nodules": chosen["folder"], "nodule_share": chosen["share"]}
 
 
 def _config_form(dataset) -> tuple[TrainConfig, str] | None:
@@ -66,6 +83,7 @@ def _config_form(dataset) -> tuple[TrainConfig, str] | None:
         for i, param in enumerate(shown):
             settings[param.name] = _setting(param, columns[i % 3])
         use_augment = st.checkbox("Use the active augmentation", True, key="tr_augment")
+    settings |= _nodules(dataset) if use_augment else {}
     pipeline, augmenter = state.active_pipeline(), state.active_augmenter()
     # The data set's defaults are the recipe's own: left as they are, the recipe derives them (and says so).
     derived_pipeline = pipeline.to_dict() == state.dataset_default_pipeline(dataset).to_dict()

@@ -98,3 +98,50 @@ def test_the_augmentation_page_shows_the_patch_a_seeded_draw_gives_training(tmp_
         assert now[:3] == pictures[:3]  # the prepared volume stays
         draws[seed] = tuple(now[3:])
     assert len(set(draws.values())) > 1  # another seed, another draw
+
+
+def test_the_augmentation_playground_blends_simulated_nodules_into_films_without_a_finding(tmp_path, monkeypatch):
+    """The simulated-nodule step: off by default; on, a share of the draws of a film without a finding carry
+    nodules inside its lungs, drawn as findings; a film with a finding is left as a run leaves it."""
+    monkeypatch.setenv("MEDLIB_DATA", str(tmp_path / "no-data"))  # no CT nodules here: the generated one
+    app = AppTest.from_file(str(ROOT / "app_pages" / "augment.py"), default_timeout=60)
+    dataset = load_dataset(_write_set(tmp_path / "films", labels=NAMES))
+    app.session_state["active_dataset"] = dataset
+    app.run()
+    assert app.toggle(key="aug_nodules").value is False
+    normal = next(name for name in app.multiselect(key="aug_images").options if "normal" in name)
+    app.multiselect(key="aug_images").set_value([normal])
+    app.toggle(key="aug_nodules").set_value(True).run()
+    app.slider(key="aug_nodule_share").set_value(1.0).run()
+    assert not app.exception and not app.error
+    assert app.selectbox(key="aug_nodule_source").options == ["generated (a smooth solid nodule)"]
+    assert not [b for b in app.button if b.key == "aug_nodules_train"]  # training reads CT nodules only
+    captions = _image_captions(app)
+    assert sum("· nodules" in c for c in captions) == 16 and "inside the lungs (the set’s own outlines)" in \
+        " ".join(c.value for c in app.caption)
+    app.slider(key="aug_nodule_share").set_value(0.0).run()
+    assert not any("· nodules" in c for c in _image_captions(app))
+
+
+def test_nodules_from_ct_chosen_in_the_playground_reach_the_training_page(shared_data, monkeypatch):
+    monkeypatch.setenv("MEDLIB_DATA", str(shared_data))
+    monkeypatch.setenv("MEDLIB_MODELS", str(ROOT / "models"))
+    films = load_dataset(shared_data / "jsrt")
+    app = AppTest.from_file(str(ROOT / "app_pages" / "augment.py"), default_timeout=120)
+    app.session_state["active_dataset"] = films
+    app.run()
+    app.toggle(key="aug_nodules").set_value(True).run()
+    app.selectbox(key="aug_nodule_source").set_value("real, from CT (node21_nodules)")
+    app.slider(key="aug_nodule_share").set_value(0.3).run()
+    app.button(key="aug_nodules_train").click().run()
+    assert not app.exception and not app.error
+    chosen = app.session_state["tr_nodules"]
+    assert chosen == {"folder": str(shared_data / "node21_nodules"), "share": 0.3}
+    train = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=120)
+    train.session_state["active_dataset"] = films
+    train.session_state["tr_nodules"] = chosen
+    train.run()
+    assert not train.exception
+    assert any("Simulated nodules from node21_nodules in 30% of the training films" in c.value for c in train.caption)
+    train.button(key="tr_nodules_drop").click().run()
+    assert "tr_nodules" not in train.session_state and not any("Simulated nodules" in c.value for c in train.caption)

@@ -125,13 +125,21 @@ def test_store_tab_lists_renames_and_deletes_own_models_only(page, tmp_path):
     assert "active_model" not in page.session_state
 
 
-def test_page_command_line_and_library_declare_each_setting_alike(page):
-    """Every training setting comes from one declaration: the page's widget, the flag and the config field."""
+def test_page_command_line_and_library_declare_each_setting_alike(page, tmp_path):
+    """Every training setting comes from one declaration: the page's widget (the share of films given simulated
+    nodules: the Augmentation page's, with the nodules), the flag and the config field."""
     import argparse
     from dataclasses import fields
 
     from medlib.cli import build_parser
+    from medlib.datasets import load_dataset
     from medlib.training import CONFIG_PARAMS, TrainConfig
+    from tests.test_targets import NAMES, _write_set
+
+    playground = AppTest.from_file(str(ROOT / "app_pages" / "augment.py"), default_timeout=60)
+    playground.session_state["active_dataset"] = load_dataset(_write_set(tmp_path / "films", labels=NAMES))
+    playground.run().toggle(key="aug_nodules").set_value(True).run()
+    augmentation = {w.key: w for w in playground.slider}
 
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
@@ -144,7 +152,7 @@ def test_page_command_line_and_library_declare_each_setting_alike(page):
                                           flag.type is {"int": int, "float": float}[param.kind]), param.name
         if param.name == "fit" or (param.shown_if and param.shown_if[1] != ("classify",)):
             continue  # read with the data set; segmentation only (this set is classified)
-        widget = widgets[f"tr_{param.name}"]
+        widget = widgets.get(f"tr_{param.name}") or augmentation.get(f"aug_{param.name}")
         if param.name != "task":
             assert widget.value == param.default, param.name
         if param.kind in ("int", "float"):

@@ -18,7 +18,7 @@ import numpy as np
 from medlib.datasets.dataset import Dataset
 from medlib.datasets.nodules import CONTRASTS, DIAMETERS_MM, Nodule, as_film, read_nodules, simulate_nodules
 from medlib.errors import DatasetError
-from medlib.targets import NEGATIVE_CLASSES
+from medlib.targets import NEGATIVE_CLASSES, Finding
 
 MANIFEST_COLUMNS = ["path", "label", "x", "y", "radius_px", "size_mm", "patient_id"]
 """The columns of a simulated set's manifest."""
@@ -126,11 +126,7 @@ class NoduleSimulation:
         images, labels = dataset.images.copy(), None if dataset.labels is None else dataset.labels.copy()
         positive = next((k for k, name in enumerate(dataset.class_names) if name not in NEGATIVE_CLASSES), None)
         for i in chosen:
-            film, added = simulate_nodules(images[i].astype(np.float32), self.lungs[i], self.nodules, self.spacing,
-                                           int(rng.integers(self.per_film[0], self.per_film[1] + 1)), rng,
-                                           self.diameters, self.contrasts)
-            images[i] = as_film(film, images.dtype)
-            found[i] = added
+            images[i], found[i] = self.blend(images[i], self.lungs[i], rng)
             if labels is not None and positive is not None:
                 labels[i] = positive
         done = (f"{len(chosen)} of {len(normal)} training films without a finding received {self.per_film[0]}-"
@@ -138,6 +134,24 @@ class NoduleSimulation:
                 f"{self.contrasts[0]:g}-{self.contrasts[1]:g}) from {len(self.nodules)} CT nodules of {self.source}; "
                 "validation films untouched")
         return dataclasses.replace(dataset, images=images, findings=found, labels=labels), done
+
+
+    def blend(self, film: np.ndarray, lungs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[Finding]]:
+        """``film`` (in its own type) with :attr:`per_film` nodules blended in ``lungs``, and their findings."""
+        placed, added = simulate_nodules(film.astype(np.float32), lungs, self.nodules, self.spacing,
+                                         int(rng.integers(self.per_film[0], self.per_film[1] + 1)), rng,
+                                         self.diameters, self.contrasts)
+        return as_film(placed, film.dtype), added
+
+    def draws(self, film: np.ndarray, lungs: np.ndarray, n: int, seed: int) -> list[tuple[np.ndarray, list[Finding]]]:
+        """``n`` seeded draws for one film without a finding, as a run makes them: each the film with nodules
+        (:meth:`blend`) for a share :attr:`share` of the draws, else the film as it is (what the augmentation
+        playground shows)."""
+        out = []
+        for k in range(n):
+            rng = np.random.default_rng([seed, 35, k])
+            out.append(self.blend(film, lungs, rng) if rng.uniform() < self.share else (film, []))
+        return out
 
 
 def prepare_simulation(folder: str | Path, dataset: Dataset, share: float,
