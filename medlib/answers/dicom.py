@@ -30,6 +30,7 @@ from medlib.answers.dicom_sources import MANUFACTURER, Sources
 from medlib.answers.volume_diagnose import VolumeDiagnosis
 from medlib.store.card import ModelCard
 
+LOCAL_DESIGNATOR = dc.LOCAL
 DISCLAIMER = "medlib research tool: not for diagnosis or patient care"
 """In each object's series description (64 characters at most): what a PACS list shows of it."""
 
@@ -56,9 +57,34 @@ def _algorithm(card: ModelCard) -> Any:
 
 
 def _bytes(dataset: Dataset) -> bytes:
+    """The object as a DICOM file, the local coding scheme declared where it uses one."""
+    if LOCAL_DESIGNATOR in _designators(dataset):
+        dataset.CodingSchemeIdentificationSequence = [Dataset()]
+        for keyword, value in dc.LOCAL_SCHEME.items():
+            setattr(dataset.CodingSchemeIdentificationSequence[0], keyword, value)
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def _designators(dataset: Dataset) -> set[str]:
+    """Every coding scheme designator the object's codes use, at any depth."""
+    found: set[str] = set()
+    for element in dataset.iterall():
+        if element.keyword == "CodingSchemeDesignator" and element.value:
+            found.add(str(element.value))
+    return found
+
+
+def _segments_by_number(sr: Dataset) -> Dataset:
+    """The SR's references to segments of a film's SEG by segment number alone: highdicom also writes the frame
+    (one per segment there), which the standard forbids beside a segment number (PS3.3 C.18.3.1.2)."""
+    for element in sr.iterall():
+        if element.keyword == "ReferencedSOPSequence":
+            for item in element.value:
+                if "ReferencedSegmentNumber" in item and "ReferencedFrameNumber" in item:
+                    del item.ReferencedFrameNumber
+    return sr
 
 
 def write_seg(sources: Sources, labels: np.ndarray, structures: Sequence[str], card: ModelCard) -> Dataset:
@@ -80,11 +106,14 @@ def write_seg(sources: Sources, labels: np.ndarray, structures: Sequence[str], c
     measures = None
     if sources.spacing is not None and "FrameOfReferenceUID" not in sources.images[0]:
         measures = hd.PixelMeasuresSequence(sources.spacing, 1.0)  # a film: its pixels' size, a nominal thickness
-    return hd.seg.Segmentation(
+    seg = hd.seg.Segmentation(
         sources.images, np.asarray(labels, np.uint8), "BINARY", segments, generate_uid(), 2, generate_uid(), 1,
         MANUFACTURER, card.name or "model", version(card), "0", omit_empty_frames=False, pixel_measures=measures,
         content_label="STRUCTURES", content_description=f"structures outlined by {card.name}"[:64],
         series_description=DISCLAIMER)
+    if "FrameOfReferenceUID" not in seg:  # a film: its rows' and columns' directions, as the source states them
+        seg.PatientOrientation = list(sources.images[0].get("PatientOrientation") or [])
+    return seg
 
 
 def _region(sources: Sources, points: np.ndarray, kind: str) -> Any:
@@ -200,8 +229,8 @@ def write_sr(sources: Sources, groups: list[Any], evidence: Sequence[Dataset], o
     context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
         dc.codes.DCM.Device, device))
     report = hd.sr.MeasurementReport(context, dc.codes.SCT.ImagingProcedure, groups)
-    return hd.sr.Comprehensive3DSR(list(evidence), report, generate_uid(), 3, generate_uid(), 1,
-                                   manufacturer=MANUFACTURER, series_description=DISCLAIMER)
+    return _segments_by_number(hd.sr.Comprehensive3DSR(list(evidence), report, generate_uid(), 3, generate_uid(),
+                                                       1, manufacturer=MANUFACTURER, series_description=DISCLAIMER))
 
 
 def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: Mapping[str, ModelCard]) -> DicomAnswer:

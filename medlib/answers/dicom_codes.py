@@ -19,6 +19,9 @@ from pydicom.sr.coding import Code
 
 LOCAL = "99MEDLIB"
 """This project's coding scheme, for what no standard scheme names."""
+LOCAL_SCHEME = {"CodingSchemeDesignator": LOCAL, "CodingSchemeName": "medlib local codes",
+                "CodingSchemeResponsibleOrganization": "the medlib project"}
+"""How an object that uses :data:`LOCAL` declares it (its Coding Scheme Identification Sequence, PS3.3 C.12.1)."""
 
 ANATOMY = codes.SCT.AnatomicalStructure
 ABNORMAL = codes.SCT.MorphologicallyAbnormalStructure

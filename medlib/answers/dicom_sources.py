@@ -101,6 +101,7 @@ def _cited(references: DicomReferences, size: tuple[int, int], frames: int, iden
         ds.Rows, ds.Columns = size
         if _positive(references.pixel_spacing):
             ds.PixelSpacing = list(references.pixel_spacing)
+        ds.PatientOrientation = list(references.patient_orientation or [])  # type 2C: stated, or empty (unknown)
         if placed and frame_of_reference:
             ds.FrameOfReferenceUID = frame_of_reference
             ds.ImageOrientationPatient = list(references.orientation)
@@ -122,7 +123,11 @@ def _secondary_capture(pixels: np.ndarray, spacing: tuple[float, float] | None, 
         pixel_spacing=_positive(spacing), patient_orientation=("L", "F"),
         series_description="the image the medlib answer beside it is about")
     image.Modality = modality or "OT"
-    return _identified(image, identifiers)  # the patient's identifiers, as every stand-in gets them
+    image.Laterality = ""  # type 2C, and unknown here
+    image = _identified(image, identifiers)  # the patient's identifiers, as every stand-in gets them
+    if not image.StudyDate:  # a new study, begun now (which identifies no one)
+        image.StudyDate, image.StudyTime = image.ContentDate, image.ContentTime
+    return image
 
 
 def answer_sources(image: MedImage, display: np.ndarray | None = None, frames: int = 1,

@@ -48,7 +48,17 @@ def dicom_references(datasets: Sequence[Any], frames: int = 1) -> DicomReference
         orientation=_floats(first.get("ImageOrientationPatient"), 6),
         positions=tuple(positions) if all(p is not None for p in positions) and len(datasets) == len(per_frame)
         else None, pixel_spacing=spacing,
-        slice_thickness=float(thickness) if thickness not in (None, "") else None)
+        slice_thickness=float(thickness) if thickness not in (None, "") else None,
+        patient_orientation=_orientation(first.get("PatientOrientation")))
+
+
+def _orientation(value: Any) -> tuple[str, str] | None:
+    """Two patient directions (letters of ``LRAPHF``), as PatientOrientation states them, else ``None``."""
+    try:
+        pair = tuple(str(v).strip().upper() for v in value)
+    except TypeError:
+        return None
+    return pair if len(pair) == 2 and all(v and set(v) <= set("LRAPHF") for v in pair) else None  # type: ignore
 
 
 def dicom_affine(references: DicomReferences | None, frames: int) -> np.ndarray | None:

@@ -45,6 +45,9 @@ class DicomReferences:
     """ImagePositionPatient of each frame's first pixel (LPS, mm)."""
     pixel_spacing: tuple[float, float] | None = None
     slice_thickness: float | None = None
+    patient_orientation: tuple[str, str] | None = None
+    """PatientOrientation: the patient directions of the rows and columns (``L``, ``F``: a frontal chest film as
+    read), where the file states them."""
 
 
 @dataclass

@@ -1,0 +1,78 @@
+"""Every DICOM object an answer writes passes the DICOM community's validator, ``dciodvfy`` (David Clunie's
+dicom3tools, Debian's ``dicom3tools``) with no error: the SEG, the SR and the Secondary Capture of a CR film, of a
+PNG, and of a CT and an MR series answered by a volume model."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medlib.answers.files import answer_files
+from medlib.answers.volume_diagnose import VolumeDiagnosis
+from medlib.input import read_dicom_series, read_image
+from tests.conftest import dicom_file
+from tests.test_dicom_answers import CARDS, _film_answer, _series
+
+pytest.importorskip("highdicom")
+
+
+def _errors(data: bytes, where: Path) -> list[str]:
+    """The validator's error lines for one written object."""
+    if shutil.which("dciodvfy") is None:
+        pytest.skip("dciodvfy is not installed (Debian's dicom3tools; .ci/run installs it)")
+    where.write_bytes(data)
+    run = subprocess.run(["dciodvfy", str(where)], capture_output=True, text=True, timeout=120, check=False)
+    return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")]
+
+
+def _validated(files: dict[str, bytes], tmp_path: Path) -> dict[str, list[str]]:
+    return {name: _errors(data, tmp_path / name) for name, data in files.items() if name.endswith(".dcm")}
+
+
+def test_the_objects_of_a_cr_film_and_of_a_png_pass_the_validator(tmp_path):
+    film = read_image(dicom_file("RG1_UNCR.dcm"))
+    written = answer_files("film", film, _film_answer(film.height, film.width), CARDS, dicom=True).files
+    png = tmp_path / "film.png"
+    import cv2
+
+    cv2.imwrite(str(png), np.tile(np.linspace(0, 255, 96, dtype=np.uint8), (80, 1)))
+    capture = answer_files("png", read_image(png), _film_answer(80, 96), CARDS, dicom=True,
+                           display=np.tile(np.linspace(0, 255, 96, dtype=np.uint8), (80, 1))).files
+    results = _validated(written | capture, tmp_path)
+    assert set(results) == {"film-seg.dcm", "film-sr.dcm", "png-image.dcm", "png-seg.dcm", "png-sr.dcm"}
+    assert results == {name: [] for name in results}
+
+
+@pytest.mark.parametrize(("name", "structures"), [("CT_small.dcm", ["right lung", "left lung"]),
+                                                  ("MR_small.dcm", ["anterior", "posterior"])])
+def test_the_objects_of_a_series_pass_the_validator(name, structures, tmp_path):
+    image = read_dicom_series(_series(name, 4, 2.5))
+    labels = np.zeros(image.data.shape[:3], np.uint8)
+    labels[1:3, 10:30, 10:30], labels[2:4, 40:50, 20:60] = 1, 2
+    card = CARDS["segmenter"].replace(name="mri-hippocampus", description="the hippocampus on brain MRI crops")
+    result = VolumeDiagnosis(structures, labels, image.affine, (2.5, 1.0, 1.0),
+                             volumes={s: {"voxels": int((labels == k).sum()), "volume_ml": 0.1 * k}
+                                      for k, s in enumerate(structures, start=1)})
+    results = _validated(answer_files("series", image, result, {"segmenter": card}, dicom=True).files, tmp_path)
+    assert set(results) == {"series-seg.dcm", "series-sr.dcm"}
+    assert results == {name: [] for name in results}
+
+
+def test_the_written_objects_declare_the_local_coding_scheme_and_state_the_films_orientation(tmp_path):
+    import io
+
+    import pydicom
+
+    film = read_image(dicom_file("RG1_UNCR.dcm"))
+    files = answer_files("film", film, _film_answer(film.height, film.width), CARDS, dicom=True).files
+    seg, sr = (pydicom.dcmread(io.BytesIO(files[f"film-{kind}.dcm"])) for kind in ("seg", "sr"))
+    assert list(seg.PatientOrientation) == list(pydicom.dcmread(dicom_file("RG1_UNCR.dcm")).PatientOrientation)
+    declared = [item.CodingSchemeDesignator for item in sr.CodingSchemeIdentificationSequence]
+    assert declared == ["99MEDLIB"]
+    references = [item for element in sr.iterall() if element.keyword == "ReferencedSOPSequence"
+                  for item in element.value if "ReferencedSegmentNumber" in item]
+    assert references and not any("ReferencedFrameNumber" in item for item in references)
