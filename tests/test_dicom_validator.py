@@ -76,3 +76,28 @@ def test_the_written_objects_declare_the_local_coding_scheme_and_state_the_films
     references = [item for element in sr.iterall() if element.keyword == "ReferencedSOPSequence"
                   for item in element.value if "ReferencedSegmentNumber" in item]
     assert references and not any("ReferencedFrameNumber" in item for item in references)
+
+
+def test_presence_follows_each_models_own_threshold_and_the_users_is_recorded_as_such():
+    """The page's slider moved to 0.15: both candidates are called on the page, but the SR writes as present only
+    the one above the model's own threshold (0.5), records the user's 0.15 beside it, and names every model."""
+    import io
+
+    import highdicom as hd
+
+    film = read_image(dicom_file("RG1_UNCR.dcm"))
+    result = _film_answer(film.height, film.width).at(0.15)
+    assert len(result.called()) == 2
+    sr = hd.sr.srread(io.BytesIO(answer_files("film", film, result, CARDS, dicom=True).files["film-sr.dcm"]))
+    regions = [g for g in sr.content.get_planar_roi_measurement_groups() if "candidate" in g.tracking_identifier]
+    presence = [e.value.meaning for g in regions for e in g.get_qualitative_evaluations()]
+    assert presence == ["Present", "Absent"]
+    parameters = {item.TextValue for element in sr.iterall() if element.keyword == "ContentSequence"
+                  for item in element.value if item.ValueType == "TEXT"
+                  and item.ConceptNameCodeSequence[0].CodeMeaning == "Algorithm Parameters"}
+    observer = next(item.TextValue for element in sr.iterall() if element.keyword == "ContentSequence"
+                    for item in element.value if item.ValueType == "TEXT"
+                    and item.ConceptNameCodeSequence[0].CodeMeaning == "Device Observer Name")
+    assert all(name in observer for name in ("cxr-pneumonia", "cxr-anatomy", "cxr-nodule"))
+    own = {f"decision threshold={CARDS[part].threshold_value:.4f}" for part in ("locator", "classifier")}
+    assert own | {"user's threshold=0.1500"} <= parameters

@@ -24,6 +24,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
+from medlib import __version__
 from medlib.answers import dicom_codes as dc
 from medlib.answers.diagnose import Diagnosis
 from medlib.answers.dicom_sources import MANUFACTURER, Sources
@@ -49,11 +50,14 @@ def version(card: ModelCard) -> str:
     return f"{card.created[:10] or 'undated'}+{str(card.file.get('sha256', ''))[:12] or 'unhashed'}"
 
 
-def _algorithm(card: ModelCard) -> Any:
+def _algorithm(card: ModelCard, chosen: float | None = None) -> Any:
+    """The model as the SR names it: its name, version and decision threshold (its own, chosen on validation),
+    and the threshold the user chose to call candidates from (``chosen``), recorded as that."""
     import highdicom as hd
 
-    threshold = {"decision threshold": f"{card.threshold_value:.4f}"} if card.threshold else None
-    return hd.sr.AlgorithmIdentification(card.name or "model", version(card), parameters=threshold)
+    parameters = [f"decision threshold={card.threshold_value:.4f}"] if card.threshold else []
+    parameters += [] if chosen is None else [f"user's threshold={chosen:.4f}"]
+    return hd.sr.AlgorithmIdentification(card.name or "model", version(card), parameters=parameters or None)
 
 
 def _bytes(dataset: Dataset) -> bytes:
@@ -125,11 +129,11 @@ def _region(sources: Sources, points: np.ndarray, kind: str) -> Any:
 
 
 def _candidate_groups(result: Diagnosis, card: ModelCard, sources: Sources, scale: float) -> list[Any]:
-    """Each located candidate: a circle with its score, size and site, present where the diagnosis calls it
-    (:meth:`Diagnosis.called`)."""
+    """Each located candidate: a circle with its score, size and site, present where the model's own threshold
+    calls it (whatever the user chose on the page, which is recorded beside it)."""
     import highdicom as hd
 
-    groups, called = [], {n for n, _ in result.called()}
+    groups, own = [], result.finding_threshold if result.finding_threshold is not None else card.threshold_value
     for number, candidate in enumerate(result.candidates, 1):
         x, y = (v * scale for v in candidate.centre)
         radius = max(round(candidate.radius, 1) * scale, 1.0)
@@ -143,10 +147,11 @@ def _candidate_groups(result: Diagnosis, card: ModelCard, sources: Sources, scal
         groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
             hd.sr.TrackingIdentifier(generate_uid(), f"{candidate.label} candidate {number}"),
             referenced_region=_region(sources, [[x, y], [x + radius, y]], "CIRCLE"),
-            finding_type=dc.class_code(candidate.label), algorithm_id=_algorithm(card), finding_sites=site or None,
+            finding_type=dc.class_code(candidate.label), algorithm_id=_algorithm(card, result.call_threshold),
+            finding_sites=site or None,
             measurements=measurements,
             qualitative_evaluations=[hd.sr.QualitativeEvaluation(
-                dc.PRESENCE, dc.codes.SCT.Present if number in called else dc.codes.SCT.Absent)]))
+                dc.PRESENCE, dc.codes.SCT.Present if candidate.score >= own else dc.codes.SCT.Absent)]))
     return groups
 
 
@@ -218,14 +223,18 @@ def _ratio_group(result: Diagnosis, card: ModelCard) -> list[Any]:
         measurements=[hd.sr.Measurement(dc.CARDIOTHORACIC_RATIO, float(ratio), dc.RATIO)])]
 
 
-def write_sr(sources: Sources, groups: list[Any], evidence: Sequence[Dataset], observer: ModelCard) -> Dataset:
-    """A Comprehensive 3D SR (TID 1500) of the measurement ``groups``, observed by the model of ``observer`` (a
-    device), citing ``evidence`` (the source images and the SEG)."""
+def write_sr(sources: Sources, groups: list[Any], evidence: Sequence[Dataset],
+             observers: Sequence[ModelCard]) -> Dataset:
+    """A Comprehensive 3D SR (TID 1500) of the measurement ``groups``, observed by one device, medlib with every
+    answering model of ``observers`` (its name lists them; each group names its own model and version), citing
+    ``evidence`` (the source images and the SEG)."""
     import highdicom as hd
 
+    names = [card.name or "model" for card in observers]
+    models = [f"{name} {version(card)}" for name, card in zip(names, observers, strict=True)]
     device = hd.sr.DeviceObserverIdentifyingAttributes(
-        generate_uid(entropy_srcs=[observer.name, version(observer)]), name=observer.name or "model",
-        manufacturer_name=MANUFACTURER, model_name=version(observer))
+        generate_uid(entropy_srcs=models), name=f"{MANUFACTURER}: {', '.join(names)}"[:64],
+        manufacturer_name=MANUFACTURER, model_name=f"medlib {__version__}")
     context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
         dc.codes.DCM.Device, device))
     report = hd.sr.MeasurementReport(context, dc.codes.SCT.ImagingProcedure, groups)
@@ -265,8 +274,7 @@ def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: M
             groups += _ratio_group(result, segmenter) + _lesion_groups(result, segmenter, sources, scale)
         if "locator" in cards:
             groups += _candidate_groups(result, cards["locator"], sources, scale) if result.detections else []
-    observer = next(iter(cards.values()))
-    answer.files["sr"] = _bytes(write_sr(sources, groups, evidence, observer))
+    answer.files["sr"] = _bytes(write_sr(sources, groups, evidence, list(cards.values())))
     return answer
 
 
