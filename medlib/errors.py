@@ -67,3 +67,7 @@ class UnsafeModelError(StoreError):
 
 class EvaluationError(MedlibError):
     """The labels and predictions cannot be evaluated as asked."""
+
+
+class PacsError(MedlibError):
+    """A PACS could not be reached, refused the request, or answered with something that is not what was asked."""

@@ -43,6 +43,7 @@ LIMITS = {limit.name: limit for limit in (
     Limit("max_file_mb", 512, "MB", "largest file read into memory", MB),
     Limit("max_archive_mb", 1024, "MB", "most a ZIP, .npz or .nii.gz may expand to", MB),
     Limit("max_archive_entries", 50_000, "entries", "most entries a ZIP may hold"),
+    Limit("max_pacs_mb", 1024, "MB", "most one answer of a PACS may hold (a study or a series retrieved)", MB),
     Limit("max_compression_ratio", 200, "×", "largest expansion of one compressed entry before it counts as a bomb"),
     Limit("max_dataset_mb", 768, "MB", "most a loaded data set's images may take in memory, in their stored type",
           MB),

@@ -112,14 +112,15 @@ def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmen
     receives ``<stem>-labels.nii.gz`` of (the input's own affine)."""
     from medlib.display.windowing import to_display
     from medlib.errors import MedlibError
-    from medlib.input import read_image
+    from medlib.input import read_image, read_series
 
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     for path in paths:
         started = time.perf_counter()
         try:
-            image = read_image(path)
+            image = read_series(sorted(p for p in path.iterdir() if p.is_file())) if path.is_dir() \
+                else read_image(path)  # a folder: one series' slices (medlib.pacs.exchange.fetch writes them so)
             if image.dimensions == 3 and volume_models:
                 yield _volume_line(path, image, volume_model_for(image, volume_models), out, answers) | {
                     "seconds": round(time.perf_counter() - started, 3)}

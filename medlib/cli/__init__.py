@@ -11,11 +11,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from medlib.cli import answer, data, judge, nodules, train
+from medlib.cli import answer, data, judge, nodules, pacs, train
 from medlib.cli.options import Parser, print_json, seeded
 from medlib.errors import MedlibError
 
-COMMANDS = (data, nodules, train, judge, answer)
+COMMANDS = (data, nodules, train, judge, answer, pacs)
 """The modules of the commands, one per job, in the order ``--help`` lists them."""
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from medlib.answers.batch import PART_SIZE
 from medlib.cli.options import default_model, positive, print_json
+from medlib.cli.pacs import add_pacs_options, pacs_from
 from medlib.models.heatmaps import METHODS
 
 
@@ -17,7 +19,8 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
     """Register ``diagnose`` and ``predict`` on ``sub``
     (``seeded``: the parents of a command that draws at random)."""
     diagnose = sub.add_parser("diagnose", help="the Diagnose page: one JSON line per image (research use only)")
-    diagnose.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER", help="image files, or folders of them")
+    diagnose.add_argument("files", nargs="*", metavar="FILE_OR_FOLDER",
+                          help="image files, or folders of them (or --pacs with --study)")
     diagnose.add_argument("--classifier", default=str(default_model("cxr-pneumonia")),
                           help="a classifier folder, or 'none' (default: the shipped real-film cxr-pneumonia)")
     diagnose.add_argument("--segmenter", default=str(default_model("cxr-anatomy")),
@@ -42,6 +45,12 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
                           help="with --dicom: keep the source DICOM's patient name, ID, birth date and study "
                                "identifiers in the written objects (default: left empty)")
     diagnose.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
+    add_pacs_options(diagnose)
+    diagnose.add_argument("--study", help="with --pacs: the Study Instance UID to retrieve and answer")
+    diagnose.add_argument("--series", help="with --study: only this Series Instance UID")
+    diagnose.add_argument("--send", action="store_true",
+                          help="with --study: send the DICOM answers back to the PACS, with the patient's identifiers "
+                               "and study kept, so that it files them beside the source")
     diagnose.set_defaults(run=cmd_diagnose)
 
     predict = sub.add_parser("predict", help="score every image of a folder, ZIP, CSV manifest or DICOM tree "
@@ -75,25 +84,56 @@ def shipped_volume_models() -> list[Any]:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> None:
-    from medlib.answers.diagnose_files import Answers, diagnose_paths, image_paths
+    if bool(args.files) == bool(args.study):
+        raise ValueError("give image files, or --pacs URL with --study UID (not both)")
+    if (args.series or args.send) and not args.study:
+        raise ValueError("--series and --send go with --pacs URL --study UID")
+    if args.study:
+        with tempfile.TemporaryDirectory(prefix="medlib-pacs-") as scratch:
+            _diagnose_study(args, Path(scratch))
+        return
+    from medlib.answers.diagnose_files import Answers, image_paths
 
-    classifier, segmenter = optional_model(args.classifier), optional_model(args.segmenter)
-    locator = optional_model(args.locator)
-    if classifier is None and segmenter is None and locator is None:
-        raise ValueError("give a classifier, a segmenter or a locator (all are 'none')")
     paths = image_paths(args.files)
     if not paths:
         raise ValueError(f"no image files found in {', '.join(args.files)}")
     out = Path(args.out) if args.out else None
     if (args.dicom or args.keep_identifiers) and out is None:
         raise ValueError("--dicom and --keep-identifiers write into a folder: give --out DIR")
-    answers = Answers(args.dicom, args.keep_identifiers)
+    _answer(args, paths, out, Answers(args.dicom, args.keep_identifiers))
+
+
+def _answer(args: argparse.Namespace, paths: list[Path], out: Path | None, answers: Any) -> list[dict[str, Any]]:
+    """Each image's line, printed as it is answered; the lines."""
+    from medlib.answers.diagnose_files import diagnose_paths
+
+    classifier, segmenter = optional_model(args.classifier), optional_model(args.segmenter)
+    locator = optional_model(args.locator)
+    if classifier is None and segmenter is None and locator is None:
+        raise ValueError("give a classifier, a segmenter or a locator (all are 'none')")
     volume_models = shipped_volume_models() if args.volume_model == "auto" else \
         [m for m in (optional_model(args.volume_model),) if m is not None]
-    for result in diagnose_paths(paths, classifier, segmenter, out, args.method, locator, volume_models,
-                                 answers):
+    lines = []
+    for result in diagnose_paths(paths, classifier, segmenter, out, args.method, locator, volume_models, answers):
         print_json(result)
         sys.stdout.flush()
+        lines.append(result)
+    return lines
+
+
+def _diagnose_study(args: argparse.Namespace, scratch: Path) -> None:
+    """A study (or one series) from the PACS, answered image by image; with ``--send``, its DICOM answers sent back
+    with the patient's identifiers and study kept (a last line says what the PACS kept)."""
+    from medlib.answers.diagnose_files import Answers
+    from medlib.pacs.exchange import fetch, send_answers
+
+    pacs = pacs_from(args)
+    (scratch / "study").mkdir()
+    paths = fetch(pacs, args.study, scratch / "study", args.series)
+    out = Path(args.out) if args.out else scratch / "answers"
+    lines = _answer(args, paths, out, Answers(args.dicom or args.send, args.keep_identifiers or args.send))
+    if args.send:
+        print_json({"pacs": pacs.settings.safe_url, "study": args.study, **send_answers(pacs, lines)})
 
 
 def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
