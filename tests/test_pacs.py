@@ -84,6 +84,20 @@ def test_a_films_study_is_found_answered_and_filed_back_beside_the_film(server, 
         assert (ds.PatientID, ds.StudyInstanceUID) == (source.PatientID, source.StudyInstanceUID)
 
 
+def test_a_series_comes_from_the_pacs_as_one_volume_and_a_refused_one_sends_nothing(server, signed_in, capsys):
+    """An MR series of four slices: retrieved as one folder, read as one volume and sent to the volume model whose
+    card fits; the gate refuses it (not a hippocampus crop), so nothing is sent, and the last line says so."""
+    from tests.test_dicom_answers import _series
+
+    files = _series("MR_small.dcm", 4, 2.5)
+    study = str(pydicom.dcmread(io.BytesIO(files[0])).StudyInstanceUID)
+    assert len(_pacs(server).store(files).kept) == 4
+    assert main(["diagnose", "--pacs", server.url, "--study", study, "--send"]) == 0
+    volume, sent = (json.loads(line) for line in capsys.readouterr().out.strip().splitlines())
+    assert volume["kind"] == "volume" and volume["size"] == [4, 64, 64] and volume["model"] == "mri-hippocampus"
+    assert not volume["in_distribution"] and sent["sent"] == [] and "no answer to send" in sent["note"]
+
+
 def test_wrong_url_credentials_and_a_silent_server_each_give_one_line(server, tmp_path):
     failures = {
         "refused the credentials": lambda: _pacs(server, password="wrong").search(),
