@@ -21,13 +21,14 @@ from ui import state
 from ui.answer_downloads import answer_downloads
 from ui.answers import anatomy_panel, candidates_panel, decision_caption
 from ui.models import heavy_work, loaded_entry
+from ui.pacs_panel import configured, pacs_image_choice, send_panel
 from ui.samples import REAL_SAMPLES, real_sample, real_sample_caption, sample_image
 from ui.sidebar import privacy_notice
 from ui.volume_answer import volume_answer
 from ui.window import window_controls
 from ui.workspace import shelf
 
-REAL, SYNTHETIC, UPLOAD = "A real sample film", "A synthetic sample film", "Upload files"
+REAL, SYNTHETIC, UPLOAD, PACS = "A real sample film", "A synthetic sample film", "Upload files", "From the PACS"
 # The models preselected for real films (and uploads) and for the synthetic demonstration films.
 DEFAULTS = {"real": {"classifier": "cxr-pneumonia", "segmenter": "cxr-anatomy", "locator": "cxr-nodule"},
             "synthetic": {"classifier": "chest-classifier", "segmenter": "chest-lesions"}}
@@ -66,7 +67,11 @@ def _uploads(files: list) -> list[Upload]:
 
 def _image_choice() -> tuple[MedImage, str, str] | None:
     """The image, its name, and whether it is a real film or a synthetic one (which picks the default models)."""
-    source = st.radio("Image", [REAL, SYNTHETIC, UPLOAD], horizontal=True, key="dx_source")
+    pacs = configured()
+    source = st.radio("Image", [REAL, SYNTHETIC, UPLOAD] + ([PACS] if pacs is not None else []), horizontal=True,
+                      key="dx_source")
+    if source == PACS and pacs is not None:
+        return pacs_image_choice(pacs)
     if source == REAL:
         label = st.selectbox("Sample", list(REAL_SAMPLES), key="dx_real_sample")
         return real_sample(label), real_sample_caption(label), "real"
@@ -243,6 +248,7 @@ def _diagnosis() -> None:
                 st.caption(f"No {target} above the 0.5 probability threshold.")
     cards = answer_cards(classifier_entry, segmenter_entry, locator_entry)
     answer_downloads(file_stem(name), image, result, cards, picture, display)
+    send_panel(file_stem(name), image, result, cards, picture, display)
     with st.expander("Image facts (de-identified: technical tags only)"):
         st.table(pd.DataFrame([{"tag": k, "value": str(v)} for k, v in image.metadata.items()] or
                               [{"tag": "—", "value": "none"}]).set_index("tag"))

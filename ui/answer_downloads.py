@@ -19,6 +19,7 @@ from medlib.input.image import MedImage
 from medlib.store.card import ModelCard
 from ui import state
 from ui.models import heavy_work
+from ui.pacs_panel import opened_files
 
 # What each file is, by the end of its name: the button's label and the file's type.
 KINDS = {"seg.dcm": ("DICOM SEG", "application/dicom"), "sr.dcm": ("DICOM SR", "application/dicom"),
@@ -31,10 +32,10 @@ def _kind(name: str) -> tuple[str, str]:
 
 
 def _identifiers(image: MedImage) -> dict[str, str]:
-    """The patient's identifiers from the uploaded DICOM files this image was read from."""
+    """The patient's identifiers from the DICOM files this image was read from (uploaded, or opened from the PACS)."""
     uploaded = st.session_state.get("dx_files") or []
     instances = image.references.instance_uids if image.references is not None else ()
-    return patient_identifiers([f.getvalue() for f in uploaded], instances)
+    return patient_identifiers([f.getvalue() for f in uploaded] + opened_files(), instances)
 
 
 def _signature(stem: str, shown: np.ndarray, keep: bool, threshold: float | None) -> str:
