@@ -31,6 +31,8 @@ class Orthanc:
 
     url: str
     rest: str
+    dicom_port: int
+    ae_title: str = "ORTHANC"
 
     def get(self, path: str) -> object:
         """An answer of Orthanc's own REST API (what it holds, read behind the DICOMweb service)."""
@@ -58,7 +60,7 @@ def orthanc(folder: Path) -> Iterator[Orthanc]:
     (folder / "orthanc.json").write_text(json.dumps(config))
     log = open(folder / "orthanc.log", "wb")  # noqa: SIM115 - closed after the server stops
     process = subprocess.Popen([binary, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
-    server = Orthanc(f"http://127.0.0.1:{http}/dicom-web", f"http://127.0.0.1:{http}")
+    server = Orthanc(f"http://127.0.0.1:{http}/dicom-web", f"http://127.0.0.1:{http}", dicom)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -21,17 +21,7 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
     diagnose = sub.add_parser("diagnose", help="the Diagnose page: one JSON line per image (research use only)")
     diagnose.add_argument("files", nargs="*", metavar="FILE_OR_FOLDER",
                           help="image files, or folders of them (or --pacs with --study)")
-    diagnose.add_argument("--classifier", default=str(default_model("cxr-pneumonia")),
-                          help="a classifier folder, or 'none' (default: the shipped real-film cxr-pneumonia)")
-    diagnose.add_argument("--segmenter", default=str(default_model("cxr-anatomy")),
-                          help="a segmenter folder, or 'none' (default: the shipped cxr-anatomy: right lung, left "
-                               "lung and heart, and the cardiothoracic ratio)")
-    diagnose.add_argument("--locator", default=str(default_model("cxr-nodule")),
-                          help="a locating model's folder, or 'none' (default: the shipped cxr-nodule: ranked nodule "
-                               "candidates, each with its lung and zone)")
-    diagnose.add_argument("--volume-model", default="auto",
-                          help="a volume model's folder for NIfTI volumes and DICOM series, or 'none' (default: "
-                               "auto, the first shipped volume model whose card's modality fits, and says so)")
+    add_model_options(diagnose)
     diagnose.add_argument("--out", help="a folder for <stem>.png pictures, <stem>-mask.png masks (0/255) of a "
                                         "one-structure segmenter and <stem>-labels.png label maps (0 background, "
                                         "1..K in the card's structure order) of one of several structures; "
@@ -44,7 +34,6 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
     diagnose.add_argument("--keep-identifiers", action="store_true",
                           help="with --dicom: keep the source DICOM's patient name, ID, birth date and study "
                                "identifiers in the written objects (default: left empty)")
-    diagnose.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
     add_pacs_options(diagnose)
     diagnose.add_argument("--study", help="with --pacs: the Study Instance UID to retrieve and answer")
     diagnose.add_argument("--series", help="with --study: only this Series Instance UID")
@@ -52,6 +41,18 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
                           help="with --study: send the DICOM answers back to the PACS, with the patient's identifiers "
                                "and study kept, so that it files them beside the source")
     diagnose.set_defaults(run=cmd_diagnose)
+
+    listen = sub.add_parser("listen", help="a DICOM listener: answer each film or series received by C-STORE and "
+                                           "send its SEG and SR on (research use only)")
+    listen.add_argument("--ae-title", default="MEDLIB", help="this listener's AE title (default MEDLIB)")
+    listen.add_argument("--port", type=int, default=11112, help="the port to listen on (default 11112)")
+    listen.add_argument("--forward", metavar="AE@HOST:PORT",
+                        help="the node that receives the answers (SEG and SR) by C-STORE; without it they are only "
+                             "kept in --out")
+    listen.add_argument("--out", default="medlib-received",
+                        help="a folder for what is received and answered (default ./medlib-received)")
+    add_model_options(listen)
+    listen.set_defaults(run=cmd_listen)
 
     predict = sub.add_parser("predict", help="score every image of a folder, ZIP, CSV manifest or DICOM tree "
                                                  "on a Dask cluster into Parquet (resumable)")
@@ -67,6 +68,37 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
                          help=f"files per Parquet part (default {PART_SIZE})")
     predict.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
     predict.set_defaults(run=cmd_predict)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The models that answer (``diagnose`` and ``listen``), the shipped ones by default."""
+    parser.add_argument("--classifier", default=str(default_model("cxr-pneumonia")),
+                        help="a classifier folder, or 'none' (default: the shipped real-film cxr-pneumonia)")
+    parser.add_argument("--segmenter", default=str(default_model("cxr-anatomy")),
+                        help="a segmenter folder, or 'none' (default: the shipped cxr-anatomy: right lung, left "
+                             "lung and heart, and the cardiothoracic ratio)")
+    parser.add_argument("--locator", default=str(default_model("cxr-nodule")),
+                        help="a locating model's folder, or 'none' (default: the shipped cxr-nodule: ranked nodule "
+                             "candidates, each with its lung and zone)")
+    parser.add_argument("--volume-model", default="auto",
+                        help="a volume model's folder for NIfTI volumes and DICOM series, or 'none' (default: "
+                             "auto, the first shipped volume model whose card's modality fits, and says so)")
+    parser.add_argument("--method", default=METHODS[0], choices=METHODS, help=f"heat map; default: {METHODS[0]}")
+
+
+def answering(args: argparse.Namespace) -> Any:
+    """A function that answers image paths into a folder with the models ``args`` name, loaded once, yielding each
+    image's line (:func:`medlib.answers.diagnose_files.diagnose_paths`)."""
+    from medlib.answers.diagnose_files import diagnose_paths
+
+    classifier, segmenter = optional_model(args.classifier), optional_model(args.segmenter)
+    locator = optional_model(args.locator)
+    if classifier is None and segmenter is None and locator is None:
+        raise ValueError("give a classifier, a segmenter or a locator (all are 'none')")
+    volume_models = shipped_volume_models() if args.volume_model == "auto" else \
+        [m for m in (optional_model(args.volume_model),) if m is not None]
+    return lambda paths, out, answers: diagnose_paths(paths, classifier, segmenter, out, args.method, locator,
+                                                      volume_models, answers)
 
 
 def optional_model(path: str) -> Any:
@@ -105,16 +137,8 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
 
 def _answer(args: argparse.Namespace, paths: list[Path], out: Path | None, answers: Any) -> list[dict[str, Any]]:
     """Each image's line, printed as it is answered; the lines."""
-    from medlib.answers.diagnose_files import diagnose_paths
-
-    classifier, segmenter = optional_model(args.classifier), optional_model(args.segmenter)
-    locator = optional_model(args.locator)
-    if classifier is None and segmenter is None and locator is None:
-        raise ValueError("give a classifier, a segmenter or a locator (all are 'none')")
-    volume_models = shipped_volume_models() if args.volume_model == "auto" else \
-        [m for m in (optional_model(args.volume_model),) if m is not None]
     lines = []
-    for result in diagnose_paths(paths, classifier, segmenter, out, args.method, locator, volume_models, answers):
+    for result in answering(args)(paths, out, answers):
         print_json(result)
         sys.stdout.flush()
         lines.append(result)
@@ -142,3 +166,25 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
     segmenter = None if args.segmenter == "none" else Path(args.segmenter)
     return predict_archive(Path(args.data), Path(args.out), Path(args.model), segmenter, args.method, args.scheduler,
                            args.workers, args.part_size)
+
+
+def cmd_listen(args: argparse.Namespace) -> None:
+    """Listen until interrupted, one JSON line per association and per answer."""
+    from medlib.answers.diagnose_files import Answers
+    from medlib.pacs.listener import Destination, Listener
+
+    forward = Destination.parse(args.forward) if args.forward else None
+    if not 0 < args.port < 65536 or not 0 < len(args.ae_title) <= 16:
+        raise ValueError("--port is 1-65535 and --ae-title 1 to 16 characters")
+    answer = answering(args)
+
+    def log(line: dict[str, Any]) -> None:
+        print_json(line)
+        sys.stdout.flush()
+
+    listener = Listener(args.ae_title, args.port, lambda paths, out: list(answer(paths, out, Answers(True, True))),
+                        Path(args.out), forward, log)
+    try:
+        listener.start(block=True)
+    except KeyboardInterrupt:
+        listener.stop()
