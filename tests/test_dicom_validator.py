@@ -71,6 +71,8 @@ def test_the_written_objects_declare_the_local_coding_scheme_and_state_the_films
     files = answer_files("film", film, _film_answer(film.height, film.width), CARDS, dicom=True).files
     seg, sr = (pydicom.dcmread(io.BytesIO(files[f"film-{kind}.dcm"])) for kind in ("seg", "sr"))
     assert list(seg.PatientOrientation) == list(pydicom.dcmread(dicom_file("RG1_UNCR.dcm")).PatientOrientation)
+    assert seg.SeriesDescription.startswith("cxr-anatomy 20") and seg.SeriesDescription.endswith("not for diagnosis")
+    assert sr.SeriesDescription.startswith("medlib ") and len(seg.SeriesDescription) <= 64
     declared = [item.CodingSchemeDesignator for item in sr.CodingSchemeIdentificationSequence]
     assert declared == ["99MEDLIB"]
     references = [item for element in sr.iterall() if element.keyword == "ReferencedSOPSequence"

@@ -32,8 +32,18 @@ from medlib.answers.volume_diagnose import VolumeDiagnosis
 from medlib.store.card import ModelCard
 
 LOCAL_DESIGNATOR = dc.LOCAL
-DISCLAIMER = "medlib research tool: not for diagnosis or patient care"
-"""In each object's series description (64 characters at most): what a PACS list shows of it."""
+DISCLAIMER = "research tool, not for diagnosis"
+"""In each object's series description (64 characters at most: what a PACS list shows of it), after what made it:
+the SEG's model and version, the SR's medlib version (its observer device names every model)."""
+
+
+def series_description(maker: str) -> str:
+    """A new series' description: its maker (shortened where it must be) and the whole disclaimer, in 64 characters.
+
+    >>> series_description("cxr-anatomy 2026-12-06")
+    'cxr-anatomy 2026-12-06: research tool, not for diagnosis'
+    """
+    return f"{maker[:62 - len(DISCLAIMER)]}: {DISCLAIMER}"
 
 
 @dataclass
@@ -114,7 +124,7 @@ def write_seg(sources: Sources, labels: np.ndarray, structures: Sequence[str], c
         sources.images, np.asarray(labels, np.uint8), "BINARY", segments, generate_uid(), 2, generate_uid(), 1,
         MANUFACTURER, card.name or "model", version(card), "0", omit_empty_frames=False, pixel_measures=measures,
         content_label="STRUCTURES", content_description=f"structures outlined by {card.name}"[:64],
-        series_description=DISCLAIMER)
+        series_description=series_description(f"{card.name or 'model'} {card.created[:10]}".strip()))
     if "FrameOfReferenceUID" not in seg:  # a film: its rows' and columns' directions, as the source states them
         seg.PatientOrientation = list(sources.images[0].get("PatientOrientation") or [])
     return seg
@@ -239,7 +249,8 @@ def write_sr(sources: Sources, groups: list[Any], evidence: Sequence[Dataset],
         dc.codes.DCM.Device, device))
     report = hd.sr.MeasurementReport(context, dc.codes.SCT.ImagingProcedure, groups)
     return _segments_by_number(hd.sr.Comprehensive3DSR(list(evidence), report, generate_uid(), 3, generate_uid(),
-                                                       1, manufacturer=MANUFACTURER, series_description=DISCLAIMER))
+                                                       1, manufacturer=MANUFACTURER,
+                                                       series_description=series_description(f"medlib {__version__}")))
 
 
 def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: Mapping[str, ModelCard]) -> DicomAnswer:
