@@ -19,6 +19,10 @@ from medlib.answers.picture import diagnosis_picture
 from medlib.models.heatmaps import METHODS
 from medlib.models.loaded import LoadedModel
 
+WORK_SIDE = 1280
+"""The long side a film is worked on at (its maps; findings stay in its own pixels), as the Diagnose page does: the
+models see 224 to 512 pixels, and a 20-megapixel film's maps would cost seconds for nothing."""
+
 
 def image_paths(sources: Sequence[str | Path]) -> list[Path]:
     """The files to diagnose: each file named, and the image files inside each folder named (sorted, recursive)."""
@@ -127,7 +131,7 @@ def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmen
                 continue
             frame = image.data[0]
             diagnosis = diagnose(frame, classifier, segmenter, image.spacing, method, metadata=image.metadata,
-                                 locator=locator)
+                                 locator=locator, work_side=WORK_SIDE, source_size=image.source_size)
         except (MedlibError, OSError, ValueError) as exc:
             yield {"file": str(path), "error": str(exc).replace("\n", " ")}
             continue
@@ -141,7 +145,8 @@ def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmen
             cv2.imwrite(str(out / f"{stem}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
             result["picture"] = str(out / f"{stem}.png")
             if diagnosis.lesion_probability is not None and not diagnosis.lesions_on_input:
-                mask = np.where(diagnosis.lesion_probability >= 0.5, 255, 0).astype(np.uint8)
+                mask = cv2.resize(np.where(diagnosis.lesion_probability >= 0.5, 255, 0).astype(np.uint8),
+                                  (image.width, image.height), interpolation=cv2.INTER_NEAREST)
                 cv2.imwrite(str(out / f"{stem}-mask.png"), mask)
                 result["mask"] = str(out / f"{stem}-mask.png")
             _write(out, answer_files(stem, image, diagnosis, answer_cards(classifier, segmenter, locator), picture,

@@ -139,12 +139,16 @@ def _region(sources: Sources, points: np.ndarray, kind: str) -> Any:
 
 
 def _candidate_groups(result: Diagnosis, card: ModelCard, sources: Sources, scale: float) -> list[Any]:
-    """Each located candidate: a circle with its score, size and site, present where the model's own threshold
-    calls it (whatever the user chose on the page, which is recorded beside it)."""
+    """Each candidate the model or the user calls: a circle with its score, size and site, present where the model's
+    own threshold calls it, absent where only the user's lower one does (recorded beside it). The weaker peaks,
+    which no one calls, are left out."""
     import highdicom as hd
 
     groups, own = [], result.finding_threshold if result.finding_threshold is not None else card.threshold_value
+    shown = min(own, result.call_threshold) if result.call_threshold is not None else own
     for number, candidate in enumerate(result.candidates, 1):
+        if candidate.score < shown:
+            continue
         x, y = (v * scale for v in candidate.centre)
         radius = max(round(candidate.radius, 1) * scale, 1.0)
         measurements = [hd.sr.Measurement(dc.SCORE, candidate.score, dc.NO_UNITS)]

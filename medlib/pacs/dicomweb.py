@@ -21,6 +21,9 @@ from medlib.errors import PacsError
 from medlib.limits import limit, raise_hint
 from medlib.pacs.settings import PacsSettings
 
+ANY_SYNTAX = (("application/dicom", "*"),)
+"""What a retrieve accepts: the instances as the PACS stores them, compressed or not (medlib decodes them); asked for
+the default (explicit little endian), a PACS transcodes, or leaves out what it cannot transcode."""
 STUDY_FIELDS = ("StudyInstanceUID", "PatientID", "PatientName", "StudyDate", "ModalitiesInStudy", "StudyDescription",
                 "NumberOfStudyRelatedInstances")
 
@@ -167,8 +170,8 @@ class Pacs:
     def retrieve(self, study: str, series: str | None = None) -> list[bytes]:
         """The instances of ``study`` (of its ``series`` where given), each as a DICOM file's bytes."""
         what = f"series {series}" if series else f"study {study}"
-        datasets = self._call(what, (lambda: self._client.retrieve_series(study, series)) if series
-                              else (lambda: self._client.retrieve_study(study)))
+        datasets = self._call(what, (lambda: self._client.retrieve_series(study, series, media_types=ANY_SYNTAX))
+                              if series else (lambda: self._client.retrieve_study(study, media_types=ANY_SYNTAX)))
         files = []
         for dataset in datasets:
             if str(dataset.get("StudyInstanceUID", "")) != study:
