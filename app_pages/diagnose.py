@@ -6,13 +6,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from medlib.answers.diagnose import Diagnosis, diagnose
+from medlib.answers.diagnose import diagnose
+from medlib.answers.diagnosis import Diagnosis
 from medlib.answers.files import answer_cards, file_stem, fills
 from medlib.answers.picture import diagnosis_picture
 from medlib.datasets.phantom import CLASS_NAMES
 from medlib.display.drawing import enlarge
 from medlib.display.windowing import to_display
 from medlib.errors import MedlibError
+from medlib.gate.population import AGE_MODEL
 from medlib.input import Upload, read_uploads
 from medlib.input.image import MedImage, Window
 from medlib.models.heatmaps import METHOD_LABELS, METHODS
@@ -142,8 +144,10 @@ def _run_models(image: MedImage, frame: int, window: Window, method: str, opacit
     all of it is ready before any of it is shown, so the result reaches the browser at once (each part sent apart
     is another redraw of the page there)."""
     classifier, segmenter, locator = (loaded_entry(entry) if entry else None for entry in entries)
+    ager_entry = next((m for m in shelf().models() if m.name == AGE_MODEL), None)
+    ager = loaded_entry(ager_entry) if ager_entry is not None and any(e and e.card.ages for e in entries) else None
     segmenter_entry = entries[1]
-    locks = [pair[1] for pair in (classifier, segmenter, locator) if pair is not None]
+    locks = [pair[1] for pair in (classifier, segmenter, locator, ager) if pair is not None]
     with heavy_work():
         for lock in locks:
             lock.acquire()
@@ -151,7 +155,8 @@ def _run_models(image: MedImage, frame: int, window: Window, method: str, opacit
             result = diagnose(_frame_as_model_sees(image, frame), classifier[0] if classifier else None,
                               segmenter[0] if segmenter else None, image.spacing, method,
                               metadata=image.metadata, work_side=SCREEN_SIDE, source_size=image.source_size,
-                              locator=locator[0] if locator else None, candidate_threshold=threshold)
+                              locator=locator[0] if locator else None, candidate_threshold=threshold,
+                              age_model=ager[0] if ager else None)
         finally:
             for lock in locks:
                 lock.release()
@@ -209,7 +214,11 @@ def _diagnosis() -> None:
             st.caption(decision_caption(result, classifier_entry))
             _probabilities(result.class_names, result.probabilities)
         elif result.probabilities:
-            with st.expander("What the classifier would say of it (not a finding: the image is out of distribution)"):
+            why = "the image is out of distribution" if not result.gate.in_distribution else \
+                result.population["classifier"].reason
+            if result.gate.in_distribution:
+                st.warning(f"**{classifier_entry.name} gives no finding here**: {why}.", icon=":material/group_off:")
+            with st.expander(f"What {classifier_entry.name} would say of it (not a finding: {why})"):
                 _probabilities(result.class_names, result.probabilities)
         caption = name
         if result.gate.in_distribution:

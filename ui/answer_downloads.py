@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 import streamlit as st
 
-from medlib.answers.diagnose import Diagnosis
+from medlib.answers.diagnosis import Diagnosis
 from medlib.answers.dicom_sources import patient_identifiers
 from medlib.answers.files import AnswerFiles, answer_files
 from medlib.answers.volume_diagnose import VolumeDiagnosis

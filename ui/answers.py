@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from medlib.answers.diagnose import Diagnosis
+from medlib.answers.diagnosis import Diagnosis
 from medlib.answers.report import candidate_rows
 from medlib.store.card import DETECTS_FROM
 from medlib.store.folders import StoredModel
@@ -32,6 +32,14 @@ def candidates_panel(result: Diagnosis, locator: StoredModel, spacing_known: boo
     """The locating model's answer: the film's probability of a finding, and each candidate it calls (numbered as on
     the picture) with its score, lung and zone, and size."""
     kind, threshold = locator.card.finding or "finding", result.candidate_threshold
+    if not result.fits("locator"):
+        st.subheader(f"No {kind} candidates: not for this film")
+        st.caption(f"{result.population['locator'].reason}: its marks are left out of the picture, the report and "
+                   "the DICOM answer.")
+        marks = [c for c in result.candidates if threshold is not None and c.score >= threshold]
+        with st.expander(f"What {locator.name} would mark ({len(marks)} at or above {threshold:.2f})"):
+            st.caption(", ".join(f"{c.score:.2f} at ({c.centre[0]:.0f}, {c.centre[1]:.0f})" for c in marks) or "none")
+        return
     called = result.called()
     if result.detections:
         verdict = f"{len(called)} {kind} candidate(s)" if called else f"No {kind} candidate"
@@ -62,6 +70,9 @@ def candidates_panel(result: Diagnosis, locator: StoredModel, spacing_known: boo
 def anatomy_panel(result: Diagnosis, segmenter: StoredModel) -> None:
     """The structures a segmenter outlined, their areas, and the cardiothoracic ratio with its usual reading."""
     st.subheader("Anatomy")
+    if not result.fits("segmenter"):
+        st.caption(f":material/group_off: {result.population['segmenter'].reason}: read the outlines and the ratio "
+                   "with that in mind.")
     legend(result.structures)
     rows = [{"structure": name, "area": f"{areas['area_mm2'] / 100:.0f} cm²" if "area_mm2" in areas else
              f"{areas['area_px']:,} px"} for name, areas in result.structure_areas.items()]

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from medlib.answers.anatomy import cardiothoracic_ratio, place
+from medlib.answers.diagnosis import Diagnosis
 from medlib.display.drawing import shrink
 from medlib.errors import ModelError
+from medlib.gate.population import film_age, population_fit
 from medlib.gate.profile import mask_statistics
 from medlib.gate.signals import GateResult, image_signals
 from medlib.geometry import Record, fit_record, xy_to_index
@@ -26,111 +27,6 @@ from medlib.models.predict import label_map, sliding_window
 from medlib.preprocessing.pipeline import InputGeometry, Processed
 from medlib.scoring.probabilities import as_probabilities
 from medlib.scoring.segmentation import find_lesions, foreground, organ_outline
-from medlib.targets import Finding
-
-
-@dataclass
-class Diagnosis:
-    """What the models say about one image; maps are at the image's own size.
-
-    ``gate`` says whether the image is like those the models learned from; where it is not, the class
-    probabilities are no finding (:attr:`predicted` is ``None``), and no heat map is made.
-    """
-
-    class_names: list[str] = field(default_factory=list)
-    probabilities: list[float] = field(default_factory=list)
-    decision_threshold: float | None = None
-    heat: np.ndarray | None = None
-    lesion_probability: np.ndarray | None = None
-    lesions: list[dict[str, Any]] = field(default_factory=list)
-    gate: GateResult = field(default_factory=GateResult)
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    heat_on_input: bool = False
-    lesions_on_input: bool = False
-    image_size: tuple[int, int] | None = None
-    """The image's (height, width); the findings are in its pixels, the maps may be smaller (``work_side``)."""
-    structures: list[str] = field(default_factory=list)
-    """A segmenter of several structures: their names (values 1..K of :attr:`label_map`)."""
-    label_map: np.ndarray | None = None
-    """Its label map (at the size of the other maps), each pixel its most probable structure or 0."""
-    structure_areas: dict[str, dict[str, float]] = field(default_factory=dict)
-    measurements: dict[str, Any] = field(default_factory=dict)
-    """What the anatomy gives (the cardiothoracic ratio, :mod:`medlib.answers.anatomy`)."""
-    candidates: list[Finding] = field(default_factory=list)
-    """A locating model's candidates, best first (numbered from 1 in this order), in the image's pixels, each with
-    its score (its calibrated probability) and the lung and zone where the anatomy places it."""
-    spacing: tuple[float, float] | None = None
-    """mm a pixel of the image (rows, columns), where known: the findings' sizes in mm."""
-    call_threshold: float | None = None
-    """The score from which a candidate is called, where the user chose it (:meth:`at`); else the model's own."""
-    finding_probability: float | None = None
-    """The locating model's calibrated probability that the image holds a finding (its best candidate's)."""
-    finding_threshold: float | None = None
-    """The score at which the locating model calls a candidate (its card's, chosen on validation)."""
-    detections: bool = True
-    """Whether the candidates are detections (:attr:`medlib.store.card.ModelCard.detects`), else evidence only."""
-    lesion_kind: str = "lesion"
-    """What a one-structure segmenter's :attr:`lesions` are (``lesion``, ``lung field``...)."""
-
-    @property
-    def likeliest(self) -> str | None:
-        """The class the classifier picks (class 1 of two from the card's threshold), whatever the gate says."""
-        if not self.probabilities:
-            return None
-        if self.decision_threshold is not None and len(self.probabilities) == 2:
-            return self.class_names[int(self.probabilities[1] >= self.decision_threshold)]
-        return self.class_names[int(np.argmax(self.probabilities))]
-
-    @property
-    def predicted(self) -> str | None:
-        """The finding: the likeliest class of an image the gate lets through, else ``None``."""
-        return self.likeliest if self.gate.in_distribution else None
-
-    @property
-    def candidate_threshold(self) -> float | None:
-        """The score from which a candidate is called: the user's (:meth:`at`), else the locating model's own."""
-        return self.finding_threshold if self.call_threshold is None else self.call_threshold
-
-    def at(self, threshold: float | None) -> Diagnosis:
-        """This diagnosis with candidates called from ``threshold`` (``None``: the model's own); given once, it
-        holds for the picture, the tables, the report and the DICOM SR alike."""
-        return dataclasses.replace(self, call_threshold=threshold)
-
-    def called(self) -> list[tuple[int, Finding]]:
-        """The candidates called (score at least :attr:`candidate_threshold`), with their numbers."""
-        cut = self.candidate_threshold
-        return [(n, c) for n, c in enumerate(self.candidates, 1) if cut is not None and c.score >= cut]
-
-    def candidate_row(self, number: int, candidate: Finding) -> dict[str, Any]:
-        """What ``medlib diagnose`` prints of one candidate: its number, kind (label), score, centre, radius and
-        the box around its circle in the image's pixels, the lung and zone, and its size in mm where known."""
-        (x, y), size = candidate.centre, candidate.radius or 0.0
-        diameter = candidate.size_mm(self.spacing)
-        box = [round(x - size), round(y - size), round(x + size), round(y + size)]
-        return {"candidate": number, "kind": candidate.label, "score": candidate.score, "centre": [x, y],
-                "radius_px": round(size, 1), "box": box, "lung": candidate.structure, "zone": candidate.zone,
-                "size_mm": None if diameter is None else round(diameter, 1)}
-
-    def to_dict(self) -> dict[str, Any]:
-        """What ``python -m medlib diagnose`` prints for one image (maps left out): the findings are the called
-        candidates (as ``evidence`` unless :attr:`detections`) and the lesions, where the gate lets the image in."""
-        shown = self.gate.in_distribution
-        rows = [self.candidate_row(n, c) for n, c in self.called()] if shown else []
-        lesions = [{"kind": self.lesion_kind, **f} for f in self.lesions] if shown else []
-        findings = (rows if self.detections else []) + lesions
-        out = {"probabilities": dict(zip(self.class_names, self.probabilities, strict=True)),
-               "predicted": self.predicted, "threshold": self.decision_threshold, **self.gate.to_dict(),
-               "findings": findings, "notes": self.notes, "model_seconds": round(self.seconds, 3)}
-        if self.finding_probability is not None:
-            out["finding_probability"] = self.finding_probability if shown else None
-            out["finding_threshold"] = self.finding_threshold
-            if not self.detections:
-                out["evidence"] = rows
-        if self.structures:
-            out["structures"] = self.structure_areas if shown else {}
-            out["measurements"] = self.measurements if shown else {}
-        return out
 
 
 def _on_image(values: np.ndarray, geometry: InputGeometry, notes: list[str], what: str) -> tuple[np.ndarray, bool]:
@@ -174,7 +70,7 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
              spacing: tuple[float, float] | None = None, method: str = METHODS[0], threshold: float = 0.5,
              metadata: dict[str, Any] | None = None, work_side: int | None = None,
              source_size: tuple[int, int] | None = None, locator: LoadedModel | None = None,
-             candidate_threshold: float | None = None) -> Diagnosis:
+             candidate_threshold: float | None = None, age_model: LoadedModel | None = None) -> Diagnosis:
     """Classify, segment and search one image (H×W×C as read), and judge whether it is like the models' training
     images.
 
@@ -190,6 +86,8 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
     (:attr:`MedImage.source_size`); the findings and ``spacing`` are then in the file's pixels.
     ``candidate_threshold``: the score from which the user calls a candidate (by default the locating model's own):
     given here once, it holds for everything made of the diagnosis (:meth:`Diagnosis.called`).
+    ``age_model`` tells a child's film from an adult's where the file gives no age, so that a model is judged on
+    the population it learned from (:attr:`Diagnosis.population`).
     """
     started = time.perf_counter()
     result = Diagnosis(image_size=source_size or (int(image.shape[0]), int(image.shape[1])), spacing=spacing,
@@ -203,6 +101,10 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
         raise ModelError(f"{model.stored.name} takes volumes, not a 2-D image: give it a NIfTI volume or a DICOM "
                          "series (medlib.answers.volume_diagnose)")
     signals = image_signals(image, any(m.gray for m in models), metadata, [m.card for m in models])
+    age = film_age(image, metadata, age_model) if any(m.card.ages for m in models) else None
+    for part, model in (("classifier", classifier), ("segmenter", segmenter), ("locator", locator)):
+        if model is not None and (fit := population_fit(model.card, age)) is not None:
+            result.population[part] = fit
     if classifier is not None:
         classified, classifier_input = _classify(classifier, image, result, signals)
     if segmenter is not None:
@@ -210,7 +112,7 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
     if locator is not None:
         _locate(locator, image, result, spacing, work)
     result.gate = GateResult(signals)
-    if classifier is not None and result.gate.in_distribution:
+    if classifier is not None and result.predicted is not None:  # no heat map where there is no finding
         chosen = result.class_names.index(result.likeliest)
         heat = heatmaps(classifier.model, classifier_input, chosen, method=method)[0]
         result.heat, result.heat_on_input = _on_image(heat, classified.geometry, result.notes, "heat map")

@@ -104,8 +104,8 @@ def _volume_line(path: Path, image: Any, model: LoadedModel, out: Path | None, a
 
 def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmenter: LoadedModel | None,
                    out: Path | None = None, method: str = METHODS[0], locator: LoadedModel | None = None,
-                   volume_models: Sequence[LoadedModel] = (), answers: Answers = Answers()
-                   ) -> Iterator[dict[str, Any]]:
+                   volume_models: Sequence[LoadedModel] = (), answers: Answers = Answers(),
+                   age_model: LoadedModel | None = None) -> Iterator[dict[str, Any]]:
     """Diagnose image files one by one: one result per file (``error`` for a file that cannot be read or used, and
     the next file goes on). ``out`` receives ``<stem>.png`` (the picture) and, with a one-structure segmenter,
     ``<stem>-mask.png`` (0/255 at the image's own size), with a segmenter of several structures
@@ -113,7 +113,8 @@ def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmen
     answer's ``<stem>-report.html`` and, with ``answers.dicom``, its DICOM SEG and SR (``<stem>-seg.dcm``,
     ``<stem>-sr.dcm``, and ``<stem>-image.dcm`` where the image had no DICOM file to cite). A volume (a NIfTI volume,
     a DICOM series) goes to the first of ``volume_models`` that fits it (:func:`volume_model_for`), which ``out``
-    receives ``<stem>-labels.nii.gz`` of (the input's own affine)."""
+    receives ``<stem>-labels.nii.gz`` of (the input's own affine). ``age_model`` tells a child's film from an
+    adult's where the file gives no age (each model's ``population_fit``)."""
     from medlib.display.windowing import to_display
     from medlib.errors import MedlibError
     from medlib.input import read_image, read_series
@@ -131,7 +132,8 @@ def diagnose_paths(paths: Sequence[Path], classifier: LoadedModel | None, segmen
                 continue
             frame = image.data[0]
             diagnosis = diagnose(frame, classifier, segmenter, image.spacing, method, metadata=image.metadata,
-                                 locator=locator, work_side=WORK_SIDE, source_size=image.source_size)
+                                 locator=locator, work_side=WORK_SIDE, source_size=image.source_size,
+                                 age_model=age_model)
         except (MedlibError, OSError, ValueError) as exc:
             yield {"file": str(path), "error": str(exc).replace("\n", " ")}
             continue

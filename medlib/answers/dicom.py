@@ -14,7 +14,6 @@ An image the gate refuses gets no SEG or SR: its answers are no finding.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,12 +25,12 @@ from pydicom.uid import generate_uid
 
 from medlib import __version__
 from medlib.answers import dicom_codes as dc
-from medlib.answers.diagnose import Diagnosis
+from medlib.answers.diagnosis import Diagnosis
 from medlib.answers.dicom_sources import MANUFACTURER, Sources
+from medlib.answers.dicom_writing import segments_by_number, to_file
 from medlib.answers.volume_diagnose import VolumeDiagnosis
 from medlib.store.card import ModelCard
 
-LOCAL_DESIGNATOR = dc.LOCAL
 DISCLAIMER = "research tool, not for diagnosis"
 """In each object's series description (64 characters at most: what a PACS list shows of it), after what made it:
 the SEG's model and version, the SR's medlib version (its observer device names every model)."""
@@ -68,37 +67,6 @@ def _algorithm(card: ModelCard, chosen: float | None = None) -> Any:
     parameters = [f"decision threshold={card.threshold_value:.4f}"] if card.threshold else []
     parameters += [] if chosen is None else [f"user's threshold={chosen:.4f}"]
     return hd.sr.AlgorithmIdentification(card.name or "model", version(card), parameters=parameters or None)
-
-
-def _bytes(dataset: Dataset) -> bytes:
-    """The object as a DICOM file, the local coding scheme declared where it uses one."""
-    if LOCAL_DESIGNATOR in _designators(dataset):
-        dataset.CodingSchemeIdentificationSequence = [Dataset()]
-        for keyword, value in dc.LOCAL_SCHEME.items():
-            setattr(dataset.CodingSchemeIdentificationSequence[0], keyword, value)
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-def _designators(dataset: Dataset) -> set[str]:
-    """Every coding scheme designator the object's codes use, at any depth."""
-    found: set[str] = set()
-    for element in dataset.iterall():
-        if element.keyword == "CodingSchemeDesignator" and element.value:
-            found.add(str(element.value))
-    return found
-
-
-def _segments_by_number(sr: Dataset) -> Dataset:
-    """The SR's references to segments of a film's SEG by segment number alone: highdicom also writes the frame
-    (one per segment there), which the standard forbids beside a segment number (PS3.3 C.18.3.1.2)."""
-    for element in sr.iterall():
-        if element.keyword == "ReferencedSOPSequence":
-            for item in element.value:
-                if "ReferencedSegmentNumber" in item and "ReferencedFrameNumber" in item:
-                    del item.ReferencedFrameNumber
-    return sr
 
 
 def write_seg(sources: Sources, labels: np.ndarray, structures: Sequence[str], card: ModelCard) -> Dataset:
@@ -252,7 +220,7 @@ def write_sr(sources: Sources, groups: list[Any], evidence: Sequence[Dataset],
     context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
         dc.codes.DCM.Device, device))
     report = hd.sr.MeasurementReport(context, dc.codes.SCT.ImagingProcedure, groups)
-    return _segments_by_number(hd.sr.Comprehensive3DSR(list(evidence), report, generate_uid(), 3, generate_uid(),
+    return segments_by_number(hd.sr.Comprehensive3DSR(list(evidence), report, generate_uid(), 3, generate_uid(),
                                                        1, manufacturer=MANUFACTURER,
                                                        series_description=series_description(f"medlib {__version__}")))
 
@@ -268,7 +236,7 @@ def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: M
                             "(its answers are no finding)")
         return answer
     if sources.secondary_capture is not None:
-        answer.files["image"] = _bytes(sources.secondary_capture)
+        answer.files["image"] = to_file(sources.secondary_capture)
     volume = isinstance(result, VolumeDiagnosis)
     labels, structures = answer_labels(result, sources.size)
     groups: list[Any] = []
@@ -276,20 +244,22 @@ def dicom_answer(sources: Sources, result: Diagnosis | VolumeDiagnosis, cards: M
     segmenter = cards.get("segmenter")
     if labels is not None and segmenter is not None:
         seg = write_seg(sources, labels, structures, segmenter)
-        answer.files["seg"] = _bytes(seg)
+        answer.files["seg"] = to_file(seg)
         evidence.append(seg)
         sizes = result.volumes if volume else result.structure_areas
         if sizes:
             groups += _structure_groups(seg, structures, sizes, segmenter, sources, volume)
     if not volume:
         scale = sources.size[0] / result.image_size[0] if result.image_size else 1.0
-        if "classifier" in cards and result.probabilities:
+        if "classifier" in cards and result.probabilities and result.fits("classifier"):
             groups += _classification_groups(result, cards["classifier"])
         if segmenter is not None:
             groups += _ratio_group(result, segmenter) + _lesion_groups(result, segmenter, sources, scale)
-        if "locator" in cards:
+        if "locator" in cards and result.fits("locator"):
             groups += _candidate_groups(result, cards["locator"], sources, scale) if result.detections else []
-    answer.files["sr"] = _bytes(write_sr(sources, groups, evidence, list(cards.values())))
+        answer.notes += [f"not written as a finding: {fit.reason}" for fit in result.population.values()
+                         if not fit.fits]
+    answer.files["sr"] = to_file(write_sr(sources, groups, evidence, list(cards.values())))
     return answer
 
 

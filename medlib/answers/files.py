@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from medlib.answers.diagnose import Diagnosis
+from medlib.answers.diagnosis import Diagnosis
 from medlib.answers.dicom import answer_labels, dicom_answer
 from medlib.answers.dicom_sources import answer_sources
 from medlib.answers.report import report_html

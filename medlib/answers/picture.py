@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from medlib.answers.diagnose import Diagnosis
+from medlib.answers.diagnosis import Diagnosis
 from medlib.display.drawing import FINDING_COLOR, as_rgb, draw_label_map, draw_outline
 from medlib.geometry import fit_record, xy_to_index
 from medlib.models.heatmaps import overlay

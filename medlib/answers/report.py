@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from medlib.answers.diagnose import Diagnosis
+from medlib.answers.diagnosis import Diagnosis
 from medlib.answers.volume_diagnose import VolumeDiagnosis
 from medlib.display.drawing import as_rgb, draw_label_map, enlarge, scale_to_uint8
 from medlib.store.card import ModelCard
@@ -74,11 +74,13 @@ def candidate_rows(result: Diagnosis) -> list[dict[str, Any]]:
 
 
 def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard]) -> list[str]:
-    parts = []
+    parts = [f"<p class='refused'>Not for this film: {html.escape(fit.reason)}. Its answer is shown below for "
+             "reference, and is not part of the conclusion.</p>" for fit in result.population.values() if not fit.fits]
     if result.probabilities:
         classifier = cards.get("classifier")
+        verdict = result.predicted if result.fits("classifier") else "no finding (not for this film)"
         parts.append(f"<h2>Classification by {html.escape(classifier.name if classifier else 'the classifier')}</h2>"
-                     f"<p><b>{html.escape(str(result.predicted))}</b>" + (
+                     f"<p><b>{html.escape(str(verdict))}</b>" + (
                          f" (it calls {html.escape(result.class_names[1])} from a probability of "
                          f"{result.decision_threshold:.1%}, its threshold chosen on validation images)"
                          if result.decision_threshold is not None else " (the most probable class)") + "</p>")

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from medlib.answers.diagnose import Diagnosis, diagnose
+from medlib.answers.diagnose import diagnose
+from medlib.answers.diagnosis import Diagnosis
 from medlib.answers.picture import diagnosis_picture
 from medlib.datasets.nodules import Nodule, as_film, place_nodule
 from medlib.display.drawing import as_rgb

@@ -12,6 +12,7 @@ from typing import Any
 from medlib.answers.batch import PART_SIZE
 from medlib.cli.options import default_model, positive, print_json
 from medlib.cli.pacs import add_pacs_options, pacs_from
+from medlib.gate.population import AGE_MODEL
 from medlib.models.heatmaps import METHODS
 
 
@@ -97,8 +98,11 @@ def answering(args: argparse.Namespace) -> Any:
         raise ValueError("give a classifier, a segmenter or a locator (all are 'none')")
     volume_models = shipped_volume_models() if args.volume_model == "auto" else \
         [m for m in (optional_model(args.volume_model),) if m is not None]
+    ager = default_model(AGE_MODEL)
+    age_model = optional_model(str(ager)) if (ager / "card.json").is_file() and any(
+        m.card.ages for m in (classifier, segmenter, locator) if m is not None) else None
     return lambda paths, out, answers: diagnose_paths(paths, classifier, segmenter, out, args.method, locator,
-                                                      volume_models, answers)
+                                                      volume_models, answers, age_model)
 
 
 def optional_model(path: str) -> Any:

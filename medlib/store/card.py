@@ -21,6 +21,8 @@ from medlib.tasks import Task, task_for
 
 INTENDED_USE = "Research and education only. Not a medical device; not for clinical decisions."
 SYNTHETIC_USE = "SYNTHETIC training data: a demonstration model, not for clinical use."
+AGES = ("", "child", "adult")
+"""Whose films a model learned from: any (or unknown), children's, or adults'."""
 DETECTS_FROM = 0.5
 """The share of findings a locating model's candidates must hit on validation images at one false candidate an
 image (its FROC) before its candidates are detections; below it they are evidence (:attr:`ModelCard.detects`)."""
@@ -58,6 +60,9 @@ class ModelCard:
     """Which part of the body (a key of :data:`BODY_PARTS`; empty where unknown)."""
     population: str = ""
     """Who the images are of, in words (``children aged 1 to 5``); shown beside every answer."""
+    ages: str = ""
+    """Whose films it learned from, as :data:`AGES` names them (``child`` or ``adult``; empty: any, or unknown): a
+    film of the other group is outside its population (:mod:`medlib.gate.population`)."""
     positive_class: str = ""
     """A two-class classifier's finding (its probability is the one thresholded); empty for other models."""
     located_by: str = ""
@@ -92,6 +97,8 @@ class ModelCard:
         task_for(self.task)  # an unknown task is refused here, not where it is first used
         if self.modality and self.modality not in MODALITIES:
             raise StoreError(f"the card's modality {self.modality!r} is unknown; use one of {', '.join(MODALITIES)}")
+        if self.ages not in AGES:
+            raise StoreError(f"the card's ages {self.ages!r} are unknown; use one of {', '.join(map(repr, AGES))}")
         if self.body_part and self.body_part not in BODY_PARTS:
             raise StoreError(f"the card's body part {self.body_part!r} is unknown; use one of "
                              f"{', '.join(BODY_PARTS)}")

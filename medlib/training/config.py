@@ -15,7 +15,7 @@ from medlib.tasks import AUTO, TASKS, task_for
 Progress = Callable[[dict[str, Any]], None]
 
 ABOUT_KEYS = ("description", "provenance", "license", "citation", "intended_use", "modality", "body_part",
-              "population", "target")
+              "population", "ages", "target")
 """Facts about the data and the model that a card may carry beside what training records (see
 :class:`medlib.store.card.ModelCard`; ``target``: what a segmenter's masks show where they name no structure, such as
 ``lung field``)."""
