@@ -106,3 +106,46 @@ def hostile(answer: Answer) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def mr_series(nifti: Path) -> list[bytes]:
+    """A NIfTI brain MRI volume (an axis-aligned affine) as the DICOM MR series a scanner would send: one slice per
+    file along its third axis, placed in the patient (LPS) where the affine puts it, on pydicom's MR_small as a
+    template; one new study, series and frame of reference."""
+    import io
+
+    import nibabel as nib
+    import numpy as np
+    import pydicom
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    from tests.conftest import dicom_file
+
+    volume = nib.load(str(nifti))
+    data = np.clip(np.rint(np.asarray(volume.dataobj, np.float32)), 0, 32767).astype(np.int16)
+    affine = volume.affine
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    files = []
+    for k in range(data.shape[2]):
+        ds = pydicom.dcmread(dicom_file("MR_small.dcm"))
+        for keyword in ("WindowCenter", "WindowWidth", "RescaleSlope", "RescaleIntercept"):
+            if keyword in ds:
+                delattr(ds, keyword)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.InstanceNumber = k + 1
+        plane = np.ascontiguousarray(data[:, :, k].T)  # rows along the second axis, columns along the first
+        ds.Rows, ds.Columns = plane.shape
+        ds.PixelSpacing = [float(abs(affine[1, 1])), float(abs(affine[0, 0]))]
+        ds.SliceThickness = float(abs(affine[2, 2]))
+        ds.ImageOrientationPatient = [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0]  # RAS x and y, in LPS
+        ras = affine @ np.array([0.0, 0.0, k, 1.0])
+        ds.ImagePositionPatient = [float(-ras[0]), float(-ras[1]), float(ras[2])]
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.PixelData = plane.tobytes()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        files.append(buffer.getvalue())
+    return files

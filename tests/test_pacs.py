@@ -98,6 +98,28 @@ def test_a_series_comes_from_the_pacs_as_one_volume_and_a_refused_one_sends_noth
     assert not volume["in_distribution"] and sent["sent"] == [] and "no answer to send" in sent["note"]
 
 
+def test_a_brain_mri_series_is_answered_and_its_seg_and_sr_read_back_from_its_study(server, signed_in, capsys,
+                                                                                       shared_data):
+    """A hippocampus MRI volume of the Decathlon set sent as a DICOM MR series: retrieved as one volume, outlined by
+    the volume model, and its SEG (on the series' own slices) and SR filed in its study."""
+    from tests.pacs_servers import mr_series
+
+    files = mr_series(shared_data / "hippocampus" / "imagesTr" / "hippocampus_003.nii.gz")
+    first = pydicom.dcmread(io.BytesIO(files[0]))
+    pacs = _pacs(server)
+    assert len(pacs.store(files).kept) == len(files)
+    assert main(["diagnose", "--pacs", server.url, "--study", str(first.StudyInstanceUID), "--send"]) == 0
+    volume, sent = (json.loads(line) for line in capsys.readouterr().out.strip().splitlines())
+    assert volume["kind"] == "volume" and volume["in_distribution"] and volume["model"] == "mri-hippocampus"
+    assert sent["kept"] == 2 and not sent["refused"]
+    held = [pydicom.dcmread(io.BytesIO(data)) for data in pacs.retrieve(str(first.StudyInstanceUID))]
+    answers = {str(ds.Modality): ds for ds in held if ds.Modality in ("SEG", "SR")}
+    assert set(answers) == {"SEG", "SR"} and len(held) == len(files) + 2
+    seg = answers["SEG"]
+    assert seg.FrameOfReferenceUID == first.FrameOfReferenceUID and seg.PatientID == first.PatientID
+    assert [s.SegmentLabel for s in seg.SegmentSequence] == ["Anterior", "Posterior"]
+
+
 def test_wrong_url_credentials_and_a_silent_server_each_give_one_line(server, tmp_path):
     failures = {
         "refused the credentials": lambda: _pacs(server, password="wrong").search(),
