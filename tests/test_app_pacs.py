@@ -55,3 +55,22 @@ def test_without_a_pacs_set_the_page_offers_no_pacs_source(monkeypatch):
     monkeypatch.setenv("MEDLIB_MODELS", str(ROOT / "models"))
     app = AppTest.from_file(str(ROOT / "app_pages" / "diagnose.py"), default_timeout=120).run()
     assert "From the PACS" not in app.radio(key="dx_source").options
+
+
+def test_a_brain_mri_series_opened_from_the_pacs_is_outlined_and_sent_back(pacs_page, shared_data):
+    from tests.pacs_servers import mr_series
+
+    app, server = pacs_page
+    files = mr_series(shared_data / "hippocampus" / "imagesTr" / "hippocampus_003.nii.gz")
+    Pacs(PacsSettings(server.url, username=USER, password=PASSWORD)).store(files)
+    app.radio(key="dx_source").set_value("From the PACS").run()
+    app.selectbox(key="dx_pacs_modality").set_value("MR")
+    app.button(key="dx_pacs_search").click().run()
+    assert app.dataframe[0].value["modalities"].tolist() == ["MR"]
+    app.button(key="dx_pacs_open").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert any("outlined by mri-hippocampus" in h.value for h in app.subheader)
+    app.button(key="dx_pacs_send").click().run()
+    assert app.success and "the PACS kept 2 of 2" in app.success[0].value
+    held = server.get("/statistics")
+    assert held["CountStudies"] == 2 and held["CountInstances"] == 1 + len(files) + 2

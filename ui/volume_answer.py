@@ -19,6 +19,7 @@ from ui.answer_downloads import answer_downloads
 from ui.answers import learned_from
 from ui.legend import legend
 from ui.models import heavy_work, loaded_entry
+from ui.pacs_panel import send_panel
 from ui.planes import three_planes
 
 
@@ -57,7 +58,9 @@ def volume_answer(image: MedImage, name: str, models: list[StoredModel]) -> None
     rows = [{"structure": structure, "voxels": f"{v['voxels']:,}", "volume": f"{v['volume_ml']:.3f} mL"}
             for structure, v in result.volumes.items()]
     st.table(pd.DataFrame(rows).set_index("structure"))
-    answer_downloads(file_stem(name), image, result, {"segmenter": chosen.card}, volume_picture(turned, labels))
+    picture = volume_picture(turned, labels)
+    answer_downloads(file_stem(name), image, result, {"segmenter": chosen.card}, picture)
+    send_panel(file_stem(name), image, result, {"segmenter": chosen.card}, picture, None)
     st.caption(f"{chosen.name}: {chosen.card.intended_use}")
     with st.expander("The volume's facts (de-identified: technical tags only)"):
         st.json({"shape": list(np.shape(result.labels)), **image.metadata}, expanded=False)
