@@ -218,7 +218,8 @@ def _diagnosis() -> None:
                 result.population["classifier"].reason
             if result.gate.in_distribution:
                 st.warning(f"**{classifier_entry.name} gives no finding here**: {why}.", icon=":material/group_off:")
-            with st.expander(f"What {classifier_entry.name} would say of it (not a finding: {why})"):
+            shown = why if not result.gate.in_distribution else "see above"
+            with st.expander(f"What {classifier_entry.name} would say of it (not a finding: {shown})"):
                 _probabilities(result.class_names, result.probabilities)
         caption = name
         if result.gate.in_distribution:
