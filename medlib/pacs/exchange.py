@@ -5,7 +5,6 @@ PACS they came from, filed beside the source (same patient and study)."""
 from __future__ import annotations
 
 import io
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,25 +18,25 @@ ANSWER_PARTS = ("image", "seg", "sr")
 send: the Secondary Capture where one was made, the SEG and the SR."""
 
 
+def series_paths(folder: Path) -> list[Path]:
+    """One path to diagnose per series folder under ``folder`` (its instances as ``*.dcm``): the file of a series of
+    one instance (a film, or a multi-frame file), the folder of a series of several slices."""
+    paths = []
+    for series in sorted(p for p in folder.iterdir() if p.is_dir()):
+        files = sorted(series.glob("*.dcm"))
+        paths.append(files[0] if len(files) == 1 else series)
+    return paths
+
+
 def fetch(pacs: Pacs, study: str, folder: Path, series: str | None = None) -> list[Path]:
-    """The instances of ``study`` (of its ``series``) written under ``folder``, one path per image to diagnose: a
-    series of one instance (a film) as its file, a series of several as a folder of its slices."""
-    by_series: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+    """The instances of ``study`` (of its ``series``) written under ``folder``, one folder per series, and the paths
+    to diagnose (:func:`series_paths`)."""
     for data in pacs.retrieve(study, series):
         ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-        by_series[str(ds.SeriesInstanceUID)].append((str(ds.SOPInstanceUID), data))
-    paths = []
-    for number, (_, instances) in enumerate(sorted(by_series.items()), 1):
-        if len(instances) == 1:
-            path = folder / f"series{number}-{instances[0][0][-16:]}.dcm"
-            path.write_bytes(instances[0][1])
-        else:
-            path = folder / f"series{number}"
-            path.mkdir(parents=True, exist_ok=True)
-            for uid, data in instances:
-                (path / f"{uid}.dcm").write_bytes(data)
-        paths.append(path)
-    return paths
+        where = folder / str(ds.SeriesInstanceUID)
+        where.mkdir(parents=True, exist_ok=True)
+        (where / f"{ds.SOPInstanceUID}.dcm").write_bytes(data)
+    return series_paths(folder)
 
 
 def send_answers(pacs: Pacs, lines: Sequence[dict[str, Any]]) -> dict[str, Any]:

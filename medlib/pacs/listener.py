@@ -20,7 +20,7 @@ from typing import Any
 import pydicom
 
 from medlib.errors import PacsError
-from medlib.pacs.exchange import ANSWER_PARTS
+from medlib.pacs.exchange import ANSWER_PARTS, series_paths
 
 Answer = Callable[[list[Path], Path], list[dict[str, Any]]]
 """Answers image paths (a file per film, a folder per series) into a folder: one line per image, naming its
@@ -120,11 +120,7 @@ class Listener:
                 self.log({"event": "failed", "from": sender, "reason": f"{type(exc).__name__}: {str(exc)[:200]}"})
 
     def _answer_study(self, folder: Path) -> None:
-        paths = []
-        for series in sorted(p for p in folder.iterdir() if p.is_dir()):
-            files = sorted(series.glob("*.dcm"))
-            paths.append(files[0] if len(files) == 1 else series)
-        for line in self.answer(paths, folder / "answers"):
+        for line in self.answer(series_paths(folder), folder / "answers"):
             files = [Path(line[part]) for part in ANSWER_PARTS if line.get(part)]
             entry = {"event": "answer", "file": Path(line.get("file", "")).name,
                      "in_distribution": line.get("in_distribution"), "error": line.get("error")}
