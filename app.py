@@ -11,7 +11,8 @@ st.set_page_config(page_title="MedLab dashboard", page_icon="ui/favicon.png", la
 hide_running_icon()
 
 PAGES = [
-    st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:", default=True),
+    st.Page("app_pages/home.py", title="Start", icon=":material/home:", default=True),
+    st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:"),
     st.Page("app_pages/preprocess.py", title="Preprocessing", icon=":material/tune:"),
     st.Page("app_pages/augment.py", title="Augmentation", icon=":material/auto_awesome_motion:"),
     st.Page("app_pages/train.py", title="Training", icon=":material/model_training:"),

@@ -138,6 +138,8 @@ def open_app(browser, url: str):
     page.on("response", lambda r: _record_failure(errors, r))
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
+    page.get_by_role("heading", name="MedLab dashboard").wait_for(timeout=60_000)  # the start page
+    page.get_by_role("link", name="Upload", exact=True).click()
     page.get_by_role("heading", name="Upload").wait_for(timeout=60_000)
     return page, errors
 
