@@ -13,6 +13,7 @@ import streamlit as st
 from medlib.datasets import FITS
 from medlib.errors import MedlibError
 from medlib.models.architectures import ARCHITECTURES
+from medlib.scoring.calibration import calibration_line
 from medlib.spec import Param
 from medlib.store.folders import export_zip
 from medlib.tasks import tasks_for
@@ -193,10 +194,7 @@ def _draw_job(job: jobs.Job) -> None:
             st.caption(f"Decision threshold {end['threshold']['value']:.3f} ({end['threshold']['rule']}, on "
                        f"{end['threshold']['chosen_on']}); the metrics above are at it.")
         if end.get("calibration"):
-            calibration = end["calibration"]
-            st.caption(f"Probabilities calibrated on validation (temperature {calibration['temperature']:.2f}): "
-                       f"expected calibration error {calibration['ece_before']:.3f} before, "
-                       f"{calibration['ece_after']:.3f} after.")
+            st.caption(calibration_line(end["calibration"]))
         if state.active_model() != end["model"] and st.session_state.get(state.JOB_ACKNOWLEDGED) != job.id:
             state.remember(state.ACTIVE_MODEL, end["model"])
             state.remember(state.JOB_ACKNOWLEDGED, job.id)

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from medlib.scoring.calibration import Calibration, expected_calibration_error, fit_calibration
+from medlib.scoring.calibration import (
+    Calibration,
+    calibrate_classifier,
+    calibration_line,
+    expected_calibration_error,
+    fit_calibration,
+)
 from medlib.scoring.thresholds import youden_threshold
 
 
@@ -25,6 +31,28 @@ def test_fitting_recovers_the_temperature_and_bias_and_lowers_the_calibration_er
     assert calibration.temperature == pytest.approx(3.0, rel=0.15)
     assert calibration.bias[0] == 0.0 and calibration.bias[1] == pytest.approx(1.0, abs=0.2)
     assert calibration.ece_after < 0.03 < calibration.ece_before
+
+
+def test_calibration_is_kept_where_it_lowers_the_calibration_error():
+    labels, logits = _overconfident(1000)
+    calibration, chosen = calibrate_classifier(labels, logits, "val")
+    assert chosen["calibration"]["applied"] and calibration.temperature > 2
+    assert "before" in calibration_line(chosen["calibration"])
+
+
+def test_calibration_that_raises_the_error_is_left_out_with_the_reason():
+    rng = np.random.default_rng(3)  # forty honest probabilities: fitting on so few raises the binned error
+    probability = rng.uniform(0.05, 0.95, 40)
+    labels = (rng.uniform(size=40) < probability).astype(int)
+    logits = np.log(probability / (1 - probability))[:, None]
+    assert fit_calibration(labels, logits).ece_after > fit_calibration(labels, logits).ece_before
+    calibration, chosen = calibrate_classifier(labels, logits, "out-of-fold validation")
+    assert calibration.temperature == 1.0 and set(calibration.bias) == {0.0}
+    record = chosen["calibration"]
+    assert record["applied"] is False and record["ece_after"] == record["ece_before"]
+    assert calibration_line(record).startswith("No calibration: left out") and "raised" in record["reason"]
+    # the threshold is chosen on the model's own probabilities
+    assert 0 < chosen["threshold"]["value"] < 1
 
 
 def test_binary_calibration_keeps_the_ranking():

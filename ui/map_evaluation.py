@@ -36,17 +36,20 @@ def _scored(path: str, sha256: str, fingerprint: str, split: str, _dataset: Data
 
 
 def fold_table(folds: list[dict]) -> pd.DataFrame:
-    """One row per fold: its images, the epoch it kept, and its headline validation figures."""
+    """One row per fold: its images, the epoch it kept, and its headline validation figures, one column each, at
+    three decimals (a detector's image AUC only where it is not the classifier's AUC itself)."""
     rows = []
     for fold in folds:
         val = fold["val"]
         detection = next(iter(val.get("detection", {}).values()), {})
-        figures = {"AUC": val.get("auc"), "Dice": val.get("dice"), "image AUC": detection.get("image_auc"),
-                   "sensitivity at 1 FP": detection.get("sensitivity_at_1fp")}
+        image_auc = detection.get("image_auc")
+        figures = {"AUC": val.get("auc"), "Dice": val.get("dice"),
+                   "image AUC": None if image_auc is not None and image_auc == val.get("auc") else image_auc,
+                   "sensitivity at 1 FP": detection.get("sensitivity_at_1fp"), "CPM": detection.get("cpm")}
         rows.append({"fold": fold["fold"], "train": fold["train_images"], "validation": fold["val_images"],
-                     "kept epoch": fold["kept_epoch"], **{k: v for k, v in figures.items() if v is not None}})
+                     "kept epoch": fold["kept_epoch"],
+                     **{k: f"{v:.3f}" for k, v in figures.items() if v is not None}})
     return pd.DataFrame(rows)
-
 
 
 def fold_spread(stored: StoredModel) -> None:

@@ -110,11 +110,28 @@ def fold_into(model: Any, calibration: Calibration) -> Any:
 
 def calibrate_classifier(labels: np.ndarray, logits: np.ndarray, where: str) -> tuple[Calibration, dict[str, Any]]:
     """The calibration (:mod:`medlib.scoring.calibration`) of a classifier's validation ``logits``, and what the card
-    records
-    of it: the calibration and, for two classes, the decision threshold chosen on the same images (``where``)."""
-    calibration = fit_calibration(labels, logits)
-    chosen: dict[str, Any] = {"calibration": calibration.to_dict() | {"fitted_on": where}}
+    records of it: the calibration, kept only where it lowers the calibration error on those images (else the
+    identity, with the reason), and, for two classes, the decision threshold chosen on the same images (``where``)."""
+    fitted = fit_calibration(labels, logits)
+    if fitted.ece_after is not None and fitted.ece_before is not None and fitted.ece_after >= fitted.ece_before:
+        calibration = Calibration(1.0, (0.0,) * len(fitted.bias), fitted.ece_before, fitted.ece_before)
+        record = calibration.to_dict() | {
+            "method": "none", "applied": False, "fitted_on": where,
+            "reason": f"left out: fitted on {where}, it raised the expected calibration error from "
+                      f"{fitted.ece_before:.3f} to {fitted.ece_after:.3f}, so the model's own probabilities are kept"}
+    else:
+        calibration, record = fitted, fitted.to_dict() | {"applied": True, "fitted_on": where}
+    chosen: dict[str, Any] = {"calibration": record}
     if logits.shape[1] == 1:
         value = stable_threshold(labels, calibration.probabilities(logits)[:, 1])
         chosen["threshold"] = {"value": value, "chosen_on": where, "rule": STABLE_RULE}
     return calibration, chosen
+
+
+def calibration_line(record: dict[str, Any]) -> str:
+    """What a card's calibration record says, in one sentence: applied with its effect, or left out and why."""
+    if record.get("applied") is False:
+        return f"No calibration: {record['reason']}."
+    return (f"Probabilities calibrated on {record.get('fitted_on', 'validation')} (temperature "
+            f"{record['temperature']:.2f}): expected calibration error {record['ece_before']:.3f} before, "
+            f"{record['ece_after']:.3f} after.")
