@@ -17,11 +17,12 @@ from medlib.scoring.calibration import calibration_line
 from medlib.spec import Param
 from medlib.store.folders import export_zip
 from medlib.tasks import tasks_for
-from medlib.training import CONFIG_PARAMS, TrainConfig, resolve
+from medlib.training import CONFIG_PARAMS, TrainConfig, plan_run
 from medlib.training.budget import BUDGET_EPOCHS
+from medlib.training.stuck import stuck_lines
 from ui import jobs, state
 from ui.map_evaluation import fold_table
-from ui.models import loaded_entry
+from ui.models import heavy_work, loaded_entry
 from ui.plots import training_curves
 from ui.spec_editor import param_widget
 from ui.volume_training import volume_form
@@ -40,6 +41,9 @@ CURVES_REFRESH_S = 10.0
 # The settings shown first; the others (every CONFIG_PARAMS entry but the task and how a data set of many sizes
 # was read) are under "More settings". (A comment: a bare string here would be drawn on the page.)
 MAIN_SETTINGS = ("model", "epochs", "max_minutes")
+#: The page's own defaults where they differ from a config's: a visitor's run ends within minutes unless they say
+#: otherwise (the command line trains without a limit by default).
+PAGE_DEFAULTS = {"max_minutes": 10.0}
 OTHER_SETTINGS = tuple(p for p in CONFIG_PARAMS if p.name not in (*MAIN_SETTINGS, "task", "fit", "nodule_share"))
 # (the share of films given simulated nodules comes with the nodules, from the Augmentation page: _nodules)
 
@@ -50,8 +54,9 @@ def _label(param: Param) -> str:
 
 
 def _setting(param: Param, where, **changes) -> object:
-    """The widget of a training setting (``tr_<name>``), from its declaration."""
-    return param_widget(replace(param, label=_label(param), **changes), param.default, f"tr_{param.name}", where)
+    """The widget of a training setting (``tr_<name>``), from its declaration (with the page's own default)."""
+    default = PAGE_DEFAULTS.get(param.name, param.default)
+    return param_widget(replace(param, label=_label(param), **changes), default, f"tr_{param.name}", where)
 
 
 def _nodules(dataset) -> dict:
@@ -103,23 +108,44 @@ def _config_form(dataset) -> tuple[TrainConfig, str] | None:
     return config, name.strip()
 
 
-@st.cache_data(max_entries=16, show_spinner="Deriving the recipe from the data…")
+@st.cache_data(max_entries=16, show_spinner="Deriving the recipe from the data (and, for a timed run, measuring this "
+                                             "server's speed)…")
 def _recipe(config_json: str, content: str, _dataset) -> dict:
-    return {name: choice.to_dict() for name, choice in resolve(TrainConfig.from_json(config_json), _dataset)
-            .choices.items()}
+    with heavy_work():
+        _, plan, _ = plan_run(TrainConfig.from_json(config_json), _dataset)
+    return {"choices": {name: choice.to_dict() for name, choice in plan.choices.items()},
+            "batch": plan.batch_size, "folds": plan.folds}
+
+
+def _shown(name: str, value: object, minutes: float) -> str:
+    """A recipe value as the run uses it (a timed run's epochs are its time limit)."""
+    if name == "epochs" and value == BUDGET_EPOCHS:
+        return f"until the time limit ({minutes:g} min)"
+    return str(value)
 
 
 def _recipe_table(config: TrainConfig, dataset) -> None:
-    """The run's recipe before it starts: every choice, derived from the data or set, with its reason."""
-    choices = _recipe(json.dumps(config.to_dict(), sort_keys=True), dataset.fingerprint, dataset)
+    """The run's recipe before it starts, as the run will use it: every choice, derived from the data (and a timed
+    run's from the speed measured on this server) or set, with its reason in full."""
+    recipe = _recipe(json.dumps(config.to_dict(), sort_keys=True), dataset.fingerprint, dataset)
+    choices, minutes, folds = recipe["choices"], config.max_minutes, recipe["folds"]
     steps, transforms = choices["preprocessing"], choices["augmentation"]
-    st.caption(f"Preprocessing: {steps['value'] or 'none'} ({'derived' if steps['derived'] else 'as set'}) · "
-               f"augmentation: {transforms['value'] or 'off'} ({'derived' if transforms['derived'] else 'as set'}); "
-               "set on their pages")
+    length = f"until the time limit of {minutes:g} minutes" if minutes else f"{choices['epochs']['value']} epochs"
+    split = f", split over {folds} folds of about {minutes / folds:.1f} minutes each" if folds > 1 and minutes else \
+        f" on each of {folds} folds" if folds > 1 else ""
+    st.caption(f"**This run**: batch {recipe['batch']}, {length}{split}. Preprocessing: {steps['value'] or 'none'} "
+               f"({'derived' if steps['derived'] else 'as set'}) · augmentation: {transforms['value'] or 'off'} "
+               f"({'derived' if transforms['derived'] else 'as set'}); set on their pages.")
+    rows = [{"setting": name, "value": _shown(name, c["value"], minutes), "how": "derived" if c["derived"] else "set",
+             "why": c["reason"]} for name, c in choices.items()]
+    if folds > 1 and minutes:
+        rows.append({"setting": "minutes per fold", "value": f"{minutes / folds:.1f}", "how": "derived",
+                     "why": f"the time limit shared by the {folds} folds, trained one after another"})
     with st.expander("The recipe of this run (derived from the data unless set)", expanded=False):
-        st.dataframe(pd.DataFrame([{"setting": name, "value": str(c["value"]), "how": "derived" if c["derived"]
-                                    else "set", "why": c["reason"]} for name, c in choices.items()]),
-                     hide_index=True, width="stretch")
+        st.table(pd.DataFrame(rows).set_index("setting"))  # a table wraps the reasons; a data frame cuts them
+        if minutes:
+            st.caption("The batch, the folds and a U-Net's width follow the speed measured on this server now; the "
+                       "run measures it again as it starts, and its header says what it uses.")
 
 
 def _duration(seconds: float) -> str:
@@ -205,10 +231,18 @@ def _draw_job(job: jobs.Job) -> None:
 
 
 def _draw_curves(job: jobs.Job) -> None:
+    """The curves of every fold (a tab each, the latest first), with a plain line for a metric that is stuck."""
     epochs = job.snapshot()["epochs"]
-    epochs = [e for e in epochs if e.get("fold") == epochs[-1].get("fold")] if epochs else []  # the fold running
-    if epochs:
-        st.plotly_chart(training_curves(epochs), key="tr_curves")
+    if not epochs:
+        return
+    folds = list(dict.fromkeys(e.get("fold") for e in epochs))[::-1]  # the latest first: the one a run is on
+    places = st.tabs([f"fold {fold}" for fold in folds]) if len(folds) > 1 else [st.container()]
+    for place, fold in zip(places, folds, strict=True):
+        own = [e for e in epochs if e.get("fold") == fold]
+        with place:
+            st.plotly_chart(training_curves(own), key=f"tr_curves_{fold}")
+            for line in stuck_lines(own):
+                st.caption(f":material/info: {line[:1].upper()}{line[1:]}.")
 
 
 def train_tab() -> None:
@@ -231,7 +265,7 @@ def train_tab() -> None:
             state.remember(state.TRAINING_JOB, job.id)
             st.query_params[JOB_PARAM] = job.id
             remember_in_url()
-            active = True
+            st.rerun()  # the form again, Start disabled while the run goes
     if job is not None:
         st.divider()
         st.fragment(_draw_job, run_every=REFRESH_S if active else None)(job)

@@ -61,12 +61,26 @@ def _wait_for(predicate, seconds: float = 120) -> None:
         time.sleep(0.5)
 
 
+def test_the_page_says_what_the_run_will_do_before_it_starts(page):
+    assert page.number_input(key="tr_max_minutes").value == 10.0  # a visitor's run ends within minutes by default
+    line = next(c.value for c in page.caption if c.value.startswith("**This run**"))
+    assert "until the time limit of 10 minutes" in line and "batch " in line
+    recipe = page.table[0].value
+    assert recipe.loc["epochs", "value"] == "until the time limit (10 min)"
+    assert "measured" in recipe.loc["batch size", "why"]  # the batch this server's speed affords, not the rule
+    folds = int(recipe.loc["folds", "value"]) if "folds" in recipe.index else 1
+    if folds > 1:  # a small set: the budget is shared by its folds, and the page says so
+        assert f"split over {folds} folds" in line and "minutes per fold" in recipe.index
+
+
 def test_train_from_the_page_lands_in_the_store_and_becomes_active(page, tmp_path):
     page.number_input(key="tr_epochs").set_value(2)
+    page.number_input(key="tr_max_minutes").set_value(0.0)
     page.text_input(key="tr_name").set_value("from-the-page")
     page.button(key="tr_start").click().run()
     assert not page.exception
     assert page.query_params["job"]
+    assert page.button(key="tr_start").disabled  # drawn again at once: no second run while this one goes
     _wait_for(lambda: [m.name for m in list_models(_own(page))] == ["from-the-page"])
     assert list_models(tmp_path) == []  # nothing in the shared store
     time.sleep(1.0)
@@ -153,8 +167,8 @@ def test_page_command_line_and_library_declare_each_setting_alike(page, tmp_path
         if param.name == "fit" or (param.shown_if and param.shown_if[1] != ("classify",)):
             continue  # read with the data set; segmentation only (this set is classified)
         widget = widgets.get(f"tr_{param.name}") or augmentation.get(f"aug_{param.name}")
-        if param.name != "task":
-            assert widget.value == param.default, param.name
+        if param.name != "task":  # the page's own time limit: a visitor's run ends within minutes
+            assert widget.value == (10.0 if param.name == "max_minutes" else param.default), param.name
         if param.kind in ("int", "float"):
             assert (widget.proto.min, widget.proto.max) == (param.low, param.high), param.name
         elif param.name not in ("task", "model"):
@@ -170,6 +184,7 @@ def test_a_second_run_waits_in_the_queue_shows_its_position_and_starts_after_the
     first, second = _open(), _open()
     for app, name, epochs in ((first, "first", 200), (second, "second", 2)):
         app.number_input(key="tr_epochs").set_value(epochs)
+        app.number_input(key="tr_max_minutes").set_value(0.0)
         app.text_input(key="tr_name").set_value(name)
         app.button(key="tr_start").click().run()
         assert not app.exception

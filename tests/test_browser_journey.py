@@ -93,6 +93,9 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     page.get_by_label("Model name").fill("journey-run")
     page.get_by_label("Model name").press("Enter")
     settle(page)
+    page.get_by_label("Time limit (minutes, 0 = none)").fill("0")  # epochs from the data: one model, not folds
+    page.get_by_label("Time limit (minutes, 0 = none)").press("Enter")
+    settle(page)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("validation metrics").filter(visible=True).first.wait_for(timeout=180_000)
     # epochs of a small set can pass faster than the page redraws (epoch 2, then 11): any epoch from 3 on counts,

@@ -87,3 +87,14 @@ def test_a_stop_request_or_the_time_budget_ends_the_run_within_a_batch():
     assert timed.run_progress(0) > 1.0
     timed.on_train_batch_end(0, {})
     assert model.stop_training and timed.ended == "time budget"
+
+
+def test_a_stuck_metric_is_said_in_plain_words_and_a_moving_one_is_not():
+    from medlib.training.stuck import stuck_lines
+
+    stuck = [{"epoch": k, "val_auc": 0.5, "val_sensitivity": 0.0, "val_specificity": 1.0} for k in (1, 2, 3)]
+    lines = stuck_lines(stuck)
+    assert len(lines) == 2 and "called negative" in lines[0] and "AUC has stayed at 0.5" in lines[1]
+    moving = [{"epoch": 1, "val_auc": 0.5, "val_sensitivity": 1.0, "val_specificity": 0.0},
+              {"epoch": 2, "val_auc": 0.62, "val_sensitivity": 0.8, "val_specificity": 0.4}]
+    assert stuck_lines(moving) == [] and stuck_lines(moving[:1]) == []  # one epoch is not yet stuck

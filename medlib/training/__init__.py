@@ -20,7 +20,8 @@ from typing import Any
 _WHERE = {
     "ABOUT_KEYS": "config", "CONFIG_PARAMS": "config", "Progress": "config", "TrainConfig": "config",
     "make_inputs": "inputs", "mix_batches": "inputs", "cosine_rate": "optimisation", "RunPlan": "plan",
-    "resolve": "plan", "validation_split": "plan", "TrainResult": "scoring", "train": "run", "fit_gate": "scoring",
+    "resolve": "plan", "validation_split": "plan", "TrainResult": "scoring", "train": "run", "plan_run": "run",
+    "fit_gate": "scoring",
 }
 """Where each public name lives: a module is imported when one of its names is first used, so that the pages
 and the command line that only need a config do not load the metrics and calibration code."""

@@ -108,13 +108,9 @@ def train(config: TrainConfig, out: Path, dataset: Dataset | None = None, progre
     dataset = dataset if dataset is not None else _training_data(config, cache, emit)
     if isinstance(dataset, VolumeSet):
         return train_on_volumes(config, dataset, out, emit, stop, overwrite, about)
-    config, why = _with_task(config, dataset)
     simulation = prepare_simulation(config.nodules, dataset, config.nodule_share) if config.nodules else None
-    dataset = task_for(config.task).training_set(dataset)
-    plan = resolve(config, dataset)
+    config, plan, dataset = plan_run(config, dataset)
     plan.simulation = simulation
-    plan.choices = {"task": Choice(config.task, why or "set", why is not None)} | plan.choices
-    fit_to_budget(plan, config)
     config = _replicate(plan, config, placement)
     if plan.folds > 1 and (resume or placement.workers > 1):
         raise SpecError("folds are trained one after another by one process: drop --resume and the multi-worker "
@@ -163,6 +159,18 @@ def _fit_one(config: TrainConfig, plan: RunPlan, dataset: Dataset, placement: Pl
         emit({"event": "end", "ended": run.monitor.ended, "model": None, "metrics": {}})
         return None, initial, None
     return fitted_model(run, dataset), initial, run.initialised
+
+
+def plan_run(config: TrainConfig, dataset: Dataset) -> tuple[TrainConfig, RunPlan, Dataset]:
+    """The run ``config`` asks for on ``dataset``, as it will train: the config with its task, the plan with every
+    choice derived from the data and, in a timed run, fitted to the speed measured on this machine (folds, batch,
+    width), and the data set as the task trains on it."""
+    config, why = _with_task(config, dataset)
+    dataset = task_for(config.task).training_set(dataset)
+    plan = resolve(config, dataset)
+    plan.choices = {"task": Choice(config.task, why or "set", why is not None)} | plan.choices
+    fit_to_budget(plan, config)
+    return config, plan, dataset
 
 
 def _with_task(config: TrainConfig, dataset: Dataset) -> tuple[TrainConfig, str | None]:
