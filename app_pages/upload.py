@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from medlib.datasets import SPLITS, Dataset, VolumeSet, load_upload
+from medlib.datasets import SPLITS, Dataset, VolumeSet, load_dataset, load_upload
+from medlib.datasets.server import ServerSet, server_data, server_sets
 from medlib.display.drawing import draw_targets, enlarge, scale_to_uint8
 from medlib.display.windowing import to_display
 from medlib.errors import MedlibError
@@ -16,6 +17,7 @@ from medlib.tasks import tasks_for
 from medlib.training.fingerprint import data_fingerprint
 from ui import state
 from ui.legend import legend
+from ui.models import heavy_work
 from ui.planes import three_planes
 from ui.plots import class_balance, histogram
 from ui.samples import SAMPLE_NAME, sample_image
@@ -88,10 +90,51 @@ def image_section() -> None:
     st.table(pd.DataFrame(rows).set_index("tag"))
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _server_set(path: str) -> Dataset | VolumeSet:
+    """A data set of the server, read once for every session (it holds no visitor's data and no page changes it)."""
+    return load_dataset(path)
+
+
+def _use(dataset: Dataset | VolumeSet) -> None:
+    """Make ``dataset`` the active one (a 3-D set beside the active 2-D set)."""
+    state.forget(state.DATASET_ERROR)
+    if isinstance(dataset, VolumeSet):
+        state.set_volume_set(dataset)
+        return
+    state.remember(state.DATASET_FOLLOWED, state.set_active_dataset(dataset))
+
+
+def _choose_server_set(found: list[ServerSet]) -> None:
+    """The server's data sets in a table, one to pick and use (read once, then shared by every session)."""
+    st.dataframe(pd.DataFrame([{"data set": s.name, "kind": s.kind, "files": s.files, "MB": round(s.megabytes, 1)}
+                               for s in found]), hide_index=True, width="stretch")
+    names = [s.name for s in found]
+    chosen = st.selectbox("Data set on this server", names, key="server_set",
+                          help=f"the folder of data sets this server keeps ({server_data()}, set by MEDLIB_DATA)")
+    if st.button(f"Use {chosen}", key="use_server_set", type="primary"):
+        reading = st.empty()
+        reading.caption(f":material/hourglass_top: Reading {chosen} (the first visitor to choose it waits; then it is "
+                        "at hand)…")
+        try:
+            with heavy_work():
+                dataset = _server_set(str(found[names.index(chosen)].path))
+        except MedlibError as exc:
+            state.remember(state.DATASET_ERROR, f"{chosen}: {exc}")
+            reading.empty()
+            return
+        reading.empty()
+        _use(dataset)
+
+
 def _choose_dataset() -> None:
-    source = st.radio(
-        "Source", ["Built-in synthetic chest films", "Upload a data set"], horizontal=True, key="dataset_source"
-    )
+    found = server_sets()
+    sources = ["Built-in synthetic chest films"] + (["A data set on this server"] if found else []) + \
+        ["Upload a data set"]
+    source = st.radio("Source", sources, horizontal=True, key="dataset_source")
+    if source == "A data set on this server":
+        _choose_server_set(found)
+        return
     if source == "Built-in synthetic chest films":
         a, b, c = st.columns(3)
         n = a.number_input("Images", 30, 3000, state.DEFAULT_PHANTOM["n"], step=30, key="phantom_n")
@@ -120,11 +163,7 @@ def _choose_dataset() -> None:
     except MedlibError as exc:
         state.remember(state.DATASET_ERROR, f"{upload.name}: {exc}")
         return
-    state.forget(state.DATASET_ERROR)
-    if isinstance(dataset, VolumeSet):
-        state.set_volume_set(dataset)
-        return
-    state.remember(state.DATASET_FOLLOWED, state.set_active_dataset(dataset))
+    _use(dataset)
 
 
 def _sample_grid(dataset: Dataset) -> None:

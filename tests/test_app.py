@@ -106,6 +106,27 @@ def test_dataset_upload_becomes_active_and_a_bad_one_keeps_it(upload_page):
     assert upload_page.session_state["active_dataset"].class_names == ["cats", "dogs"]
 
 
+def test_a_data_set_on_the_server_is_listed_and_becomes_active(tmp_path, monkeypatch):
+    with zipfile.ZipFile(io.BytesIO(_zip_of_classes())) as archive:
+        archive.extractall(tmp_path / "pets")
+    (tmp_path / "ct_nodules" / "patches").mkdir(parents=True)  # CT nodules for simulation: not a set to train on
+    (tmp_path / "ct_nodules" / "nodules.csv").write_text("patch,mask,diameter_mm\n")
+    (tmp_path / "README.md").write_text("what the sets are")
+    monkeypatch.setenv("MEDLIB_DATA", str(tmp_path))
+    app = AppTest.from_file(str(ROOT / "app_pages" / "upload.py"), default_timeout=TIMEOUT).run()
+    app.radio(key="dataset_source").set_value("A data set on this server").run()
+    listing = app.dataframe[0].value
+    assert listing["data set"].tolist() == ["pets"] and listing["files"].tolist() == [20]
+    app.button(key="use_server_set").click().run()
+    assert not app.exception and not app.error
+    assert app.session_state["active_dataset"].class_names == ["cats", "dogs"]
+    assert app.subheader[0].value == "pets"  # its summary below
+
+    monkeypatch.setenv("MEDLIB_DATA", str(tmp_path / "absent"))
+    bare = AppTest.from_file(str(ROOT / "app_pages" / "upload.py"), default_timeout=TIMEOUT).run()
+    assert "A data set on this server" not in bare.radio(key="dataset_source").options
+
+
 def test_choosing_another_synthetic_set(upload_page):
     upload_page.number_input(key="phantom_n").set_value(60)
     upload_page.selectbox(key="phantom_size").set_value(64)

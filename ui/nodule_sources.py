@@ -4,7 +4,6 @@ anatomy model (once per film)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +11,10 @@ import streamlit as st
 
 from medlib.answers.lungs import lung_field
 from medlib.datasets.nodules import Nodule, generated_nodule, read_nodules
+from medlib.datasets.server import server_data
 
-ROOT = Path(__file__).resolve().parents[1]
 GENERATED = "generated (a smooth solid nodule)"
 ANATOMY = "cxr-anatomy"
-
-
-def server_data() -> Path:
-    """The real data sets this server has: ``MEDLIB_DATA``, else ``../shared/data`` beside the app."""
-    return Path(os.environ.get("MEDLIB_DATA", ROOT.parent / "shared" / "data"))
 
 
 def ct_folder() -> Path | None:
