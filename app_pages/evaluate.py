@@ -3,6 +3,7 @@ a comparison of two models, and a downloadable report."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,10 +12,11 @@ import pandas as pd
 import streamlit as st
 
 from medlib.datasets import SPLITS, Dataset
-from medlib.display.drawing import enlarge
+from medlib.display.drawing import draw_findings, enlarge
 from medlib.errors import MedlibError
 from medlib.models.explanations import explain_images, explanation_picture
 from medlib.models.heatmaps import METHOD_LABELS, METHODS
+from medlib.scoring.calibration import calibration_line
 from medlib.scoring.classification import (
     METRICS,
     calibration,
@@ -29,10 +31,10 @@ from medlib.scoring.evaluate import model_labels, predict_split
 from medlib.scoring.thresholds import threshold_for, youden_threshold
 from medlib.store.folders import StoredModel
 from ui import state
-from ui.map_evaluation import fold_spread, localization_tab, segmentation_tab
+from ui.map_evaluation import fold_spread, froc_figure, localization_tab, scored, segmentation_tab
 from ui.models import loaded_model
 from ui.plots import calibration_figure, confusion_heatmap, pr_figure, roc_figure
-from ui.report import DISCLAIMER, evaluation_report
+from ui.report import DISCLAIMER, GalleryItem, evaluation_report
 from ui.volume_evaluation import volume_evaluation
 from ui.workspace import shelf
 
@@ -50,10 +52,25 @@ def _outputs(path: str, sha256: str, fingerprint: str, split: str, _dataset: Dat
 
 @st.cache_data(max_entries=32, show_spinner="Computing heat maps…")
 def _heatmaps(path: str, sha256: str, fingerprint: str, index: tuple[int, ...], method: str, _dataset: Dataset):
+    """Each image's heat map on the model's input, its true mask outlined and its true findings ringed."""
     loaded, lock = loaded_model(Path(path), sha256)
     with lock:
         heat, inputs, masks = explain_images(loaded, _dataset, np.asarray(index), method)
-    return [explanation_picture(inputs[k], heat[k], None if masks is None else masks[k]) for k in range(len(index))]
+    pictures = [explanation_picture(inputs[k], heat[k], None if masks is None else masks[k]) for k in range(len(index))]
+    if _dataset.findings is not None:  # in the data set's pixels: onto the model's input
+        pictures = [draw_findings(p, _dataset.findings[i], scale=p.shape[0] / _dataset.image_size[0])
+                    for p, i in zip(pictures, index, strict=True)]
+    return pictures
+
+
+def _gallery_legend(dataset: Dataset) -> str:
+    """What the error pictures show, in the order it is drawn."""
+    parts = ["the heat map: where the evidence for the predicted class lies (warm colours: most)"]
+    if dataset.masks is not None:
+        parts.append("green outline: the true finding's mask")
+    if dataset.findings is not None:
+        parts.append("yellow ring: the true finding's place and size")
+    return "; ".join(parts) + "."
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -117,14 +134,17 @@ def _curve_figures(labels: np.ndarray, outputs: np.ndarray, class_names: list[st
     return [roc, pr, calibration_figure(calibration(labels, outputs))]
 
 
-def _gallery(stored, dataset, index, labels, predicted, scores, class_names) -> None:
+def _gallery(stored, dataset, index, labels, predicted, scores, class_names) -> list[GalleryItem]:
+    """The errors with their heat maps and the truth drawn, the most confident first; also for the report."""
     st.subheader("Errors, with what the model looked at")
     method = st.selectbox("Heat map", METHODS, key="ev_method", format_func=METHOD_LABELS.get)
+    st.caption(_gallery_legend(dataset))
     wrong = np.flatnonzero(labels != predicted)
     if len(class_names) == 2:
         groups = {"False positives": wrong[predicted[wrong] == 1], "False negatives": wrong[predicted[wrong] == 0]}
     else:
         groups = {"Misclassified": wrong}
+    items = []
     for title, members in groups.items():
         st.markdown(f"**{title}** ({members.size})")
         if members.size == 0:
@@ -138,6 +158,34 @@ def _gallery(stored, dataset, index, labels, predicted, scores, class_names) -> 
             caption = (f"{dataset.ids[index[k]]} · true {class_names[labels[k]]} · predicted "
                        f"{class_names[predicted[k]]} ({scores[k]:.2f})")
             columns[n % 4].image(enlarge(picture, 192), caption=caption)
+            items.append(GalleryItem(picture, f"{title[:-1].lower()}: {caption}"))
+    return items
+
+
+def _card_facts(stored: StoredModel) -> dict[str, object]:
+    """The model card's facts a reader of the report needs, one line each."""
+    card = stored.card
+    facts: dict[str, object] = {
+        "model": stored.name, "task": card.spec.title, "architecture": card.architecture,
+        "input": " × ".join(str(v) for v in card.input_shape), "classes": ", ".join(card.class_names),
+        "trained on": f"{card.dataset.get('name')} (fingerprint {card.dataset.get('fingerprint')})",
+        "created": card.created or "—"}
+    if card.threshold:
+        facts["decision threshold"] = f"{card.threshold['value']:.3f} (chosen on {card.threshold['chosen_on']})"
+    if card.calibration:
+        facts["calibration"] = calibration_line(card.calibration)
+    if card.population:
+        facts["population"] = card.population
+    facts["intended use"] = card.intended_use
+    return facts
+
+
+def _froc_figures(stored: StoredModel, dataset: Dataset, split: str) -> list:
+    """The FROC of each kind of finding, where the model places them and the set has them (else none)."""
+    if stored.card.located_by != "heat map" or dataset.findings is None:
+        return []
+    metrics, _ = scored(str(stored.path), stored.card.sha256, dataset.fingerprint, split, dataset)
+    return [froc_figure(d["froc"], f"FROC: {label}") for label, d in metrics["detection"].items() if d["froc"]]
 
 
 def evaluate_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
@@ -162,7 +210,7 @@ def evaluate_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
     figures = _curve_figures(labels, outputs, class_names, metrics)
     for column, figure, name in zip(st.columns(3), figures, ("roc", "pr", "calibration"), strict=True):
         column.plotly_chart(figure, key=f"ev_{name}")
-    _gallery(stored, dataset, index, labels, predicted, scores, class_names)
+    gallery = _gallery(stored, dataset, index, labels, predicted, scores, class_names)
     st.subheader("Download")
     csv = predictions_table([dataset.ids[i] for i in index], labels, outputs, class_names, threshold)
     facts = {"model": stored.name, "architecture": stored.card.architecture, "data set": dataset.name,
@@ -170,13 +218,17 @@ def evaluate_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
              stored.card.dataset.get("fingerprint"), "split": split, "images": len(index),
              "threshold": threshold if binary else "most probable class"}
     report = evaluation_report(f"Evaluation of {stored.name} on {dataset.name} ({split})", table,
-                               [confusion_heatmap(matrix, class_names, False), *figures], stored.card,
-                               dataset.summary(), facts)
-    a, b = st.columns(2)
+                               [confusion_heatmap(matrix, class_names, False), *figures,
+                                *_froc_figures(stored, dataset, split)],
+                               facts, _card_facts(stored), gallery, _gallery_legend(dataset))
+    raw = json.dumps({"model card": stored.card.to_dict(), "data set": dataset.summary()}, indent=2, default=str)
+    a, b, c = st.columns(3)
     a.download_button("Predictions (.csv)", csv.to_csv(index=False), f"{stored.name}-{split}-predictions.csv",
                       "text/csv", key="ev_csv", icon=":material/download:")
     b.download_button("Report (.html)", report, f"{stored.name}-{split}-report.html", "text/html", key="ev_report",
                       icon=":material/download:")
+    c.download_button("Model card and data set (.json)", raw, f"{stored.name}-{split}-card.json", "application/json",
+                      key="ev_raw", icon=":material/download:")
 
 
 def compare_tab(first: StoredModel, others: list[StoredModel], dataset: Dataset, split: str) -> None:

@@ -70,7 +70,9 @@ def test_comparison_of_two_models_has_a_paired_test(page):
 
 
 def test_downloads_are_offered(page):
-    assert len(page.get("download_button")) == 2
+    labels = [button.proto.label for button in page.get("download_button")]
+    assert labels == ["Predictions (.csv)", "Report (.html)", "Model card and data set (.json)"]
+    assert any(c.value.startswith("the heat map: where the evidence") for c in page.caption)  # the gallery's legend
 
 
 def test_no_fitting_model_yet_points_to_training(tmp_path, monkeypatch):

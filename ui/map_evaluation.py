@@ -26,7 +26,7 @@ FIGURES = ("dice", "iou", "sensitivity", "specificity", "hd95", "auc")
 
 
 @st.cache_data(max_entries=8, show_spinner="Predicting the split…")
-def _scored(path: str, sha256: str, fingerprint: str, split: str, _dataset: Dataset) -> tuple[dict, SplitOutputs]:
+def scored(path: str, sha256: str, fingerprint: str, split: str, _dataset: Dataset) -> tuple[dict, SplitOutputs]:
     loaded, lock = loaded_model(Path(path), sha256)
     with lock:
         check_fit(loaded, _dataset)
@@ -74,7 +74,7 @@ def _row(name: str, values: dict[str, Any]) -> dict[str, Any]:
 
 def segmentation_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
     """Each structure's Dice, IoU, sensitivity, specificity, HD95 (pixels) and pixel AUC with their intervals."""
-    metrics, _ = _scored(str(stored.path), stored.card.sha256, dataset.fingerprint, split, dataset)
+    metrics, _ = scored(str(stored.path), stored.card.sha256, dataset.fingerprint, split, dataset)
     each = metrics.get("per_structure") or {stored.card.structures[0]: metrics}
     rows = [_row(name, values) for name, values in each.items()]
     if len(each) > 1:
@@ -112,7 +112,7 @@ def localization_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:
     """The FROC curve and the detection figures of each kind of finding, and the films it missed a finding on or
     called a false candidate on (the findings in yellow, the called candidates in red)."""
     loaded, _ = loaded_entry(stored)
-    metrics, outputs = _scored(str(stored.path), stored.card.sha256, dataset.fingerprint, split, dataset)
+    metrics, outputs = scored(str(stored.path), stored.card.sha256, dataset.fingerprint, split, dataset)
     threshold = stored.card.threshold_value
     for label, detection in metrics["detection"].items():
         left, right = st.columns([3, 2])
