@@ -11,7 +11,6 @@ from medlib.answers.diagnosis import Diagnosis
 from medlib.answers.files import answer_cards, file_stem, fills
 from medlib.answers.picture import diagnosis_picture
 from medlib.datasets.phantom import CLASS_NAMES
-from medlib.display.drawing import enlarge
 from medlib.display.windowing import to_display
 from medlib.errors import MedlibError
 from medlib.gate.population import AGE_MODEL
@@ -26,6 +25,7 @@ from ui.models import heavy_work, loaded_entry
 from ui.pacs_panel import configured, pacs_image_choice, send_panel
 from ui.samples import REAL_SAMPLES, real_sample, real_sample_caption, sample_image
 from ui.sidebar import privacy_notice
+from ui.viewer import CONFIG, diagnosis_figure, image_figure
 from ui.volume_answer import volume_answer
 from ui.window import window_controls
 from ui.workspace import shelf
@@ -131,9 +131,21 @@ def _gate_message(result: Diagnosis) -> None:
             st.caption(f"The image looks like the films the models learned from (out-of-distribution score "
                        f"{gate.score:.2f}; 1 and above is outside).")
         return
+    score = f" Out-of-distribution score {gate.score:.2f} (1 and above is outside)." if np.isfinite(gate.score) else ""
     st.error("**This image is outside what the models were trained on**, so their answers are no finding: "
-             + "; ".join(gate.reasons) + f". Out-of-distribution score {min(gate.score, 999):.2f} (1 and above is "
-             "outside). The models learned from frontal chest films.", icon=":material/block:")
+             + "; ".join(gate.reasons) + f".{score} The models learned from frontal chest films.",
+             icon=":material/block:")
+
+
+def _threshold_key(locator: StoredModel) -> str:
+    return f"dx_candidates.{locator.name}"
+
+
+def _threshold_slider(locator: StoredModel, own: float) -> float:
+    """The candidate threshold, starting at the locating model's own."""
+    return st.slider("Candidate threshold", 0.0, 1.0, own, 0.01, key=_threshold_key(locator),
+                     help=f"show the candidates scoring at least this much; {locator.name}'s own threshold, chosen "
+                          f"on validation films, is {own:.2f}")
 
 
 def _run_models(image: MedImage, frame: int, window: Window, method: str, opacities: tuple[float, float],
@@ -188,25 +200,30 @@ def _diagnosis() -> None:
         return
     image, name, _ = choice
     view, side = st.columns([3, 2])
-    # in a popover: a browser draws its widgets only when it is opened, not on each new result
-    with side.popover("Picture settings", icon=":material/tune:", width="stretch"):
-        window = window_controls(image, key="dx_window")
-        frame = st.slider("Frame / slice", 1, image.frames, 1, key="dx_frame") - 1 if image.frames > 1 else 0
-        method = st.selectbox("Heat map", METHODS, key="dx_method", format_func=METHOD_LABELS.get)
-        opacity = st.slider("Outline fill opacity", 0.0, 1.0, 0.35, 0.05, key="dx_opacity")
-        heat_opacity = st.slider("Heat map opacity", 0.0, 1.0, 0.45, 0.05, key="dx_heat_opacity")
+    with side.container(horizontal=True):
+        with st.container():
+            window = window_controls(image, key="dx_window")
+        # in a popover: a browser draws its widgets only when it is opened, not on each new result
+        with st.popover("Picture settings", icon=":material/tune:"):
+            frame = st.slider("Frame / slice", 1, image.frames, 1, key="dx_frame") - 1 if image.frames > 1 else 0
+            method = st.selectbox("Heat map", METHODS, key="dx_method", format_func=METHOD_LABELS.get)
+            opacity = st.slider("Outline fill opacity", 0.0, 1.0, 0.35, 0.05, key="dx_opacity")
+            heat_opacity = st.slider("Heat map opacity", 0.0, 1.0, 0.45, 0.05, key="dx_heat_opacity")
+    slider_place = side.container()  # the candidate threshold, drawn once the image is known to be answered
     threshold = None
     if locator_entry is not None:
         own = round(locator_entry.card.threshold_value, 2)
-        threshold = side.slider("Candidate threshold", 0.0, 1.0, own, 0.01, key=f"dx_candidates.{locator_entry.name}",
-                                help=f"show the candidates scoring at least this much; {locator_entry.name}'s own "
-                                     f"threshold, chosen on validation films, is {own:.2f}")
+        # the value its slider holds (the one it will show): the answer, the table and the files are made with it
+        threshold = st.session_state.get(_threshold_key(locator_entry), own)
     try:
         result, picture, display, findings, target = _run_models(image, frame, window, method, (heat_opacity, opacity),
                                                         (classifier_entry, segmenter_entry, locator_entry), threshold)
     except MedlibError as exc:
         st.error(f"{name}: {exc}", icon=":material/error:")
         return
+    if locator_entry is not None and result.gate.in_distribution:
+        with slider_place:
+            _threshold_slider(locator_entry, own)
     with view:
         _gate_message(result)
         if result.probabilities and result.predicted is not None:
@@ -232,8 +249,12 @@ def _diagnosis() -> None:
             if result.called():
                 parts.append(f"candidates by {locator_entry.name}, numbered, with their scores")
             caption = "; ".join(parts) or name
-        st.image(enlarge(picture, 320), caption=caption, width="stretch", output_format="JPEG")  # PNG: 40× slower
-        facts = [f"• {note}" for note in result.notes]
+        figure = diagnosis_figure(display, result, f"heat map ({METHOD_LABELS[method]})", target,
+                                  locator_entry.card.finding or "finding" if locator_entry else "finding",
+                                  heat_opacity, opacity) if result.gate.in_distribution else \
+            image_figure(display, (image.height, image.width))
+        st.plotly_chart(figure, config=CONFIG, key="dx_viewer")
+        facts = [caption, *(f"• {note}" for note in result.notes)]
         if image.source_size is not None:
             facts.append(f"• The file's {image.source_size[1]}×{image.source_size[0]} pixels were decoded at "
                          f"{image.width}×{image.height}, still more than a screen shows; positions and areas are in "

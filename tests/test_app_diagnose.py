@@ -40,7 +40,8 @@ def _upload(app: AppTest, name: str, data: bytes, synthetic_models: bool = False
 
 
 def _captions(app: AppTest) -> list[str]:
-    return [image.proto.imgs[0].caption for image in app.get("image")]
+    """What the picture's caption says (the line under the viewer)."""
+    return [c.value for c in app.caption]
 
 
 def test_a_real_sample_film_is_diagnosed_by_the_real_film_models(page):
@@ -219,12 +220,19 @@ def test_no_patient_tag_reaches_the_page(page, tmp_path):
     texts = [t.value.to_string() for t in page.table] + [e.value for e in elements]
     shown = "\n".join(texts + [i.proto.imgs[0].caption for i in page.get("image")])
     assert "RescaleIntercept" in shown  # the technical tags are there
-    keep = page.checkbox(key="dx_keep_identifiers")
-    assert keep.value is False and "identifiers" in keep.label  # visible, and off unless chosen
-    page.button(key="dx_prepare").click().run()
-    assert _downloads(page) == ["Report (HTML)", "All (ZIP)"]  # the gate refused it: no SEG or SR
     for secret in ("Planted", "PLANTED-4711", "19010101"):
         assert secret not in shown
+    # the gate refused it: the reason and the report, no SEG or SR, no candidate slider, no made-up score
+    assert _downloads(page) == ["Report (HTML)"] and not any(b.key == "dx_prepare" for b in page.button)
+    assert not any(s.key.startswith("dx_candidates") for s in page.slider)
+    assert "outside what the models were trained on" in page.error[0].value and "999" not in page.error[0].value
+
+
+def test_keeping_the_identifiers_is_a_visible_choice_off_by_default(page):
+    _upload(page, "film.dcm", dicom_file("RG1_UNCR.dcm").read_bytes())  # a real CR film
+    assert not page.exception
+    keep = page.checkbox(key="dx_keep_identifiers")
+    assert keep.value is False and "identifiers" in keep.label
 
 
 def test_a_volume_is_outlined_in_three_planes_with_its_structures_in_ml(toy_volume_model, monkeypatch):

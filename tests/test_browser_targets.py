@@ -74,7 +74,7 @@ def test_hippocampus_volumes_show_in_three_planes(browser, app_url, shared_data,
     page.get_by_text("Sagittal slice").first.wait_for(timeout=60_000)
     settle(page)
     assert page.get_by_text("3-D task").count() >= 1
-    assert page.locator("[data-testid='stImage'] img").count() >= 3
+    assert page.locator(".st-key-volume_sagittal_view .js-plotly-plot").count() == 1  # three linked planes
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "upload-hippocampus.png"), full_page=True)
     page.get_by_role("link", name="Preprocessing").click()  # the 3-D set loaded is previewed there
@@ -104,7 +104,7 @@ def test_a_hippocampus_volume_is_diagnosed_in_three_planes(browser, app_url, sha
     settle(page)
     body = page.inner_text("body")
     assert "Anterior" in body and "Posterior" in body and " mL" in body
-    assert page.locator("[data-testid='stImage'] img").count() >= 3
+    assert page.locator(".st-key-dx_volume_axial_view .js-plotly-plot").count() == 1  # three linked planes
     page.get_by_role("button", name="Prepare the files").click()
     page.get_by_role("button", name="Label volume (NIfTI)").wait_for(timeout=60_000)
     settle(page)

@@ -55,8 +55,9 @@ def _offer(files: AnswerFiles, stem: str) -> None:
     columns[-1].download_button("All (ZIP)", files.zipped(), f"{stem}-answer.zip", "application/zip",
                                 key="dx_get.zip", on_click="ignore", icon=":material/folder_zip:", width="stretch")
     notes = [f"• {note}" for note in files.notes]
-    st.caption("  \n".join([*notes, "The DICOM files open in viewers such as OHIF or 3D Slicer; the report prints to "
-                                    "PDF from the browser."]))
+    dicom = any(name.endswith(".dcm") for name in names)
+    st.caption("  \n".join([*notes, ("The DICOM files open in viewers such as OHIF or 3D Slicer; the report"
+                                     if dicom else "The report") + " prints to PDF from the browser."]))
 
 
 def answer_downloads(stem: str, image: MedImage, result: Diagnosis | VolumeDiagnosis, cards: Mapping[str, ModelCard],
@@ -64,6 +65,14 @@ def answer_downloads(stem: str, image: MedImage, result: Diagnosis | VolumeDiagn
     """The download section of one answer (its candidates called as it calls them, at the user's threshold where
     one was chosen): ``picture`` (the image with the answer drawn) goes into the report, ``display`` (the image as
     shown) becomes the Secondary Capture where the image has no DICOM file to cite."""
+    if not result.gate.in_distribution:  # no finding to file: the report, which says why, and nothing else
+        st.subheader("Download the report")
+        name = f"{stem}-report.html"
+        report = answer_files(stem, image, result, cards, picture).files[name]
+        st.download_button("Report (HTML)", report, name, "text/html", key="dx_get.report", on_click="ignore",
+                           icon=":material/download:")
+        st.caption("The report says why the models give no finding here; it prints to PDF from the browser.")
+        return
     st.subheader("Download the answer")
     keep = False
     if image.references is not None:

@@ -104,6 +104,8 @@ def send_panel(stem: str, image: MedImage, result: Diagnosis | VolumeDiagnosis, 
                picture: np.ndarray, display: np.ndarray | None) -> None:
     """Send the answer's DICOM objects (SEG, SR, and the Secondary Capture where one is made) to the PACS the image
     came from, with the patient's identifiers and study kept, and say what the PACS answered."""
+    if not result.gate.in_distribution:
+        return  # no finding to file
     pacs = configured()
     instances = image.references.instance_uids if image.references is not None else ()
     source = opened_files()
