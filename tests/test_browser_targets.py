@@ -80,7 +80,7 @@ def test_hippocampus_volumes_show_in_three_planes(browser, app_url, shared_data,
     page.get_by_role("link", name="Preprocessing").click()  # the 3-D set loaded is previewed there
     page.get_by_text("(what the network takes)").first.wait_for(timeout=60_000)
     settle(page)
-    assert page.locator("[data-testid='stImage'] img").count() == 6  # before and after, three planes each
+    assert page.locator("[class*='st-key-pp_volume_'] .js-plotly-plot").count() == 6  # before and after, 3 planes
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(SCREENSHOTS / "preprocess-hippocampus.png"), full_page=True)
     page.get_by_role("link", name="Augmentation").click()
