@@ -141,7 +141,7 @@ def main(minutes: float) -> dict:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 2000})
-            page.goto(url)
+            page.goto(f"{url}/upload")  # the app opens on its start page; the journey starts with the data
             journey(page, minutes, lambda step: steps.__setitem__(step, tree_memory_mib(server.pid)))
             browser.close()
     finally:

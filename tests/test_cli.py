@@ -85,6 +85,7 @@ def test_train_then_evaluate(tmp_path):
     assert lines[2].startswith("epoch 1")
     result = json.loads(lines[-1])
     assert result["ended"] == "completed" and {"test_auc", "val_accuracy"} <= set(result)
+    assert result["calibration"].startswith(("Probabilities calibrated on", "No calibration: left out"))
     evaluated = _run("evaluate", "--model", str(tmp_path / "models" / "m1"), "--data", str(data))
     assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads(evaluated.stdout.strip().splitlines()[-1])

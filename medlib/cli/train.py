@@ -75,6 +75,7 @@ def print_epoch(event: dict[str, Any]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.scoring.calibration import calibration_line
     from medlib.training import TrainConfig, train
 
     settings: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
@@ -99,5 +100,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     if "folds" in result.metrics:
         flat["folds"] = result.metrics["folds"]
     seconds = result.stored.card.training["seconds"]
+    calibration = result.stored.card.calibration
+    said = {"calibration": calibration_line(calibration)} if calibration else {}
     return {"model": str(result.stored.path), "ended": result.ended, "epochs": len(result.history),
-            "seconds": seconds, **flat}
+            "seconds": seconds, **said, **flat}
