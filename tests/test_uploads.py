@@ -45,7 +45,8 @@ def test_dicom_files_form_series_by_their_uid_not_by_their_size():
 def test_a_bad_file_among_uploads_keeps_its_error_and_the_others_open():
     uploads = read_uploads([_jpeg(10, 10), b"not an image", b""], ["good.jpeg", "bad.png", "empty.png"])
     assert uploads[0].image is not None and uploads[0].error is None
-    assert uploads[1].image is None and "bad.png" in uploads[1].error
+    assert uploads[1].image is None and uploads[1].error.startswith("bad.png: its contents are not a PNG file (they "
+                                                                    "are text)")
     assert "empty.png" in uploads[2].error and "0 bytes" in uploads[2].error
 
 

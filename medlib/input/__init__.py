@@ -50,6 +50,27 @@ def read_bytes(source: Source, cap: str = "max_file_mb") -> tuple[bytes, str]:
     return data, name
 
 
+EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF", ".tif": "TIFF",
+                     ".tiff": "TIFF", ".nii": "NIfTI", ".gz": "NIfTI", ".mha": "MetaImage", ".mhd": "MetaImage",
+                     ".npy": "NumPy"}
+"""The format a file's extension promises, to say what its contents are not."""
+
+
+def _not_an_image(name: str, head: bytes) -> str:
+    """Why a file's bytes are no image: what its name promised (a text file named ``.png``: its contents are not a
+    PNG), else the formats medlib reads."""
+    shown = name or "the file"
+    promised = EXTENSION_FORMATS.get(Path(name).suffix.lower()) if name else None
+    text = head and all(32 <= b < 127 or b in (9, 10, 13) for b in head[:256])
+    contents = " (they are text)" if text else ""
+    if promised:
+        return (f"its contents are not a {promised} file{contents}, although the name {shown} ends in "
+                f"{Path(name).suffix}; it may be damaged or renamed. Export the image again as PNG, JPEG, TIFF or "
+                "DICOM")
+    return (f"{shown} is not an image format medlib reads{contents} (DICOM, PNG, JPEG, BMP, GIF, TIFF, NIfTI "
+            ".nii/.nii.gz, MetaImage .mha, NumPy .npy)")
+
+
 def read_image(source: Source, name: str | None = None, reduce_to: int | None = None) -> MedImage:
     """Read one image file (path, bytes or binary file) whatever its format.
 
@@ -65,10 +86,7 @@ def read_image(source: Source, name: str | None = None, reduce_to: int | None = 
         raise EmptyFileError(f"{name or 'the file'} is empty (0 bytes); upload the file again")
     fmt = sniff_format(data[:512], name)
     if fmt is None:
-        raise NotAnImageError(
-            f"{name or 'the file'} is not an image format medlib reads "
-            "(DICOM, PNG, JPEG, BMP, GIF, TIFF, NIfTI .nii/.nii.gz, MetaImage .mha, NumPy .npy)"
-        )
+        raise NotAnImageError(_not_an_image(name, data[:512]))
     try:
         if fmt == "dicom":
             return read_dicom(data)
