@@ -77,6 +77,8 @@ def test_a_multi_structure_set_trains_one_map_per_structure_and_is_scored_per_st
     result = train(TrainConfig(**{**FAST, "task": "segment", "epochs": 12}), tmp_path / "two", dataset=two_structures())
     card = result.stored.card
     assert card.structures == ["square", "disk"] and card.input_shape == [32, 32, 1]
+    assert set(card.structure_ranges) == {"square", "disk"}  # where each lay on its training images
+    assert all(low <= high for ranges in card.structure_ranges.values() for low, high in ranges.values())
     test = result.metrics["test"]
     assert set(test["per_structure"]) == {"square", "disk"}
     assert all(test["per_structure"][name]["dice"] > 0.5 for name in ("square", "disk")), test["per_structure"]

@@ -74,15 +74,22 @@ def anatomy_panel(result: Diagnosis, segmenter: StoredModel) -> None:
         st.caption(f":material/group_off: {result.population['segmenter'].reason}: read the outlines and the ratio "
                    "with that in mind.")
     legend(result.structures)
+    for name, why in result.unreliable.items():
+        st.warning(f"**The {name} outline is unreliable**: {why}.", icon=":material/report:")
     rows = [{"structure": name, "area": f"{areas['area_mm2'] / 100:.0f} cm²" if "area_mm2" in areas else
-             f"{areas['area_px']:,} px"} for name, areas in result.structure_areas.items()]
+             f"{areas['area_px']:,} px", "outline": "unreliable" if name in result.unreliable else "plausible"}
+            for name, areas in result.structure_areas.items()]
     st.table(pd.DataFrame(rows).set_index("structure"))
     ratio = result.measurements.get("cardiothoracic_ratio")
     if ratio is not None:
-        st.metric("Cardiothoracic ratio", f"{ratio:.2f}",
+        view = result.measurements.get("view")
+        st.metric(f"Cardiothoracic ratio ({view or 'view not given'})", f"{ratio:.2f}",
                   help="the heart's widest horizontal extent over the thorax's widest inner extent (from the "
                        "lungs' outer edges), measured on the outlines")
         reading = result.measurements["reading"]
         st.caption(f"{reading[0].upper()}{reading[1:]}. {learned_from(segmenter)}.")
+    elif result.unreliable:
+        st.caption(f"No cardiothoracic ratio: it would rest on an unreliable outline, and a wrong ratio is worse "
+                   f"than none. {learned_from(segmenter)}.")
     else:
         st.caption(f"The cardiothoracic ratio needs both lungs and the heart outlined. {learned_from(segmenter)}.")

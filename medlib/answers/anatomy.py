@@ -24,6 +24,10 @@ from typing import Any
 import numpy as np
 
 RIGHT_LUNG, LEFT_LUNG, HEART = "right lung", "left lung", "heart"
+ANATOMY = (RIGHT_LUNG, LEFT_LUNG, HEART)
+"""The structures the cardiothoracic ratio rests on."""
+VIEWS = ("PA", "AP")
+"""The frontal views whose ratio reads differently: the heart, nearer the film on a PA film, is enlarged on AP."""
 ENLARGED = 0.5
 """The ratio above which a PA film suggests an enlarged heart."""
 ZONES = ("upper", "middle", "lower")
@@ -37,15 +41,37 @@ def _value(structures: Sequence[str], name: str) -> int | None:
     return lowered.index(name) + 1 if name in lowered else None
 
 
+def view_of(metadata: dict[str, Any] | None) -> str | None:
+    """A frontal film's view (PA or AP) from its DICOM ``ViewPosition``; None where it is not given or another.
+
+    >>> view_of({"ViewPosition": "pa"}), view_of({"ViewPosition": "LL"}), view_of(None)
+    ('PA', None, None)
+    """
+    view = str((metadata or {}).get("ViewPosition", "")).strip().upper()
+    return view if view in VIEWS else None
+
+
+def _reading(ratio: float, view: str | None) -> str:
+    """What a ratio says on a film of ``view``."""
+    if view == "AP":
+        return (f"an AP film (from its DICOM ViewPosition): the heart looks larger on AP films, so the {ENLARGED} "
+                "limit of PA films does not apply; compare with a PA film")
+    where = "a PA film (from its DICOM ViewPosition)" if view == "PA" else "a PA film (the view is not given; on an " \
+        "AP film the heart looks larger)"
+    if ratio > ENLARGED:
+        return f"above {ENLARGED} on {where} suggests an enlarged heart"
+    return f"at most {ENLARGED}: within the usual range on {where}"
+
+
 def has_anatomy(structures: Sequence[str]) -> bool:
     """Whether a label map of these structures holds both lungs and the heart."""
     return all(_value(structures, name) is not None for name in (RIGHT_LUNG, LEFT_LUNG, HEART))
 
 
-def cardiothoracic_ratio(labels: np.ndarray, structures: Sequence[str],
-                         spacing: float | None = None) -> dict[str, Any] | None:
-    """The cardiothoracic ratio of a label map, with both widths (pixels, and mm at ``spacing``) and the reading;
-    None where the map lacks a lung or the heart."""
+def cardiothoracic_ratio(labels: np.ndarray, structures: Sequence[str], spacing: float | None = None,
+                         view: str | None = None) -> dict[str, Any] | None:
+    """The cardiothoracic ratio of a label map, with both widths (pixels, and mm at ``spacing``), the film's view
+    (PA, AP or None: not given) and the reading for that view; None where the map lacks a lung or the heart."""
     if not has_anatomy(structures):
         return None
     right, left, heart = (np.asarray(labels) == _value(structures, n) for n in (RIGHT_LUNG, LEFT_LUNG, HEART))
@@ -66,9 +92,7 @@ def cardiothoracic_ratio(labels: np.ndarray, structures: Sequence[str],
                            "thorax_width_px": thorax_width, "thorax_row": int(both[widest]),
                            "heart_columns": [int(columns[0]), int(columns[-1])],
                            "thorax_columns": [int(outer_left[widest]), int(outer_right[widest])],
-                           "reading": (f"above {ENLARGED} on a PA film suggests an enlarged heart (on an AP film the "
-                                       "heart looks larger)") if ratio > ENLARGED else
-                           f"at most {ENLARGED}: within the usual range on a PA film"}
+                           "view": view, "reading": _reading(ratio, view)}
     if spacing:
         out["heart_width_mm"] = round(heart_width * spacing, 1)
         out["thorax_width_mm"] = round(thorax_width * spacing, 1)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from medlib.answers.anatomy import cardiothoracic_ratio, place
+from medlib.answers.anatomy import ANATOMY, cardiothoracic_ratio, place, view_of
 from medlib.answers.diagnosis import Diagnosis
 from medlib.display.drawing import shrink
 from medlib.errors import ModelError
@@ -25,6 +25,7 @@ from medlib.models.heatmaps import METHODS, heatmaps
 from medlib.models.loaded import LoadedModel, check_input
 from medlib.models.predict import label_map, sliding_window
 from medlib.preprocessing.pipeline import InputGeometry, Processed
+from medlib.scoring.plausibility import implausible, main_part
 from medlib.scoring.probabilities import as_probabilities
 from medlib.scoring.segmentation import find_lesions, foreground, organ_outline
 
@@ -108,7 +109,7 @@ def diagnose(image: np.ndarray, classifier: LoadedModel | None = None, segmenter
     if classifier is not None:
         classified, classifier_input = _classify(classifier, image, result, signals)
     if segmenter is not None:
-        _segment(segmenter, image, result, signals, threshold, spacing, work)
+        _segment(segmenter, image, result, signals, threshold, spacing, work, view_of(metadata))
     if locator is not None:
         _locate(locator, image, result, spacing, work)
     result.gate = GateResult(signals)
@@ -140,9 +141,10 @@ def _classify(classifier: LoadedModel, image: np.ndarray, result: Diagnosis,
 
 
 def _segment(segmenter: LoadedModel, image: np.ndarray, result: Diagnosis, signals: dict[str, float],
-             threshold: float, spacing: tuple[float, float] | None, work: Record) -> None:
+             threshold: float, spacing: tuple[float, float] | None, work: Record, view: str | None) -> None:
     """A segmenter's outline (and the gate's ``shape`` signal): one structure's probability map and its pieces,
-    or several structures' label map, their areas and what the anatomy measures."""
+    or several structures' label map, their areas, which of them are implausible, and what the anatomy measures
+    on the plausible ones (on a film of ``view``, PA or AP, where known)."""
     segmented = _model_input(segmenter, image, spacing, result.notes)
     maps = sliding_window(segmenter.model, segmented.image, mirrors=segmenter.mirrors)
     probability = foreground(maps)
@@ -151,6 +153,7 @@ def _segment(segmenter: LoadedModel, image: np.ndarray, result: Diagnosis, signa
     structures = segmenter.card.structures
     if len(structures) > 1:
         labels = label_map(maps, threshold)
+        parts = {name: main_part(labels == value) for value, name in enumerate(structures, start=1)}
         for value in range(1, len(structures) + 1):  # each structure one organ: its stray pieces dropped
             labels[(labels == value) & ~organ_outline(labels == value)] = 0
         back = segmented.geometry.to_input(labels, nearest=True)
@@ -163,7 +166,13 @@ def _segment(segmenter: LoadedModel, image: np.ndarray, result: Diagnosis, signa
             pixels = int((back == value).sum()) / work.factor() ** 2
             result.structure_areas[name] = {"area_px": round(pixels)} | (
                 {"area_mm2": round(pixels * area * work.factor() ** 2, 1)} if area else {})
-        ratio = cardiothoracic_ratio(back, structures, spacing[1] if spacing else None)
+        result.unreliable = implausible(back, structures, segmenter.card.structure_ranges, parts)
+        measured = [name for name in ANATOMY if name in result.unreliable]
+        if measured:
+            result.notes.append(f"no cardiothoracic ratio: the outline of the {' and the '.join(measured)} is "
+                                "unreliable on this film")
+            return
+        ratio = cardiothoracic_ratio(back, structures, spacing[1] if spacing else None, view)
         if ratio is not None:
             result.measurements = ratio
         return

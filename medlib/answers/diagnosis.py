@@ -41,6 +41,9 @@ class Diagnosis:
     label_map: np.ndarray | None = None
     """Its label map (at the size of the other maps), each pixel its most probable structure or 0."""
     structure_areas: dict[str, dict[str, float]] = field(default_factory=dict)
+    unreliable: dict[str, str] = field(default_factory=dict)
+    """The outlined structures that fail a plausibility check (:mod:`medlib.scoring.plausibility`), each with why;
+    no measurement rests on them."""
     measurements: dict[str, Any] = field(default_factory=dict)
     """What the anatomy gives (the cardiothoracic ratio, :mod:`medlib.answers.anatomy`)."""
     candidates: list[Finding] = field(default_factory=list)
@@ -127,4 +130,5 @@ class Diagnosis:
         if self.structures:
             out["structures"] = self.structure_areas if shown else {}
             out["measurements"] = self.measurements if shown else {}
+            out["unreliable_outlines"] = self.unreliable if shown else {}
         return out

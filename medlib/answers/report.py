@@ -108,11 +108,13 @@ def _film_sections(result: Diagnosis, cards: Mapping[str, ModelCard]) -> list[st
                          f"shown on validation images that its candidates find {kind}s: the numbered marks show where "
                          f"the evidence for its probability lies, not {kind}s.</p>{_table(candidates)}")
     if result.structure_areas:
-        rows = [{"structure": n, "area": f"{a['area_mm2'] / 100:.1f} cm²" if "area_mm2" in a else f"{a['area_px']} px"}
+        rows = [{"structure": n, "area": f"{a['area_mm2'] / 100:.1f} cm²" if "area_mm2" in a else f"{a['area_px']} px",
+                 "outline": f"unreliable: {result.unreliable[n]}" if n in result.unreliable else "plausible"}
                 for n, a in result.structure_areas.items()]
         ratio = result.measurements.get("cardiothoracic_ratio")
         extra = (f"<p>Cardiothoracic ratio <b>{ratio:.2f}</b>: {html.escape(result.measurements['reading'])}.</p>"
-                 if ratio is not None else "")
+                 if ratio is not None else "<p>No cardiothoracic ratio: it would rest on an unreliable outline.</p>"
+                 if result.unreliable else "")
         parts.append(f"<h2>Measurements</h2>{_table(rows)}{extra}")
     return parts
 

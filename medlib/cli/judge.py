@@ -1,5 +1,6 @@
 """The commands that judge a stored model: ``evaluate`` (its figures on a split), ``gate`` (its out-of-distribution
-gate fitted again) and ``explain`` (its heat maps on a split)."""
+gate fitted again), ``ranges`` (where its structures lay on its training films) and ``explain`` (its heat maps on a
+split)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from medlib.models.heatmaps import METHODS
 
 
 def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
-    """Register ``evaluate``, ``gate`` and ``explain`` on ``sub``
+    """Register ``evaluate``, ``gate``, ``ranges`` and ``explain`` on ``sub``
     (``seeded``: the parents of a command that draws at random)."""
     evaluate = sub.add_parser("evaluate", help="metrics of a stored model on a data set split", parents=seeded)
     evaluate.add_argument("--model", required=True, help="a model folder, e.g. models/my-model")
@@ -27,6 +28,12 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
     gate.add_argument("--data", required=True, nargs="+", help="data sets of in-distribution images (train split "
                                                                "fits, val split sets the threshold)")
     gate.set_defaults(run=cmd_gate)
+
+    ranges = sub.add_parser("ranges", parents=seeded, help="record on a segmenter's card each structure's area and "
+                            "place on its training films, to judge its outlines on new films")
+    ranges.add_argument("--model", required=True, help="a segmenter of several structures, e.g. models/cxr-anatomy")
+    ranges.add_argument("--data", required=True, help="the data set it learned from (its train split is read)")
+    ranges.set_defaults(run=cmd_ranges)
 
     explain = sub.add_parser("explain", parents=seeded,
                              help="heat-map overlays of a classifier; localization where masks exist")
@@ -62,6 +69,24 @@ def cmd_gate(args: argparse.Namespace) -> dict[str, Any]:
     profile = gate.get(loaded.task.gate_signal) or {}
     return {"model": str(stored.path), "fitted_on": gate["fitted_on"], "threshold": profile.get("threshold"),
             "note": gate.get("note")}
+
+
+def cmd_ranges(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.datasets import FITS, load_images
+    from medlib.errors import DatasetError
+    from medlib.scoring.plausibility import structure_ranges
+    from medlib.store.folders import get_model, update_card
+
+    stored = get_model(Path(args.model).name, Path(args.model).parent)
+    structures = stored.card.structures
+    fit = stored.card.dataset.get("fit") if stored.card.dataset.get("fit") in FITS else FITS[0]
+    dataset = load_images(args.data, "the structures' ranges", seed=args.seed, fit=fit)
+    if len(structures) < 2 or dataset.masks is None or list(dataset.structures) != list(structures):
+        raise DatasetError(f"{args.data} does not label the structures {stored.name} outlines "
+                           f"({', '.join(structures) or 'none'}); give the data set it learned from")
+    ranges = structure_ranges(dataset.masks[dataset.indices("train")], structures)
+    update_card(stored, structure_ranges=ranges)
+    return {"model": str(stored.path), "images": int(dataset.indices("train").size), "structure_ranges": ranges}
 
 
 def cmd_explain(args: argparse.Namespace) -> dict[str, Any]:

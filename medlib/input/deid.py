@@ -13,6 +13,7 @@ from typing import Any
 SAFE_DICOM_KEYWORDS: tuple[str, ...] = (
     "Modality",
     "BodyPartExamined",
+    "ViewPosition",
     "StudyDescription",
     "ManufacturerModelName",
     "Rows",

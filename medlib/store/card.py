@@ -87,6 +87,9 @@ class ModelCard:
     gate: dict[str, Any] = field(default_factory=dict)
     threshold: dict[str, Any] | None = None
     calibration: dict[str, Any] | None = None
+    structure_ranges: dict[str, Any] = field(default_factory=dict)
+    """A segmenter of several structures: each one's share of the image and centre on its training films
+    (:func:`medlib.scoring.plausibility.structure_ranges`), to judge its outlines on a new film."""
     versions: dict[str, str] = field(default_factory=dict)
     file: dict[str, Any] = field(default_factory=dict)
     """``name``, ``size`` and ``sha256`` of the model file, checked before it is loaded."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from medlib.datasets import Dataset, VolumeSet, load_or_cache
 from medlib.datasets.nodule_sets import prepare_simulation
+from medlib.scoring.plausibility import structure_ranges
 from medlib.spec import SpecError
 from medlib.store.card import SYNTHETIC_USE, ModelCard
 from medlib.store.folders import library_versions, save_model
@@ -42,8 +43,12 @@ def model_card(config: TrainConfig, plan: RunPlan, dataset: Dataset, fitted: Fit
     if dataset.synthetic:
         about = {"intended_use": SYNTHETIC_USE, "modality": "X-ray radiograph", "body_part": "chest",
                  "population": "synthetic films (phantoms)"} | about
+    structures = plan.task.structures(names)
+    ranges = structure_ranges(dataset.masks[plan.train_index], structures) \
+        if len(structures) > 1 and dataset.masks is not None else {}
     return ModelCard(
         task=config.task, architecture=plan.model, input_shape=list(plan.input_shape), class_names=names,
+        structure_ranges=ranges,
         positive_class=plan.task.positive_class(names), located_by=plan.task.located_by(dataset, names),
         config=config.to_dict(), recipe={name: choice.to_dict() for name, choice in plan.choices.items()},
         preprocess=plan.pipeline.to_dict(), augment=plan.augmenter.to_dict(),
