@@ -42,12 +42,16 @@ def main() -> dict:
     for name, values in metrics["per_structure"].items():
         print(f"{name:11s} Dice {values['dice']:.4f} [{values['dice_ci'][0]:.4f}, {values['dice_ci'][1]:.4f}]  "
               f"HD95 {values['hd95']:.2f} px [{values['hd95_ci'][0]:.2f}, {values['hd95_ci'][1]:.2f}]")
-    differences, references = [], []
+    differences, references, withheld = [], [], 0
     for i in dataset.indices("test"):
         reference = cardiothoracic_ratio(dataset.masks[i], dataset.structures)["cardiothoracic_ratio"]
-        found = diagnose(dataset.images[i], segmenter=loaded).measurements["cardiothoracic_ratio"]
+        found = diagnose(dataset.images[i], segmenter=loaded).measurements.get("cardiothoracic_ratio")
+        if found is None:  # an outline called unreliable: no ratio is given
+            withheld += 1
+            continue
         differences.append(found - reference)
         references.append(reference)
+    figures["ctr_withheld_films"] = withheld
     absolute = np.abs(differences)
     boot = resample_weights(absolute.size, 1000, 0)
     medians = [np.median(np.repeat(absolute, row.astype(int))) for row in boot]
