@@ -35,6 +35,7 @@ from ui.map_evaluation import fold_spread, froc_figure, localization_tab, scored
 from ui.models import loaded_model
 from ui.plots import calibration_figure, confusion_heatmap, pr_figure, roc_figure
 from ui.report import DISCLAIMER, GalleryItem, evaluation_report
+from ui.site_fit import site_tab
 from ui.volume_evaluation import volume_evaluation
 from ui.workspace import shelf
 
@@ -292,7 +293,9 @@ else:
         else:
             classifiers = [m for m in fitting if m.card.spec == stored.card.spec]
             located = stored.card.located_by == "heat map" and dataset.findings is not None
-            sections = st.tabs(["Evaluate", "Compare two models", *(["Located findings"] if located else [])])
+            binary = len(stored.card.class_names) == 2
+            sections = st.tabs(["Evaluate", "Compare two models", *(["Located findings"] if located else []),
+                                *(["Fit to this site"] if binary else [])])
             with sections[0]:
                 evaluate_tab(stored, dataset, split)
             with sections[1]:
@@ -304,5 +307,8 @@ else:
                     st.caption(f"Candidates: the peaks of {stored.name}'s heat map for {stored.card.finding}, each "
                                "scored by the film's probability times the heat there.")
                     localization_tab(stored, dataset, split)
+            if binary:
+                with sections[-1]:
+                    site_tab(stored, dataset)
     except MedlibError as exc:
         st.error(str(exc), icon=":material/error:")

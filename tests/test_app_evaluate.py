@@ -125,3 +125,16 @@ def test_a_volume_model_is_evaluated_per_structure_in_millimetres(toy_volume_mod
     table = app.dataframe[0].value
     assert table.index.tolist() == ["sphere", "ellipsoid"] and "HD95 (mm)" in table.columns
     assert any(h.value == "Its worst volumes" for h in app.subheader) and len(app.get("image")) >= 2
+
+
+def test_a_classifier_is_fitted_to_the_active_set_with_before_and_after(page):
+    page.text_input(key="ev_site_name").set_value("resnet-at-this-site").run()
+    page.button(key="ev_site").click().run()
+    assert not page.exception and not page.error
+    assert any("Saved as **resnet-at-this-site**" in s.value for s in page.success)
+    table = next(t.value for t in page.table if "before" in t.value.columns)
+    assert list(table.index) == ["calibration error (ECE)", "sensitivity", "specificity",
+                                 "AUC (the ranking: unchanged)", "threshold"]
+    assert table.loc["AUC (the ranking: unchanged)", "before"] == table.loc["AUC (the ranking: unchanged)", "after"]
+    charts = {chart.proto.id for chart in page.get("plotly_chart")}
+    assert len(charts) >= 2 and any("films of squares it was not fitted on" in c.value for c in page.caption)

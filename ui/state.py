@@ -37,6 +37,7 @@ DIAGNOSE_FILES = "dx_answer_files"  # the answer's files prepared for download, 
 THRESHOLD, THRESHOLD_OF = "ev_threshold", "ev_threshold_of"  # the Evaluation page's threshold, and whose it is
 TRAINING_JOB, JOB_ACKNOWLEDGED = "tr_job", "tr_acknowledged"  # the run watched, and the last one whose end was seen
 WORKSPACE = "workspace"  # the private folder of this session (medlib.store.workspace.Workspace)
+SITE_FIT = "ev_site_fit"  # the Evaluation page's last site recalibration: what changed, and the model it saved
 STUDIO_SEED, STUDIO_CURVE = "ns_seed", "ns_curve"  # the Nodule studio's draw, and its last detectability curve
 PACS_STUDIES, PACS_OPENED = "dx_pacs_studies", "dx_pacs_opened"  # the last PACS search, and the study opened
 TRAIN_NODULES = "tr_nodules"  # the simulated nodules the Augmentation page handed to training (folder, share)

@@ -1,6 +1,6 @@
 """The commands that judge a stored model: ``evaluate`` (its figures on a split), ``gate`` (its out-of-distribution
-gate fitted again), ``ranges`` (where its structures lay on its training films) and ``explain`` (its heat maps on a
-split)."""
+gate fitted again), ``ranges`` (where its structures lay on its training films), ``recalibrate`` (its probability
+and threshold fitted to a site) and ``explain`` (its heat maps on a split)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from medlib.models.heatmaps import METHODS
 
 
 def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
-    """Register ``evaluate``, ``gate``, ``ranges`` and ``explain`` on ``sub``
+    """Register ``evaluate``, ``gate``, ``ranges``, ``recalibrate`` and ``explain`` on ``sub``
     (``seeded``: the parents of a command that draws at random)."""
     evaluate = sub.add_parser("evaluate", help="metrics of a stored model on a data set split", parents=seeded)
     evaluate.add_argument("--model", required=True, help="a model folder, e.g. models/my-model")
@@ -34,6 +34,15 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
     ranges.add_argument("--model", required=True, help="a segmenter of several structures, e.g. models/cxr-anatomy")
     ranges.add_argument("--data", required=True, help="the data set it learned from (its train split is read)")
     ranges.set_defaults(run=cmd_ranges)
+
+    recalibrate = sub.add_parser("recalibrate", parents=seeded, help="refit a classifier's calibration and "
+                                 "threshold on a site's labelled films, its weights kept")
+    recalibrate.add_argument("--model", required=True, help="a two-class classifier, e.g. models/cxr-pneumonia")
+    recalibrate.add_argument("--data", required=True, help="the site's labelled films (every image is used: half "
+                                                           "fits, half checks)")
+    recalibrate.add_argument("--out", required=True, help="the new model folder, e.g. models/cxr-pneumonia-site")
+    recalibrate.add_argument("--overwrite", action="store_true", help="replace a model already at --out")
+    recalibrate.set_defaults(run=cmd_recalibrate)
 
     explain = sub.add_parser("explain", parents=seeded,
                              help="heat-map overlays of a classifier; localization where masks exist")
@@ -87,6 +96,19 @@ def cmd_ranges(args: argparse.Namespace) -> dict[str, Any]:
     ranges = structure_ranges(dataset.masks[dataset.indices("train")], structures)
     update_card(stored, structure_ranges=ranges)
     return {"model": str(stored.path), "images": int(dataset.indices("train").size), "structure_ranges": ranges}
+
+
+def cmd_recalibrate(args: argparse.Namespace) -> dict[str, Any]:
+    from medlib.datasets import load_images
+    from medlib.models.loaded import open_model
+    from medlib.scoring.calibration import calibration_line
+    from medlib.training.recalibrate import recalibrate
+
+    loaded = open_model(args.model)
+    dataset = load_images(args.data, "the site's films", seed=args.seed, fit=loaded.fit)
+    done = recalibrate(loaded, dataset, Path(args.out), seed=args.seed, overwrite=args.overwrite)
+    return {"model": str(done.stored.path), "calibration": calibration_line(done.stored.card.calibration),
+            "site": done.site}
 
 
 def cmd_explain(args: argparse.Namespace) -> dict[str, Any]:

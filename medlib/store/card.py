@@ -87,6 +87,9 @@ class ModelCard:
     gate: dict[str, Any] = field(default_factory=dict)
     threshold: dict[str, Any] | None = None
     calibration: dict[str, Any] | None = None
+    site: dict[str, Any] = field(default_factory=dict)
+    """A model recalibrated for a site (:mod:`medlib.training.recalibrate`): the site set (name, films, date) and its
+    check half's figures before and after."""
     structure_ranges: dict[str, Any] = field(default_factory=dict)
     """A segmenter of several structures: each one's share of the image and centre on its training films
     (:func:`medlib.scoring.plausibility.structure_ranges`), to judge its outlines on a new film."""
