@@ -33,10 +33,9 @@ def test_the_site_calibration_lowers_the_error_on_the_sites_other_films_and_keep
     again = open_model(done.stored.path)
     before, after = done.site["before"], done.site["after"]
     assert done.site["films"] == 120 and done.site["fit_films"] + done.site["check_films"] == 120
-    if again.card.calibration["applied"]:
-        assert after["ece"] < before["ece"]  # on the half it was not fitted on
-    else:
-        assert "raised" in again.card.calibration["reason"]
+    assert again.card.calibration["applied"]  # it was miscalibrated there (ECE about 0.5, all films called empty)
+    assert after["ece"] < before["ece"] - 0.1  # on the half it was not fitted on
+    assert after["sensitivity"] > before["sensitivity"]  # the site's own threshold finds its fainter squares
     assert after["threshold"] == pytest.approx(again.threshold, abs=1e-4) and again.card.site["name"] == site.name
     for figures in (before, after):
         assert figures["ece_ci"][0] <= figures["ece"] <= figures["ece_ci"][1]
