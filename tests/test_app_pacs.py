@@ -42,7 +42,7 @@ def test_a_study_is_searched_opened_answered_and_sent_back_into_its_study(pacs_p
     assert app.dataframe[0].value["patient"].tolist() == [str(source.PatientID)]
     app.button(key="dx_pacs_open").click().run()
     assert not app.exception and not app.error, (app.exception, [e.value for e in app.error])
-    assert app.get("image") and app.subheader  # the usual answer
+    assert app.get("plotly_chart") and app.subheader  # the usual answer, in the viewer
     app.button(key="dx_pacs_send").click().run()
     assert not app.exception
     assert app.success and "the PACS kept 2 of 2" in app.success[0].value

@@ -88,13 +88,13 @@ def test_the_augmentation_page_shows_the_patch_a_seeded_draw_gives_training(tmp_
     app.run()
     assert not app.exception and not app.error
     assert any(m.value.startswith("**The patch training draws** in epoch 1 with seed 0") for m in app.markdown)
-    pictures = [i.proto.imgs[0].url for i in app.get("image")]
+    pictures = [chart.proto.spec for chart in app.get("plotly_chart")]
     assert len(pictures) == 6  # three planes of the prepared volume, three of the patch
     draws = {}
     for seed in (1, 2, 3):
         app.number_input(key="au_volume_seed").set_value(seed).run()
         assert not app.exception
-        now = [i.proto.imgs[0].url for i in app.get("image")]
+        now = [chart.proto.spec for chart in app.get("plotly_chart")]
         assert now[:3] == pictures[:3]  # the prepared volume stays
         draws[seed] = tuple(now[3:])
     assert len(set(draws.values())) > 1  # another seed, another draw
