@@ -247,7 +247,7 @@ def _diagnosis() -> None:
             if result.structures:
                 parts.append(f"{', '.join(result.structures)} outlined by {segmenter_entry.name}")
             if result.called():
-                parts.append(f"candidates by {locator_entry.name}, numbered, with their scores")
+                parts.append(f"candidates by {locator_entry.name}, numbered (their scores in the table and on hover)")
             caption = "; ".join(parts) or name
         figure = diagnosis_figure(display, result, f"heat map ({METHOD_LABELS[method]})", target,
                                   locator_entry.card.finding or "finding" if locator_entry else "finding",
