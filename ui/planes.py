@@ -28,7 +28,10 @@ def _position(key: str, shape: tuple[int, ...]) -> list[int]:
     """The voxel (array indices) where the three planes cut, from their sliders (the middle at first)."""
     position = [0, 0, 0]
     for plane, axis in AXES.items():  # the sliders' own state, set before they are drawn (a click may move them)
-        position[axis] = int(st.session_state.setdefault(_slider_key(key, plane), shape[axis] // 2 + 1)) - 1
+        slider = _slider_key(key, plane)
+        if not 1 <= int(st.session_state.get(slider, 0)) <= shape[axis]:  # new, or left by a larger volume
+            st.session_state[slider] = shape[axis] // 2 + 1
+        position[axis] = int(st.session_state[slider]) - 1
     return position
 
 
