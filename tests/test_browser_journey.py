@@ -93,8 +93,9 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     page.get_by_label("Model name").fill("journey-run")
     page.get_by_label("Model name").press("Enter")
     settle(page)
-    page.get_by_label("Time limit (minutes, 0 = none)").fill("0")  # epochs from the data: one model, not folds
-    page.get_by_label("Time limit (minutes, 0 = none)").press("Enter")
+    limit = page.get_by_role("spinbutton", name="Time limit (minutes, 0 = none)")
+    limit.fill("0")  # epochs from the data: one model, not folds
+    limit.press("Enter")
     settle(page)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("validation metrics").filter(visible=True).first.wait_for(timeout=180_000)

@@ -26,8 +26,9 @@ def test_train_watch_stop_and_store(browser, app_url, browser_store):
     page.get_by_label("Model name").fill("browser-run")
     page.get_by_label("Model name").press("Enter")
     settle(page)
-    page.get_by_label("Time limit (minutes, 0 = none)").fill("0")  # epochs from the data: one model, not folds
-    page.get_by_label("Time limit (minutes, 0 = none)").press("Enter")
+    limit = page.get_by_role("spinbutton", name="Time limit (minutes, 0 = none)")
+    limit.fill("0")  # epochs from the data: one model, not folds
+    limit.press("Enter")
     settle(page)
     page.get_by_role("button", name="Start training").click()
     # the curves, after the first epoch (plotly may draw a hidden copy of a title while it lays out)
