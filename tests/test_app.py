@@ -73,6 +73,20 @@ def test_window_presets_apply(upload_page):
     assert upload_page.slider(key="window_center") is not None and not upload_page.exception
 
 
+def test_each_window_of_the_file_is_a_preset(upload_page, tmp_path):
+    import pydicom
+
+    ds = pydicom.dcmread(dicom_file("CT_small.dcm"))
+    ds.WindowCenter, ds.WindowWidth, ds.WindowCenterWidthExplanation = [-600, 40], [1500, 400], ["LUNG", "SOFT"]
+    ds.save_as(tmp_path / "two.dcm")
+    upload_page.file_uploader(key="image_files").upload("two.dcm", (tmp_path / "two.dcm").read_bytes())
+    upload_page.run()
+    options = upload_page.selectbox(key="window_preset").options
+    assert options[:2] == ["File: LUNG (-600/1500)", "File: SOFT (40/400)"]
+    upload_page.selectbox(key="window_preset").set_value("File: SOFT (40/400)").run()
+    assert "window 40/400" in _image_captions(upload_page)[0]
+
+
 def test_multi_frame_file_gets_a_frame_slider(upload_page):
     upload_page.file_uploader(key="image_files").upload("emri.dcm", dicom_file("emri_small.dcm").read_bytes())
     upload_page.run()

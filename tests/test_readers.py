@@ -237,3 +237,13 @@ def test_a_node21_patch_reads_as_50_cubed_hounsfield_units_at_1_mm(shared_data):
     assert image.data.shape == (50, 50, 50, 1) and image.metadata["MetaImageType"] == "int16"
     assert image.spacing == (1.0, 1.0) and image.slice_spacing == 1.0
     assert -1100 <= image.data.min() < -500 < image.data.max() <= 3100  # lung air around a soft-tissue nodule
+
+
+def test_every_window_the_file_names_is_kept_in_order(tmp_path):
+    ds = pydicom.dcmread(dicom_file("CT_small.dcm"))
+    ds.WindowCenter, ds.WindowWidth = [-600, 40], [1500, 400]
+    ds.WindowCenterWidthExplanation = ["LUNG", ""]
+    ds.save_as(tmp_path / "two-windows.dcm")
+    image = read_image(tmp_path / "two-windows.dcm")
+    assert [(name, w.center, w.width) for name, w in image.windows] == [("LUNG", -600, 1500), ("window 2", 40, 400)]
+    assert image.window == image.windows[0][1]  # the first is the default

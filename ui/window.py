@@ -11,10 +11,13 @@ from medlib.input.image import MedImage, Window
 def window_controls(image: MedImage, key: str = "window") -> Window:
     """A preset (the file's window, the full range, CT presets) or a custom level and width."""
     low, high = image.value_range()
-    choices = (["File window"] if image.window else []) + ["Full range", *[p.title() for p in WINDOW_PRESETS], "Custom"]
-    preset = st.selectbox("Window preset", choices, key=f"{key}_preset", help="CT presets are in Hounsfield units")
-    if preset == "File window":
-        return image.default_window()
+    files = {f"File: {name} ({w.center:.4g}/{w.width:.4g})": w for name, w in image.windows} or \
+        ({"File window": image.window} if image.window else {})
+    choices = [*files, "Full range", *[p.title() for p in WINDOW_PRESETS], "Custom"]
+    preset = st.selectbox("Window preset", choices, key=f"{key}_preset",
+                          help="the file's own windows first (from its DICOM tags); CT presets are in Hounsfield units")
+    if preset in files:
+        return files[preset]
     if preset == "Full range":
         return Window((low + high) / 2.0, max(high - low, 1e-6))
     if preset.lower() in WINDOW_PRESETS:

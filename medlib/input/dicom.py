@@ -59,6 +59,24 @@ def _first(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _all(value: Any) -> list[float]:
+    """A DICOM value of one or several numbers as floats (none where empty)."""
+    if value is None or value == "":
+        return []
+    values = list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue" else [value]
+    return [float(v) for v in values]
+
+
+def _windows(ds: pydicom.Dataset) -> list[tuple[str, Window]]:
+    """Each window the file gives (``WindowCenter``/``WindowWidth`` pairs of positive width), named by its
+    ``WindowCenterWidthExplanation`` where there is one."""
+    centers, widths = _all(ds.get("WindowCenter")), _all(ds.get("WindowWidth"))
+    names = ds.get("WindowCenterWidthExplanation") or []
+    names = [str(n) for n in (names if type(names).__name__ == "MultiValue" or isinstance(names, list) else [names])]
+    return [(names[k].strip() if k < len(names) and names[k].strip() else f"window {k + 1}", Window(c, w))
+            for k, (c, w) in enumerate(zip(centers, widths, strict=False)) if w > 0]
+
+
 def _spacing(ds: pydicom.Dataset) -> tuple[float, float] | None:
     """The pixel spacing in mm (rows, columns); ``None`` where the file gives none, or gives 0 (unknown, as some
     writers put it) or a value that is not a positive number."""
@@ -126,7 +144,7 @@ def decode_dataset(ds: pydicom.Dataset) -> MedImage:
 
     pixels = _decode_pixels(ds)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
-    window: Window | None = None
+    windows: list[tuple[str, Window]] = []
     metadata = safe_dicom_metadata(ds)
     metadata["TransferSyntax"] = _transfer_syntax(ds)
 
@@ -145,14 +163,11 @@ def decode_dataset(ds: pydicom.Dataset) -> MedImage:
             metadata["VOILUTApplied"] = True
         else:
             pixels = np.asarray(modality_values, dtype=np.float32)
-            center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
-            if center is not None and width is not None and width > 0:
-                window = Window(center, width)
+            windows = _windows(ds)
         if photometric == "MONOCHROME1":
             low, high = _invert_range(ds, pixels, voi_applied)
             pixels = (low + high) - pixels
-            if window is not None:
-                window = Window(low + high - window.center, window.width)
+            windows = [(name, Window(low + high - w.center, w.width)) for name, w in windows]
             metadata["InvertedFromMONOCHROME1"] = True
             photometric = "MONOCHROME2"
     else:
@@ -169,7 +184,8 @@ def decode_dataset(ds: pydicom.Dataset) -> MedImage:
         modality=str(ds.get("Modality")) if ds.get("Modality") else None,
         spacing=_spacing(ds),
         photometric=photometric,
-        window=window,
+        window=windows[0][1] if windows else None,
+        windows=tuple(windows),
         metadata=metadata,
         slice_spacing=thickness,
         affine=dicom_affine(references, frames) if frames == 1 else None,
@@ -230,6 +246,7 @@ def read_dicom_series(files: Sequence[bytes]) -> MedImage:
         spacing=first.spacing,
         photometric=first.photometric,
         window=first.window,
+        windows=first.windows,
         metadata=metadata,
         slice_spacing=first.slice_spacing,
         affine=dicom_affine(references, len(images)),

@@ -70,6 +70,9 @@ class MedImage:
     spacing: tuple[float, float] | None = None
     photometric: str | None = None
     window: Window | None = None
+    windows: tuple[tuple[str, Window], ...] = ()
+    """Every window the file names (a DICOM file may give several: lung, mediastinum…), each with its explanation
+    or ``window N``; the first is :attr:`window`."""
     metadata: dict[str, Any] = field(default_factory=dict)
     slice_spacing: float | None = None
     source_size: tuple[int, int] | None = None
