@@ -22,8 +22,9 @@ def _site(n: int = 120):
 
 def test_the_site_calibration_lowers_the_error_on_the_sites_other_films_and_keeps_the_ranking(toy_classifiers,
                                                                                             tmp_path):
-    from medlib.models.loaded import open_model
     from sklearn.metrics import roc_auc_score
+
+    from medlib.models.loaded import open_model
     from medlib.scoring.evaluate import predict_split
     from medlib.training.recalibrate import recalibrate
 
