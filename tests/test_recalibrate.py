@@ -80,3 +80,13 @@ def test_the_command_writes_the_new_model_and_says_what_changed(toy_classifiers,
     card = json.loads((tmp_path / "site-model" / "card.json").read_text())
     assert card["site"]["films"] == 120 and {"before", "after"} <= set(card["site"])
     assert card["threshold"]["chosen_on"].startswith("the site set")
+
+
+def test_only_a_two_class_classifier_is_recalibrated(tmp_path):
+    from medlib.errors import ModelError
+    from medlib.models.loaded import open_model
+    from medlib.training.recalibrate import recalibrate
+    from tests.conftest import ROOT
+
+    with pytest.raises(ModelError, match="not a two-class classifier"):
+        recalibrate(open_model(ROOT / "models" / "cxr-anatomy"), _site(), tmp_path / "anatomy-site")

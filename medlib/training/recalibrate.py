@@ -76,7 +76,7 @@ def recalibrate(loaded: LoadedModel, dataset: Dataset, out: Path, seed: int = 0,
                 overwrite: bool = False) -> Recalibrated:
     """``loaded`` (a two-class classifier) with its calibration and threshold refitted on every labelled film of
     ``dataset`` (a site's), saved as the model folder ``out``; see the module's docstring."""
-    if loaded.task.name != "classify" or len(loaded.class_names) != 2:
+    if not loaded.task.positive_class(loaded.class_names):  # the task says whether it thresholds one probability
         raise ModelError(f"{loaded.stored.name} is not a two-class classifier: only a classifier's probability and "
                          "threshold can be refitted to a site")
     check_fit(loaded, dataset)
