@@ -51,28 +51,24 @@ def _transfer_syntax(ds: pydicom.Dataset) -> str:
     return f"{uid.name} ({uid})"
 
 
-def _first(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        value = value[0] if len(value) else None
-    return None if value is None else float(value)
-
-
-def _all(value: Any) -> list[float]:
-    """A DICOM value of one or several numbers as floats (none where empty)."""
+def _values(value: Any) -> list[Any]:
+    """A DICOM value of one or several items as a list (none where empty)."""
     if value is None or value == "":
         return []
-    values = list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue" else [value]
-    return [float(v) for v in values]
+    return list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue" else [value]
+
+
+def _first(value: Any) -> float | None:
+    values = _values(value)
+    return float(values[0]) if values else None
 
 
 def _windows(ds: pydicom.Dataset) -> list[tuple[str, Window]]:
     """Each window the file gives (``WindowCenter``/``WindowWidth`` pairs of positive width), named by its
     ``WindowCenterWidthExplanation`` where there is one."""
-    centers, widths = _all(ds.get("WindowCenter")), _all(ds.get("WindowWidth"))
-    names = ds.get("WindowCenterWidthExplanation") or []
-    names = [str(n) for n in (names if type(names).__name__ == "MultiValue" or isinstance(names, list) else [names])]
+    centers = [float(v) for v in _values(ds.get("WindowCenter"))]
+    widths = [float(v) for v in _values(ds.get("WindowWidth"))]
+    names = [str(n) for n in _values(ds.get("WindowCenterWidthExplanation"))]
     return [(names[k].strip() if k < len(names) and names[k].strip() else f"window {k + 1}", Window(c, w))
             for k, (c, w) in enumerate(zip(centers, widths, strict=False)) if w > 0]
 
