@@ -86,10 +86,7 @@ def _add_candidates(figure: go.Figure, result: Diagnosis, size: tuple[int, int],
     called = result.called()
     if not called:
         return
-    rows, columns = size
     radii = [max(c.radius or 0.0, max(size) / 120) for _, c in called]
-    box = (max(size) / 28, max(size) / 32)
-    corners = place_labels([c.centre for _, c in called], radii, size, box)
     angles = np.linspace(0, 2 * np.pi, 41)
     xs, ys, hover = [], [], []
     for (number, candidate), radius in zip(called, radii, strict=True):
@@ -100,24 +97,30 @@ def _add_candidates(figure: go.Figure, result: Diagnosis, size: tuple[int, int],
     color = _rgba(FINDING_COLOR)
     figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup="candidates", text=hover,
                                 hoverinfo="text", line=dict(color=color, width=2)))
+    _add_numbers(figure, [c.centre for _, c in called], radii, [number for number, _ in called], size, color,
+                 "candidates")
+
+
+def _add_numbers(figure: go.Figure, centres: list[tuple[float, float]], radii: list[float], numbers: list,
+                 size: tuple[int, int], color: str, group: str) -> None:
+    """Each round mark's number beside it (:func:`medlib.display.marks.place_labels`: never colliding, never off
+    the picture), shown and hidden with its marks' legend entry ``group``."""
+    if not centres:
+        return
+    box = (max(size) / 28, max(size) / 32)
+    corners = place_labels(centres, radii, size, box)
     figure.add_trace(go.Scatter(
         x=[left + box[0] / 2 for left, _ in corners], y=[top + box[1] / 2 for _, top in corners], mode="text",
-        text=[str(number) for number, _ in called], textfont=dict(color=color, size=14), legendgroup="candidates",
-        showlegend=False, hoverinfo="skip"))
+        text=[str(n) for n in numbers], textfont=dict(color=color, size=14), legendgroup=group, showlegend=False,
+        hoverinfo="skip"))
 
 
 def _number_lesions(figure: go.Figure, result: Diagnosis, size: tuple[int, int], group: str) -> None:
     """Each outlined lesion's number (as in its table) beside it, with its outline's legend entry."""
-    if not result.lesions:
-        return
     boxes = [np.asarray(lesion["box"], float) for lesion in result.lesions]
-    box = (max(size) / 28, max(size) / 32)
-    corners = place_labels([((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes],
-                           [float(np.hypot(b[2] - b[0], b[3] - b[1])) / 2 for b in boxes], size, box)
-    figure.add_trace(go.Scatter(
-        x=[left + box[0] / 2 for left, _ in corners], y=[top + box[1] / 2 for _, top in corners], mode="text",
-        text=[str(lesion["finding"]) for lesion in result.lesions], textfont=dict(color=_rgba(LESION_COLOR), size=14),
-        name=group, legendgroup=group, showlegend=False, hoverinfo="skip"))
+    _add_numbers(figure, [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes],
+                 [float(np.hypot(b[2] - b[0], b[3] - b[1])) / 2 for b in boxes],
+                 [lesion["finding"] for lesion in result.lesions], size, _rgba(LESION_COLOR), group)
 
 
 def diagnosis_figure(display: np.ndarray, result: Diagnosis, heat_name: str, target: str, finding: str,
