@@ -19,6 +19,7 @@ from medlib.scoring.evaluate import score_outputs, split_index, split_outputs
 from medlib.scoring.splits import SplitOutputs
 from medlib.store.folders import StoredModel
 from medlib.targets import Finding
+from ui.intervals import with_interval
 from ui.models import loaded_entry, loaded_model
 
 GALLERY = 8
@@ -63,13 +64,8 @@ def fold_spread(stored: StoredModel) -> None:
 
 
 def _row(name: str, values: dict[str, Any]) -> dict[str, Any]:
-    def shown(metric: str) -> str:
-        value, (low, high) = values.get(metric), values.get(f"{metric}_ci") or (None, None)
-        if value is None:
-            return "–"
-        return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
-
-    return {"structure": name, **{metric: shown(metric) for metric in FIGURES}}
+    return {"structure": name, **{metric: with_interval(values.get(metric), values.get(f"{metric}_ci"))
+                                  for metric in FIGURES}}
 
 
 def segmentation_tab(stored: StoredModel, dataset: Dataset, split: str) -> None:

@@ -12,19 +12,13 @@ from medlib.errors import MedlibError
 from medlib.scoring.calibration import calibration_line
 from medlib.store.folders import StoredModel
 from ui import state
+from ui.intervals import with_interval
 from ui.models import heavy_work, loaded_entry
 from ui.plots import calibration_figure
 from ui.workspace import shelf, workspace
 
 FIGURES = {"ece": "calibration error (ECE)", "sensitivity": "sensitivity", "specificity": "specificity",
            "auc": "AUC (the ranking: unchanged)"}
-
-
-def _shown(figures: dict, name: str) -> str:
-    value, interval = figures.get(name), figures.get(f"{name}_ci") or [None, None]
-    if value is None:
-        return "–"
-    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval[0] is not None else f"{value:.3f}"
 
 
 def site_tab(stored: StoredModel, dataset: Dataset) -> None:
@@ -55,8 +49,8 @@ def site_tab(stored: StoredModel, dataset: Dataset) -> None:
     site = fitted["site"]
     st.success(f"Saved as **{fitted['saved']}** (make it active in the Training page's Model store). "
                f"{calibration_line(fitted['calibration'])}", icon=":material/check_circle:")
-    rows = [{"figure": label, "before": _shown(site["before"], key), "after": _shown(site["after"], key)}
-            for key, label in FIGURES.items()]
+    rows = [{"figure": label, **{when: with_interval(site[when].get(key), site[when].get(f"{key}_ci"))
+                                 for when in ("before", "after")}} for key, label in FIGURES.items()]
     rows.append({"figure": "threshold", "before": f"{site['before']['threshold']:.3f}",
                  "after": f"{site['after']['threshold']:.3f}"})
     st.table(pd.DataFrame(rows).set_index("figure"))

@@ -14,6 +14,7 @@ from medlib.display.drawing import draw_label_map, enlarge, scale_to_uint8
 from medlib.models.predict import segment_volume
 from medlib.scoring.volumes import volume_scores
 from medlib.store.folders import StoredModel
+from ui.intervals import with_interval
 from ui.legend import legend
 from ui.models import loaded_model
 
@@ -28,13 +29,6 @@ def _predicted(path: str, sha256: str, name: str, split: str, _volumes: VolumeSe
     with lock:
         return [segment_volume(loaded.model, loaded.volume_steps, _volumes.volumes[i].image,
                                _volumes.volumes[i].spacing) for i in np.flatnonzero(_volumes.split == split)]
-
-
-def _shown(value: float | None, interval: list) -> str:
-    if value is None:
-        return "–"
-    low, high = interval
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
 
 
 def volume_evaluation(volumes: VolumeSet, models: list[StoredModel]) -> None:
@@ -57,7 +51,7 @@ def volume_evaluation(volumes: VolumeSet, models: list[StoredModel]) -> None:
     labelled = [k for k, v in enumerate(chosen) if v.labels is not None]
     metrics = volume_scores([chosen[k].labels for k in labelled], [predicted[k] for k in labelled],
                             [chosen[k].spacing for k in labelled], volumes.structures)
-    rows = [{"structure": name, **{label: _shown(values[f], values[f"{f}_ci"]) for f, label in FIGURES.items()}}
+    rows = [{"structure": name, **{label: with_interval(values[f], values[f"{f}_ci"]) for f, label in FIGURES.items()}}
             for name, values in metrics["per_structure"].items()]
     st.dataframe(pd.DataFrame(rows).set_index("structure"), width="stretch")
     st.caption(f"{metrics['n']} labelled volumes of the {split} split · each figure per volume in millimetres (the "
