@@ -21,7 +21,7 @@ from medlib.store.folders import StoredModel
 from ui import state
 from ui.answer_downloads import answer_downloads
 from ui.answers import anatomy_panel, candidates_panel, decision_caption
-from ui.models import heavy_work, loaded_entry
+from ui.models import heavy_work, models_in_use
 from ui.pacs_panel import configured, pacs_image_choice, send_panel
 from ui.samples import REAL_SAMPLES, real_sample, real_sample_caption, sample_image
 from ui.sidebar import privacy_notice
@@ -155,28 +155,18 @@ def _run_models(image: MedImage, frame: int, window: Window, method: str, opacit
     the image as shown, its findings table and what the segmenter outlines, in one turn of the server's heavy work:
     all of it is ready before any of it is shown, so the result reaches the browser at once (each part sent apart
     is another redraw of the page there)."""
-    classifier, segmenter, locator = (loaded_entry(entry) if entry else None for entry in entries)
     ager_entry = next((m for m in shelf().models() if m.name == AGE_MODEL), None)
-    ager = loaded_entry(ager_entry) if ager_entry is not None and any(e and e.card.ages for e in entries) else None
+    ager_entry = ager_entry if ager_entry is not None and any(e and e.card.ages for e in entries) else None
     segmenter_entry = entries[1]
-    locks = [pair[1] for pair in (classifier, segmenter, locator, ager) if pair is not None]
-    with heavy_work():
-        for lock in locks:
-            lock.acquire()
-        try:
-            result = diagnose(_frame_as_model_sees(image, frame), classifier[0] if classifier else None,
-                              segmenter[0] if segmenter else None, image.spacing, method,
-                              metadata=image.metadata, work_side=SCREEN_SIDE, source_size=image.source_size,
-                              locator=locator[0] if locator else None, candidate_threshold=threshold,
-                              age_model=ager[0] if ager else None)
-        finally:
-            for lock in locks:
-                lock.release()
+    with models_in_use(*entries, ager_entry) as (classifier, segmenter, locator, ager):
+        result = diagnose(_frame_as_model_sees(image, frame), classifier, segmenter, image.spacing, method,
+                          metadata=image.metadata, work_side=SCREEN_SIDE, source_size=image.source_size,
+                          locator=locator, candidate_threshold=threshold, age_model=ager)
         display = to_display(image, frame, window, max_side=SCREEN_SIDE)
         picture = diagnosis_picture(display, result, *opacities) if result.gate.in_distribution \
             else display
         findings = _findings_table(result) if segmenter_entry is not None and result.lesions else None
-    return result, picture, display, findings, segmenter[0].target if segmenter else "finding"
+    return result, picture, display, findings, segmenter.target if segmenter else "finding"
 
 
 @st.fragment

@@ -117,3 +117,19 @@ def heavy_work() -> Iterator[None]:
     """Hold one of the server's slots for CPU-heavy work (one per CPU the process may use) while inside."""
     with _heavy_work_gate().turn():
         yield
+
+
+@contextmanager
+def models_in_use(*entries: StoredModel | None) -> Iterator[list[LoadedModel | None]]:
+    """The stored models (``None`` for a part left out) loaded and each held under its own lock, in one turn of the
+    server's heavy work: what a page predicts with."""
+    loaded = [loaded_entry(entry) if entry is not None else None for entry in entries]
+    locks = [pair[1] for pair in loaded if pair is not None]
+    with heavy_work():
+        for lock in locks:
+            lock.acquire()
+        try:
+            yield [pair[0] if pair is not None else None for pair in loaded]
+        finally:
+            for lock in locks:
+                lock.release()

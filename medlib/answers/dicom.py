@@ -269,11 +269,18 @@ def answer_labels(result: Diagnosis | VolumeDiagnosis, size: tuple[int, int]) ->
     where it gave neither."""
     if isinstance(result, VolumeDiagnosis):
         return result.labels, list(result.structures)
-    if result.label_map is not None:
-        labels, structures = result.label_map, list(result.structures)
-    elif result.lesion_probability is not None and not result.lesions_on_input:
-        labels, structures = (result.lesion_probability >= 0.5).astype(np.uint8), [result.lesion_kind]
-    else:
+    labels, structures = map_labels(result)
+    if labels is None:
         return None, []
     rows, columns = size
     return cv2.resize(labels, (columns, rows), interpolation=cv2.INTER_NEAREST)[None], structures
+
+
+def map_labels(result: Diagnosis) -> tuple[np.ndarray | None, list[str]]:
+    """A film's answer as a label map at the size of its maps, and its structures' names: a segmenter's structures,
+    or a one-structure segmenter's pieces above 0.5 (1); ``None`` where it gave neither."""
+    if result.label_map is not None:
+        return result.label_map, list(result.structures)
+    if result.lesion_probability is not None and not result.lesions_on_input:
+        return (result.lesion_probability >= 0.5).astype(np.uint8), [result.lesion_kind]
+    return None, []
