@@ -19,6 +19,7 @@ PAGES = [
     st.Page("app_pages/evaluate.py", title="Evaluation", icon=":material/analytics:"),
     st.Page("app_pages/diagnose.py", title="Diagnose", icon=":material/stethoscope:"),
     st.Page("app_pages/nodule_studio.py", title="Nodule studio", icon=":material/radiology:"),
+    st.Page("app_pages/annotate.py", title="Annotate", icon=":material/edit_square:"),
 ]
 
 navigation = st.navigation(PAGES)

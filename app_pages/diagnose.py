@@ -8,12 +8,11 @@ import streamlit as st
 
 from medlib.answers.diagnose import diagnose
 from medlib.answers.diagnosis import Diagnosis
-from medlib.answers.files import answer_cards, file_stem, fills
+from medlib.answers.files import answer_cards, file_stem
 from medlib.answers.picture import diagnosis_picture
 from medlib.datasets.phantom import CLASS_NAMES
 from medlib.display.windowing import to_display
 from medlib.errors import MedlibError
-from medlib.gate.population import AGE_MODEL
 from medlib.input import Upload, read_uploads
 from medlib.input.image import MedImage, Window
 from medlib.models.heatmaps import METHOD_LABELS, METHODS
@@ -21,6 +20,7 @@ from medlib.store.folders import StoredModel
 from ui import state
 from ui.answer_downloads import answer_downloads
 from ui.answers import anatomy_panel, candidates_panel, decision_caption
+from ui.model_choice import age_model, model_choice
 from ui.models import heavy_work, models_in_use
 from ui.pacs_panel import configured, pacs_image_choice, send_panel
 from ui.samples import REAL_SAMPLES, real_sample, real_sample_caption, sample_image
@@ -31,21 +31,8 @@ from ui.window import window_controls
 from ui.workspace import shelf
 
 REAL, SYNTHETIC, UPLOAD, PACS = "A real sample film", "A synthetic sample film", "Upload files", "From the PACS"
-# The models preselected for real films (and uploads) and for the synthetic demonstration films.
-DEFAULTS = {"real": {"classifier": "cxr-pneumonia", "segmenter": "cxr-anatomy", "locator": "cxr-nodule"},
-            "synthetic": {"classifier": "chest-classifier", "segmenter": "chest-lesions"}}
-NONE = "none"
 #: The long side, in pixels, of what the page works on and shows: a screen shows no more of a full-size film.
 SCREEN_SIDE = 1280
-
-
-def _model_choice(models: list[StoredModel], part: str, kind: str, label: str, column) -> StoredModel | None:
-    names = [m.name for m in models if fills(m.card, part)]
-    options = [*names, NONE]
-    wanted = DEFAULTS[kind].get(part, NONE)
-    default = options.index(wanted) if wanted in options else 0
-    chosen = column.selectbox(label, options, index=default, key=f"dx_{part}_{kind}")
-    return next((m for m in models if m.name == chosen), None)
 
 
 def _uploads(files: list) -> list[Upload]:
@@ -155,10 +142,8 @@ def _run_models(image: MedImage, frame: int, window: Window, method: str, opacit
     the image as shown, its findings table and what the segmenter outlines, in one turn of the server's heavy work:
     all of it is ready before any of it is shown, so the result reaches the browser at once (each part sent apart
     is another redraw of the page there)."""
-    ager_entry = next((m for m in shelf().models() if m.name == AGE_MODEL), None)
-    ager_entry = ager_entry if ager_entry is not None and any(e and e.card.ages for e in entries) else None
     segmenter_entry = entries[1]
-    with models_in_use(*entries, ager_entry) as (classifier, segmenter, locator, ager):
+    with models_in_use(*entries, age_model(shelf().models(), *entries)) as (classifier, segmenter, locator, ager):
         result = diagnose(_frame_as_model_sees(image, frame), classifier, segmenter, image.spacing, method,
                           metadata=image.metadata, work_side=SCREEN_SIDE, source_size=image.source_size,
                           locator=locator, candidate_threshold=threshold, age_model=ager)
@@ -180,9 +165,9 @@ def _diagnosis() -> None:
         return
     left, middle, right = st.columns(3)
     kind = choice[2] if choice is not None else "real"
-    classifier_entry = _model_choice(models, "classifier", kind, "Classifier", left)
-    segmenter_entry = _model_choice(models, "segmenter", kind, "Segmenter (anatomy or lesions)", middle)
-    locator_entry = _model_choice(models, "locator", kind, "Nodules (located findings)", right)
+    classifier_entry = model_choice(models, "classifier", kind, "Classifier", left, "dx")
+    segmenter_entry = model_choice(models, "segmenter", kind, "Segmenter (anatomy or lesions)", middle, "dx")
+    locator_entry = model_choice(models, "locator", kind, "Nodules (located findings)", right, "dx")
     if classifier_entry is None and segmenter_entry is None and locator_entry is None:
         st.info("Choose a model: the store has none yet; train one on the Training page.", icon=":material/info:")
         return

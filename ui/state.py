@@ -41,6 +41,11 @@ SITE_FIT = "ev_site_fit"  # the Evaluation page's last site recalibration: what 
 STUDIO_SEED, STUDIO_CURVE = "ns_seed", "ns_curve"  # the Nodule studio's draw, and its last detectability curve
 PACS_STUDIES, PACS_OPENED = "dx_pacs_studies", "dx_pacs_opened"  # the last PACS search, and the study opened
 TRAIN_NODULES = "tr_nodules"  # the simulated nodules the Augmentation page handed to training (folder, share)
+ANNOTATE_INDEX = "an_index"  # the Annotate page's image number (a widget its previous and next buttons move)
+ANNOTATE_UPLOAD_ID, ANNOTATE_UPLOADS = "an_upload_id", "an_uploads"  # the Annotate page's files, read once
+ANNOTATE_START = "an_start"  # by canvas: the drawing it opened with (it stays the same while that canvas lives)
+ANNOTATE_GENERATION = "an_generation"  # by image: how often its labels were started again from the models
+ANNOTATE_SAVED = "an_saved"  # what the last save wrote (shown after the rerun it makes)
 
 KEYS = frozenset(value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str))
 """Every key above: the only ones a page keeps a value under (:func:`remember`)."""

@@ -33,8 +33,10 @@ def hex_colour(rgb: Sequence[int]) -> str:
     return "#" + "".join(f"{int(v):02x}" for v in rgb)
 
 
-def fill_colour(rgb: Sequence[int], opacity: float = 0.15) -> str:
-    return f"rgba({int(rgb[0])}, {int(rgb[1])}, {int(rgb[2])}, {opacity})"
+def fill_colour(colour: str, opacity: float = 0.15) -> str:
+    """The fill of a shape whose edge is ``colour`` (``#rrggbb``): the same colour, see-through."""
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {opacity})"
 
 
 def structure_colours(structures: Sequence[str]) -> dict[str, str]:
@@ -51,11 +53,11 @@ def to_drawing(labels: ImageLabels, structures: Sequence[str], scale: float) -> 
     finding."""
     objects: list[dict[str, Any]] = []
     for value, name in enumerate(structures, 1):
-        rgb = structure_color(value)
+        colour = hex_colour(structure_color(value))
         for polygon in labels.outlines.get(name, []):
             points = (np.asarray(polygon, np.float64) + 0.5) * scale
             objects.append({"type": "Polygon", "points": [{"x": float(x), "y": float(y)} for x, y in points],
-                            "stroke": hex_colour(rgb), "strokeWidth": STROKE, "fill": fill_colour(rgb)})
+                            "stroke": colour, "strokeWidth": STROKE, "fill": fill_colour(colour)})
     for finding in labels.findings:
         x, y = ((v + 0.5) * scale for v in finding.centre)
         objects.append({"type": "Circle", "left": x, "top": y, "originX": "center", "originY": "center",

@@ -42,7 +42,7 @@ def file_name(image_id: str) -> str:
 
 
 def as_png_pixels(pixels: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """An image's pixels as a PNG holds them: 8-bit and 16-bit whole numbers as they are, other values scaled
+    """An image's pixels as a PNG holds them: whole numbers of 0–255 in 8 bits, of 0–65535 in 16, other values scaled
     linearly onto 0–65535 (with a note saying from which range); colour as RGB."""
     values = np.asarray(pixels)
     values = values[..., 0] if values.ndim == 3 and values.shape[-1] == 1 else values
@@ -50,8 +50,8 @@ def as_png_pixels(pixels: np.ndarray) -> tuple[np.ndarray, str | None]:
         return values, None
     finite = np.nan_to_num(values.astype(np.float64))
     low, high = float(finite.min()), float(finite.max())
-    if np.issubdtype(values.dtype, np.integer) and low >= 0 and high <= 65535:
-        return finite.astype(np.uint16), None
+    if low >= 0 and high <= 65535 and np.array_equal(finite, np.round(finite)):  # whole numbers, as most films
+        return finite.astype(np.uint8 if high <= 255 else np.uint16), None
     scaled = np.zeros(finite.shape) if high <= low else (finite - low) / (high - low) * 65535.0
     return np.rint(scaled).astype(np.uint16), f"values {low:.6g}..{high:.6g} scaled onto 0..65535"
 
@@ -114,6 +114,15 @@ class LabelledSet:
             record.pop("draft", None)
         self._write_work()
 
+    def restart(self, image_id: str) -> None:
+        """Set the image's edits back to the models' proposal (no labels where none was made); what was saved stays
+        until it is saved again."""
+        record = self.work["images"].get(image_id)
+        if record is not None:
+            size = (record.get("draft") or record["labels"])["size"]
+            record["draft"] = record.get("proposal") or ImageLabels((size[0], size[1])).to_dict()
+            self._write_work()
+
     def save(self, image_id: str, pixels: np.ndarray, labels: ImageLabels,
              spacing: tuple[float, float] | None = None) -> Path:
         """Save the image (its pixels, at their own size), its label map (at that size) and its labels; the
@@ -169,14 +178,18 @@ class LabelledSet:
         _write_atomically(self.root / WORK_FILE, json.dumps(self.work, indent=1).encode())
 
     def _rows(self) -> list[dict[str, Any]]:
+        """The manifest's rows. The class column is written once the saved images hold two classes (a reader takes
+        a set of one class for a classifier's that lacks the other), or where the set has nothing else to read."""
         rows = []
+        named = {self.work["images"][i]["labels"].get("label") for i in self.saved} - {None}
+        classed = bool(self.classes) and (len(named) > 1 or not self.structures)
         for image_id in self.saved:
             record = self.work["images"][image_id]
             labels = ImageLabels.from_dict(record["labels"])
             base = {"path": f"images/{record['stem']}.png", "patient_id": record["stem"]}
             if self.structures:
                 base["mask"] = f"masks/{record['stem']}.png"
-            if self.classes:
+            if classed:
                 base["label"] = labels.label or ""
             elif not self.structures:  # circles alone: the image is of the finding or normal
                 base["label"] = self.finding if labels.findings else "normal"

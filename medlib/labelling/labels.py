@@ -69,10 +69,12 @@ def outlines_of(label_map: np.ndarray, structures: Sequence[str], size: tuple[in
     """The outlines of a label map (values ``1..K`` the ``structures``; any size) as editable polygons in the pixels
     of an image of ``size``: each part's outer edge, simplified to :data:`DETAIL`, specks left out."""
     out: dict[str, list[np.ndarray]] = {}
+    scale = size[1] / label_map.shape[1]
+    if scale > 1:  # traced at the image's size: an edge through the map's own edge pixels would lose half of one
+        label_map = cv2.resize(np.asarray(label_map, np.uint8), (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
     for value, name in enumerate(structures, 1):
         parts = []
         for path in outline_paths(label_map == value, size):
-            scale = size[1] / label_map.shape[1]
             if cv2.contourArea(path.astype(np.float32)) < MIN_PART_PX * scale * scale:
                 continue
             closed = path[:-1].astype(np.float32)

@@ -54,6 +54,11 @@ class Workspace:
         return self.root / "models"
 
     @property
+    def labelled(self) -> Path:
+        """Where the sets its visitor labels are saved (:mod:`medlib.labelling.labelled_set`)."""
+        return self.root / "labelled"
+
+    @property
     def removed(self) -> bool:
         return not self._finalizer.alive
 
