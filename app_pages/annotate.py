@@ -40,6 +40,9 @@ def _step(by: int, count: int) -> None:
 def _image_number(images: Images, labelled: LabelledSet) -> int:
     """The image the user is on (0-based), with previous and next buttons and how many are labelled."""
     count = len(images.names)
+    if (going := st.session_state.get(state.ANNOTATE_GO_TO)) is not None:  # "Save and next", before the widget
+        state.remember(state.ANNOTATE_INDEX, going)
+        state.forget(state.ANNOTATE_GO_TO)
     if st.session_state.get(state.ANNOTATE_INDEX, 1) > count:
         state.remember(state.ANNOTATE_INDEX, count)
     back, number, forward, progress = st.columns([1, 2, 1, 4], vertical_alignment="bottom")
@@ -180,15 +183,15 @@ def _annotate() -> None:
                     help="set the labels back to the models' answer (what was saved stays until you save again)"):
         labelled.restart(image_id)
         _restart(image_id)
-        st.rerun(scope="fragment")
+        st.rerun()
     if saved or saved_next:
         path = labelled.save(image_id, image.frame(frame), edited, image.spacing)
         state.remember(state.ANNOTATE_SAVED, f"Saved {image_id} to {set_name}: {path.parent.name}/{path.name} "
                                              f"({image.width}×{image.height})"
                        + (" and its label map" if labelled.structures else ""))
         if saved_next:
-            _step(1, len(images.names))
-        st.rerun(scope="fragment")
+            state.remember(state.ANNOTATE_GO_TO, min(index + 2, len(images.names)))
+        st.rerun()
     if message := st.session_state.get(state.ANNOTATE_SAVED):
         st.success(message, icon=":material/check_circle:")
     if labelled.saved:

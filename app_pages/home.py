@@ -23,6 +23,10 @@ CHOICES = (
      (("app_pages/upload.py", "Choose a data set", ":material/dataset:"),
       ("app_pages/train.py", "Training", ":material/model_training:"),
       ("app_pages/evaluate.py", "Evaluation", ":material/analytics:"))),
+    ("Label your own images",
+     "Your films or the active data set, filled in by the models: correct the outlines, circles and class in the "
+     "browser, save them as a labelled set medlib reads, and download it (ZIP).",
+     (("app_pages/annotate.py", "Annotate", ":material/edit_square:"),)),
     ("Put nodules on films",
      "Simulated nodules from real CT, placed inside the lungs at the size and contrast you choose: see where the "
      "nodule detector starts to find them, and add such nodules to training.",

@@ -42,7 +42,7 @@ def test_app_opens_on_the_start_page_with_the_synthetic_set():
     assert app.title[0].value == "MedLab dashboard"
     assert "not a medical device" in app.warning[0].value  # the research-use notice, once, on the first screen
     links = {link.proto.label: link.proto.page for link in app.get("page_link")}
-    assert {"Diagnose", "Choose a data set", "Training", "Nodule studio"} <= set(links)
+    assert {"Diagnose", "Choose a data set", "Training", "Nodule studio", "Annotate"} <= set(links)
     assert all(links.values())  # each takes the visitor to a page of the app
     sidebar = " ".join(m.value for m in app.sidebar.markdown) + " ".join(c.value for c in app.sidebar.caption)
     assert "Synthetic chest films" in sidebar and "Active model" in sidebar

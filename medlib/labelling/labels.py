@@ -143,4 +143,4 @@ def changes_summary(all_changes: Sequence[dict[str, Any]]) -> str:
                  f"added {circles['added']}")
     if classes:
         parts.append(f"changed the class of {sum(c['changed'] for c in classes)} of {len(classes)} images")
-    return "; ".join(parts) + f" ({len(all_changes)} images saved)"
+    return "; ".join(parts) + f" ({len(all_changes)} image{'s' if len(all_changes) > 1 else ''} saved)"
