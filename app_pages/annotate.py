@@ -22,6 +22,7 @@ from ui import state
 from ui.annotate_images import Images, image_source
 from ui.model_choice import age_model, model_choice
 from ui.models import models_in_use
+from ui.retrain_panel import retrain_panel
 from ui.sidebar import privacy_notice
 from ui.window import window_controls
 from ui.workspace import remember_in_url, shelf, workspace
@@ -202,6 +203,7 @@ def _annotate() -> None:
                            icon=":material/download:", key="an_zip",
                            help="images, label maps, manifest.csv and labels.json: the layout medlib reads "
                                 "(Upload page, medlib info)")
+        retrain_panel(labelled.root, set_name, [entry for entry in entries if entry is not None])
 
 
 st.title("Annotate")

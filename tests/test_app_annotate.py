@@ -41,7 +41,10 @@ def test_the_models_fill_an_image_in_and_a_save_lands_in_a_set_medlib_reads(page
                in s.value for s in page.success)
     assert _progress(page) == "1 of 300 labelled"
     assert page.number_input(key="an_index").value == 2  # on to the next image
-    assert page.subheader[-1].value == "The labelled set Synthetic_chest_films_phantom-labels"
+    assert [s.value for s in page.subheader] == ["The labelled set Synthetic_chest_films_phantom-labels",
+                                                "Train from my labels"]
+    assert any("Not yet: the set has 1 image(s) to learn from" in c.value or "Not yet: the set has 0 image(s)"
+               in c.value for c in page.caption)  # too few labels to train again: it says what is needed
     assert any("you corrected 0 of" in m.value.lower() for m in page.markdown)  # nothing changed against the models
 
     page.selectbox(key="an_class.Synthetic_chest_films_phantom-labels.phantom-00001").set_value("consolidation")

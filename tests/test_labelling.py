@@ -17,6 +17,7 @@ from medlib.labelling.canvas import FINDING_COLOUR, from_drawing, structure_colo
 from medlib.labelling.labelled_set import LabelledSet, as_png_pixels, file_name
 from medlib.labelling.labels import ImageLabels, changes, changes_summary, outlines_of
 from medlib.targets import Finding
+from medlib.training import TrainConfig
 
 STRUCTURES = ["right lung", "left lung", "heart"]
 
@@ -164,3 +165,35 @@ def test_pixels_keep_their_values_where_a_png_holds_them():
     scaled, note = as_png_pixels(np.array([[-1000.0, 1000.0]], np.float32))
     assert scaled.tolist() == [[0, 65535]] and note == "values -1000..1000 scaled onto 0..65535"
     assert file_name("chest film (1).dcm") == "chest_film_1" and file_name("../..") == "image"
+
+
+def test_a_model_trained_again_on_a_labelled_set_is_judged_before_and_after_on_the_held_back_images(tmp_path):
+    from medlib.datasets.phantom import make_phantom
+    from medlib.labelling.retrain import before_after, check_retrainable, retrain_config
+    from medlib.models.loaded import open_model
+    from medlib.store.folders import list_models
+    from medlib.training import train
+    from tests.conftest import ROOT
+
+    pytest.importorskip("tensorflow")
+    films = make_phantom(n=14, size=128, seed=5)
+    labelled = LabelledSet(tmp_path / "site", ["lesion"], [], "nodule")
+    for i in range(3):
+        labelled.save(films.ids[i], films.images[i], ImageLabels((128, 128), outlines_of(films.masks[i], ["lesion"],
+                                                                                         (128, 128))))
+    with pytest.raises(DatasetError, match="label more images"):
+        check_retrainable(load_dataset(tmp_path / "site"))
+    for i in range(3, 14):
+        labelled.save(films.ids[i], films.images[i], ImageLabels((128, 128), outlines_of(films.masks[i], ["lesion"],
+                                                                                         (128, 128))))
+    dataset = load_dataset(tmp_path / "site")
+    check_retrainable(dataset)
+    (lesions,) = [m for m in list_models(ROOT / "models") if m.name == "chest-lesions"]
+    config = retrain_config(lesions, tmp_path / "site", minutes=0.0)
+    assert config.init_from == str(lesions.path) and config.task == lesions.card.task
+    train(TrainConfig.from_dict(config.to_dict() | {"epochs": 2, "folds": 1}), tmp_path / "again", dataset=dataset)
+    assert "chest-lesions" in json.dumps(json.loads((tmp_path / "again" / "card.json").read_text())["training"])
+    rows = before_after(open_model(lesions.path), open_model(tmp_path / "again"), dataset)
+    dice = next(row for row in rows if row["figure"] == "dice")
+    assert dice["n"] == len(dataset.indices("test")) and 0.0 <= dice["before"][0] <= 1.0
+    assert dice["before"][1] <= dice["before"][0] <= dice["before"][2]

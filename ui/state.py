@@ -46,6 +46,7 @@ ANNOTATE_UPLOAD_ID, ANNOTATE_UPLOADS = "an_upload_id", "an_uploads"  # the Annot
 ANNOTATE_START = "an_start"  # by canvas: the drawing it opened with (it stays the same while that canvas lives)
 ANNOTATE_GENERATION = "an_generation"  # by image: how often its labels were started again from the models
 ANNOTATE_SAVED = "an_saved"  # what the last save wrote (shown after the rerun it makes)
+ANNOTATE_RUN = "an_run"  # the last run the Annotate page began on a labelled set, and its before and after figures
 ANNOTATE_GO_TO = "an_go_to"  # the image number "Save and next" moves to, on the rerun after the save
 
 KEYS = frozenset(value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str))

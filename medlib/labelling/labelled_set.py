@@ -1,13 +1,15 @@
 """A set a person labels image by image, saved as they go in the manifest layout that ``medlib`` reads
 (:mod:`medlib.datasets.manifest`): ``images/`` (each image's own pixels, at its own size), ``masks/`` (its label
-map at that size, values named by ``labels.json``), ``manifest.csv`` (path, mask, class, and one row per circle:
-``x, y, radius_px``, ``size_mm`` where the spacing is known). ``work.json`` keeps the rest: each image's labels as
-edited (also unsaved ones, so a reload finds them), the models' proposal and what the person changed against it.
+map at that size, values named by ``labels.json``), ``manifest.csv`` (path, mask, class, one row per circle with
+``x, y, radius_px`` and ``size_mm`` where the spacing is known, and the split: about one image in five held back as
+``test``). ``work.json`` keeps the rest: each image's labels as edited (also unsaved ones, so a reload finds them),
+the models' proposal and what the person changed against it.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -25,6 +27,9 @@ from medlib.labelling.labels import ImageLabels, changes, changes_summary
 from medlib.targets import LABELS_FILE
 
 WORK_FILE, MANIFEST = "work.json", "manifest.csv"
+HELD_BACK = 5
+"""One saved image in about this many is held back from training (the manifest's ``test`` split, chosen by a hash of
+its file name, so it never changes as the set grows): the before and after figures of a run on the set."""
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -39,6 +44,11 @@ def file_name(image_id: str) -> str:
     stem = Path(image_id).stem if Path(image_id).suffix.lower() in {".png", ".dcm", ".jpg", ".jpeg", ".tif", ".tiff",
                                                                      ".npy", ".nii", ".gz"} else image_id
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "image"
+
+
+def held_back(stem: str) -> bool:
+    """Whether the image saved as ``stem`` is held back from training (:data:`HELD_BACK`)."""
+    return int(hashlib.sha256(stem.encode()).hexdigest()[:8], 16) % HELD_BACK == 0
 
 
 def as_png_pixels(pixels: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -186,7 +196,8 @@ class LabelledSet:
         for image_id in self.saved:
             record = self.work["images"][image_id]
             labels = ImageLabels.from_dict(record["labels"])
-            base = {"path": f"images/{record['stem']}.png", "patient_id": record["stem"]}
+            base = {"path": f"images/{record['stem']}.png", "patient_id": record["stem"],
+                    "split": "test" if held_back(record["stem"]) else "train"}
             if self.structures:
                 base["mask"] = f"masks/{record['stem']}.png"
             if classed:
@@ -202,7 +213,7 @@ class LabelledSet:
 
     def _write_manifest(self) -> None:
         rows = self._rows()
-        columns = ["path", "mask", "label", "finding", "x", "y", "radius_px", "size_mm", "patient_id"]
+        columns = ["path", "mask", "label", "finding", "x", "y", "radius_px", "size_mm", "patient_id", "split"]
         present = [c for c in columns if any(c in row for row in rows)]
         text = io.StringIO()
         writer = csv.DictWriter(text, present, restval="")
