@@ -4,6 +4,8 @@ set (the layout medlib reads), image after image."""
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 
 import pandas as pd
 import streamlit as st
@@ -11,6 +13,7 @@ from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from medlib.answers.diagnose import diagnose
+from medlib.answers.dicom_labels import labels_dicom
 from medlib.display.windowing import to_display
 from medlib.errors import MedlibError
 from medlib.input.image import MedImage
@@ -116,6 +119,29 @@ def _saved_table(labelled: LabelledSet) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("image")
 
 
+def _dicom_download(image: MedImage, image_id: str, labelled: LabelledSet) -> None:
+    """The saved labels of a film as a DICOM SEG and SR (and the Secondary Capture they cite where the film had no
+    DICOM file), in a ZIP, prepared on request."""
+    which = [str(labelled.root), image_id, labelled.work["images"][image_id]["saved"]]
+    prepared = st.session_state.get(state.ANNOTATE_DICOM)
+    if prepared is not None and prepared["of"] == which:
+        st.download_button("Download the saved labels as DICOM SEG and SR (ZIP)", prepared["zip"],
+                           f"{file_name(image_id)}-labels-dicom.zip", "application/zip", icon=":material/download:",
+                           key="an_dicom_download")
+        for note in prepared["notes"]:
+            st.caption(f":material/info: {note}")
+    elif st.button("Prepare the saved labels as DICOM SEG and SR", icon=":material/description:", key="an_dicom"):
+        with st.spinner("Writing the DICOM SEG and SR…"):
+            answer = labels_dicom(image, labelled.saved_labels(image_id), labelled.structures,
+                                  display=to_display(image))
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for kind, data in answer.files.items():
+                    archive.writestr(f"{file_name(image_id)}-{kind}.dcm", data)
+        state.remember(state.ANNOTATE_DICOM, {"of": which, "zip": buffer.getvalue(), "notes": answer.notes})
+        st.rerun()
+
+
 @st.fragment
 def _annotate() -> None:
     images = image_source(state.active_dataset())
@@ -173,7 +199,7 @@ def _annotate() -> None:
         labelled.keep_draft(image_id, edited)
     st.caption(f"{image_id} · {image.width}×{image.height} pixels · {len(edited.findings)} circle(s), "
                f"{sum(len(p) for p in edited.outlines.values())} outline(s)"
-               + (" · edits kept, not yet saved" if labelled.has_unsaved(image_id) else ""))
+               + (f" · {labelled.unsaved_state(image_id)}, not yet saved" if labelled.has_unsaved(image_id) else ""))
     save, save_next, again = st.columns(3)
     unclassed = bool(labelled.classes) and label is None
     saved = save.button("Save", icon=":material/save:", key="an_save", type="primary", disabled=unclassed,
@@ -195,6 +221,8 @@ def _annotate() -> None:
         st.rerun()
     if message := st.session_state.get(state.ANNOTATE_SAVED):
         st.success(message, icon=":material/check_circle:")
+    if labelled.is_saved(image_id) and image.frames == 1:
+        _dicom_download(image, image_id, labelled)
     if labelled.saved:
         st.subheader(f"The labelled set {set_name}")
         st.markdown(labelled.summary().capitalize())
@@ -203,7 +231,8 @@ def _annotate() -> None:
                            icon=":material/download:", key="an_zip",
                            help="images, label maps, manifest.csv and labels.json: the layout medlib reads "
                                 "(Upload page, medlib info)")
-        retrain_panel(labelled.root, set_name, [entry for entry in entries if entry is not None])
+        # the segmenter first: what the page edits most
+        retrain_panel(labelled.root, set_name, [e for e in (entries[1], entries[2], entries[0]) if e is not None])
 
 
 st.title("Annotate")

@@ -59,6 +59,11 @@ def test_the_models_fill_an_image_in_and_a_save_lands_in_a_set_medlib_reads(page
     assert page.number_input(key="an_index").value == 1
     assert page.selectbox(key="an_class.Synthetic_chest_films_phantom-labels.phantom-00000").value == proposed
 
+    page.button(key="an_dicom").click().run()  # its saved labels as DICOM: the SR, and the image they cite
+    assert not page.exception, page.exception
+    (download,) = [d for d in page.get("download_button") if d.proto.label.startswith("Download the saved labels")]
+    assert download.proto.label == "Download the saved labels as DICOM SEG and SR (ZIP)"
+
 
 def test_without_models_the_class_must_be_chosen_before_a_save(page):
     for part in ("classifier", "segmenter", "locator"):

@@ -54,7 +54,7 @@ def test_a_circle_and_an_outline_edited_on_a_real_film_are_saved_and_read_back(b
     page.mouse.move(*at(105, 165), steps=5)
     page.mouse.move(*at(110, 165), steps=5)
     page.mouse.up()
-    page.get_by_text("edits kept, not yet saved").first.wait_for(timeout=60_000)
+    page.get_by_text("your edits, not yet saved").first.wait_for(timeout=60_000)
     settle(page)
 
     # the pneumonia model learned from children: it proposes no class for this adult's film

@@ -103,3 +103,38 @@ def test_presence_follows_each_models_own_threshold_and_the_users_is_recorded_as
     assert all(name in observer for name in ("cxr-pneumonia", "cxr-anatomy", "cxr-nodule"))
     own = {f"decision threshold={CARDS[part].threshold_value:.4f}" for part in ("locator", "classifier")}
     assert own | {"user's threshold=0.1500"} <= parameters
+
+
+def test_a_persons_labels_pass_the_validator_on_a_cr_film_and_on_a_png(tmp_path):
+    import cv2
+
+    from medlib.answers.dicom_labels import labels_dicom
+    from medlib.labelling.labels import ImageLabels
+    from medlib.targets import Finding
+
+    def square(x0: float, y0: float, side: float) -> np.ndarray:
+        return np.array([[x0, y0], [x0 + side, y0], [x0 + side, y0 + side], [x0, y0 + side]])
+
+    film = read_image(dicom_file("RG1_UNCR.dcm"))
+    labels = ImageLabels((film.height, film.width), {"right lung": [square(100, 100, 300)], "heart":
+                         [square(500, 500, 200)]}, [Finding("nodule", (300.0, 300.0), 20.0)], "normal")
+    on_film = labels_dicom(film, labels, ["right lung", "left lung", "heart"]).files
+    assert set(on_film) == {"seg", "sr"}  # the film's own file is cited: no Secondary Capture
+    picture = np.tile(np.linspace(0, 255, 96, dtype=np.uint8), (80, 1))
+    cv2.imwrite(str(tmp_path / "film.png"), picture)
+    on_png = labels_dicom(read_image(tmp_path / "film.png"), ImageLabels((80, 96), {}, [Finding("nodule", (50.0, 40.0),
+                          5.0)]), ["heart"], display=picture).files
+    assert set(on_png) == {"image", "sr"}  # nothing outlined: no SEG
+    written = {f"film-{k}.dcm": v for k, v in on_film.items()} | {f"png-{k}.dcm": v for k, v in on_png.items()}
+    results = _validated(written, tmp_path)
+    assert results == {name: [] for name in results}
+
+    import io
+
+    import pydicom
+
+    seg = pydicom.dcmread(io.BytesIO(on_film["seg"]))
+    assert [s.SegmentAlgorithmType for s in seg.SegmentSequence] == ["MANUAL", "MANUAL"]
+    assert [s.SegmentLabel for s in seg.SegmentSequence] == ["right lung", "heart"]  # the left lung was not drawn
+    sr = pydicom.dcmread(io.BytesIO(on_film["sr"]))
+    assert any(getattr(e, "value", None) == "Labeller^medlib Annotate" for e in sr.iterall())

@@ -191,6 +191,7 @@ def test_a_model_trained_again_on_a_labelled_set_is_judged_before_and_after_on_t
     (lesions,) = [m for m in list_models(ROOT / "models") if m.name == "chest-lesions"]
     config = retrain_config(lesions, tmp_path / "site", minutes=0.0)
     assert config.init_from == str(lesions.path) and config.task == lesions.card.task
+    assert config.learning_rate == pytest.approx(TrainConfig(data="x").learning_rate / 10)  # fine-tuning
     train(TrainConfig.from_dict(config.to_dict() | {"epochs": 2, "folds": 1}), tmp_path / "again", dataset=dataset)
     assert "chest-lesions" in json.dumps(json.loads((tmp_path / "again" / "card.json").read_text())["training"])
     rows = before_after(open_model(lesions.path), open_model(tmp_path / "again"), dataset)

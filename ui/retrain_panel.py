@@ -13,7 +13,7 @@ from medlib.datasets import load_dataset
 from medlib.errors import MedlibError
 from medlib.labelling.retrain import MINUTES, before_after, check_retrainable, retrain_config
 from medlib.models.loaded import open_model
-from medlib.store.folders import StoredModel
+from medlib.store.folders import StoredModel, check_name
 from ui import jobs, state
 from ui.intervals import with_interval
 from ui.models import heavy_work
@@ -75,8 +75,9 @@ def retrain_panel(folder: Path, set_name: str, models: list[StoredModel]) -> Non
     if start_column.button("Train from my labels", icon=":material/model_training:", key="an_train",
                            disabled=busy or model is None):
         own = workspace()
-        name = f"{model.name}-{set_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        name = f"{model.name}-{set_name}"[:48].rstrip("-_.") + time.strftime("-%Y%m%d-%H%M%S")
         try:
+            check_name(name)  # before the run, not at its end
             job = jobs.start_job(retrain_config(model, folder, minutes), dataset, own.models / name, own)
         except MedlibError as exc:
             st.error(f"{model.name} cannot learn from this set: {exc}", icon=":material/error:")

@@ -47,6 +47,7 @@ ANNOTATE_START = "an_start"  # by canvas: the drawing it opened with (it stays t
 ANNOTATE_GENERATION = "an_generation"  # by image: how often its labels were started again from the models
 ANNOTATE_SAVED = "an_saved"  # what the last save wrote (shown after the rerun it makes)
 ANNOTATE_RUN = "an_run"  # the last run the Annotate page began on a labelled set, and its before and after figures
+ANNOTATE_DICOM = "an_dicom_files"  # the DICOM SEG and SR last prepared of an image's saved labels, and of which save
 ANNOTATE_GO_TO = "an_go_to"  # the image number "Save and next" moves to, on the rerun after the save
 
 KEYS = frozenset(value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str))

@@ -98,7 +98,7 @@ def write_seg(sources: Sources, labels: np.ndarray, structures: Sequence[str], c
     return seg
 
 
-def _region(sources: Sources, points: np.ndarray, kind: str) -> Any:
+def image_region(sources: Sources, points: np.ndarray, kind: str) -> Any:
     import highdicom as hd
 
     cited = sources.images[0]
@@ -128,7 +128,7 @@ def _candidate_groups(result: Diagnosis, card: ModelCard, sources: Sources, scal
                                       topographical_modifier=dc.ZONES.get(candidate.zone or ""))]
         groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
             hd.sr.TrackingIdentifier(generate_uid(), f"{candidate.label} candidate {number}"),
-            referenced_region=_region(sources, [[x, y], [x + radius, y]], "CIRCLE"),
+            referenced_region=image_region(sources, [[x, y], [x + radius, y]], "CIRCLE"),
             finding_type=dc.class_code(candidate.label), algorithm_id=_algorithm(card, result.call_threshold),
             finding_sites=site or None,
             measurements=measurements,
@@ -148,7 +148,7 @@ def _lesion_groups(result: Diagnosis, card: ModelCard, sources: Sources, scale: 
             else [hd.sr.Measurement(dc.codes.SCT.Area, lesion["area_px"] * scale ** 2, dc.PIXELS)]
         groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
             hd.sr.TrackingIdentifier(generate_uid(), f"{result.lesion_kind} {lesion['finding']}"),
-            referenced_region=_region(sources, [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], "POLYLINE"),
+            referenced_region=image_region(sources, [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], "POLYLINE"),
             finding_type=dc.class_code(result.lesion_kind), algorithm_id=_algorithm(card), measurements=area))
     return groups
 

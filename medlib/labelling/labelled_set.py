@@ -98,6 +98,11 @@ class LabelledSet:
         kept = record.get("draft") or record.get("labels")
         return None if kept is None else ImageLabels.from_dict(kept)
 
+    def saved_labels(self, image_id: str) -> ImageLabels | None:
+        """The image's labels as last saved, if they were."""
+        kept = self.work["images"].get(image_id, {}).get("labels")
+        return None if kept is None else ImageLabels.from_dict(kept)
+
     def proposal(self, image_id: str) -> ImageLabels | None:
         """The models' answer that first filled the image in, if one did."""
         kept = self.work["images"].get(image_id, {}).get("proposal")
@@ -108,6 +113,11 @@ class LabelledSet:
 
     def has_unsaved(self, image_id: str) -> bool:
         return "draft" in self.work["images"].get(image_id, {})
+
+    def unsaved_state(self, image_id: str) -> str:
+        """What the image's unsaved labels are: ``your edits`` or ``the models' proposal`` (untouched)."""
+        record = self.work["images"].get(image_id, {})
+        return "the models' proposal" if record.get("draft") == record.get("proposal") else "your edits"
 
     @property
     def saved(self) -> list[str]:

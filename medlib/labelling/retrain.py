@@ -15,6 +15,8 @@ from medlib.training import TrainConfig
 
 MIN_TRAINING, MIN_HELD_BACK = 4, 1
 """The fewest saved images a run needs to learn from, and to be judged on (held back)."""
+FINE_TUNING = 0.1
+"""The share of the usual peak learning rate a run that starts from a trained model uses."""
 MINUTES = 5.0
 """A run's default time limit: split over folds where the set is small (the recipe's rule)."""
 
@@ -30,9 +32,12 @@ def check_retrainable(dataset: Dataset) -> None:
 
 def retrain_config(model: StoredModel, data: Path, minutes: float = MINUTES, seed: int = 0) -> TrainConfig:
     """The run that trains ``model`` again on the labelled set in ``data``: its task, starting from its weights
-    (``init_from``), with the recipe derived from the set (folds where it is small) under a time limit."""
+    (``init_from``) at :data:`FINE_TUNING` of the usual peak learning rate (what it learned is moved, not
+    overwritten, by a few images), with the recipe derived from the set (folds where it is small) under a time
+    limit."""
+    rate = TrainConfig(data=str(data)).learning_rate * FINE_TUNING
     return TrainConfig(data=str(data), task=model.card.task, init_from=str(model.path), max_minutes=minutes,
-                       seed=seed)
+                       learning_rate=rate, seed=seed)
 
 
 def before_after(before: LoadedModel, after: LoadedModel, dataset: Dataset, seed: int = 0) -> list[dict[str, Any]]:

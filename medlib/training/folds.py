@@ -28,7 +28,8 @@ from medlib.training.scoring import Fitted, fitted_model
 
 def fold_numbers(dataset: Dataset, index: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
     """The fold (0..folds-1) of each image at ``index``: a patient's images all in one fold, each fold holding
-    about as many of each class (or of images with and without findings, or with and without foreground)."""
+    about as many of each class (or of images with and without findings, or with and without foreground) where
+    some class has an image for every fold."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     groups = [dataset.groups[i] for i in index] if dataset.groups else [dataset.ids[i] for i in index]
@@ -41,6 +42,8 @@ def fold_numbers(dataset: Dataset, index: np.ndarray, folds: int, seed: int = 0)
         strata = np.array([bool(dataset.findings[i]) for i in index], int)
     else:
         strata = np.array([bool(dataset.masks[i].any()) for i in index], int)
+    if np.bincount(strata).max() < folds:  # too few of every class to spread over the folds: grouped only
+        strata = np.zeros(index.size, int)
     numbers = np.zeros(index.size, int)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fold, (_, held) in enumerate(splitter.split(np.zeros(index.size), strata, groups)):
