@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from medlib.datasets import SPLITS, Dataset, VolumeSet, load_dataset, load_upload
+from medlib.datasets import SPLITS, Dataset, VolumeSet, load_upload
 from medlib.datasets.server import ServerSet, server_data, server_sets
 from medlib.display.drawing import draw_targets, enlarge, scale_to_uint8
 from medlib.display.windowing import to_display
@@ -21,6 +21,7 @@ from ui.models import heavy_work
 from ui.planes import three_planes
 from ui.plots import class_balance, histogram
 from ui.samples import SAMPLE_NAME, sample_image
+from ui.server_sets import server_set
 from ui.sidebar import privacy_notice
 from ui.window import window_controls
 
@@ -90,12 +91,6 @@ def image_section() -> None:
     st.table(pd.DataFrame(rows).set_index("tag"))
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _server_set(path: str) -> Dataset | VolumeSet:
-    """A data set of the server, read once for every session (it holds no visitor's data and no page changes it)."""
-    return load_dataset(path)
-
-
 def _use(dataset: Dataset | VolumeSet) -> None:
     """Make ``dataset`` the active one (a 3-D set beside the active 2-D set)."""
     state.forget(state.DATASET_ERROR)
@@ -105,7 +100,7 @@ def _use(dataset: Dataset | VolumeSet) -> None:
     state.remember(state.DATASET_FOLLOWED, state.set_active_dataset(dataset))
 
 
-def _choose_server_set(found: list[ServerSet]) -> None:
+def _chooseserver_set(found: list[ServerSet]) -> None:
     """The server's data sets in a table, one to pick and use (read once, then shared by every session)."""
     st.dataframe(pd.DataFrame([{"data set": s.name, "kind": s.kind, "files": s.files, "MB": round(s.megabytes, 1)}
                                for s in found]), hide_index=True, width="stretch")
@@ -118,7 +113,7 @@ def _choose_server_set(found: list[ServerSet]) -> None:
                         "at hand)…")
         try:
             with heavy_work():
-                dataset = _server_set(str(found[names.index(chosen)].path))
+                dataset = server_set(str(found[names.index(chosen)].path))
         except MedlibError as exc:
             state.remember(state.DATASET_ERROR, f"{chosen}: {exc}")
             reading.empty()
@@ -133,7 +128,7 @@ def _choose_dataset() -> None:
         ["Upload a data set"]
     source = st.radio("Source", sources, horizontal=True, key="dataset_source")
     if source == "A data set on this server":
-        _choose_server_set(found)
+        _chooseserver_set(found)
         return
     if source == "Built-in synthetic chest films":
         a, b, c = st.columns(3)

@@ -198,3 +198,28 @@ def test_a_model_trained_again_on_a_labelled_set_is_judged_before_and_after_on_t
     dice = next(row for row in rows if row["figure"] == "dice")
     assert dice["n"] == len(dataset.indices("test")) and 0.0 <= dice["before"][0] <= 1.0
     assert dice["before"][1] <= dice["before"][0] <= dice["before"][2]
+
+
+def test_a_shared_set_joins_the_training_only_and_must_label_the_same_structures(tmp_path):
+    from medlib.datasets.combine import with_shared
+    from medlib.datasets.phantom import make_phantom
+
+    labelled = LabelledSet(tmp_path / "site", ["foreground"], [], "nodule")
+    films = make_phantom(n=12, size=64, seed=3)
+    for i in range(12):
+        labelled.save(films.ids[i], films.images[i, ..., 0], ImageLabels(
+            (64, 64), outlines_of(films.masks[i], ["foreground"], (64, 64)), [Finding("nodule", (10.0, 20.0), 3.0)]))
+    own = load_dataset(tmp_path / "site")
+    shared = make_phantom(n=8, size=128, seed=4)
+    shared.findings = [[Finding("nodule", (40.0, 60.0), 6.0)] for _ in range(8)]
+    shared.labels = None  # the person's set has no classes: a shared one with classes would not join
+    joined = with_shared(own, shared)
+    assert len(joined) == 20 and joined.image_size == (64, 64)
+    assert list(joined.split[12:]) == ["train"] * 8 and list(joined.split[:12]) == list(own.split)
+    assert joined.findings[-1][0].centre == (20.0, 30.0) and joined.findings[-1][0].radius == 3.0  # at 64 pixels
+    assert set(np.unique(joined.masks[12:])) <= {0, 1}
+    assert not set(joined.groups[:12]) & set(joined.groups[12:])
+    with pytest.raises(DatasetError, match="must label the same structures"):
+        other = make_phantom(n=4, size=64, seed=5)
+        other.structures = ["heart"]
+        with_shared(own, other)

@@ -1,5 +1,5 @@
-"""The images the Annotate page labels: those of the active data set, or uploaded files (read at their full size,
-so that the saved labels map onto the original pixels), one slice at a time for a volume."""
+"""The images the Annotate page labels: those of the active data set, uploaded files or a study of the PACS (read
+at their full size, so that the saved labels map onto the original pixels), one slice at a time for a volume."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from medlib.input.image import MedImage
 from medlib.targets import ONE_STRUCTURE
 from ui import state
 from ui.models import heavy_work
+from ui.pacs_panel import configured, pacs_image_choice
 
-ACTIVE, UPLOAD = "The active data set", "Upload files"
+ACTIVE, UPLOAD, PACS = "The active data set", "Upload files", "From the PACS"
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Images:
     the structures it outlines, its classes and the name of its located findings."""
 
     source: str
-    """Where they come from: the data set's name, or ``uploads``."""
+    """Where they come from: the data set's name, ``uploads`` or ``pacs``."""
     names: list[str]
     open: Callable[[int], MedImage]
     kind: str
@@ -59,11 +60,21 @@ def _uploaded(files: list) -> Images:
 
 
 def image_source(dataset: Dataset) -> Images | None:
-    """The images the user picks: the active data set's, or the files they upload (``None`` until they do)."""
-    source = st.radio("Images", [ACTIVE, UPLOAD], horizontal=True, key="an_source",
+    """The images the user picks: the active data set's, the files they upload, or a study of the PACS where the
+    server has one (``None`` until there is an image)."""
+    pacs = configured()
+    source = st.radio("Images", [ACTIVE, UPLOAD] + ([PACS] if pacs is not None else []), horizontal=True,
+                      key="an_source",
                       help=f"the active data set is {dataset.name} (choose another on the Upload page)")
     if source == ACTIVE:
         return _from_dataset(dataset)
+    if source == PACS and pacs is not None:
+        chosen = pacs_image_choice(pacs, reduce_to=None)  # every pixel: the labels map onto the file's own
+        if chosen is None:
+            return None
+        image, name, _ = chosen
+        instance = image.references.instance_uids[0] if image.references is not None else ""
+        return Images("pacs", [f"{name} {instance[-12:]}".strip()], lambda _: image, "real")  # one name per image
     files = st.file_uploader("Image file(s)", accept_multiple_files=True, key="an_files",
                              help="DICOM, PNG, JPEG, TIFF, NIfTI, MetaImage: each file an image (a volume's slices "
                                   "one by one); labels are saved at the file's own size")

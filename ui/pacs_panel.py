@@ -53,8 +53,9 @@ def _search(pacs: Pacs) -> None:
         state.remember(state.PACS_STUDIES, [study.row() for study in found])
 
 
-def pacs_image_choice(pacs: Pacs) -> tuple[MedImage, str, str] | None:
-    """A study of the PACS, searched, chosen and opened: its image (the newest opened), its name and ``real``."""
+def pacs_image_choice(pacs: Pacs, reduce_to: int | None = 1280) -> tuple[MedImage, str, str] | None:
+    """A study of the PACS, searched, chosen and opened: its image (the newest opened), its name and ``real``;
+    ``reduce_to``: as :func:`medlib.input.read_uploads`' (``None``: every pixel of the file, as labels need)."""
     st.caption(f"PACS: {pacs.settings.safe_url} ({pacs.settings.signs_in})")
     _search(pacs)
     studies = st.session_state.get(state.PACS_STUDIES)
@@ -71,17 +72,18 @@ def pacs_image_choice(pacs: Pacs) -> tuple[MedImage, str, str] | None:
                                                 f"{studies[k]['modalities']} · {studies[k]['description']}")
     uid = studies[chosen]["study"]
     opened = st.session_state.get(state.PACS_OPENED)
-    if opened is None or opened[0] != uid:
+    if opened is None or opened[0] != uid or opened[3] != reduce_to:
         if not st.button("Open the study", key="dx_pacs_open", icon=":material/download:"):
             return None
         try:
             with heavy_work():
                 files = pacs.retrieve(uid)
-                uploads = read_uploads(files, [f"instance{k + 1}.dcm" for k in range(len(files))], reduce_to=1280)
+                uploads = read_uploads(files, [f"instance{k + 1}.dcm" for k in range(len(files))],
+                                       reduce_to=reduce_to)
         except MedlibError as exc:
             st.error(str(exc), icon=":material/error:")
             return None
-        opened = (uid, files, uploads)
+        opened = (uid, files, uploads, reduce_to)
         state.remember(state.PACS_OPENED, opened)
     readable: list[Upload] = [u for u in opened[2] if u.image is not None]
     for failed in (u for u in opened[2] if u.error):

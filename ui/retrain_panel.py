@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from medlib.datasets import load_dataset
+from medlib.datasets import load_dataset, planar
+from medlib.datasets.combine import with_shared
+from medlib.datasets.server import server_sets
 from medlib.errors import MedlibError
 from medlib.labelling.retrain import MINUTES, before_after, check_retrainable, retrain_config
 from medlib.models.loaded import open_model
@@ -17,6 +19,7 @@ from medlib.store.folders import StoredModel, check_name
 from ui import jobs, state
 from ui.intervals import with_interval
 from ui.models import heavy_work
+from ui.server_sets import server_set
 from ui.workspace import remember_in_url, workspace
 
 REFRESH_S = 5.0
@@ -41,7 +44,8 @@ def _watch(run: dict) -> None:
     if job is None:
         return
     if job.active:
-        st.info(f"Training {run['name']} from {Path(run['before']).name} on your labels "
+        also = f" and {run['shared']}" if run.get("shared") else ""
+        st.info(f"Training {run['name']} from {Path(run['before']).name} on your labels{also} "
                 f"({'queued' if job.state == jobs.WAITING else 'running'}); its curves are on the Training page.",
                 icon=":material/hourglass_top:")
         st.page_link("app_pages/train.py", label="Watch it on the Training page", icon=":material/model_training:")
@@ -69,8 +73,12 @@ def retrain_panel(folder: Path, set_name: str, models: list[StoredModel]) -> Non
                f"(folds where they are few); the {held} held back judge it before and after.")
     run = st.session_state.get(state.ANNOTATE_RUN)
     busy = run is not None and (job := jobs.find_job(run["job"], workspace())) is not None and job.active
-    model_column, minutes_column, start_column = st.columns([2, 1, 1], vertical_alignment="bottom")
+    model_column, shared_column, minutes_column, start_column = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
     model = model_column.selectbox("Model to train again", models, format_func=lambda m: m.name, key="an_retrain")
+    shared = shared_column.selectbox("Also learn from", [None, *server_sets()], key="an_shared",
+                                     format_func=lambda s: "only my labels" if s is None else f"{s.name} (shared)",
+                                     help="a data set on this server that labels the same structures or classes: "
+                                          "its images join the training, never the held-back ones")
     minutes = minutes_column.number_input("Time limit (minutes)", 1.0, 120.0, MINUTES, 1.0, key="an_minutes")
     if start_column.button("Train from my labels", icon=":material/model_training:", key="an_train",
                            disabled=busy or model is None):
@@ -78,13 +86,17 @@ def retrain_panel(folder: Path, set_name: str, models: list[StoredModel]) -> Non
         name = f"{model.name}-{set_name}"[:48].rstrip("-_.") + time.strftime("-%Y%m%d-%H%M%S")
         try:
             check_name(name)  # before the run, not at its end
+            if shared is not None:
+                with heavy_work(), st.spinner(f"Reading {shared.name}…"):
+                    dataset = with_shared(dataset, planar(server_set(str(shared.path)), shared.name))
             job = jobs.start_job(retrain_config(model, folder, minutes), dataset, own.models / name, own)
         except MedlibError as exc:
             st.error(f"{model.name} cannot learn from this set: {exc}", icon=":material/error:")
             return
         state.remember(state.TRAINING_JOB, job.id)  # the Training page shows its curves
         state.remember(state.ANNOTATE_RUN, {"job": job.id, "name": name, "before": str(model.path),
-                                            "after": str(own.models / name), "data": str(folder)})
+                                            "after": str(own.models / name), "data": str(folder),
+                                            "shared": None if shared is None else shared.name})
         remember_in_url()
         st.rerun()
     if run is not None:
