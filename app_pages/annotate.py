@@ -18,7 +18,7 @@ from medlib.display.windowing import to_display
 from medlib.errors import MedlibError
 from medlib.input.image import MedImage
 from medlib.labelling.canvas import FINDING_COLOUR, fill_colour, from_drawing, structure_colours, to_drawing
-from medlib.labelling.labelled_set import LabelledSet, file_name
+from medlib.labelling.labelled_set import WORK_FILE, LabelledSet, file_name
 from medlib.labelling.labels import ImageLabels
 from medlib.labelling.proposal import outlined_structures, proposal_from
 from ui import state
@@ -142,10 +142,24 @@ def _dicom_download(image: MedImage, image_id: str, labelled: LabelledSet) -> No
         st.rerun()
 
 
+def _kept_sets() -> None:
+    """The labelled sets kept in the workspace (after a reload the uploads are gone, the labels are not): each with
+    what was saved and its ZIP; an image uploaded again finds its labels by its name."""
+    for work in sorted(workspace().labelled.glob(f"*/{WORK_FILE}")):
+        kept = LabelledSet(work.parent, [], [], "")
+        if kept.saved or kept.work["images"]:
+            st.markdown(f"**{work.parent.name}**: {len(kept.saved)} image(s) saved, "
+                        f"{len(kept.work['images']) - len(kept.saved)} with unsaved labels; {kept.summary()}. "
+                        "Open the same images again to go on.")
+            st.download_button(f"Download {work.parent.name} (ZIP)", kept.to_zip(), f"{work.parent.name}.zip",
+                               "application/zip", icon=":material/download:", key=f"an_kept.{work.parent.name}")
+
+
 @st.fragment
 def _annotate() -> None:
     images = image_source(state.active_dataset())
     if images is None:
+        _kept_sets()
         return
     models = shelf().models()
     left, middle, right = st.columns(3)

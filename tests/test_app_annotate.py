@@ -96,3 +96,22 @@ def test_a_large_film_gets_its_label_map_at_its_own_size(page):
     assert saved.shape == (2048, 1700) and saved.dtype == np.uint16 and int(saved.max()) == 3000
     label_map = cv2.imread(str(folder / "masks" / "big_film.png"), cv2.IMREAD_UNCHANGED)
     assert label_map.shape == (2048, 1700)  # the anatomy model's structures, at the film's own size
+
+
+def test_labels_of_uploads_are_found_again_when_the_files_are_gone_and_come_back(page):
+    import cv2
+    import numpy as np
+
+    film = cv2.imencode(".png", np.full((64, 80), 100, np.uint8))[1].tobytes()
+    page.radio(key="an_source").set_value("Upload files").run()
+    page.file_uploader(key="an_files").upload("film.png", film).run()
+    page.selectbox(key="an_class.uploads-labels.film.png").set_value("PNEUMONIA").run()
+    page.button(key="an_save").click().run()
+    assert not page.exception, page.exception
+    page.file_uploader(key="an_files").clear().run()  # as after a reload: the upload is gone
+    kept = [m.value for m in page.markdown if m.value.startswith("**uploads-labels**")]
+    assert kept and "1 image(s) saved" in kept[0]
+    assert any(d.proto.label == "Download uploads-labels (ZIP)" for d in page.get("download_button"))
+    page.file_uploader(key="an_files").upload("film.png", film).run()  # the same file again: its labels
+    assert page.selectbox(key="an_class.uploads-labels.film.png").value == "PNEUMONIA"
+    assert next(bar.proto.text for bar in page.get("progress")) == "1 of 1 labelled"
