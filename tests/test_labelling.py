@@ -219,7 +219,7 @@ def test_a_shared_set_joins_the_training_only_and_must_label_the_same_structures
     assert joined.findings[-1][0].centre == (20.0, 30.0) and joined.findings[-1][0].radius == 3.0  # at 64 pixels
     assert set(np.unique(joined.masks[12:])) <= {0, 1}
     assert not set(joined.groups[:12]) & set(joined.groups[12:])
-    with pytest.raises(DatasetError, match="must label the same structures"):
+    with pytest.raises(DatasetError, match="unnamed masks"):
         other = make_phantom(n=4, size=64, seed=5)
         other.structures = ["heart"]
         with_shared(own, other)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from medlib.datasets.partial import labelled_map
 from medlib.targets import Finding
 
 OUTLINE_COLOR = (255, 64, 64)
@@ -116,7 +117,7 @@ def draw_targets(picture: np.ndarray, height: int, mask: np.ndarray | None = Non
     (in the image's pixels)."""
     out = as_rgb(picture)
     if mask is not None:
-        mask = cv2.resize(np.ascontiguousarray(mask, np.uint8), (out.shape[1], out.shape[0]),
+        mask = cv2.resize(np.ascontiguousarray(labelled_map(mask), np.uint8), (out.shape[1], out.shape[0]),
                           interpolation=cv2.INTER_NEAREST)
         out = draw_label_map(out, mask, thickness) if named else draw_outline(out, mask, thickness=thickness)
     return draw_findings(out, findings, out.shape[0] / height) if findings else out

@@ -37,7 +37,8 @@ def map_loss(over_batch: bool = False, focal: bool = False) -> Any:
     weighed down where it is already well predicted (Lin et al. 2017, gamma 2) and summed over the batch's
     pixels, divided by how many of them belong to a finding (as RetinaNet normalises by its positive anchors):
     averaged over every pixel instead, the few pixels of the findings weigh nothing, the maps sink to zero and
-    their sigmoid stops learning.
+    their sigmoid stops learning. A target of -1 (a structure its set does not label, :mod:`medlib.datasets.partial`)
+    is left out of both terms.
     """
     import keras
 
@@ -45,11 +46,15 @@ def map_loss(over_batch: bool = False, focal: bool = False) -> Any:
     focal_loss = keras.losses.BinaryFocalCrossentropy(gamma=2.0, reduction=None) if focal else None
 
     def bce_dice(target, output):
+        known = keras.ops.cast(target >= 0.0, output.dtype)  # a target of -1: not known there (partial labels)
+        target, output = target * known, output * known
         if focal_loss is not None:
-            pixels = keras.ops.sum(focal_loss(target[..., None], output[..., None]), axis=(1, 2, 3))
+            pixels = keras.ops.sum(focal_loss(target[..., None], output[..., None]) * known, axis=(1, 2, 3))
             cross = pixels / (keras.ops.sum(target) + 1.0)
         else:
-            cross = keras.ops.mean(keras.losses.binary_crossentropy(target, output), axis=(1, 2))
+            clipped = keras.ops.clip(output, 1e-7, 1.0 - 1e-7)
+            pixel = -(target * keras.ops.log(clipped) + (1.0 - target) * keras.ops.log(1.0 - clipped)) * known
+            cross = keras.ops.sum(pixel, axis=(1, 2, 3)) / keras.ops.maximum(keras.ops.sum(known, axis=(1, 2, 3)), 1.0)
         overlap = keras.ops.sum(target * output, axis=axes)
         total = keras.ops.sum(target + output, axis=axes)
         dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)

@@ -22,7 +22,7 @@ def segmentation_losses(truths: Sequence[np.ndarray], probabilities: Sequence[np
     losses = []
     for truth, probability in zip(truths, probabilities, strict=True):
         per_structure = []
-        for mask, structure in structure_pairs(truth, probability):
+        for mask, structure in filter(None, structure_pairs(truth, probability)):
             t, p = mask.astype(np.float64), np.clip(np.asarray(structure, np.float64), 1e-7, 1 - 1e-7)
             bce = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
             per_structure.append(bce + 1.0 - (2.0 * np.sum(t * p) + 1.0) / (np.sum(t + p) + 1.0))
@@ -53,9 +53,9 @@ def detection_per_image(truths: Sequence[np.ndarray], probabilities: Sequence[np
 def dice_per_image(truths: Sequence[np.ndarray], probabilities: Sequence[np.ndarray],
                    fovs: Sequence[np.ndarray | None]) -> np.ndarray:
     """Each image's Dice of its probability maps against its reference label map (inside its field of view),
-    averaged over the structures."""
+    averaged over the structures it labels."""
     return np.array([np.mean([mask_metrics(mask, structure, fov=f)["dice"]
-                              for mask, structure in structure_pairs(t, p)])
+                              for mask, structure in filter(None, structure_pairs(t, p))])
                      for t, p, f in zip(truths, probabilities, fovs, strict=True)])
 
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from medlib.datasets.partial import known, labelled_map
 from medlib.scoring.classification import resample_weights
 
 ORGAN_MIN_PART = 0.1
@@ -30,17 +31,22 @@ SEGMENTATION_METRICS = ("dice", "iou", "sensitivity", "specificity", "hd95", "au
 AUC_BINS = 1024
 
 
-def structure_pairs(truth: np.ndarray, probability: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def structure_pairs(truth: np.ndarray, probability: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
     """(reference mask, probability map) of each structure: a label map (0..K) against K maps (H×W×K; an H×W map
-    is one structure, whose reference is every value above 0).
+    is one structure, whose reference is every value above 0); ``None`` for a structure the label map does not label
+    (:mod:`medlib.datasets.partial`), which the image's figures leave out.
 
     >>> [(t.tolist(), p.tolist()) for t, p in structure_pairs(np.array([[0, 2]]), np.array([[[0.1, 0.2], [0.3, 0.9]]]))]
     [([[False, False]], [[0.1, 0.3]]), ([[False, True]], [[0.2, 0.9]])]
+    >>> from medlib.datasets.partial import UNKNOWN
+    >>> structure_pairs(np.array([[UNKNOWN + 2, 1]]), np.zeros((1, 2, 2)))[1] is None
+    True
     """
-    probability = np.asarray(probability)
+    probability, truth = np.asarray(probability), np.asarray(truth)
     if probability.ndim == 2 or probability.shape[-1] == 1:
-        return [(np.asarray(truth) > 0, probability.reshape(probability.shape[:2]))]
-    return [(np.asarray(truth) == k + 1, probability[..., k]) for k in range(probability.shape[-1])]
+        return [(labelled_map(truth) > 0, probability.reshape(probability.shape[:2]))]
+    return [(truth == k + 1, probability[..., k]) if known(truth, k + 1) else None
+            for k in range(probability.shape[-1])]
 
 
 def foreground(probability: np.ndarray) -> np.ndarray:
@@ -124,10 +130,13 @@ def split_metrics(
     names = list(structures or [f"structure {k + 1}" for k in range(count)])
     weights = resample_weights(len(truths), resamples, seed)
     tables, histograms = [], []
+    unknown = dict.fromkeys(SEGMENTATION_METRICS[:-1], np.nan)  # a structure an image's set does not label
     for k in range(count):
-        per_image = [mask_metrics(*pair[k], threshold, f, spacing) for pair, f in zip(pairs, fovs, strict=True)]
+        per_image = [unknown if pair[k] is None else mask_metrics(*pair[k], threshold, f, spacing)
+                     for pair, f in zip(pairs, fovs, strict=True)]
         tables.append({name: np.array([m[name] for m in per_image], float) for name in SEGMENTATION_METRICS[:-1]})
-        histograms.append(np.stack([_histograms(*pair[k], f) for pair, f in zip(pairs, fovs, strict=True)]))
+        histograms.append(np.stack([np.zeros((2, AUC_BINS), int) if pair[k] is None else _histograms(*pair[k], f)
+                                    for pair, f in zip(pairs, fovs, strict=True)]))
     if count == 1:
         return _summary(tables[0], histograms[0], weights) | {"n": len(truths)}
     with np.errstate(invalid="ignore"):

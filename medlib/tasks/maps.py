@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from medlib.datasets import Dataset
+from medlib.datasets.partial import UNKNOWN
 from medlib.gate.profile import mask_statistics
 from medlib.models.losses import map_loss
 from medlib.models.predict import segment_maps, sliding_window
@@ -53,10 +54,17 @@ class MapTask(Task):
         return tuple(image_shape[:2])
 
     def encode(self, targets: Any, num_outputs: int) -> Any:
-        """One 0/1 map per structure, the background left out (each structure's map is a sigmoid)."""
+        """One 0/1 map per structure, the background left out (each structure's map is a sigmoid); -1 where the
+        label map does not say whether a pixel is of the structure (:mod:`medlib.datasets.partial`): the loss
+        leaves those pixels out of that map."""
         import tensorflow as tf
 
-        return tf.one_hot(tf.cast(tf.round(targets), tf.int32), num_outputs)[..., 1:]
+        values = tf.cast(tf.round(targets), tf.int32)
+        known = values < UNKNOWN
+        maps = tf.one_hot(tf.where(known, values, 0), num_outputs)[..., 1:]
+        bits = tf.where(known, 0, values - UNKNOWN)[..., None]
+        unknown = tf.bitwise.bitwise_and(tf.bitwise.right_shift(bits, tf.range(num_outputs - 1)), 1) > 0
+        return tf.where(unknown, -1.0, maps)
 
     def validation_scores(self, model: Any, dataset: Dataset, index: np.ndarray, pipeline: Pipeline,
                           val_inputs: Any, logs: dict[str, Any]) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 from skimage.measure import label, regionprops
 
 from medlib.datasets import Dataset, VolumeSet
+from medlib.datasets.partial import labelled_map
 from medlib.targets import Finding
 
 SAMPLE = 200
@@ -68,7 +69,7 @@ def intensity(images: np.ndarray) -> dict[str, Any]:
 def mask_facts(masks: np.ndarray, structures: Sequence[str] = ("foreground",)) -> dict[str, Any]:
     """Foreground share and object sizes of ``masks`` (N×H×W label maps, values 0..K), over all structures and,
     where there are several, per structure (``structures`` names the values 1..K)."""
-    facts = _object_facts(masks > 0, masks.shape[1] * masks.shape[2])
+    facts = _object_facts(labelled_map(masks) > 0, masks.shape[1] * masks.shape[2])
     if len(structures) > 1:
         facts["structures"] = {name: _object_facts(masks == value, masks.shape[1] * masks.shape[2])
                                for value, name in enumerate(structures, start=1)}

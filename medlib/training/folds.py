@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from medlib.datasets import Dataset
+from medlib.datasets.partial import labelled_map
 from medlib.errors import DatasetError
 from medlib.models.ensemble import build_ensemble
 from medlib.training.config import Progress, TrainConfig
@@ -41,7 +42,7 @@ def fold_numbers(dataset: Dataset, index: np.ndarray, folds: int, seed: int = 0)
     elif dataset.findings is not None:
         strata = np.array([bool(dataset.findings[i]) for i in index], int)
     else:
-        strata = np.array([bool(dataset.masks[i].any()) for i in index], int)
+        strata = np.array([bool(labelled_map(dataset.masks[i]).any()) for i in index], int)
     if np.bincount(strata).max() < folds:  # too few of every class to spread over the folds: grouped only
         strata = np.zeros(index.size, int)
     numbers = np.zeros(index.size, int)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from medlib.augment import Augmenter, default_augmenter, load_augmenter
+from medlib.datasets.partial import labelled_map
 from medlib.models.architectures import ARCHITECTURES
 from medlib.preprocessing.pipeline import Pipeline, load_pipeline, make_pipeline
 from medlib.preprocessing.steps import window_for
@@ -97,6 +98,7 @@ def input_size(maps: bool, facts: dict[str, Any], train_images: int) -> tuple[in
 
 def _separation(values: np.ndarray, masks: np.ndarray, region: np.ndarray) -> float:
     """How far apart foreground and background values lie (Fisher's ratio, inside ``region``)."""
+    masks = labelled_map(masks)
     fore, back = values[(masks > 0) & region], values[(masks == 0) & region]
     if fore.size < 10 or back.size < 10:
         return 0.0
@@ -138,7 +140,7 @@ def _window(facts: dict[str, Any], dataset: Any, train: np.ndarray) -> tuple[dic
         picks = train[:: max(1, train.size // 50)]
         values = dataset.images[picks, ..., 0].astype(np.float32)
         if dataset.masks is not None and dataset.masks[picks].any():
-            values = values[dataset.masks[picks] > 0]
+            values = values[labelled_map(dataset.masks[picks]) > 0]
         low, high = np.percentile(values, [0.5, 99.5])
         where = "the foreground's" if dataset.masks is not None else "all"
         return ({"preset": "custom", "center": float((low + high) / 2), "width": float(max(high - low, 1.0))},
