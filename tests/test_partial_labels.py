@@ -86,3 +86,30 @@ def test_a_run_on_a_mix_keeps_drawing_a_structure_on_the_images_whose_set_does_n
             truth.masks[i] == 2].mean() for i in learned]))
     assert inside["partial"] > 0.8, inside  # the disk learned from the set that labels it, drawn on the others'
     assert inside["partial"] > inside["naive"] + 0.05, inside  # not taught "no disk" where nobody said so
+
+
+def test_info_says_which_joined_set_labels_what(tmp_path, capsys):
+    import json
+
+    import cv2
+
+    from medlib.cli import main
+
+    for name, value in (("lungs", 255), ("anatomy", None)):  # a set of lung fields; a set naming each lung and heart
+        (tmp_path / name / "images").mkdir(parents=True)
+        (tmp_path / name / "masks").mkdir()
+        for k in range(4):
+            film = np.full((40, 60), 60 + k, np.uint8)
+            mask = np.zeros((40, 60), np.uint8)
+            mask[5:35, 5:25] = value or 1
+            mask[5:35, 35:55] = value or 2
+            if value is None:
+                mask[20:30, 26:34] = 3
+            cv2.imwrite(str(tmp_path / name / "images" / f"f{k}.png"), film)
+            cv2.imwrite(str(tmp_path / name / "masks" / f"f{k}.png"), mask)
+    (tmp_path / "anatomy" / "labels.json").write_text(json.dumps(
+        {"labels": {"0": "background", "1": "right lung", "2": "left lung", "3": "heart"}}))
+    assert main(["info", str(tmp_path / "anatomy"), "--also", f"{tmp_path / 'lungs'}:lung field"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["images"] == 8 and summary["structures"] == ["right lung", "left lung", "heart"]
+    assert "lungs: 4 images labelling right lung, left lung (its lung fields split by side)" in summary["notes"]

@@ -16,6 +16,8 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
     (``seeded``: the parents of a command that draws at random)."""
     info = sub.add_parser("info", parents=seeded, help="summarise a data set (folder, .zip, .npz, cache, or 'phantom')")
     add_data_source(info, "path")
+    info.add_argument("--also", nargs="+", metavar="DATA", help="further data sets joined to it, as training joins "
+                      "them (PATH or PATH:STRUCTURE); the notes say which set labels what")
     info.set_defaults(run=cmd_info)
 
     inspect = sub.add_parser("inspect", help="describe one image file (DICOM, PNG, TIFF, NIfTI, ...)")
@@ -41,7 +43,12 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
     from medlib.tasks import tasks_for
     from medlib.training.fingerprint import data_fingerprint
 
-    dataset = load_dataset(args.path, seed=args.seed, n=args.n, size=args.size, fit=args.fit)
+    if args.also:
+        from medlib.datasets.combine import load_joined
+
+        dataset = load_joined(args.path, args.also, seed=args.seed, fit=args.fit)
+    else:
+        dataset = load_dataset(args.path, seed=args.seed, n=args.n, size=args.size, fit=args.fit)
     tasks = {"tasks": [task.name for task in tasks_for(dataset)]} if isinstance(dataset, Dataset) else {}
     return dataset.summary() | tasks | {"data_fingerprint": data_fingerprint(dataset)}
 

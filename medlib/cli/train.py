@@ -29,6 +29,10 @@ def add_commands(sub: Any, seeded: list[argparse.ArgumentParser]) -> None:
     train.add_argument("--nodules", metavar="DIR", help="CT nodules in NODE21's layout (e.g. "
                        "../shared/data/node21_nodules) blended into a share of the training films without a finding "
                        "(--nodule-share); validation films never receive any")
+    train.add_argument("--also", nargs="+", metavar="DATA", help="further data sets joined to --data (each "
+                       "PATH, or PATH:STRUCTURE to name its one outlined structure, e.g. "
+                       "'../shared/data/lung_shenzhen:lung field'); a structure a set does not label is learned only "
+                       "from the sets that do; lung fields join a set of each lung split by side")
     train.add_argument("--about", help="facts for the model card (JSON): " + ", ".join(ABOUT_KEYS))
     for param in CONFIG_PARAMS:
         add_setting(train, param)
@@ -81,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
     settings |= {p.name: getattr(args, p.name) for p in CONFIG_PARAMS if getattr(args, p.name) is not None}
     settings["data"] = args.data
-    for name in ("init_from", "nodules"):
+    for name in ("init_from", "nodules", "also"):
         if getattr(args, name):
             settings[name] = getattr(args, name)
     for name in ("preprocess", "augment"):

@@ -77,13 +77,15 @@ def join(sets: Sequence[Dataset], train_only: bool = False) -> Dataset:
     for other in sets[1:]:
         if other.channels != first.channels:
             raise DatasetError(f"{other.name} has {other.channels} channel(s), {first.name} {first.channels}")
-    masked, classed = (all(getattr(d, what) is not None for d in sets) for what in ("masks", "labels"))
+    masked, classed, located = (all(getattr(d, what) is not None for d in sets)
+                                for what in ("masks", "labels", "findings"))
     if not masked and not classed:
         raise DatasetError(f"{', '.join(d.name for d in sets)} share no target: joined sets must all have masks or "
                            "all have classes")
     notes, spacings = [], []
     for what, kept, have in (("masks", masked, lambda d: d.masks is not None),
-                             ("classes", classed, lambda d: d.labels is not None)):
+                             ("classes", classed, lambda d: d.labels is not None),
+                             ("located findings", located, lambda d: d.findings is not None)):
         if not kept and any(have(d) for d in sets):
             notes.append(f"the {what} of {', '.join(d.name for d in sets if have(d))} are left out: "
                          f"{', '.join(d.name for d in sets if not have(d))} has none")
@@ -106,8 +108,9 @@ def join(sets: Sequence[Dataset], train_only: bool = False) -> Dataset:
         parts["split"].append(np.full(len(dataset), "train", dtype=object) if train else dataset.split.astype(object))
         parts["ids"] += [prefix + i for i in dataset.ids]
         parts["groups"] += [prefix + g for g in (dataset.groups or dataset.ids)]
-        parts["findings"] += [[f.placed(f.corners() * factor, float(factor.mean())) for f in row]
-                              for row in (dataset.findings or [[] for _ in range(len(dataset))])]
+        if located:
+            parts["findings"] += [[f.placed(f.corners() * factor, float(factor.mean())) for f in row]
+                                  for row in dataset.findings]
         spacings.append(None if dataset.spacing is None else tuple(np.asarray(dataset.spacing) / factor[::-1]))
     spacing = spacings[0] if all(s is not None and np.allclose(s, spacings[0], rtol=0.02) for s in spacings) else None
     joined = " + ".join(d.name for d in sets)
@@ -118,7 +121,7 @@ def join(sets: Sequence[Dataset], train_only: bool = False) -> Dataset:
         name=joined, images=np.concatenate(parts["images"]), split=np.concatenate(parts["split"]).astype(str),
         ids=parts["ids"], labels=np.concatenate(parts["labels"]) if classes else None, class_names=classes,
         masks=np.concatenate(parts["masks"]) if union else None, groups=parts["groups"], structures=union,
-        findings=parts["findings"] if any(d.findings is not None for d in sets) else None,
+        findings=parts["findings"] if located else None,
         spacing=None if spacing is None else (float(spacing[0]), float(spacing[1])),
         notes=[*first.notes, *notes], fit=first.fit)
 
@@ -135,3 +138,28 @@ def named(dataset: Dataset, structure: str) -> Dataset:
         raise DatasetError(f"{dataset.name} outlines {len(dataset.structures)} structures: only a set of one can be "
                            f"named {structure!r}")
     return dataclasses.replace(dataset, structures=[structure])
+
+
+def source(text: str) -> tuple[str, str | None]:
+    """A data set given as ``PATH`` or ``PATH:STRUCTURE`` (the name of its one outlined structure).
+
+    >>> source("../shared/data/lung_shenzhen:lung field"), source("../shared/data/jsrt")
+    (('../shared/data/lung_shenzhen', 'lung field'), ('../shared/data/jsrt', None))
+    """
+    path, _, name = text.rpartition(":")
+    return (path, name.strip()) if path and name.strip() and "/" not in name else (text, None)
+
+
+def load_joined(data: str, also: Sequence[str], seed: int = 0, fit: str = "pad") -> Dataset:
+    """``data`` joined by each set of ``also`` (:func:`source`: ``PATH`` or ``PATH:STRUCTURE``), each with its own
+    splits (:func:`join`)."""
+    from medlib.datasets import load_dataset, planar
+
+    sets = []
+    for text in [data, *also]:
+        path, structure = source(text)
+        dataset = planar(load_dataset(path, seed=seed, fit=fit), "joining")
+        if dataset.streamed:
+            raise DatasetError(f"{dataset.name} is read from disk (too large for memory): sets are joined in memory")
+        sets.append(named(dataset, structure) if structure else dataset)
+    return join(sets)

@@ -125,7 +125,7 @@ TrainConfig = make_dataclass(
     "TrainConfig",
     [("data", str, field(default="phantom")), ("preprocess", dict | None, field(default=None)),
      ("augment", dict | None, field(default=None)), ("init_from", str | None, field(default=None)),
-     ("nodules", str | None, field(default=None))]
+     ("nodules", str | None, field(default=None)), ("also", list | None, field(default=None))]
     + [(p.name, _TYPES[p.kind], field(default=p.default)) for p in CONFIG_PARAMS],
     bases=(_Config,),
 )
@@ -133,5 +133,7 @@ TrainConfig.__module__ = __name__  # where pickle finds it (the training process
 TrainConfig.__doc__ = """What to train and how: the data (a path or ``phantom``), optional preprocessing and
 augmentation specs (``None`` derives them from the data), a stored model to start from (``init_from``: its
 weights are copied wherever a layer matches), a folder of CT nodules to blend into a share of the training films
-without a finding (``nodules``, NODE21's layout; :mod:`medlib.datasets.nodules`), and one field per
+without a finding (``nodules``, NODE21's layout; :mod:`medlib.datasets.nodules`), further data sets joined to
+``data`` (``also``: paths, each ``PATH:STRUCTURE`` where its one structure needs a name; :func:`medlib.datasets.
+combine.load_joined`: each structure learned where its set labels it), and one field per
 :data:`CONFIG_PARAMS` entry with its default (the default recipe)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from medlib.datasets import Dataset, VolumeSet, load_or_cache
+from medlib.datasets.combine import load_joined
 from medlib.datasets.nodule_sets import prepare_simulation
 from medlib.scoring.plausibility import structure_ranges
 from medlib.spec import SpecError
@@ -81,10 +82,13 @@ def _replicate(plan: RunPlan, config: TrainConfig, placement: Placement) -> Trai
 
 
 def _training_data(config: TrainConfig, cache: Path | None, emit: Progress) -> Dataset | VolumeSet:
-    """The data set of ``config``, written as a cache first where it is too large for memory."""
+    """The data set of ``config`` (joined by its ``also`` sets), written as a cache first where it is too large for
+    memory."""
     def report(done: int, total: int, folder: Path) -> None:
         emit({"event": "cache", "written": done, "total": total, "folder": str(folder)})
 
+    if config.also:
+        return load_joined(config.data, config.also, seed=config.seed, fit=config.fit)
     return load_or_cache(config.data, seed=config.seed, fit=config.fit, cache=cache, report=report)
 
 
