@@ -77,8 +77,8 @@ def retrain_panel(folder: Path, set_name: str, models: list[StoredModel]) -> Non
     model = model_column.selectbox("Model to train again", models, format_func=lambda m: m.name, key="an_retrain")
     shared = shared_column.selectbox("Also learn from", [None, *server_sets()], key="an_shared",
                                      format_func=lambda s: "only my labels" if s is None else f"{s.name} (shared)",
-                                     help="a data set on this server that labels the same structures or classes: "
-                                          "its images join the training, never the held-back ones")
+                                     help="a data set on this server: its images join the training (never the "
+                                          "held-back ones), each structure learned where a set labels it")
     minutes = minutes_column.number_input("Time limit (minutes)", 1.0, 120.0, MINUTES, 1.0, key="an_minutes")
     if start_column.button("Train from my labels", icon=":material/model_training:", key="an_train",
                            disabled=busy or model is None):
