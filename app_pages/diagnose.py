@@ -264,9 +264,9 @@ def _diagnosis() -> None:
 
 st.title("Diagnose")
 st.warning("**Research tool, not a medical device.** The real-film pneumonia model learned from pediatric chest films "
-           "of one hospital (Kermany et al. 2018); the nodule and anatomy models from 187 adult films of one Japanese "
-           "database (JSRT, 1998); the synthetic films are a demonstration. No result here may guide the care of a "
-           "patient.",
+           "of one hospital (Kermany et al. 2018); the nodule model from 187 adult films of one Japanese database "
+           "(JSRT, 1998), the anatomy model from those and 59 adult films of a Chinese hospital (Shenzhen); the "
+           "synthetic films are a demonstration. No result here may guide the care of a patient.",
            icon=":material/warning:")
 privacy_notice()
 _diagnosis()
