@@ -62,13 +62,16 @@ def test_a_real_sample_film_is_diagnosed_by_the_real_film_models(page):
     # the shipped nodule detector's validation FROC makes its candidates detections: counted at its threshold
     assert "Anatomy" in headings and any("nodule candidate" in h for h in headings)
     assert "Evidence for a nodule, not detections" not in headings
+    page.selectbox(key="dx_real_sample").set_value("normal (adult)").run()  # the anatomy model's population
+    assert not page.exception
     assert page.metric[0].label == "Cardiothoracic ratio (view not given)" and 0.2 < float(page.metric[0].value) < 0.8
 
 
-def test_an_outline_in_pieces_is_called_unreliable_and_gives_no_ratio(page):
+def test_an_implausible_outline_is_called_unreliable_and_gives_no_ratio(page):
+    # a child's film, outside the anatomy model's population: the heart it outlines there fails its checks
     page.selectbox(key="dx_real_sample").set_value("pneumonia (child)").run()
     assert not page.exception
-    assert any("The left lung outline is unreliable" in w.value and "in pieces" in w.value for w in page.warning)
+    assert any("outline is unreliable" in w.value for w in page.warning)
     assert not [m for m in page.metric if m.label.startswith("Cardiothoracic ratio")]
     assert any(c.value.startswith("No cardiothoracic ratio: it would rest on an unreliable outline") for c in
                page.caption)
