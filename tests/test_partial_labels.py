@@ -113,3 +113,22 @@ def test_info_says_which_joined_set_labels_what(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["images"] == 8 and summary["structures"] == ["right lung", "left lung", "heart"]
     assert "lungs: 4 images labelling right lung, left lung (its lung fields split by side)" in summary["notes"]
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 8, 2), (2, 4, 6, 6, 2)])
+def test_the_loss_leaves_unknown_pixels_out_and_is_the_plain_loss_where_all_is_known(shape):
+    keras = pytest.importorskip("keras")
+    from medlib.models.losses import map_loss
+
+    rng = np.random.default_rng(0)
+    target = (rng.random(shape) > 0.7).astype("float32")
+    output = rng.random(shape).astype("float32")
+    loss = map_loss()
+    plain = keras.ops.mean(keras.losses.binary_crossentropy(target, output), axis=(1, 2))
+    overlap, total = np.sum(target * output, axis=(1, 2)), np.sum(target + output, axis=(1, 2))
+    np.testing.assert_allclose(loss(target, output), plain + (1 - (2 * overlap + 1) / (total + 1)).mean(-1), atol=1e-5)
+    unknown = target.copy()
+    unknown[..., 1] = -1.0  # the second structure unknown everywhere: what the model draws there costs nothing
+    changed = output.copy()
+    changed[..., 1] = rng.random(shape[:-1])
+    np.testing.assert_allclose(loss(unknown, output), loss(unknown, changed), atol=1e-6)

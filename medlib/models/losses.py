@@ -54,7 +54,9 @@ def map_loss(over_batch: bool = False, focal: bool = False) -> Any:
         else:
             clipped = keras.ops.clip(output, 1e-7, 1.0 - 1e-7)
             pixel = -(target * keras.ops.log(clipped) + (1.0 - target) * keras.ops.log(1.0 - clipped)) * known
-            cross = keras.ops.sum(pixel, axis=(1, 2, 3)) / keras.ops.maximum(keras.ops.sum(known, axis=(1, 2, 3)), 1.0)
+            # over the first two spatial axes and the maps, as the Dice below (a volume's deeper axis stays apart)
+            cross = keras.ops.sum(pixel, axis=(1, 2, -1)) / keras.ops.maximum(keras.ops.sum(known, axis=(1, 2, -1)),
+                                                                               1.0)
         overlap = keras.ops.sum(target * output, axis=axes)
         total = keras.ops.sum(target + output, axis=axes)
         dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
