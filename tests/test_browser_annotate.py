@@ -38,22 +38,19 @@ def test_a_circle_and_an_outline_edited_on_a_real_film_are_saved_and_read_back(b
     def at(x: float, y: float) -> tuple[float, float]:  # a film pixel on the screen
         return box["x"] + (x + 0.5) * scale, box["y"] + (y + 0.5) * scale
 
-    # a circle dragged out from its left edge (image x 60) to a 12-pixel diameter, in the right lung
-    page.mouse.move(*at(60, 100))
-    page.mouse.down()
-    page.mouse.move(*at(66, 100), steps=4)
-    page.mouse.move(*at(72, 100), steps=4)
-    page.mouse.up()
+    def drag(x: float, y: float, right: float) -> None:  # a press at (x, y), moved ``right`` film pixels, let go
+        page.mouse.move(*at(x, y))
+        page.mouse.down()
+        page.mouse.move(*at(x + right / 2, y), steps=5)
+        page.mouse.move(*at(x + right, y), steps=5)
+        page.mouse.up()
+
+    drag(60, 100, 12)  # a circle dragged out from its left edge to a 12-pixel diameter, in the right lung
     page.get_by_text("1 circle(s)").first.wait_for(timeout=60_000)
     settle(page)
-    # the heart's outline (its middle near image (100, 165)) moved 10 pixels to the right with the edit tool
     page.mouse.move(*at(100, 100))
     page.locator("[title='Edit']").click()
-    page.mouse.move(*at(100, 165))
-    page.mouse.down()
-    page.mouse.move(*at(105, 165), steps=5)
-    page.mouse.move(*at(110, 165), steps=5)
-    page.mouse.up()
+    drag(100, 165, 10)  # the heart's outline (its middle near (100, 165)) moved 10 pixels right with the edit tool
     page.get_by_text("your edits, not yet saved").first.wait_for(timeout=60_000)
     settle(page)
 
