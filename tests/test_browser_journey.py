@@ -135,7 +135,8 @@ def test_the_whole_journey_and_a_second_session(browser, app_url, browser_store,
     images_loaded(page)
     body = page.inner_text("body")
     assert "Grad-CAM, sharpened: where the evidence" in body and "outlined by cxr-anatomy" in body
-    assert "Cardiothoracic ratio" in body
+    # a child's film, outside the anatomy model's population: a ratio, or why none is given
+    assert "Cardiothoracic ratio" in body or "No cardiothoracic ratio: it would rest on an unreliable outline" in body
     _no_exception(page)
     _shot(page, "7-diagnose")
     assert not errors, errors
