@@ -47,11 +47,14 @@ def test_diagnose_prints_a_line_per_file_goes_on_after_a_bad_file_and_writes_lab
         assert required <= set(line)
         assert set(line["probabilities"]) == {"NORMAL", "PNEUMONIA"} and line["in_distribution"] is True
         assert line["predicted"] == "NORMAL" and set(line["structures"]) == {"right lung", "left lung", "heart"}
-        assert 0.3 < line["measurements"]["cardiothoracic_ratio"] < 0.8
+        # a child's film, outside the adult anatomy model's population: a ratio, or the outline that withholds it
+        ratio = line["measurements"].get("cardiothoracic_ratio")
+        assert (ratio is not None and 0.3 < ratio < 0.8) or line["unreliable_outlines"]
         assert all(f["kind"] == "nodule" and f["score"] >= line["finding_threshold"] for f in line["findings"])
     assert first["probabilities"]["NORMAL"] == pytest.approx(third["probabilities"]["NORMAL"], abs=0.15)
     labels = cv2.imread(str(out / "wide16-labels.png"), cv2.IMREAD_UNCHANGED)
-    assert labels.shape == (200, 300) and set(np.unique(labels)) == {0, 1, 2, 3}  # background, lungs, heart
+    # the film's own size; background and both lungs (the heart, on this child's film, may not be drawn)
+    assert labels.shape == (200, 300) and {0, 1, 2} <= set(np.unique(labels)) <= {0, 1, 2, 3}
     assert cv2.imread(str(out / "IM-0141-0001-labels.png"), cv2.IMREAD_UNCHANGED).shape == (224, 224)
     assert (out / "IM-0141-0001.png").is_file()
 
