@@ -50,7 +50,7 @@ def test_the_ratio_names_the_view_and_an_ap_film_is_not_read_against_the_pa_limi
     assert "the view is not given" in cardiothoracic_ratio(enlarged, STRUCTURES)["reading"]
 
 
-def test_the_shipped_anatomy_model_gives_no_ratio_on_a_lung_it_outlines_in_pieces():
+def test_the_shipped_anatomy_model_gives_no_ratio_on_an_outline_that_fails_its_checks():
     pytest.importorskip("tensorflow")
     from medlib.answers.diagnose import diagnose
     from medlib.input import read_image
@@ -60,9 +60,9 @@ def test_the_shipped_anatomy_model_gives_no_ratio_on_a_lung_it_outlines_in_piece
     assert set(segmenter.card.structure_ranges) == set(STRUCTURES)
     adult = diagnose(read_image(ROOT / "samples" / "JPCLN012.png").frame(0)[..., None], segmenter=segmenter)
     assert adult.unreliable == {} and 0.4 < adult.measurements["cardiothoracic_ratio"] < 0.6
-    film = read_image(ROOT / "samples" / "person1001_bacteria_2932.jpeg").frame(0)  # a child's consolidated lung
+    film = read_image(ROOT / "samples" / "person1001_bacteria_2932.jpeg").frame(0)  # a child's, outside its population
     child = diagnose(film[..., None] if film.ndim == 2 else film, segmenter=segmenter)
-    assert "in pieces" in child.unreliable["left lung"] and "cardiothoracic_ratio" not in child.measurements
+    assert child.unreliable and "cardiothoracic_ratio" not in child.measurements
     assert any(note.startswith("no cardiothoracic ratio") for note in child.notes)
     assert child.to_dict()["unreliable_outlines"] == child.unreliable
 
@@ -79,5 +79,7 @@ def test_ranges_are_recorded_on_a_card_from_the_set_it_learned_from(shared_data,
     shipped = card.pop("structure_ranges")
     (model / "card.json").write_text(json.dumps(card))
     assert main(["ranges", "--model", str(model), "--data", str(shared_data / "jsrt")]) == 0
-    assert json.loads((model / "card.json").read_text())["structure_ranges"] == shipped  # the command in the README
+    recorded = json.loads((model / "card.json").read_text())["structure_ranges"]
+    # the shipped model's run recorded them on its joined training films: the heart's from JSRT's alone, as here
+    assert set(recorded) == set(shipped) and recorded["heart"] == shipped["heart"]
     assert main(["ranges", "--model", str(model), "--data", str(shared_data / "lung_shenzhen")]) != 0  # lungs only
