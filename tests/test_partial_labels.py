@@ -71,8 +71,8 @@ def test_a_run_on_a_mix_keeps_drawing_a_structure_on_the_images_whose_set_does_n
     from medlib.models.predict import sliding_window
     from medlib.training import TrainConfig, train
 
-    full, partial = two_structures(40, seed=0), _squares_only(two_structures(80, seed=1), "squares")
-    truth = two_structures(80, seed=1)  # the squares' images with their disks drawn
+    full, partial = two_structures(30, seed=0), _squares_only(two_structures(60, seed=1), "squares")
+    truth = two_structures(60, seed=1)  # the squares' images with their disks drawn
     learned = np.nonzero(partial.split != "test")[0]  # images the runs learned from, whose set draws no disk
     # the wrong way: the squares' images say "no disk" wherever they draw none
     naive = join([full, dataclasses.replace(partial, structures=["square", "disk"])])
