@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from medlib.datasets import load_dataset, planar
+from medlib.datasets import Dataset, load_dataset, planar
 from medlib.datasets.combine import with_shared
 from medlib.datasets.server import server_sets
 from medlib.errors import MedlibError
+from medlib.labelling.labelled_set import MANIFEST
 from medlib.labelling.retrain import MINUTES, before_after, check_retrainable, retrain_config
 from medlib.models.loaded import open_model
 from medlib.store.folders import StoredModel, check_name
@@ -24,6 +25,13 @@ from ui.workspace import remember_in_url, workspace
 
 REFRESH_S = 5.0
 """How often the panel looks at a run in progress."""
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _labelled(folder: str, written: int) -> Dataset:
+    """The labelled set as medlib reads it, read again only when its manifest is written again (``written``): the
+    page reruns on every canvas edit."""
+    return load_dataset(folder)
 
 
 def _figures(run: dict) -> pd.DataFrame:
@@ -63,7 +71,7 @@ def retrain_panel(folder: Path, set_name: str, models: list[StoredModel]) -> Non
     """Train one of ``models`` (those that filled the images in) again on the labelled set in ``folder``."""
     st.subheader("Train from my labels")
     try:
-        dataset = load_dataset(folder)
+        dataset = _labelled(str(folder), (folder / MANIFEST).stat().st_mtime_ns)
         check_retrainable(dataset)
     except MedlibError as exc:
         st.caption(f"Not yet: {exc}.")
